@@ -1,0 +1,99 @@
+"""`codex` entry point: a tiny dispatcher that imports a subcommand group only when it runs.
+
+Start-up time is part of the product (`codex execpolicy check` runs in every CI job and hook), so
+this module imports nothing heavy: `codex --help` is answered from the static table below, and a
+group's typer app (with pydantic, httpx, cryptography behind it) is imported on demand.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+from codex_admin import __version__
+from codex_admin.cli import context
+
+# name -> (module, one-line help). Order is the order shown by `codex --help`.
+GROUPS: dict[str, tuple[str, str]] = {
+    "config": ("codex_admin.cli.config_cmd", "Show, explain, validate and export the layered configuration"),
+    "requirements": ("codex_admin.cli.requirements_cmd", "Show the enforced requirements and where each comes from"),
+    "execpolicy": ("codex_admin.cli.execpolicy_cmd", "Check, explain, show, test and amend command rules (*.rules)"),
+    "proxy": ("codex_admin.cli.proxy_cmd", "Run the managed network proxy with a per-session CA"),
+    "network": ("codex_admin.cli.network_cmd", "Ask whether a request would pass the network policy"),
+    "sandbox": ("codex_admin.cli.sandbox_cmd", "Run a command under the Linux or macOS sandbox"),
+    "managed": ("codex_admin.cli.managed_cmd", "Build, inspect, diff, sign and verify managed policy"),
+    "doctor": ("codex_admin.cli.doctor_cmd", "Diagnose configuration, requirements, rules, sandbox and proxy"),
+}
+
+ROOT_HELP = """\
+Usage: codex [-c KEY=VALUE]... COMMAND [ARGS]...
+
+codex-admin: the governed Codex-compatible CLI and its admin toolkit.
+
+Options:
+  -c, --config KEY=VALUE  Override a config key (TOML value; repeatable; applies to every command)
+  --version               Show the version and exit
+  -h, --help              Show this message and exit
+
+Commands:
+{commands}
+
+Run `codex COMMAND --help` for a command's options.
+"""
+
+
+def _root_help() -> str:
+    width = max(len(name) for name in GROUPS)
+    lines = [f"  {name.ljust(width)}  {text}" for name, (_, text) in GROUPS.items()]
+    return ROOT_HELP.format(commands="\n".join(lines))
+
+
+def _usage_error(message: str) -> NoReturn:
+    sys.stderr.write(f"Usage: codex [-c KEY=VALUE]... COMMAND [ARGS]...\nError: {message}\n")
+    sys.exit(2)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Parse root options, pick the group, hand the rest of argv to the group's typer app."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    overrides: list[str] = []
+    while args:
+        head = args[0]
+        if head in ("-h", "--help"):
+            sys.stdout.write(_root_help())
+            return
+        if head == "--version":
+            sys.stdout.write(f"codex-admin {__version__}\n")
+            return
+        if head in ("-c", "--config"):
+            if len(args) < 2:
+                _usage_error(f"Option '{head}' requires an argument.")
+            overrides.append(args[1])
+            args = args[2:]
+            continue
+        if head.startswith("--config="):
+            overrides.append(head.split("=", 1)[1])
+            args = args[1:]
+            continue
+        if head.startswith("-c") and len(head) > 2:
+            overrides.append(head[2:])
+            args = args[1:]
+            continue
+        break
+    if not args:
+        sys.stdout.write(_root_help())
+        return
+    name, rest = args[0], args[1:]
+    if name not in GROUPS:
+        _usage_error(f"No such command '{name}'. Run `codex --help` for the list.")
+    context.ROOT_OVERRIDES[:] = overrides
+    module = importlib.import_module(GROUPS[name][0])
+    from codex_admin.cli.runner import run_typer_app
+
+    run_typer_app(module.app, rest, prog_name=f"codex {name}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

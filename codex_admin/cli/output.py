@@ -1,0 +1,23 @@
+"""Rendering helpers shared by the commands: JSON on stdout, warnings on stderr."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable
+from typing import Any
+
+
+def print_json(value: Any, *, pretty: bool = True) -> None:
+    """Print exactly one JSON document on stdout (stable key order as given)."""
+    if pretty:
+        text = json.dumps(value, indent=2, ensure_ascii=False)
+    else:
+        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    sys.stdout.write(text + "\n")
+
+
+def print_warnings(warnings: Iterable[str]) -> None:
+    """Warnings go to stderr so that stdout stays machine-readable."""
+    for warning in warnings:
+        sys.stderr.write(f"warning: {warning}\n")
