@@ -61,7 +61,9 @@ def compile_pattern(raw: str, *, allow_global: bool) -> Pattern:
     text = raw.strip()
     if text in GLOBAL_WILDCARDS:
         if not allow_global:
-            raise PatternError(f"the global wildcard {raw!r} is not allowed here")
+            raise PatternError(
+                f"the global wildcard {raw!r} is not allowed in this list (deny lists and managed allow lists)"
+            )
         return Pattern("*", re.compile(".*"), is_global=True)
     prefix = ""
     body = text
