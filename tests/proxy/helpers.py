@@ -99,7 +99,7 @@ async def start_upstream(
 
 
 @dataclass
-class TestCA:
+class UpstreamCA:
     """A CA for the *upstream* HTTPS server (distinct from the proxy's session CA)."""
 
     key: ec.EllipticCurvePrivateKey
@@ -107,7 +107,7 @@ class TestCA:
     pem_path: Path
 
     @classmethod
-    def create(cls, directory: Path) -> TestCA:
+    def create(cls, directory: Path) -> UpstreamCA:
         key = ec.generate_private_key(ec.SECP256R1())
         name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "upstream test CA")])
         now = dt.datetime.now(dt.UTC)
