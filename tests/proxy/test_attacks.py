@@ -30,10 +30,24 @@ def _status(reply: bytes) -> int:
 @pytest.mark.parametrize(
     "host",
     [
-        "127.0.0.1", "localhost", "LOCALHOST.", "127.1", "2130706433", "0x7f000001", "0177.0.0.1",
-        "0x7f.1", "[::1]", "[::ffff:127.0.0.1]", "[::ffff:7f00:1]", "[64:ff9b::7f00:1]",
-        "[2002:7f00:1::1]", "[fe80::1%25lo]", "169.254.169.254", "[fd00:ec2::254]",
-        "１２７.０.０.１", "127.0.0.1.",
+        "127.0.0.1",
+        "localhost",
+        "LOCALHOST.",
+        "127.1",
+        "2130706433",
+        "0x7f000001",
+        "0177.0.0.1",
+        "0x7f.1",
+        "[::1]",
+        "[::ffff:127.0.0.1]",
+        "[::ffff:7f00:1]",
+        "[64:ff9b::7f00:1]",
+        "[2002:7f00:1::1]",
+        "[fe80::1%25lo]",
+        "169.254.169.254",
+        "[fd00:ec2::254]",
+        "１２７.０.０.１",
+        "127.0.0.1.",
     ],
 )
 def test_ip_literal_forms_never_reach_loopback(tmp_path: Path, host: str) -> None:
@@ -41,7 +55,7 @@ def test_ip_literal_forms_never_reach_loopback(tmp_path: Path, host: str) -> Non
         up = await start_upstream()
         proxy, resolver = make_proxy(tmp_path, {"domains": {"*": "allow"}})
         async with proxy:
-            target = f"{host}:{up.port}" if not host.endswith("]") else f"{host}:{up.port}"
+            target = f"{host}:{up.port}"
             for request in (
                 f"GET http://{target}/ HTTP/1.1\r\nHost: {target}\r\n\r\n",
                 f"CONNECT {target} HTTP/1.1\r\n\r\n",
@@ -57,16 +71,21 @@ def test_ip_literal_forms_never_reach_loopback(tmp_path: Path, host: str) -> Non
 
 def test_case_trailing_dot_and_suffix_confusion(tmp_path: Path) -> None:
     async def scenario() -> None:
-        proxy, _ = make_proxy(tmp_path, {"domains": {"**.example.com": "allow",
-                                                     "secret.example.com": "deny"}},
-                              answers={"example.com.evil.net": ["93.184.216.34"]})
+        proxy, _ = make_proxy(
+            tmp_path,
+            {"domains": {"**.example.com": "allow", "secret.example.com": "deny"}},
+            answers={"example.com.evil.net": ["93.184.216.34"]},
+        )
         async with proxy:
-            for host, expected in (("SECRET.Example.COM.", "blocked-by-denylist"),
-                                   ("secret.example.com..", "blocked-by-denylist"),
-                                   ("evilexample.com", "blocked-by-allowlist"),
-                                   ("example.com.evil.net", "blocked-by-allowlist")):
-                reply = await raw_exchange(proxy.http_address,
-                                           f"CONNECT {host}:443 HTTP/1.1\r\n\r\n".encode())
+            for host, expected in (
+                ("SECRET.Example.COM.", "blocked-by-denylist"),
+                ("secret.example.com..", "blocked-by-denylist"),
+                ("evilexample.com", "blocked-by-allowlist"),
+                ("example.com.evil.net", "blocked-by-allowlist"),
+            ):
+                reply = await raw_exchange(
+                    proxy.http_address, f"CONNECT {host}:443 HTTP/1.1\r\n\r\n".encode()
+                )
                 assert _status(reply) == 403 and expected.encode() in reply, host
 
     run(scenario())
@@ -89,8 +108,13 @@ def test_idn_hosts_compare_as_punycode(tmp_path: Path) -> None:
             # SOCKS5 carries raw UTF-8 names: same rule.
             name = "BÜCHER.example".encode()
             reader, writer = await asyncio.open_connection(*proxy.socks_address)  # type: ignore[misc]
-            writer.write(b"\x05\x01\x00" + b"\x05\x01\x00\x03" + bytes([len(name)]) + name
-                         + up.port.to_bytes(2, "big"))
+            writer.write(
+                b"\x05\x01\x00"
+                + b"\x05\x01\x00\x03"
+                + bytes([len(name)])
+                + name
+                + up.port.to_bytes(2, "big")
+            )
             await writer.drain()
             assert await reader.readexactly(2) == b"\x05\x00"
             assert (await reader.readexactly(10))[1] == 0x02  # not allowed by ruleset
@@ -111,7 +135,7 @@ def test_host_header_must_match_absolute_form_and_userinfo_is_refused(tmp_path: 
                 f"GET http://{base}/ HTTP/1.1\r\nHost: evil.example\r\n\r\n",
                 f"GET http://{base}/ HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",  # port differs
                 f"GET http://{base}/ HTTP/1.1\r\nHost: {base}\r\nHost: {base}\r\n\r\n",
-                f"GET http://allowed@evil.example/ HTTP/1.1\r\n\r\n",
+                "GET http://allowed@evil.example/ HTTP/1.1\r\n\r\n",
                 f"GET http://{base}@evil.example/ HTTP/1.1\r\n\r\n",
                 f"GET https://{base}/ HTTP/1.1\r\n\r\n",
                 "GET * HTTP/1.1\r\nHost: x\r\n\r\n",
@@ -121,12 +145,15 @@ def test_host_header_must_match_absolute_form_and_userinfo_is_refused(tmp_path: 
                 reply = await raw_exchange(proxy.http_address, request.encode())
                 assert _status(reply) == 400, (request, reply[:60])
             # Origin-form: the Host header is the target, and policy applies to it (A5).
-            reply = await raw_exchange(proxy.http_address,
-                                       b"GET / HTTP/1.1\r\nHost: evil.example\r\n\r\n")
+            reply = await raw_exchange(
+                proxy.http_address, b"GET / HTTP/1.1\r\nHost: evil.example\r\n\r\n"
+            )
             assert _status(reply) == 403
-            reply = await raw_exchange(proxy.http_address,
-                                       f"GET /ok HTTP/1.1\r\nHost: {base}\r\n\r\n".encode(),
-                                       read_timeout=0.5)
+            reply = await raw_exchange(
+                proxy.http_address,
+                f"GET /ok HTTP/1.1\r\nHost: {base}\r\n\r\n".encode(),
+                read_timeout=0.5,
+            )
             assert _status(reply) == 200
         assert len(up.received) == 1 and up.received[0].startswith(b"GET /ok ")
         up.close()
@@ -138,12 +165,16 @@ def test_host_and_sni_must_match_connect_target_inside_inspection(tmp_path: Path
     async def scenario() -> None:
         ca = UpstreamCA.create(tmp_path)
         addr = random_loopback()
-        up = await start_upstream(addr, 443, ssl_context=ca.server_context(tmp_path,
-                                                                           "api.example.com"))
+        up = await start_upstream(
+            addr, 443, ssl_context=ca.server_context(tmp_path, "api.example.com")
+        )
         proxy, _ = make_proxy(
             tmp_path,
-            {"mitm": True, "allow_local_binding": True,
-             "domains": {"api.example.com": "allow", "other.example.com": "allow"}},
+            {
+                "mitm": True,
+                "allow_local_binding": True,
+                "domains": {"api.example.com": "allow", "other.example.com": "allow"},
+            },
             answers={"api.example.com": [addr], "other.example.com": [addr]},
             upstream_ssl_context=ca.client_context(),
         )
@@ -171,8 +202,9 @@ def test_host_and_sni_must_match_connect_target_inside_inspection(tmp_path: Path
             nested = await inner(b"CONNECT other.example.com:443 HTTP/1.1\r\n\r\n")
             assert _status(nested) == 405
             with pytest.raises((ssl.SSLError, ConnectionError)):  # SNI != CONNECT target
-                await inner(b"GET / HTTP/1.1\r\nHost: api.example.com\r\n\r\n",
-                            sni="other.example.com")
+                await inner(
+                    b"GET / HTTP/1.1\r\nHost: api.example.com\r\n\r\n", sni="other.example.com"
+                )
         assert len(up.received) == 1
         up.close()
 
@@ -182,8 +214,11 @@ def test_host_and_sni_must_match_connect_target_inside_inspection(tmp_path: Path
 def test_dns_rebinding_dials_only_checked_address(tmp_path: Path) -> None:
     async def scenario() -> None:
         up = await start_upstream()
-        proxy, resolver = make_proxy(tmp_path, {"domains": {"rebind.example.com": "allow"}},
-                                     answers={"rebind.example.com": ["93.184.216.34"]})
+        proxy, resolver = make_proxy(
+            tmp_path,
+            {"domains": {"rebind.example.com": "allow"}},
+            answers={"rebind.example.com": ["93.184.216.34"]},
+        )
         # The first answer is public; any later one would be loopback.
         original = resolver.resolve
 
@@ -232,8 +267,11 @@ def test_request_smuggling_is_refused(tmp_path: Path, framing: bytes) -> None:
         up = await start_upstream()
         proxy, _ = make_proxy(tmp_path, {"domains": {"127.0.0.1": "allow"}})
         async with proxy:
-            request = (f"POST http://127.0.0.1:{up.port}/ HTTP/1.1\r\n".encode() + framing
-                       + b"\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n")
+            request = (
+                f"POST http://127.0.0.1:{up.port}/ HTTP/1.1\r\n".encode()
+                + framing
+                + b"\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n"
+            )
             reply = await raw_exchange(proxy.http_address, request)
             assert _status(reply) == 400, reply[:80]
         assert up.received == []
@@ -248,8 +286,11 @@ def test_oversized_heads_are_refused(tmp_path: Path) -> None:
         async with proxy:
             big = b"GET http://example.com/ HTTP/1.1\r\nX-Big: " + b"a" * 70000 + b"\r\n\r\n"
             assert _status(await raw_exchange(proxy.http_address, big)) == 431
-            many = b"GET http://example.com/ HTTP/1.1\r\n" + b"".join(
-                b"X-%d: 1\r\n" % i for i in range(150)) + b"\r\n"
+            many = (
+                b"GET http://example.com/ HTTP/1.1\r\n"
+                + b"".join(b"X-%d: 1\r\n" % i for i in range(150))
+                + b"\r\n"
+            )
             assert _status(await raw_exchange(proxy.http_address, many)) == 431
 
     run(scenario())
@@ -258,8 +299,7 @@ def test_oversized_heads_are_refused(tmp_path: Path) -> None:
 def test_slow_clients_are_dropped_and_others_still_served(tmp_path: Path) -> None:
     async def scenario() -> None:
         up = await start_upstream()
-        proxy, _ = make_proxy(tmp_path, {"domains": {"127.0.0.1": "allow"}},
-                              header_timeout=0.5)
+        proxy, _ = make_proxy(tmp_path, {"domains": {"127.0.0.1": "allow"}}, header_timeout=0.5)
         async with proxy:
             slow = [await asyncio.open_connection(*proxy.http_address) for _ in range(20)]
             socks_slow = await asyncio.open_connection(*proxy.socks_address)  # type: ignore[misc]
@@ -291,12 +331,8 @@ def test_500_concurrent_connections(tmp_path: Path) -> None:
 
             async def one(i: int) -> int:
                 host = "127.0.0.1" if i % 2 else "denied.example"
-                reply = await raw_exchange(
-                    proxy.http_address,
-                    f"GET http://{host}:{up.port}/{i} HTTP/1.1\r\nConnection: close\r\n\r\n"
-                    .encode(),
-                    read_timeout=20,
-                )
+                request = f"GET http://{host}:{up.port}/{i} HTTP/1.1\r\nConnection: close\r\n\r\n"
+                reply = await raw_exchange(proxy.http_address, request.encode(), read_timeout=20)
                 return _status(reply)
 
             statuses = await asyncio.gather(*(one(i) for i in range(500)))
@@ -312,30 +348,41 @@ def test_500_concurrent_connections(tmp_path: Path) -> None:
 def test_limited_mode_bypass_attempts(tmp_path: Path) -> None:
     async def scenario() -> None:
         up = await start_upstream()
-        proxy, _ = make_proxy(tmp_path, {"mode": "limited", "mitm": False,
-                                         "domains": {"127.0.0.1": "allow"}})
+        proxy, _ = make_proxy(
+            tmp_path, {"mode": "limited", "mitm": False, "domains": {"127.0.0.1": "allow"}}
+        )
         async with proxy:
             addr = proxy.http_address
             for request, header in (
-                (f"POST http://127.0.0.1:{up.port}/ HTTP/1.1\r\nContent-Length: 0\r\n\r\n",
-                 b"blocked-by-method-policy"),
+                (
+                    f"POST http://127.0.0.1:{up.port}/ HTTP/1.1\r\nContent-Length: 0\r\n\r\n",
+                    b"blocked-by-method-policy",
+                ),
                 (f"get http://127.0.0.1:{up.port}/ HTTP/1.1\r\n\r\n", b"blocked-by-method-policy"),
-                (f"TRACE http://127.0.0.1:{up.port}/ HTTP/1.1\r\n\r\n",
-                 b"blocked-by-method-policy"),
+                (
+                    f"TRACE http://127.0.0.1:{up.port}/ HTTP/1.1\r\n\r\n",
+                    b"blocked-by-method-policy",
+                ),
                 (f"CONNECT 127.0.0.1:{up.port} HTTP/1.1\r\n\r\n", b"blocked-by-method-policy"),
                 ("CONNECT 127.0.0.1:443 HTTP/1.1\r\n\r\n", b"blocked-by-mitm-required"),
             ):
                 reply = await raw_exchange(addr, request.encode())
                 assert _status(reply) == 403 and header in reply, request
             # WebSocket upgrade headers never reach the upstream (A21).
-            await raw_exchange(addr, (f"GET http://127.0.0.1:{up.port}/ws HTTP/1.1\r\n"
-                                      "Connection: Upgrade\r\nUpgrade: websocket\r\n\r\n").encode(),
-                               read_timeout=0.5)
+            await raw_exchange(
+                addr,
+                (
+                    f"GET http://127.0.0.1:{up.port}/ws HTTP/1.1\r\n"
+                    "Connection: Upgrade\r\nUpgrade: websocket\r\n\r\n"
+                ).encode(),
+                read_timeout=0.5,
+            )
             # SOCKS5: non-443 refused before policy; UDP ASSOCIATE refused.
             for cmd, port in ((1, up.port), (3, 443)):
                 reader, writer = await asyncio.open_connection(*proxy.socks_address)  # type: ignore[misc]
-                writer.write(b"\x05\x01\x00" + bytes([5, cmd, 0, 1, 127, 0, 0, 1])
-                             + port.to_bytes(2, "big"))
+                writer.write(
+                    b"\x05\x01\x00" + bytes([5, cmd, 0, 1, 127, 0, 0, 1]) + port.to_bytes(2, "big")
+                )
                 await writer.drain()
                 assert await reader.readexactly(2) == b"\x05\x00"
                 assert (await reader.readexactly(10))[1] == 0x02

@@ -109,8 +109,14 @@ def test_non_public(address: str) -> None:
 
 @pytest.mark.parametrize(
     "address",
-    ["8.8.8.8", "93.184.216.34", "::ffff:8.8.8.8", "64:ff9b::808:808", "2002:808:808::1",
-     "2606:4700::1111"],
+    [
+        "8.8.8.8",
+        "93.184.216.34",
+        "::ffff:8.8.8.8",
+        "64:ff9b::808:808",
+        "2002:808:808::1",
+        "2606:4700::1111",
+    ],
 )
 def test_public(address: str) -> None:
     assert not is_non_public(ipaddress.ip_address(address))
@@ -170,8 +176,9 @@ def test_invalid_patterns(pattern: str) -> None:
 
 
 def test_pattern_set_dedupes_and_finds_explicit_literals() -> None:
-    patterns = PatternSet.build(["Example.com", "example.com.", "*.x.org", "10.0.0.1"],
-                                allow_global=True)
+    patterns = PatternSet.build(
+        ["Example.com", "example.com.", "*.x.org", "10.0.0.1"], allow_global=True
+    )
     assert patterns.texts() == ["example.com", "*.x.org", "10.0.0.1"]
     assert patterns.explicit("10.0.0.1") is not None
     assert patterns.explicit("a.x.org") is None

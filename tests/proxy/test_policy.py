@@ -61,16 +61,24 @@ def test_empty_allowlist_blocks_everything_without_dns() -> None:
 
 
 def test_allowlisted_name_is_resolved_and_pinned() -> None:
-    d, _ = check({"domains": {"**.example.com": "allow"}}, "api.example.com",
-                 answers={"api.example.com": [PUBLIC]})
+    d, _ = check(
+        {"domains": {"**.example.com": "allow"}},
+        "api.example.com",
+        answers={"api.example.com": [PUBLIC]},
+    )
     assert d.allowed and d.addresses == (PUBLIC,) and d.matched_pattern == "**.example.com"
 
 
-@pytest.mark.parametrize("answers", [["10.0.0.5"], [PUBLIC, "127.0.0.1"], ["::ffff:10.0.0.1"],
-                                     ["64:ff9b::a9fe:a9fe"], []])
+@pytest.mark.parametrize(
+    "answers",
+    [["10.0.0.5"], [PUBLIC, "127.0.0.1"], ["::ffff:10.0.0.1"], ["64:ff9b::a9fe:a9fe"], []],
+)
 def test_any_private_answer_or_failure_blocks(answers: list[str]) -> None:
-    d, _ = check({"domains": {"api.example.com": "allow"}}, "api.example.com",
-                 answers={"api.example.com": answers})
+    d, _ = check(
+        {"domains": {"api.example.com": "allow"}},
+        "api.example.com",
+        answers={"api.example.com": answers},
+    )
     assert d.reason == "not_allowed_local"
 
 
@@ -79,17 +87,29 @@ def test_lookup_failure_blocks() -> None:
     assert d.reason == "not_allowed_local"
 
 
-@pytest.mark.parametrize("host", ["localhost", "LOCALHOST.", "127.0.0.1", "[::1]", "10.0.0.1",
-                                  "169.254.169.254", "fe80::1%25eth0", "[::ffff:127.0.0.1]"])
+@pytest.mark.parametrize(
+    "host",
+    [
+        "localhost",
+        "LOCALHOST.",
+        "127.0.0.1",
+        "[::1]",
+        "10.0.0.1",
+        "169.254.169.254",
+        "fe80::1%25eth0",
+        "[::ffff:127.0.0.1]",
+    ],
+)
 def test_local_literals_blocked_even_under_wildcard(host: str) -> None:
     d, resolver = check({"domains": {"*": "allow", "**.example.com": "allow"}}, host)
     assert d.reason == "not_allowed_local"
     assert resolver.calls == []
 
 
-@pytest.mark.parametrize(("pattern", "host"), [("localhost", "localhost"),
-                                               ("10.0.0.1", "10.0.0.1"),
-                                               ("[fe80::1%25lo0]", "fe80::1%lo0")])
+@pytest.mark.parametrize(
+    ("pattern", "host"),
+    [("localhost", "localhost"), ("10.0.0.1", "10.0.0.1"), ("[fe80::1%25lo0]", "fe80::1%lo0")],
+)
 def test_explicit_local_literal_is_allowed(pattern: str, host: str) -> None:
     d, _ = check({"domains": {pattern: "allow"}}, host)
     assert d.allowed
@@ -98,15 +118,22 @@ def test_explicit_local_literal_is_allowed(pattern: str, host: str) -> None:
 def test_allow_local_binding_turns_guard_off() -> None:
     d, _ = check({"allow_local_binding": True, "domains": {"*": "allow"}}, "127.0.0.1")
     assert d.allowed
-    d, _ = check({"allow_local_binding": True, "domains": {"x.example.com": "allow"}},
-                 "x.example.com", answers={"x.example.com": ["10.1.1.1"]})
+    d, _ = check(
+        {"allow_local_binding": True, "domains": {"x.example.com": "allow"}},
+        "x.example.com",
+        answers={"x.example.com": ["10.1.1.1"]},
+    )
     assert d.allowed and d.addresses == ("10.1.1.1",)
 
 
 def test_connect_time_guard() -> None:
-    policy = build_network_policy({"enabled": True, "domains": {"api.example.com": "allow",
-                                                                "10.0.0.1": "allow",
-                                                                "localhost": "allow"}}, None)
+    policy = build_network_policy(
+        {
+            "enabled": True,
+            "domains": {"api.example.com": "allow", "10.0.0.1": "allow", "localhost": "allow"},
+        },
+        None,
+    )
     assert not dial_permitted(policy, "api.example.com", "10.0.0.9")
     assert dial_permitted(policy, "api.example.com", PUBLIC)
     assert dial_permitted(policy, "10.0.0.1", "10.0.0.1")
@@ -122,53 +149,81 @@ def test_decider_only_for_allowlist_misses() -> None:
         calls.append(host)
         return ("allow", "") if host == "ok.example.org" else ("ask", "")
 
-    d, _ = check({"domains": {"bad.example.org": "deny"}}, "ok.example.org", decider=decider,
-                 answers={"ok.example.org": [PUBLIC]})
+    d, _ = check(
+        {"domains": {"bad.example.org": "deny"}},
+        "ok.example.org",
+        decider=decider,
+        answers={"ok.example.org": [PUBLIC]},
+    )
     assert d.allowed and d.source == "decider" and d.override
     d, _ = check({}, "maybe.example.org", decider=decider, answers={"maybe.example.org": [PUBLIC]})
     assert (d.allowed, d.decision, d.reason) == (False, "ask", "policy_denied")
     assert d.x_proxy_error == "blocked-by-policy"
     d, _ = check({"domains": {"bad.example.org": "deny"}}, "bad.example.org", decider=decider)
-    d2, _ = check({}, "private.example.org", decider=decider,
-                  answers={"private.example.org": ["10.0.0.1"]})
+    d2, _ = check(
+        {}, "private.example.org", decider=decider, answers={"private.example.org": ["10.0.0.1"]}
+    )
     assert d.reason == "denied" and d2.reason == "not_allowed_local"
     assert calls == ["ok.example.org", "maybe.example.org"]
-    d, _ = check({}, "ok.example.org", decider=decider, answers={"ok.example.org": [PUBLIC]},
-                 managed={"managed_allowed_domains_only": True})
+    d, _ = check(
+        {},
+        "ok.example.org",
+        decider=decider,
+        answers={"ok.example.org": [PUBLIC]},
+        managed={"managed_allowed_domains_only": True},
+    )
     assert d.reason == "not_allowed"  # managed-only allow lists never ask
 
 
 def test_disabled_proxy_answers_503() -> None:
     d, _ = check({"enabled": False, "domains": {"*": "allow"}}, "example.com")
     assert (d.reason, d.status, d.x_proxy_error, d.source) == (
-        "proxy_disabled", 503, None, "proxy_state")
+        "proxy_disabled",
+        503,
+        None,
+        "proxy_state",
+    )
 
 
-@pytest.mark.parametrize(("protocol", "method", "port", "reason"), [
-    ("http", "GET", 80, None),
-    ("http", "HEAD", 80, None),
-    ("http", "OPTIONS", 80, None),
-    ("http", "POST", 80, "method_not_allowed"),
-    ("http", "get", 80, "method_not_allowed"),
-    ("http", "TRACE", 80, "method_not_allowed"),
-    ("https_connect", "CONNECT", 443, None),
-    ("https_connect", "CONNECT", 22, "method_not_allowed"),
-    ("socks5_tcp", "none", 80, "method_not_allowed"),
-    ("socks5_udp", "none", 443, "method_not_allowed"),
-    ("https_mitm", "PUT", 443, "method_not_allowed"),
-])
+@pytest.mark.parametrize(
+    ("protocol", "method", "port", "reason"),
+    [
+        ("http", "GET", 80, None),
+        ("http", "HEAD", 80, None),
+        ("http", "OPTIONS", 80, None),
+        ("http", "POST", 80, "method_not_allowed"),
+        ("http", "get", 80, "method_not_allowed"),
+        ("http", "TRACE", 80, "method_not_allowed"),
+        ("https_connect", "CONNECT", 443, None),
+        ("https_connect", "CONNECT", 22, "method_not_allowed"),
+        ("socks5_tcp", "none", 80, "method_not_allowed"),
+        ("socks5_udp", "none", 443, "method_not_allowed"),
+        ("https_mitm", "PUT", 443, "method_not_allowed"),
+    ],
+)
 def test_limited_mode(protocol: str, method: str, port: int, reason: str | None) -> None:
-    d, _ = check({"mode": "limited", "domains": {"example.com": "allow"}}, "example.com",
-                 protocol=protocol, method=method, port=port, answers={"example.com": [PUBLIC]})
+    d, _ = check(
+        {"mode": "limited", "domains": {"example.com": "allow"}},
+        "example.com",
+        protocol=protocol,
+        method=method,
+        port=port,
+        answers={"example.com": [PUBLIC]},
+    )
     assert d.allowed is (reason is None)
     if reason:
         assert d.reason == reason and d.x_proxy_error == "blocked-by-method-policy"
 
 
 def test_limited_connect_without_inspection_needs_mitm() -> None:
-    d, _ = check({"mode": "limited", "mitm": False, "domains": {"example.com": "allow"}},
-                 "example.com", protocol="https_connect", method="CONNECT", port=443,
-                 answers={"example.com": [PUBLIC]})
+    d, _ = check(
+        {"mode": "limited", "mitm": False, "domains": {"example.com": "allow"}},
+        "example.com",
+        protocol="https_connect",
+        method="CONNECT",
+        port=443,
+        answers={"example.com": [PUBLIC]},
+    )
     assert (d.reason, d.x_proxy_error) == ("mitm_required", "blocked-by-mitm-required")
 
 
@@ -210,23 +265,30 @@ def test_managed_mode_is_a_ceiling_and_false_clamps() -> None:
 
 
 def test_extra_rules_feed_the_lists_and_ports_can_be_pinned() -> None:
-    policy = build_network_policy({"http_port": 3128}, {"http_port": 4000},
-                                  extra_allowed=["a.example.com"], extra_denied=["b.example.com"])
+    policy = build_network_policy(
+        {"http_port": 3128},
+        {"http_port": 4000},
+        extra_allowed=["a.example.com"],
+        extra_denied=["b.example.com"],
+    )
     assert policy.http_port == 4000
     assert policy.allowed.texts() == ["a.example.com"]
     assert policy.denied.texts() == ["b.example.com"]
 
 
-@pytest.mark.parametrize(("network", "managed", "message"), [
-    ({"domains": {"*": "deny"}}, None, "network.denied_domains: the global wildcard"),
-    (None, {"allowed_domains": ["*"]}, "experimental_network.allowed_domains"),
-    ({"mode": "open"}, None, 'network.mode: expected "full" or "limited"'),
-    ({"enabled": "yes"}, None, "network.enabled: expected true or false"),
-    ({"http_port": 70000}, None, "network.http_port: expected a port"),
-    ({"domains": {"a.example": "maybe"}}, None, "network.domains.'a.example'"),
-    ({"allowed_domains": "example.com"}, None, "network.allowed_domains: expected a list"),
-    ({"domains": {"exa[mp]le.com": "allow"}}, None, "character classes"),
-])
+@pytest.mark.parametrize(
+    ("network", "managed", "message"),
+    [
+        ({"domains": {"*": "deny"}}, None, "network.denied_domains: the global wildcard"),
+        (None, {"allowed_domains": ["*"]}, "experimental_network.allowed_domains"),
+        ({"mode": "open"}, None, 'network.mode: expected "full" or "limited"'),
+        ({"enabled": "yes"}, None, "network.enabled: expected true or false"),
+        ({"http_port": 70000}, None, "network.http_port: expected a port"),
+        ({"domains": {"a.example": "maybe"}}, None, "network.domains.'a.example'"),
+        ({"allowed_domains": "example.com"}, None, "network.allowed_domains: expected a list"),
+        ({"domains": {"exa[mp]le.com": "allow"}}, None, "character classes"),
+    ],
+)
 def test_validation_errors_are_located(network: Any, managed: Any, message: str) -> None:
     with pytest.raises(CodexError) as err:
         build_network_policy(network, managed, network_source="/etc/x/config.toml")
@@ -239,16 +301,27 @@ def test_validation_errors_are_located(network: Any, managed: Any, message: str)
 
 
 def test_proxy_environment() -> None:
-    env = proxy_environment("http://127.0.0.1:1", "socks5h://127.0.0.1:2",
-                            allow_local_binding=False, ca_bundle=Path("/b.pem"))
+    env = proxy_environment(
+        "http://127.0.0.1:1",
+        "socks5h://127.0.0.1:2",
+        allow_local_binding=False,
+        ca_bundle=Path("/b.pem"),
+    )
     for key in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
         assert env[key] == "http://127.0.0.1:1"
     assert env["ALL_PROXY"] == env["all_proxy"] == "socks5h://127.0.0.1:2"
     assert env["NO_PROXY"] == env["no_proxy"] == ""
-    for key in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NODE_EXTRA_CA_CERTS",
-                "GIT_SSL_CAINFO", "PIP_CERT", "CODEX_CA_CERTIFICATE", "CARGO_HTTP_CAINFO"):
+    for key in (
+        "SSL_CERT_FILE",
+        "REQUESTS_CA_BUNDLE",
+        "CURL_CA_BUNDLE",
+        "NODE_EXTRA_CA_CERTS",
+        "GIT_SSL_CAINFO",
+        "PIP_CERT",
+        "CODEX_CA_CERTIFICATE",
+        "CARGO_HTTP_CAINFO",
+    ):
         assert env[key] == "/b.pem"
-    local = proxy_environment("http://127.0.0.1:1", None, allow_local_binding=True,
-                              ca_bundle=None)
+    local = proxy_environment("http://127.0.0.1:1", None, allow_local_binding=True, ca_bundle=None)
     assert "127.0.0.1" in local["NO_PROXY"] and local["ALL_PROXY"] == "http://127.0.0.1:1"
     assert "SSL_CERT_FILE" not in local
