@@ -37,6 +37,11 @@ Handler = Callable[["ProxyServer", asyncio.StreamReader, asyncio.StreamWriter], 
 ClientCallback = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
 
+# Upstream reads buffer up to this much before pausing the socket (throughput for tunnels);
+# response heads are still capped at MAX_HEAD_BYTES by the parser.
+UPSTREAM_BUFFER = 1 << 20
+
+
 class DialError(Exception):
     """No checked address could be connected to; ``refused`` when the guard vetoed them all."""
 
@@ -295,7 +300,9 @@ class ProxyServer:
                 }
             try:
                 return await asyncio.wait_for(
-                    asyncio.open_connection(address, decision.port, limit=MAX_HEAD_BYTES, **kwargs),  # type: ignore[arg-type]
+                    asyncio.open_connection(
+                        address, decision.port, limit=UPSTREAM_BUFFER, **kwargs
+                    ),  # type: ignore[arg-type]
                     self.connect_timeout,
                 )
             except (OSError, TimeoutError, ssl.SSLError) as err:
