@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.proxy.helpers import UpstreamCA  # noqa: E402
+from tests.proxy.helpers import UpstreamCA
 
 BODY = b"x" * 1024
 BULK = 256 * 1024 * 1024
@@ -38,7 +38,7 @@ CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "codex-
 ORIGIN = r"""
 import asyncio, ssl, sys
 body = b"x" * 1024
-resp = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nContent-Type: text/plain\r\n\r\n" % len(body) + body
+resp = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body
 async def http(r, w):
     try:
         while True:

@@ -292,17 +292,17 @@ class ProxyServer:
             if not dial_permitted(self.policy, decision.host, address):
                 vetoed += 1
                 continue
-            kwargs: dict[str, object] = {}
-            if tls:
-                kwargs = {
-                    "ssl": self.upstream_ssl_context,
-                    "server_hostname": decision.host.split("%", 1)[0],
-                }
+            context = self.upstream_ssl_context if tls else None
+            server_hostname = decision.host.split("%", 1)[0] if tls else None
             try:
                 return await asyncio.wait_for(
                     asyncio.open_connection(
-                        address, decision.port, limit=UPSTREAM_BUFFER, **kwargs
-                    ),  # type: ignore[arg-type]
+                        address,
+                        decision.port,
+                        limit=UPSTREAM_BUFFER,
+                        ssl=context,
+                        server_hostname=server_hostname,
+                    ),
                     self.connect_timeout,
                 )
             except (OSError, TimeoutError, ssl.SSLError) as err:
