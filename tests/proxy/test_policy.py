@@ -325,3 +325,17 @@ def test_proxy_environment() -> None:
     local = proxy_environment("http://127.0.0.1:1", None, allow_local_binding=True, ca_bundle=None)
     assert "127.0.0.1" in local["NO_PROXY"] and local["ALL_PROXY"] == "http://127.0.0.1:1"
     assert "SSL_CERT_FILE" not in local
+
+
+def test_shipped_example_policies_build() -> None:
+    import tomllib
+
+    root = Path(__file__).resolve().parents[2] / "proxy"
+    managed = tomllib.loads((root / "requirements-network.toml").read_text())
+    for name in ("org-allowlist.toml", "strict-limited.toml"):
+        network = tomllib.loads((root / name).read_text())["network"]
+        policy = build_network_policy(network, None)
+        assert policy.enabled and policy.allowed and policy.denied
+        clamped = build_network_policy(network, managed["experimental_network"])
+        assert clamped.mode == "limited" and clamped.allowed.texts() == ["**.example.com"]
+        assert "uploads.example.com" in clamped.denied.texts()
