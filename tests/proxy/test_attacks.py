@@ -211,7 +211,24 @@ def test_host_and_sni_must_match_connect_target_inside_inspection(tmp_path: Path
     run(scenario())
 
 
-def test_dns_rebinding_dials_only_checked_address(tmp_path: Path) -> None:
+def test_dns_rebinding_dials_only_checked_address(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The public address must never really be contacted from a test: stand in for the internet
+    # with a dialer that records the attempt and refuses it. Every other dial is real.
+    from codex_admin.proxy import server as server_module
+
+    dialled: list[tuple[str, int]] = []
+    real_open = asyncio.open_connection
+
+    async def guarded_open(host: str, port: int, **kwargs: object) -> object:
+        if host == "93.184.216.34":
+            dialled.append((host, port))
+            raise ConnectionRefusedError("public internet is not reachable from tests")
+        return await real_open(host, port, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(server_module.asyncio, "open_connection", guarded_open)
+
     async def scenario() -> None:
         up = await start_upstream()
         proxy, resolver = make_proxy(
@@ -228,7 +245,6 @@ def test_dns_rebinding_dials_only_checked_address(tmp_path: Path) -> None:
             return answer
 
         resolver.resolve = flipping  # type: ignore[method-assign]
-        proxy.connect_timeout = 0.5
         async with proxy:
             reply = await raw_exchange(
                 proxy.http_address,
@@ -242,6 +258,7 @@ def test_dns_rebinding_dials_only_checked_address(tmp_path: Path) -> None:
             )
             assert _status(reply) == 403 and b"not_allowed_local" in reply
         assert up.received == []
+        assert dialled == [("93.184.216.34", up.port)]
         up.close()
 
     run(scenario())
