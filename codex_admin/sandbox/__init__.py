@@ -32,6 +32,7 @@ from codex_admin.sandbox.runner import (
     run_sandboxed,
 )
 from codex_admin.sandbox.seatbelt import glob_to_sbpl_regex, sandbox_exec_argv, seatbelt_profile
+from codex_admin.sandbox.session import explain_command, run_command
 
 __all__ = [
     "BRIDGE_HTTP_PORT",
@@ -53,10 +54,12 @@ __all__ = [
     "bwrap_status",
     "check_network_mode",
     "explain",
+    "explain_command",
     "glob_to_sbpl_regex",
     "plan_sandbox",
     "policy_from_config",
     "require_bwrap",
+    "run_command",
     "run_sandboxed",
     "sandbox_exec_argv",
     "seatbelt_profile",

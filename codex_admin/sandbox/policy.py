@@ -123,6 +123,10 @@ def check_network_mode(
 
 
 def _proxy_feature_enabled(config: Mapping[str, Any]) -> bool:
+    """The user enabled the managed proxy: ``[network] enabled`` or ``features.network_proxy``."""
+    network = config.get("network")
+    if isinstance(network, Mapping) and network.get("enabled") is True:
+        return True
     features = config.get("features")
     if not isinstance(features, Mapping):
         return False
