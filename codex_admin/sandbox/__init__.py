@@ -32,7 +32,12 @@ from codex_admin.sandbox.runner import (
     run_sandboxed,
 )
 from codex_admin.sandbox.seatbelt import glob_to_sbpl_regex, sandbox_exec_argv, seatbelt_profile
-from codex_admin.sandbox.session import explain_command, run_command
+from codex_admin.sandbox.session import (
+    explain_command,
+    macos_profile,
+    run_command,
+    run_command_macos,
+)
 
 __all__ = [
     "BRIDGE_HTTP_PORT",
@@ -56,10 +61,12 @@ __all__ = [
     "explain",
     "explain_command",
     "glob_to_sbpl_regex",
+    "macos_profile",
     "plan_sandbox",
     "policy_from_config",
     "require_bwrap",
     "run_command",
+    "run_command_macos",
     "run_sandboxed",
     "sandbox_exec_argv",
     "seatbelt_profile",

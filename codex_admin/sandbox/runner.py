@@ -221,7 +221,7 @@ async def run_sandboxed(
     plan = plan_sandbox(policy)
     env = _child_env(policy, environ, proxy)
     if not plan.use_sandbox:
-        return await _spawn(
+        return await spawn(
             list(command),
             env,
             plan.cwd,
@@ -249,7 +249,7 @@ async def run_sandboxed(
             info_fd=info_w,
         )
         with _mount_point_janitor(plan):
-            return await _spawn(
+            return await spawn(
                 argv,
                 env,
                 plan.cwd,
@@ -263,7 +263,7 @@ async def run_sandboxed(
             )
 
 
-async def _spawn(
+async def spawn(
     argv: list[str],
     env: dict[str, str],
     cwd: Path,

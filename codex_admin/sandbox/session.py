@@ -9,6 +9,7 @@ proxy's memory; only the CA *bundle* (certificates) is exposed to the command.
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Mapping, Sequence
 from functools import partial
@@ -16,11 +17,22 @@ from pathlib import Path
 from typing import Any
 
 from codex_admin.errors import CodexError
-from codex_admin.proxy import ProxyServer, build_network_policy, proxy_environment
+from codex_admin.proxy import NetworkPolicy, ProxyServer, build_network_policy, proxy_environment
+from codex_admin.sandbox.env import build_child_env
+from codex_admin.sandbox.plan import plan_sandbox
 from codex_admin.sandbox.policy import NetworkMode, SandboxPolicy
-from codex_admin.sandbox.runner import ProxyEndpoints, RunResult, explain, run_sandboxed
+from codex_admin.sandbox.runner import (
+    BRIDGE_HTTP_PORT,
+    BRIDGE_SOCKS_PORT,
+    ProxyEndpoints,
+    RunResult,
+    explain,
+    run_sandboxed,
+    spawn,
+)
+from codex_admin.sandbox.seatbelt import sandbox_exec_argv, seatbelt_profile
 
-__all__ = ["explain_command", "run_command"]
+__all__ = ["explain_command", "macos_profile", "run_command", "run_command_macos"]
 
 
 def _placeholder_endpoints(
@@ -109,3 +121,60 @@ async def run_command(
                 ),
             )
             return await run_sandboxed(policy, command, proxy=endpoints, **io)
+
+
+def _seatbelt_ports(net: NetworkPolicy) -> list[int]:
+    ports = [net.http_port or BRIDGE_HTTP_PORT]
+    if net.enable_socks5:
+        ports.append(net.socks_port or BRIDGE_SOCKS_PORT)
+    return ports
+
+
+def macos_profile(
+    policy: SandboxPolicy,
+    command: Sequence[str],
+    *,
+    network_config: Mapping[str, Any] | None = None,
+    managed_network: Mapping[str, Any] | None = None,
+) -> tuple[str, list[str]]:
+    """The Seatbelt profile and ``sandbox-exec`` argv for ``policy`` (printable anywhere).
+    Proxy ports are the configured ``http_port``/``socks_port`` (3128/8081 by default); a real
+    macOS run uses the ports the session proxy actually bound."""
+    plan = plan_sandbox(policy)
+    ports: list[int] = []
+    if policy.network is NetworkMode.PROXY:
+        ports = _seatbelt_ports(build_network_policy(network_config, managed_network))
+    profile = seatbelt_profile(plan, deny_read_globs=policy.deny_read, proxy_ports=ports)
+    return profile, sandbox_exec_argv(profile, command)
+
+
+async def run_command_macos(  # pragma: no cover - needs macOS
+    policy: SandboxPolicy,
+    command: Sequence[str],
+    *,
+    codex_home: Path,
+    network_config: Mapping[str, Any] | None = None,
+    managed_network: Mapping[str, Any] | None = None,
+    timeout: float | None = None,
+) -> RunResult:
+    """Run ``command`` under ``sandbox-exec`` (macOS), with the session proxy on TCP loopback
+    ports that the profile allows as the only outbound destinations in ``proxy`` mode."""
+    plan = plan_sandbox(policy)
+    env = build_child_env(policy.env, os.environ)
+    if policy.network is not NetworkMode.PROXY:
+        profile = seatbelt_profile(plan, deny_read_globs=policy.deny_read)
+        argv = sandbox_exec_argv(profile, command)
+        return await spawn(
+            argv, env, plan.cwd, None, timeout, True, None, None, None, sandboxed=True
+        )
+    net = build_network_policy(network_config, managed_network)
+    async with ProxyServer(net, codex_home=codex_home) as server:
+        ports = [server.http_address[1]]
+        if server.socks_address is not None:
+            ports.append(server.socks_address[1])
+        env.update(server.environment())
+        profile = seatbelt_profile(plan, deny_read_globs=policy.deny_read, proxy_ports=ports)
+        argv = sandbox_exec_argv(profile, command)
+        return await spawn(
+            argv, env, plan.cwd, None, timeout, True, None, None, None, sandboxed=True
+        )
