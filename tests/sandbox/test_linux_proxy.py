@@ -34,7 +34,12 @@ HTTPS_HOST = "127.0.0.2"
 RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\nConnection: close\r\n\r\nhello\n"
 
 
-def _serve(srv: socket.socket, wrap: ssl.SSLContext | None, stop: threading.Event) -> None:
+def _serve(
+    srv: socket.socket,
+    wrap: ssl.SSLContext | None,
+    stop: threading.Event,
+    response: bytes = RESPONSE,
+) -> None:
     srv.settimeout(0.2)
     while not stop.is_set():
         try:
@@ -45,19 +50,27 @@ def _serve(srv: socket.socket, wrap: ssl.SSLContext | None, stop: threading.Even
             conn.settimeout(5)
             if wrap is not None:
                 conn = wrap.wrap_socket(conn, server_side=True)
-            conn.recv(65536)
-            conn.sendall(RESPONSE)
+            head = b""
+            while b"\r\n\r\n" not in head:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    break
+                head += chunk
+            conn.sendall(response)
         except (OSError, ssl.SSLError):
             pass
         finally:
             conn.close()
 
 
-@pytest.fixture
-def http_port() -> Iterator[int]:
+BIG = 3 * 1024 * 1024
+
+
+@pytest.fixture(params=[RESPONSE], ids=["small"])
+def http_port(request: pytest.FixtureRequest) -> Iterator[int]:
     srv = socket.create_server(("127.0.0.1", 0))
     stop = threading.Event()
-    thread = threading.Thread(target=_serve, args=(srv, None, stop), daemon=True)
+    thread = threading.Thread(target=_serve, args=(srv, None, stop, request.param), daemon=True)
     thread.start()
     yield srv.getsockname()[1]
     stop.set()
@@ -198,6 +211,19 @@ def test_allow_local_binding_reaches_local_targets_via_the_proxy(
     script = f'curl -sS -m 10 --noproxy "" -x "$HTTP_PROXY" http://127.0.0.1:{http_port}/'
     r = _run(policy(ws, network=NetworkMode.PROXY), script, network, tmp_path)
     assert b"hello" in (r.stdout or b""), r.stderr
+
+
+@pytest.mark.parametrize(
+    "http_port",
+    [b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % BIG + b"x" * BIG],
+    indirect=True,
+    ids=["3MiB"],
+)
+def test_bridge_carries_a_bulk_download(ws: Path, tmp_path: Path, http_port: int) -> None:
+    network = {"enabled": True, "mode": "full", "domains": {"127.0.0.1": "allow"}}
+    script = f"curl -sS -m 20 -o down.bin http://127.0.0.1:{http_port}/ && wc -c < down.bin"
+    r = _run(policy(ws, network=NetworkMode.PROXY), script, network, tmp_path)
+    assert (r.stdout or b"").strip() == str(BIG).encode(), r.stderr
 
 
 PY_HTTPS = (
