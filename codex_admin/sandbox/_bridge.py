@@ -18,6 +18,7 @@ import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 
 _CHUNK = 65536
 _HIGH_WATER = 1 << 20
@@ -123,6 +124,38 @@ class _Bridge:
             self._update(pipe.dst)
 
 
+def _seccomp_installer(fd: int) -> Callable[[], None]:
+    """Read the seccomp program from ``fd`` and return a preexec function installing it.
+
+    The bridge also makes itself non-dumpable, so the command (same uid, no capabilities)
+    cannot ptrace it or write its memory through /proc to reach the proxy socket itself.
+    """
+    import ctypes
+
+    program = b""
+    while chunk := os.read(fd, 65536):
+        program += chunk
+    os.close(fd)
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(4, 0, 0, 0, 0) != 0:  # PR_SET_DUMPABLE = 0
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_DUMPABLE)")
+
+    class SockFprog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_char_p)]
+
+    buffer = ctypes.create_string_buffer(program, len(program))
+    prog = SockFprog(len(program) // 8, ctypes.cast(buffer, ctypes.c_char_p))
+
+    def install() -> None:
+        # PR_SET_NO_NEW_PRIVS = 38, PR_SET_SECCOMP = 22, SECCOMP_MODE_FILTER = 2
+        if libc.prctl(38, 1, 0, 0, 0) != 0 or libc.prctl(22, 2, ctypes.byref(prog), 0, 0) != 0:
+            os.write(2, b"codex sandbox: cannot install the seccomp filter\n")
+            os._exit(126)
+
+    install.keep = (buffer, prog)  # type: ignore[attr-defined]
+    return install
+
+
 def _wait_handle(child: subprocess.Popen[bytes]) -> int | None:
     try:
         return os.pidfd_open(child.pid)
@@ -132,6 +165,10 @@ def _wait_handle(child: subprocess.Popen[bytes]) -> int | None:
 
 def main(argv: list[str]) -> None:
     bridge = _Bridge()
+    preexec = None
+    if argv[:1] == ["--seccomp-fd"]:
+        preexec = _seccomp_installer(int(argv[1]))
+        argv = argv[2:]
     while argv and argv[0] == "--listen":
         port, _, path = argv[1].partition("=")
         bridge.listen(int(port), path)
@@ -142,7 +179,7 @@ def main(argv: list[str]) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, lambda *_: None)  # a handler (not SIG_IGN) resets on exec
     try:
-        child = subprocess.Popen(argv[1:])
+        child = subprocess.Popen(argv[1:], preexec_fn=preexec)
     except OSError as err:
         sys.stderr.write(f"codex sandbox: cannot run {argv[1]}: {err.strerror}\n")
         os._exit(127 if isinstance(err, FileNotFoundError) else 126)

@@ -35,18 +35,22 @@ def build_bwrap_argv(
     expose: Sequence[Path] = (),
     wrapper: Sequence[str] = (),
     info_fd: int | None = None,
+    seccomp_fd: str | None = None,
 ) -> list[str]:
     """The full argv for ``plan``. Pure: depends only on its arguments.
 
     ``mask_file`` is an empty mode-000 file mounted over denied files (so reads fail with
     EACCES); ``expose`` are paths made readable after the masks; ``wrapper`` is a prefix run inside
-    the sandbox before ``command`` (the proxy bridge).
+    the sandbox before ``command`` (the proxy bridge); ``seccomp_fd`` names the inherited fd
+    holding the seccomp program (see :mod:`.seccomp`).
     """
     argv = [bwrap, "--new-session", "--die-with-parent", "--unshare-pid", "--cap-drop", "ALL"]
     if plan.network is not NetworkMode.FULL:
         argv.append("--unshare-net")
     if info_fd is not None:
         argv += ["--info-fd", str(info_fd)]
+    if seccomp_fd is not None:
+        argv += ["--seccomp", seccomp_fd]
     root_bind = "--bind" if plan.mode is SandboxMode.DANGER_FULL_ACCESS else "--ro-bind"
     argv += [root_bind, "/", "/", "--dev", "/dev", "--proc", "/proc"]
     for path in plan.writable:

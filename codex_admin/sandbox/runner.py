@@ -34,6 +34,7 @@ from codex_admin.sandbox.bwrap import build_bwrap_argv, require_bwrap
 from codex_admin.sandbox.env import build_child_env
 from codex_admin.sandbox.plan import SandboxPlan, is_mount_point_stub, plan_sandbox
 from codex_admin.sandbox.policy import NetworkMode, SandboxPolicy
+from codex_admin.sandbox.seccomp import unix_socket_filter
 
 __all__ = [
     "BRIDGE_HTTP_PORT",
@@ -73,8 +74,12 @@ class ProxyEndpoints:
             paths.add(self.ca_bundle)
         return sorted(paths)
 
-    def wrapper(self) -> list[str]:
+    def wrapper(self, seccomp_fd: str | None = None) -> list[str]:
+        """The bridge argv; it installs the seccomp program read from ``seccomp_fd`` in the
+        command (not in itself: the bridge must open Unix sockets to reach the proxy)."""
         argv = [sys.executable, "-I", "-S", "-B", str(_BRIDGE_SCRIPT)]
+        if seccomp_fd is not None:
+            argv += ["--seccomp-fd", seccomp_fd]
         argv += ["--listen", f"{BRIDGE_HTTP_PORT}={self.http_unix_path}"]
         if self.socks_unix_path is not None:
             argv += ["--listen", f"{BRIDGE_SOCKS_PORT}={self.socks_unix_path}"]
@@ -131,7 +136,8 @@ def explain(
             command,
             mask_file=Path("<mask-file>"),
             expose=proxy.expose() if proxy else (),
-            wrapper=proxy.wrapper() if proxy else (),
+            wrapper=proxy.wrapper("<seccomp-fd>") if proxy else (),
+            seccomp_fd=None if proxy or plan.network is NetworkMode.FULL else "<seccomp-fd>",
         )
     else:
         argv = list(command)
@@ -238,6 +244,8 @@ async def run_sandboxed(
         mask = Path(runtime, "masked")
         mask.touch(mode=0o000)
         mask.chmod(0o000)
+        seccomp_fd = _seccomp_fd(plan, Path(runtime))
+        seccomp = str(seccomp_fd) if seccomp_fd is not None else None
         info_r, info_w = os.pipe()
         argv = build_bwrap_argv(
             plan,
@@ -245,22 +253,40 @@ async def run_sandboxed(
             bwrap=bwrap,
             mask_file=mask,
             expose=proxy.expose() if proxy else (),
-            wrapper=proxy.wrapper() if proxy else (),
+            wrapper=proxy.wrapper(seccomp) if proxy else (),
             info_fd=info_w,
+            seccomp_fd=None if proxy else seccomp,
         )
-        with _mount_point_janitor(plan):
-            return await spawn(
-                argv,
-                env,
-                plan.cwd,
-                (info_r, info_w),
-                timeout,
-                forward_signals,
-                stdin,
-                stdout,
-                stderr,
-                sandboxed=True,
-            )
+        try:
+            with _mount_point_janitor(plan):
+                return await spawn(
+                    argv,
+                    env,
+                    plan.cwd,
+                    (info_r, info_w),
+                    timeout,
+                    forward_signals,
+                    stdin,
+                    stdout,
+                    stderr,
+                    sandboxed=True,
+                    pass_fds=(seccomp_fd,) if seccomp_fd is not None else (),
+                )
+        finally:
+            if seccomp_fd is not None:
+                os.close(seccomp_fd)
+
+
+def _seccomp_fd(plan: SandboxPlan, runtime: Path) -> int | None:
+    """An fd holding the Unix-socket filter (:mod:`.seccomp`) for the none/proxy modes."""
+    if plan.network is NetworkMode.FULL:
+        return None
+    program = unix_socket_filter()
+    if program is None:
+        return None
+    path = runtime / "seccomp.bpf"
+    path.write_bytes(program)
+    return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
 
 
 async def spawn(
@@ -275,6 +301,7 @@ async def spawn(
     stderr: int | None,
     *,
     sandboxed: bool,
+    pass_fds: tuple[int, ...] = (),
 ) -> RunResult:
     loop = asyncio.get_running_loop()
     started = time.monotonic()
@@ -287,7 +314,7 @@ async def spawn(
             stdout=stdout,
             stderr=stderr,
             start_new_session=True,
-            pass_fds=(info[1],) if info else (),
+            pass_fds=((info[1],) if info else ()) + pass_fds,
         )
     except OSError as err:
         if info:

@@ -241,3 +241,52 @@ def test_which_bwrap_is_used() -> None:
         pytest.skip("bubblewrap not installed")
     assert status.path == shutil.which("bwrap") or os.environ.get("CODEX_BWRAP")
     assert status.version and status.version.startswith("bubblewrap")
+
+
+@pytest.fixture
+def host_unix_socket(tmp_path: Path) -> Iterator[Path]:
+    """A real Unix-socket server on the host (stands for docker.sock or a D-Bus bus)."""
+    path = tmp_path / "host.sock"
+    srv = socket.socket(socket.AF_UNIX)
+    srv.bind(str(path))
+    srv.listen()
+    srv.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = srv.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                conn.sendall(b"ESCAPED")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield path
+    stop.set()
+    thread.join()
+    srv.close()
+
+
+UNIX_CONNECT = (
+    "import socket\n"
+    "a, b = socket.socketpair(); a.sendall(b'pair'); print(b.recv(4).decode())\n"
+    "try:\n"
+    "    s = socket.socket(socket.AF_UNIX); s.connect({path!r}); print(s.recv(10))\n"
+    "except OSError as e:\n"
+    "    print('unix-blocked', e.errno)\n"
+)
+
+
+@pytest.mark.usefixtures("bwrap")
+def test_network_none_blocks_host_unix_sockets(ws: Path, host_unix_socket: Path) -> None:
+    code = UNIX_CONNECT.format(path=str(host_unix_socket))
+    r = run(policy(ws, network=NetworkMode.NONE), [sys.executable, "-c", code])
+    out = r.stdout or b""
+    assert b"pair" in out  # socketpair still works
+    assert b"ESCAPED" not in out and b"unix-blocked 1" in out
+    # Control: without the network restriction the same program gets through.
+    pol = policy(ws, SandboxMode.DANGER_FULL_ACCESS, network=NetworkMode.FULL)
+    assert b"ESCAPED" in (run(pol, [sys.executable, "-c", code]).stdout or b"")

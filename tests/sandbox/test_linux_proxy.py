@@ -265,3 +265,38 @@ def test_https_is_inspected_and_verifies_against_the_session_bundle(
     bundle = out.split("bundle=")[1].split()[0]
     assert Path(bundle).is_relative_to(tmp_path / "home")
     assert out.strip().endswith("0")  # the CA private key is not in the bundle
+
+
+def test_proxy_mode_closes_unix_side_doors_and_protects_the_bridge(
+    ws: Path, tmp_path: Path
+) -> None:
+    target = tmp_path / "host.sock"
+    srv = socket.socket(socket.AF_UNIX)
+    srv.bind(str(target))
+    srv.listen()
+    code = (
+        "import os, socket\n"
+        "try:\n"
+        f"    socket.socket(socket.AF_UNIX).connect({str(target)!r}); print('UNIX-CONNECTED')\n"
+        "except OSError as e:\n"
+        "    print('unix-blocked', e.errno)\n"
+        "try:\n"
+        "    open(f'/proc/{os.getppid()}/mem', 'rb'); print('BRIDGE-MEM-OPEN')\n"
+        "except OSError as e:\n"
+        "    print('bridge-protected', e.errno)\n"
+        "print('fds', sorted(os.listdir('/proc/self/fd')))\n"
+    )
+    network = {"enabled": True, "mode": "full", "domains": {"example.com": "allow"}}
+    try:
+        r = _run(
+            policy(ws, network=NetworkMode.PROXY),
+            f'exec {sys.executable} -c "{code}"',
+            network,
+            tmp_path,
+        )
+    finally:
+        srv.close()
+    out = (r.stdout or b"").decode()
+    assert "unix-blocked 1" in out and "UNIX-CONNECTED" not in out, r.stderr
+    assert "bridge-protected" in out and "BRIDGE-MEM-OPEN" not in out
+    assert "fds ['0', '1', '2', '3']" in out  # stdio + the listdir handle
