@@ -56,7 +56,13 @@ _KNOWN = {
     "unix_sockets",
     "dangerously_allow_all_unix_sockets",
 }
-_MANAGED_KNOWN = {*_KNOWN, "managed_allowed_domains_only", "danger_full_access_denylist_only"}
+_MANAGED_KNOWN = {
+    *_KNOWN,
+    "managed_allowed_domains_only",
+    "danger_full_access_denylist_only",
+    "dangerously_allow_non_loopback_admin",
+    "allow_unix_sockets",
+}
 
 
 class _Reader:
@@ -72,7 +78,7 @@ class _Reader:
             f"{self.prefix}.{key}: {message}", location=Location(self.source), hint=hint
         )
 
-    def bool(self, key: str) -> bool | None:
+    def flag(self, key: str) -> bool | None:
         value = self.table.get(key)
         if value is None:
             return None
@@ -80,12 +86,14 @@ class _Reader:
             raise self.error(key, f"expected true or false, got {value!r}")
         return value
 
-    def port(self, key: str) -> int | None:
+    def port(self, key: str, *, allow_zero: bool) -> int | None:
+        """A port; 0 (an ephemeral port) is accepted in user config only."""
         value = self.table.get(key)
         if value is None:
             return None
-        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
-            raise self.error(key, f"expected a port number 1-65535, got {value!r}")
+        low = 0 if allow_zero else 1
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= 65535:
+            raise self.error(key, f"expected a port number {low}-65535, got {value!r}")
         return value
 
     def mode(self) -> str | None:
@@ -168,7 +176,7 @@ def build_network_policy(
     _compile(req, "denied_domains", managed_deny, allow_global=False)
     _compile(user, "denied_domains", user_deny, allow_global=False)
 
-    only_managed = req.bool("managed_allowed_domains_only") is True
+    only_managed = req.flag("managed_allowed_domains_only") is True
     if only_managed:
         dropped = [p for p in user_allow if p not in managed_allow]
         if dropped:
@@ -183,9 +191,9 @@ def build_network_policy(
     denied = _compile(user, "denied_domains", managed_deny + user_deny, allow_global=False)
 
     def clamp(key: str, default: bool) -> bool:
-        value = user.bool(key)
+        value = user.flag(key)
         value = default if value is None else value
-        if req.bool(key) is False and value:
+        if req.flag(key) is False and value:
             warnings.append(f"{key} = true is not permitted by {managed_source}; using false")
             return False
         return value
@@ -198,8 +206,10 @@ def build_network_policy(
         )
         mode = ceiling
 
-    http_port = req.port("http_port") or user.port("http_port")
-    socks_port = req.port("socks_port") or user.port("socks_port")
+    http_port = req.port("http_port", allow_zero=False) or user.port("http_port", allow_zero=True)
+    socks_port = req.port("socks_port", allow_zero=False) or user.port(
+        "socks_port", allow_zero=True
+    )
     return NetworkPolicy(
         enabled=clamp("enabled", False),
         mode=mode,

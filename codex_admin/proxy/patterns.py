@@ -61,7 +61,7 @@ def compile_pattern(raw: str, *, allow_global: bool) -> Pattern:
     text = raw.strip()
     if text in GLOBAL_WILDCARDS:
         if not allow_global:
-            raise PatternError(f"the global wildcard {raw!r} is not allowed here")
+            raise PatternError(f"the global wildcard {raw!r} is only accepted in a user allow list")
         return Pattern("*", re.compile(".*"), is_global=True)
     prefix = ""
     body = text

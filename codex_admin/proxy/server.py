@@ -37,6 +37,11 @@ Handler = Callable[["ProxyServer", asyncio.StreamReader, asyncio.StreamWriter], 
 ClientCallback = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
 
+# Upstream reads buffer up to this much before pausing the socket (throughput for tunnels);
+# response heads are still capped at MAX_HEAD_BYTES by the parser.
+UPSTREAM_BUFFER = 1 << 20
+
+
 class DialError(Exception):
     """No checked address could be connected to; ``refused`` when the guard vetoed them all."""
 
@@ -287,15 +292,17 @@ class ProxyServer:
             if not dial_permitted(self.policy, decision.host, address):
                 vetoed += 1
                 continue
-            kwargs: dict[str, object] = {}
-            if tls:
-                kwargs = {
-                    "ssl": self.upstream_ssl_context,
-                    "server_hostname": decision.host.split("%", 1)[0],
-                }
+            context = self.upstream_ssl_context if tls else None
+            server_hostname = decision.host.split("%", 1)[0] if tls else None
             try:
                 return await asyncio.wait_for(
-                    asyncio.open_connection(address, decision.port, limit=MAX_HEAD_BYTES, **kwargs),  # type: ignore[arg-type]
+                    asyncio.open_connection(
+                        address,
+                        decision.port,
+                        limit=UPSTREAM_BUFFER,
+                        ssl=context,
+                        server_hostname=server_hostname,
+                    ),
                     self.connect_timeout,
                 )
             except (OSError, TimeoutError, ssl.SSLError) as err:

@@ -149,4 +149,6 @@ async def splice(
     No idle timeout: a tunnel may legitimately be quiet in one direction for a long time; the
     tunnel ends when both peers close or the proxy stops.
     """
+    for writer in (a_writer, b_writer):
+        writer.transport.set_write_buffer_limits(high=CHUNK * 4)
     await asyncio.gather(_pump(a_reader, b_writer), _pump(b_reader, a_writer))
