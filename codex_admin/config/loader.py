@@ -337,9 +337,7 @@ def _requirements(
         docs.append(
             (
                 LEGACY_MDM_SOURCE,
-                legacy_requirements_document(
-                    mdm.table, LEGACY_MDM_SOURCE, MDM_CONFIG_SOURCE, mdm.text
-                ),
+                legacy_requirements_document(mdm.table, MDM_CONFIG_SOURCE, mdm.text),
             )
         )
     sources.append(RequirementSource(f"{managed.path} (legacy)", managed.path, managed.exists))
@@ -347,9 +345,7 @@ def _requirements(
         docs.append(
             (
                 str(managed.path),
-                legacy_requirements_document(
-                    managed.table, str(managed.path), str(managed.path), managed.text
-                ),
+                legacy_requirements_document(managed.table, str(managed.path), managed.text),
             )
         )
     return compose_requirements(docs, strict=opts.strict, hostname=opts.hostname), sources
