@@ -7,6 +7,7 @@ import datetime
 import ipaddress
 import json
 import ssl
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -21,6 +22,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from codex_admin.managed import generate_keypair, load_private_key, pack_bundle, sign_bundle
+
+# The CLI as a real subprocess (equivalent to .venv/bin/codex, without runpy's warning).
+CODEX = [sys.executable, "-c", "from codex_admin.cli.main import main; main()"]
 
 
 @dataclass
