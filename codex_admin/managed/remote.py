@@ -26,16 +26,14 @@ import warnings
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 
+from codex_admin.config import RequirementsDocument
 from codex_admin.errors import CodexError
 from codex_admin.managed.remote_config import RemoteConfig, read_remote_config
 from codex_admin.managed.signing import BundleInfo, unpack_wire, verify_files
-
-if TYPE_CHECKING:
-    from codex_admin.config import RequirementsDocument
 
 __all__ = [
     "CACHE_NAME",
@@ -109,8 +107,6 @@ def load_remote_requirements(system_dir: Path, codex_home: Path) -> Requirements
     cache within its grace period) is available. Non-fatal problems are emitted as
     :class:`RemoteRequirementsWarning` (``warnings.catch_warnings(record=True)`` collects them).
     """
-    from codex_admin.config import RequirementsDocument
-
     result = resolve_remote_requirements(system_dir, codex_home)
     for message in result.warnings:
         warnings.warn(message, RemoteRequirementsWarning, stacklevel=2)

@@ -286,3 +286,15 @@ def test_inspect_does_not_leak_the_callers_environment(
     view = load_policy(inputs[1])
     assert view.requirements.value("allowed_web_search_modes") is None
     assert os.environ["CODEX_SYSTEM_DIR"] == str(system)
+
+
+def test_deploy_templates_are_valid_policy(tmp_path: Path) -> None:
+    deploy = Path(__file__).resolve().parents[2] / "deploy" / "templates"
+    written = build_policy(
+        deploy / "managed_config.toml",
+        deploy / "requirements.toml",
+        tmp_path / "o",
+        formats=["plist"],
+    )
+    view = load_policy(written[0])
+    assert view.requirements.value("allowed_sandbox_modes") == ["read-only", "workspace-write"]

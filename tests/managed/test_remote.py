@@ -342,3 +342,33 @@ def test_oversized_response_is_refused(
     policy_server.body = b" " * (13 * 1024 * 1024)
     with pytest.raises(CodexError, match="larger than"):
         resolve_remote_requirements(system, home)
+
+
+def test_load_remote_requirements_contract(
+    dirs: tuple[Path, Path],
+    policy_server: PolicyServer,
+    tls: Tls,
+    keypair: KeyPair,
+    new_bundle: Bundle,
+    tmp_path: Path,
+) -> None:
+    import warnings
+
+    from codex_admin.config import RequirementsDocument, compose_requirements
+    from codex_admin.managed import RemoteRequirementsWarning, load_remote_requirements
+
+    system, home = dirs
+    assert load_remote_requirements(system, home) is None
+    configure(system, policy_server, tls, keypair, ttl=0, grace=600)
+    policy_server.serve_bundle(new_bundle(tmp_path / "b", keypair, REQ_V2, serial=8))
+    doc = load_remote_requirements(system, home)
+    assert isinstance(doc, RequirementsDocument) and doc.text == REQ_V2 and doc.path is None
+    effective = compose_requirements([doc])
+    assert effective.value("allowed_sandbox_modes") == ["read-only"]
+    assert effective.source("allowed_sandbox_modes") == doc.source
+    policy_server.stop()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        again = load_remote_requirements(system, home)
+    assert again is not None and again.text == REQ_V2
+    assert [w.category for w in caught] == [RemoteRequirementsWarning]
