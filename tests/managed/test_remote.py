@@ -372,3 +372,31 @@ def test_load_remote_requirements_contract(
         again = load_remote_requirements(system, home)
     assert again is not None and again.text == REQ_V2
     assert [w.category for w in caught] == [RemoteRequirementsWarning]
+
+
+def test_remote_source_in_codex_home_is_ignored(
+    dirs: tuple[Path, Path], policy_server: PolicyServer, tls: Tls, keypair: KeyPair
+) -> None:
+    # Only the admin-owned system dir may name a policy server or trusted keys.
+    system, home = dirs
+    configure(home, policy_server, tls, keypair)
+    assert not resolve_remote_requirements(system, home).configured
+
+
+def test_cache_symlink_is_replaced_not_followed(
+    dirs: tuple[Path, Path],
+    policy_server: PolicyServer,
+    tls: Tls,
+    keypair: KeyPair,
+    new_bundle: Bundle,
+    tmp_path: Path,
+) -> None:
+    system, home = dirs
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me\n")
+    (home / CACHE_NAME).symlink_to(victim)
+    configure(system, policy_server, tls, keypair)
+    policy_server.serve_bundle(new_bundle(tmp_path / "b", keypair, REQ_V1, serial=2))
+    assert resolve_remote_requirements(system, home).state == "fresh"
+    assert victim.read_text() == "keep me\n"
+    assert not (home / CACHE_NAME).is_symlink()
