@@ -194,8 +194,10 @@ def _load_rules(path: Path, codex_argv: list[str]) -> dict[str, Any]:
         return {"path": str(path), "loads": False, "error": str(err)}
     if proc.returncode == 0:
         return {"path": str(path), "loads": True, "error": None}
-    message = proc.stderr.strip().removeprefix("error: ") or f"exit code {proc.returncode}"
-    return {"path": str(path), "loads": False, "error": message.splitlines()[0]}
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    errors = [line.removeprefix("error: ") for line in lines if line.startswith("error: ")]
+    message = (errors or lines[-1:] or [f"exit code {proc.returncode}"])[0]
+    return {"path": str(path), "loads": False, "error": message}
 
 
 # --------------------------------------------------------------------------------------- sandbox

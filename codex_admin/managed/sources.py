@@ -53,6 +53,7 @@ class PolicyView:
     config: dict[str, Any]
     requirements: EffectiveRequirements
     rules: dict[str, str] = field(default_factory=dict)
+    rules_root: Path | None = None  # the directory the rules file names are relative to
     warnings: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
@@ -125,6 +126,7 @@ def load_policy(path: Path) -> PolicyView:
                 scratch=root,
             )
             view.rules = read_rules_files(path)
+            view.rules_root = path
             return view
         suffix = path.suffix.lower()
         if suffix in (".mobileconfig", ".plist"):

@@ -217,3 +217,20 @@ def test_managed_remote_fetches_and_reports(
     data = json.loads(run.stdout)
     assert data["state"] == "fresh" and data["serial"] == 3
     assert data["requirements_toml"] == 'allowed_sandbox_modes = ["read-only"]\n'
+
+
+def test_doctor_names_a_rules_file_that_fails_to_load(tmp_path: Path, env: dict[str, str]) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("codex_admin.cli.execpolicy_cmd") is None:
+        pytest.skip("execpolicy not installed: doctor only lists rules files")
+    rules = Path(env["CODEX_HOME"]) / "rules"
+    rules.mkdir()
+    (rules / "ok.rules").write_text('prefix_rule(pattern=["ls"], decision="allow")\n')
+    (rules / "bad.rules").write_text('prefix_rule(pattern=["ls"], decision="bogus")\n')
+    code, checks = _doctor(env, tmp_path)
+    assert code == 1 and checks["rules"]["status"] == "error"
+    assert "bad.rules" in str(checks["rules"]["summary"]) and "1 of 2" in str(
+        checks["rules"]["summary"]
+    )
+    assert "bad.rules:1" in str(checks["rules"]["fix"])

@@ -144,7 +144,7 @@ def test_changed_rules_file_needs_review(tmp_path: Path) -> None:
     (b / "rules" / "base.rules").write_text('prefix_rule(pattern=["rm"], decision="allow")\n')
     result, _, _ = diff_sources(a, b)
     assert result.loosens
-    assert result.changes[0].key == "rules/base.rules"
+    assert [c.key for c in result.changes] == ["rules/base.rules"]
 
 
 def test_unknown_field_change_is_treated_as_loosening() -> None:
@@ -230,3 +230,30 @@ def test_cli_diff_invalid_side_is_a_located_error(tmp_path: Path) -> None:
     run = _cli(["diff", str(a), str(b)], tmp_path)
     assert run.returncode == 1
     assert "requirements.toml:1" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_rule_level_diff_with_execpolicy(tmp_path: Path) -> None:
+    from codex_admin.managed.rules_diff import execpolicy_available
+
+    if not execpolicy_available():
+        pytest.skip("execpolicy package not installed: rules are reviewed file by file")
+    a, b = policy_dir(tmp_path, "a", ""), policy_dir(tmp_path, "b", "")
+    for side, text in (
+        (
+            a,
+            'prefix_rule(pattern=["rm"], decision="forbidden")\nprefix_rule(pattern=["git", "status"], decision="allow")\n',
+        ),
+        (
+            b,
+            'prefix_rule(pattern=["rm"], decision="prompt")\nprefix_rule(pattern=["git", "status"], decision="allow")\nprefix_rule(pattern=["curl"], decision="allow")\nprefix_rule(pattern=["dd"], decision="forbidden")\n',
+        ),
+    ):
+        (side / "rules").mkdir()
+        (side / "rules" / "base.rules").write_text(text)
+    result, _, _ = diff_sources(a, b)
+    found = {c.message: c.effect for c in result.changes}
+    assert found == {
+        "prefix_rule curl added (allow)": "looser",
+        "prefix_rule dd added (forbidden)": "tighter",
+        "prefix_rule rm: decision forbidden -> prompt": "looser",
+    }
