@@ -46,6 +46,9 @@ class RequirementsDocument:
     source: str
     text: str
     path: Path | None = None
+    # Non-fatal notes from whoever produced the document (e.g. "using a cached remote bundle
+    # within its grace period"); they are reported with the configuration's warnings.
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -365,6 +368,7 @@ def compose_requirements(
         if isinstance(doc, RequirementsDocument):
             loaded = load_requirements_document(doc, strict=strict, hostname=hostname)
             source, table, sources = doc.source, loaded.table, loaded.field_sources
+            result.warnings.extend(doc.warnings)
             result.warnings.extend(loaded.warnings)
         else:
             source, table = doc

@@ -22,7 +22,6 @@ import ssl
 import tempfile
 import time
 import tomllib
-import warnings
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,7 +37,6 @@ from codex_admin.managed.signing import BundleInfo, unpack_wire, verify_files
 __all__ = [
     "CACHE_NAME",
     "REQUIREMENTS_FILE",
-    "RemoteRequirementsWarning",
     "RemoteResult",
     "load_remote_requirements",
     "resolve_remote_requirements",
@@ -48,10 +46,6 @@ CACHE_NAME = "remote-requirements-cache.json"
 REQUIREMENTS_FILE = "requirements.toml"
 MAX_RESPONSE_BYTES = 12 * 1024 * 1024
 _FUTURE_SLACK = 300.0
-
-
-class RemoteRequirementsWarning(UserWarning):
-    """Emitted by :func:`load_remote_requirements` for problems that do not (yet) stop Codex."""
 
 
 class _FetchFailed(Exception):
@@ -104,15 +98,15 @@ def load_remote_requirements(system_dir: Path, codex_home: Path) -> Requirements
     """The verified remote requirements document, or ``None`` when no remote source is set.
 
     Raises :class:`CodexError` when a source is configured but no verified bundle (fresh or a
-    cache within its grace period) is available. Non-fatal problems are emitted as
-    :class:`RemoteRequirementsWarning` (``warnings.catch_warnings(record=True)`` collects them).
+    cache within its grace period) is available. Non-fatal problems travel in the document's
+    ``warnings`` and are reported with the configuration's warnings.
     """
     result = resolve_remote_requirements(system_dir, codex_home)
-    for message in result.warnings:
-        warnings.warn(message, RemoteRequirementsWarning, stacklevel=2)
     if result.text is None:
         return None
-    return RequirementsDocument(source=result.source, text=result.text, path=None)
+    return RequirementsDocument(
+        source=result.source, text=result.text, path=None, warnings=tuple(result.warnings)
+    )
 
 
 def resolve_remote_requirements(

@@ -24,11 +24,11 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from codex_admin.errors import CodexError, Location
+from codex_admin.managed.names import REMOTE_CONFIG_NAME
 from codex_admin.managed.signing import load_public_key, parse_public_key
 
 __all__ = ["REMOTE_CONFIG_NAME", "RemoteConfig", "read_remote_config", "toml_error"]
 
-REMOTE_CONFIG_NAME = "remote_requirements.toml"
 
 _DEFAULTS: dict[str, float] = {
     "ttl_seconds": 3600.0,

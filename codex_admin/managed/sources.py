@@ -15,12 +15,8 @@ fleet machine with only this policy installed would enforce, legacy reinterpreta
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,8 +34,6 @@ __all__ = ["PolicyView", "load_policy", "read_rules_files", "validate_inputs"]
 
 CONFIG_FILE = "managed_config.toml"
 REQUIREMENTS_FILE = "requirements.toml"
-_ENV_KEYS = ("CODEX_HOME", "CODEX_SYSTEM_DIR", "CODEX_MDM_PLIST")
-_ENV_LOCK = threading.Lock()
 
 
 @dataclass
@@ -178,8 +172,15 @@ def _evaluate(
     plist: Path | None,
     scratch: Path,
 ) -> PolicyView:
-    with _isolated(scratch / "home", system, plist):
-        result = load_config(LoadOptions(cwd=scratch / "cwd"))
+    result = load_config(
+        LoadOptions(
+            cwd=scratch / "cwd",
+            codex_home=scratch / "home",
+            system_dir=system,
+            mdm_plist=plist,
+            no_mdm=plist is None,
+        )
+    )
     return PolicyView(
         origin=origin,
         kind=kind,
@@ -189,21 +190,3 @@ def _evaluate(
         requirements=result.requirements,
         warnings=list(result.warnings),
     )
-
-
-@contextmanager
-def _isolated(home: Path, system: Path, plist: Path | None) -> Iterator[None]:
-    """Point the engine's environment knobs at the policy under test, then restore them."""
-    with _ENV_LOCK:
-        saved = {key: os.environ.get(key) for key in _ENV_KEYS}
-        os.environ["CODEX_HOME"] = str(home)
-        os.environ["CODEX_SYSTEM_DIR"] = str(system)
-        os.environ["CODEX_MDM_PLIST"] = str(plist) if plist else ""
-        try:
-            yield
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value

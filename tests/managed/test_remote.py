@@ -352,10 +352,8 @@ def test_load_remote_requirements_contract(
     new_bundle: Bundle,
     tmp_path: Path,
 ) -> None:
-    import warnings
-
     from codex_admin.config import RequirementsDocument, compose_requirements
-    from codex_admin.managed import RemoteRequirementsWarning, load_remote_requirements
+    from codex_admin.managed import load_remote_requirements
 
     system, home = dirs
     assert load_remote_requirements(system, home) is None
@@ -367,11 +365,10 @@ def test_load_remote_requirements_contract(
     assert effective.value("allowed_sandbox_modes") == ["read-only"]
     assert effective.source("allowed_sandbox_modes") == doc.source
     policy_server.stop()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        again = load_remote_requirements(system, home)
+    again = load_remote_requirements(system, home)
     assert again is not None and again.text == REQ_V2
-    assert [w.category for w in caught] == [RemoteRequirementsWarning]
+    assert len(again.warnings) == 1 and "grace period" in again.warnings[0]
+    assert compose_requirements([again]).warnings == list(again.warnings)
 
 
 def test_remote_source_in_codex_home_is_ignored(
