@@ -36,7 +36,8 @@ NetworkOpt = Annotated[
     str | None, typer.Option("--network", help="none | proxy | full (default: from config)")
 ]
 TimeoutOpt = Annotated[
-    float | None, typer.Option("--timeout", help="Kill the command after SECONDS (exit 124)")
+    float | None,
+    typer.Option("--timeout", min=0.001, max=1e9, help="Kill the command after SECONDS (exit 124)"),
 ]
 ExplainOpt = Annotated[
     bool, typer.Option("--explain", help="Print the policy and backend argv instead of running")

@@ -17,6 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
+from codex_admin.errors import CodexError
+
 __all__ = ["BLOCKED_CAPACITY", "AuditEvent", "AuditLog", "AuditObserver", "BlockedRequest"]
 
 BLOCKED_CAPACITY = 200
@@ -94,7 +96,14 @@ class AuditLog:
         self._observers: list[AuditObserver] = []
         self._file: IO[str] | None = None
         if jsonl_path is not None:
-            fd = os.open(jsonl_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
+            flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW
+            try:
+                fd = os.open(jsonl_path, flags, 0o600)
+            except OSError as err:
+                raise CodexError(
+                    f"cannot open audit log {jsonl_path}: {err.strerror or err}",
+                    hint="give a writable path whose directory exists (symlinks are refused)",
+                ) from None
             self._file = os.fdopen(fd, "a", encoding="utf-8", buffering=1)
 
     def subscribe(self, observer: AuditObserver) -> None:

@@ -84,9 +84,13 @@ def _canonical_ip(text: str) -> str | None:
         except ValueError:
             raise HostError(f"a zone is only valid on an IPv6 address: {text!r}") from None
     try:
-        return ipaddress.ip_address(text).compressed
+        parsed = ipaddress.ip_address(text)
     except ValueError:
         return None
+    if isinstance(parsed, ipaddress.IPv6Address) and parsed.ipv4_mapped is not None:
+        # `::ffff:a.b.c.d` reaches the same host as `a.b.c.d`: one spelling, one policy entry.
+        return parsed.ipv4_mapped.compressed
+    return parsed.compressed
 
 
 def normalize_host(raw: str, *, allow_wildcards: bool = False) -> str:
@@ -107,6 +111,9 @@ def normalize_host(raw: str, *, allow_wildcards: bool = False) -> str:
         raise HostError(f"host is longer than {_MAX_HOST_LENGTH} characters")
     ip = _canonical_ip(text)
     if ip is not None:
+        if not allow_wildcards and ipaddress.ip_address(ip.split("%", 1)[0]).is_unspecified:
+            # 0.0.0.0 and :: connect to this machine, under no name a deny list would hold.
+            raise HostError(f"unspecified address {raw.strip()!r} is not a destination")
         return ip
     labels = text.split(".")
     if all(_NUMERIC_LABEL.match(label) for label in labels) or _NUMERIC_LABEL.match(labels[-1]):

@@ -382,9 +382,13 @@ async def run_inspected(
                 if conn is None:
                     return
             host_value = _host_value(Authority(target.split("%", 1)[0], decision.port), 443)
-            keep_client, keep_up = await exchange(
-                server, reader, writer, head, path, host_value, framing, conn
-            )
+            try:
+                keep_client, keep_up = await exchange(
+                    server, reader, writer, head, path, host_value, framing, conn
+                )
+            except ProtocolError as err:  # a malformed inner body (also reached via SOCKS5)
+                await send_simple(writer, err.status, f"{err.message}\n".encode())
+                return
             if not keep_up:
                 conn[1].close()
                 conn = None

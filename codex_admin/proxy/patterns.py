@@ -76,7 +76,7 @@ def compile_pattern(raw: str, *, allow_global: bool) -> Pattern:
         host = normalize_host(body, allow_wildcards=True)
     except HostError as err:
         raise PatternError(f"invalid pattern {raw!r}: {err}") from None
-    if bracketed and ":" not in host:
+    if bracketed and ":" not in body:
         raise PatternError(f"only IPv6 literals may be bracketed: {raw!r}")
     if host.startswith("*") and "." not in host and prefix:
         raise PatternError(f"pattern {raw!r} has no domain after its wildcard")

@@ -224,6 +224,8 @@ def dial_permitted(policy: NetworkPolicy, host: str, address: str) -> bool:
     is an explicitly allowlisted local literal and the address is that literal (``localhost``:
     a loopback address). An allowlisted *hostname* never launders a private address.
     """
+    if ipaddress.ip_address(address.split("%", 1)[0]).is_unspecified:
+        return False  # a DNS answer of 0.0.0.0 / :: would reach loopback under no listed name
     if policy.allow_local_binding or not _non_public_text(address):
         return True
     if policy.allowed.explicit(host) is None:

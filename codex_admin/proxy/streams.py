@@ -97,6 +97,7 @@ async def _copy_chunked(
             data = await _read(reader, min(remaining, CHUNK), timeout)
             remaining -= len(data)
             writer.write(data)
+            await writer.drain()  # a huge chunk must not pile up when upstream stops reading
         try:
             crlf = await asyncio.wait_for(reader.readexactly(2), timeout)
         except asyncio.IncompleteReadError:

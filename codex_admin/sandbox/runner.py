@@ -244,7 +244,7 @@ async def run_sandboxed(
         mask = Path(runtime, "masked")
         mask.touch(mode=0o000)
         mask.chmod(0o000)
-        seccomp_fd = _seccomp_fd(plan, Path(runtime))
+        seccomp_fd = _seccomp_fd(plan)
         seccomp = str(seccomp_fd) if seccomp_fd is not None else None
         info_r, info_w = os.pipe()
         argv = build_bwrap_argv(
@@ -277,16 +277,31 @@ async def run_sandboxed(
                 os.close(seccomp_fd)
 
 
-def _seccomp_fd(plan: SandboxPlan, runtime: Path) -> int | None:
-    """An fd holding the Unix-socket filter (:mod:`.seccomp`) for the none/proxy modes."""
+def _seccomp_fd(plan: SandboxPlan) -> int | None:
+    """An fd holding the Unix-socket filter (:mod:`.seccomp`) for the none/proxy modes.
+
+    The program lives in an anonymous memory file, never on a filesystem: a file under /tmp
+    could be rewritten by another sandboxed command (same uid, /tmp writable) between our write
+    and bwrap's read, replacing the filter with "allow everything".
+    """
     if plan.network is NetworkMode.FULL:
         return None
     program = unix_socket_filter()
     if program is None:
         return None
-    path = runtime / "seccomp.bpf"
-    path.write_bytes(program)
-    return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    fd = os.memfd_create("codex-seccomp", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
+    try:
+        os.write(fd, program)
+        fcntl.fcntl(fd, fcntl.F_ADD_SEALS, _SEALS)
+        os.lseek(fd, 0, os.SEEK_SET)
+    except OSError:
+        os.close(fd)
+        raise
+    return fd
+
+
+# Once written the program can neither grow, shrink, be rewritten nor be resealed.
+_SEALS = fcntl.F_SEAL_SEAL | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_WRITE
 
 
 async def spawn(

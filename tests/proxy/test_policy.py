@@ -339,3 +339,34 @@ def test_shipped_example_policies_build() -> None:
         clamped = build_network_policy(network, managed["experimental_network"])
         assert clamped.mode == "limited" and clamped.allowed.texts() == ["**.example.com"]
         assert "uploads.example.com" in clamped.denied.texts()
+
+
+@pytest.mark.parametrize(
+    "host", ["::ffff:" + PUBLIC, "[::ffff:" + PUBLIC + "]", "::ffff:5db8:d822"]
+)
+def test_ipv4_mapped_spelling_cannot_dodge_a_deny_entry(host: str) -> None:
+    """Regression: `::ffff:a.b.c.d` reaches a.b.c.d but once missed its deny entry."""
+    d, _ = check({"domains": {"*": "allow", PUBLIC: "deny"}}, host)
+    assert (d.allowed, d.reason) == (False, "denied")
+    d, _ = check({"domains": {"*": "allow", "[::ffff:" + PUBLIC + "]": "deny"}}, PUBLIC)
+    assert (d.allowed, d.reason) == (False, "denied")
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "[::]", "::", "0:0:0:0:0:0:0:0"])
+def test_unspecified_address_is_never_a_destination(host: str) -> None:
+    """Regression: with local binding on, 0.0.0.0 / :: reached loopback past a deny of 127.0.0.1."""
+    network = {
+        "domains": {"*": "allow", "127.0.0.1": "deny", "::1": "deny", "localhost": "deny"},
+        "allow_local_binding": True,
+    }
+    d, _ = check(network, host)
+    assert not d.allowed
+
+
+def test_dns_answer_of_unspecified_address_is_never_dialled() -> None:
+    policy = build_network_policy(
+        {"enabled": True, "domains": {"*": "allow"}, "allow_local_binding": True}, None
+    )
+    assert not dial_permitted(policy, "example.com", "0.0.0.0")
+    assert not dial_permitted(policy, "example.com", "::")
+    assert dial_permitted(policy, "example.com", "127.0.0.1")

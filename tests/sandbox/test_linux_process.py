@@ -290,3 +290,31 @@ def test_network_none_blocks_host_unix_sockets(ws: Path, host_unix_socket: Path)
     # Control: without the network restriction the same program gets through.
     pol = policy(ws, SandboxMode.DANGER_FULL_ACCESS, network=NetworkMode.FULL)
     assert b"ESCAPED" in (run(pol, [sys.executable, "-c", code]).stdout or b"")
+
+
+def test_filter_program_is_never_a_file_another_sandbox_could_rewrite(tmp_path: Path) -> None:
+    """Regression: the seccomp program once sat in /tmp/codex-sandbox-*/seccomp.bpf, where a
+    concurrent workspace-write sandbox (same uid, /tmp writable) could swap in "allow all"."""
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "codex_admin.cli.main",
+            "sandbox",
+            "linux",
+            "-s",
+            "workspace-write",
+            "-C",
+            str(tmp_path),
+            "--",
+            "sh",
+            "-c",
+            "ls -A /tmp/codex-sandbox-*/ 2>/dev/null; echo done",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "done" in proc.stdout
+    assert "seccomp" not in proc.stdout
