@@ -17,14 +17,32 @@ from codex_admin.cli import context
 
 # name -> (module, one-line help). Order is the order shown by `codex --help`.
 GROUPS: dict[str, tuple[str, str]] = {
-    "config": ("codex_admin.cli.config_cmd", "Show, explain, validate and export the layered configuration"),
-    "requirements": ("codex_admin.cli.requirements_cmd", "Show the enforced requirements and where each comes from"),
-    "execpolicy": ("codex_admin.cli.execpolicy_cmd", "Check, explain, show, test and amend command rules (*.rules)"),
+    "config": (
+        "codex_admin.cli.config_cmd",
+        "Show, explain, validate and export the layered configuration",
+    ),
+    "requirements": (
+        "codex_admin.cli.requirements_cmd",
+        "Show the enforced requirements and where each comes from",
+    ),
+    "execpolicy": (
+        "codex_admin.cli.execpolicy_cmd",
+        "Check, explain, show, test and amend command rules (*.rules)",
+    ),
     "proxy": ("codex_admin.cli.proxy_cmd", "Run the managed network proxy with a per-session CA"),
-    "network": ("codex_admin.cli.network_cmd", "Ask whether a request would pass the network policy"),
+    "network": (
+        "codex_admin.cli.network_cmd",
+        "Ask whether a request would pass the network policy",
+    ),
     "sandbox": ("codex_admin.cli.sandbox_cmd", "Run a command under the Linux or macOS sandbox"),
-    "managed": ("codex_admin.cli.managed_cmd", "Build, inspect, diff, sign and verify managed policy"),
-    "doctor": ("codex_admin.cli.doctor_cmd", "Diagnose configuration, requirements, rules, sandbox and proxy"),
+    "managed": (
+        "codex_admin.cli.managed_cmd",
+        "Build, inspect, diff, sign and verify managed policy",
+    ),
+    "doctor": (
+        "codex_admin.cli.doctor_cmd",
+        "Diagnose configuration, requirements, rules, sandbox and proxy",
+    ),
 }
 
 ROOT_HELP = """\

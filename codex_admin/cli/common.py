@@ -1,0 +1,128 @@
+"""Options and the config loading that every command shares.
+
+`load_effective_config` is the one way commands obtain configuration, so every command honours the
+same layers, flags, requirements and (when configured) the remote signed requirements source.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from codex_admin.cli import context
+
+if TYPE_CHECKING:
+    from codex_admin.config import ConfigResult
+
+CwdOpt = Annotated[
+    Path | None, typer.Option("-C", "--cd", help="Working directory (drives project discovery)")
+]
+OverrideOpt = Annotated[
+    list[str] | None,
+    typer.Option("-c", "--config", help="Override a config key: KEY=VALUE (TOML value)"),
+]
+ProfileOpt = Annotated[str | None, typer.Option("--profile", "-p", help="Use [profiles.NAME]")]
+ModelOpt = Annotated[str | None, typer.Option("-m", "--model", help="Model override")]
+SandboxOpt = Annotated[
+    str | None,
+    typer.Option("-s", "--sandbox", help="read-only | workspace-write | danger-full-access"),
+]
+ApprovalOpt = Annotated[
+    str | None,
+    typer.Option("-a", "--ask-for-approval", help="untrusted | on-failure | on-request | never"),
+]
+FullAutoOpt = Annotated[
+    bool, typer.Option("--full-auto", help="workspace-write sandbox + on-request approvals")
+]
+BypassOpt = Annotated[
+    bool,
+    typer.Option(
+        "--dangerously-bypass-approvals-and-sandbox",
+        "--yolo",
+        help="No sandbox, no approvals (still subject to requirements)",
+    ),
+]
+OssOpt = Annotated[bool, typer.Option("--oss", help="Use a local open-source model provider")]
+StrictOpt = Annotated[
+    bool, typer.Option("--strict-config", help="Unknown config keys are errors, not warnings")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object")]
+
+_SANDBOX = ("read-only", "workspace-write", "danger-full-access")
+_APPROVAL = ("untrusted", "on-failure", "on-request", "never")
+
+
+def load_effective_config(
+    cwd: Path | None = None,
+    overrides: Sequence[str] | None = None,
+    *,
+    profile: str | None = None,
+    model: str | None = None,
+    sandbox: str | None = None,
+    approval: str | None = None,
+    full_auto: bool = False,
+    dangerously_bypass: bool = False,
+    oss: bool = False,
+    strict: bool = False,
+) -> ConfigResult:
+    """Load the effective configuration for this invocation (raises CodexError on bad input)."""
+    from codex_admin.config import Flags, LoadOptions, load_config
+
+    if sandbox is not None and sandbox not in _SANDBOX:
+        raise typer.BadParameter(
+            f"{sandbox!r} is not one of {', '.join(_SANDBOX)}", param_hint="'-s/--sandbox'"
+        )
+    if approval is not None and approval not in _APPROVAL:
+        raise typer.BadParameter(
+            f"{approval!r} is not one of {', '.join(_APPROVAL)}",
+            param_hint="'-a/--ask-for-approval'",
+        )
+    if dangerously_bypass and (approval or full_auto):
+        raise typer.BadParameter(
+            "cannot be combined with -a/--ask-for-approval or --full-auto",
+            param_hint="'--dangerously-bypass-approvals-and-sandbox'",
+        )
+    flags = Flags(
+        model=model,
+        sandbox=sandbox,
+        approval=approval,
+        full_auto=full_auto,
+        dangerously_bypass=dangerously_bypass,
+        oss=oss,
+    )
+    options = LoadOptions(
+        cwd=cwd,
+        overrides=[*context.ROOT_OVERRIDES, *(overrides or [])],
+        profile=profile,
+        flags=flags,
+        strict=strict,
+    )
+    return load_config(options)
+
+
+def toml_value(value: Any) -> str:
+    """Render a value as an inline TOML value (for human-readable output)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        inner = ", ".join(f"{_key(k)} = {toml_value(v)}" for k, v in value.items())
+        return "{" + inner + "}" if inner else "{}"
+    if value is None:
+        return "(unset)"
+    return json.dumps(str(value))
+
+
+def _key(key: str) -> str:
+    from codex_admin.config import format_key
+
+    return format_key([key])

@@ -1,0 +1,137 @@
+"""The macOS managed preference domain `com.openai.codex`, read from a plist file.
+
+Keys (both strings of standard base64 over UTF-8 TOML): `config_toml_base64` (managed config, the
+highest config layer; also reinterpreted as legacy requirements) and `requirements_toml_base64`.
+Surrounding whitespace is trimmed and an empty value counts as absent. Everything else that is
+wrong (unreadable plist, wrong type, bad base64, non-UTF-8) is fatal: a broken MDM payload must
+fail closed rather than silently drop the organisation's policy.
+
+Besides a plain preference-domain plist, a configuration profile (`.mobileconfig`) is accepted, so
+admins can preview exactly what they push: its `PayloadContent` entries of type
+`com.openai.codex` (custom settings) or the `com.apple.ManagedClient.preferences` form are read.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import plistlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from codex_admin.errors import CodexError, Location
+
+__all__ = [
+    "CONFIG_KEY",
+    "DOMAIN",
+    "REQUIREMENTS_KEY",
+    "MdmPayload",
+    "read_mdm_plist",
+]
+
+DOMAIN = "com.openai.codex"
+CONFIG_KEY = "config_toml_base64"
+REQUIREMENTS_KEY = "requirements_toml_base64"
+
+
+@dataclass(frozen=True)
+class MdmPayload:
+    """Decoded payload texts (None when the key is absent or empty) and the plist they came from."""
+
+    path: Path
+    config_text: str | None
+    requirements_text: str | None
+
+
+def read_mdm_plist(path: Path) -> MdmPayload:
+    """Read a domain plist or a `.mobileconfig` and decode the two Codex keys."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise CodexError(
+            f"MDM plist {path} does not exist",
+            location=Location(path),
+            hint="fix CODEX_MDM_PLIST or unset it",
+        ) from None
+    except IsADirectoryError:
+        raise CodexError(
+            f"MDM plist {path} is a directory, expected a plist file", location=Location(path)
+        ) from None
+    except OSError as err:
+        raise CodexError(
+            f"Failed to read MDM plist {path}: {err.strerror or err}", location=Location(path)
+        ) from None
+    try:
+        root = plistlib.loads(data)
+    except (plistlib.InvalidFileException, ValueError, TypeError, OverflowError) as err:
+        raise CodexError(
+            f"MDM plist {path} is not a valid property list: {err}",
+            location=Location(path),
+            hint="check it with `plutil -lint` or regenerate it with `codex managed build`",
+        ) from None
+    if not isinstance(root, dict):
+        raise CodexError(f"MDM plist {path}: root must be a dictionary", location=Location(path))
+    settings = _domain_settings(root, path)
+    return MdmPayload(
+        path=path,
+        config_text=_decode(settings, CONFIG_KEY, path),
+        requirements_text=_decode(settings, REQUIREMENTS_KEY, path),
+    )
+
+
+def _domain_settings(root: dict[str, Any], path: Path) -> dict[str, Any]:
+    """The key/value settings of the domain, from a plain plist or a configuration profile."""
+    content = root.get("PayloadContent")
+    if not isinstance(content, list):
+        return root
+    merged: dict[str, Any] = {}
+    for payload in content:
+        if not isinstance(payload, dict):
+            continue
+        kind = payload.get("PayloadType")
+        if kind == DOMAIN:
+            merged.update(payload)
+        elif kind == "com.apple.ManagedClient.preferences":
+            domain = payload.get("PayloadContent", {}).get(DOMAIN, {})
+            for entry in domain.get("Forced", []) if isinstance(domain, dict) else []:
+                settings = entry.get("mcx_preference_settings") if isinstance(entry, dict) else None
+                if isinstance(settings, dict):
+                    merged.update(settings)
+    if not merged:
+        raise CodexError(
+            f"configuration profile {path} has no payload for the {DOMAIN} domain",
+            location=Location(path),
+            hint=f"add a custom-settings payload with PayloadType {DOMAIN}",
+        )
+    return merged
+
+
+def _decode(settings: dict[str, Any], key: str, path: Path) -> str | None:
+    where = f"MDM {DOMAIN}:{key}"
+    value = settings.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise CodexError(
+            f"{where} must be a string of base64, got {type(value).__name__}",
+            location=Location(path),
+            hint="store the base64 text as a <string> value",
+        )
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise CodexError(
+            f"{where} is not valid base64",
+            location=Location(path),
+            hint="encode the TOML with `base64 < file.toml` (standard alphabet, with padding)",
+        ) from None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise CodexError(
+            f"{where} does not decode to UTF-8 text", location=Location(path)
+        ) from None
