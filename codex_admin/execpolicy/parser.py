@@ -70,10 +70,7 @@ class PolicyParser:
         try:
             data = Path(path).read_bytes()
         except OSError as err:
-            raise CodexError(
-                f"failed to read policy at {label}: {err.strerror or err}",
-                location=Location(label),
-            ) from None
+            raise CodexError(f"failed to read policy at {label}: {err.strerror or err}") from None
         try:
             source = data.decode("utf-8")
         except UnicodeDecodeError as err:

@@ -13,7 +13,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from xml.sax.saxutils import quoteattr
 
 from codex_admin.errors import CodexError
 from codex_admin.execpolicy.model import PatternToken, PrefixRule
@@ -153,6 +152,8 @@ class TestReport:
         return "\n".join(lines) + "\n"
 
     def to_junit(self) -> str:
+        from xml.sax.saxutils import quoteattr
+
         out = ['<?xml version="1.0" encoding="UTF-8"?>']
         total = sum(max(1, len(f.calls)) for f in self.files)
         out.append(f'<testsuites name="execpolicy" tests="{total}" failures="{self.failures}">')
