@@ -1,5 +1,5 @@
-"""Command-line front end. Thin: parse arguments, call one library entry point, render."""
+"""Command-line front end. Thin: parse arguments, call one library entry point, render.
 
-from codex_admin.cli.main import main
-
-__all__ = ["main"]
+The entry point is :func:`codex_admin.cli.main.main` (not re-exported here, so that
+``python -m codex_admin.cli.main`` runs without importing the module twice).
+"""

@@ -18,6 +18,11 @@ app = typer.Typer(
 )
 
 
+@app.callback()
+def _group() -> None:
+    """Show the enforced requirements and where each comes from."""
+
+
 @app.command("show")
 def show(json_out: JsonOpt = False, cwd: CwdOpt = None, strict: StrictOpt = False) -> None:
     """The composed requirements with the source of each field."""

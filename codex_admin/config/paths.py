@@ -24,12 +24,19 @@ def codex_home() -> Path:
     if not raw:
         return Path.home() / ".codex"
     path = Path(raw).expanduser()
-    if not path.exists():
+    try:
+        exists, is_dir = path.exists(), path.is_dir()
+    except OSError as err:
+        raise CodexError(
+            f'CODEX_HOME points to "{raw}", but it cannot be accessed: {err.strerror or err}',
+            hint="check the permissions of the directory and its parents",
+        ) from None
+    if not exists:
         raise CodexError(
             f'CODEX_HOME points to "{raw}", but that path does not exist',
             hint="create the directory or unset CODEX_HOME to use ~/.codex",
         )
-    if not path.is_dir():
+    if not is_dir:
         raise CodexError(
             f'CODEX_HOME points to "{raw}", but that path is not a directory',
             hint="point CODEX_HOME at a directory",
