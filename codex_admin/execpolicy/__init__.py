@@ -38,6 +38,7 @@ if TYPE_CHECKING:
         evaluate_exec,
         unmatched_command_decision,
     )
+    from codex_admin.execpolicy.delegation import delegated_commands
     from codex_admin.execpolicy.discovery import (
         discover_rule_files,
         load_configured_policy,
@@ -62,6 +63,7 @@ if TYPE_CHECKING:
     from codex_admin.execpolicy.requirements import requirement_rules_policy
     from codex_admin.execpolicy.shell import (
         extract_shell_script,
+        inspect_script,
         literal_commands,
         parse_heredoc_command,
         parse_plain_commands,
@@ -100,6 +102,8 @@ _EXPORTS: dict[str, str] = {
     "Policy": "codex_admin.execpolicy.policy",
     "requirement_rules_policy": "codex_admin.execpolicy.requirements",
     "extract_shell_script": "codex_admin.execpolicy.shell",
+    "inspect_script": "codex_admin.execpolicy.shell",
+    "delegated_commands": "codex_admin.execpolicy.delegation",
     "literal_commands": "codex_admin.execpolicy.shell",
     "parse_heredoc_command": "codex_admin.execpolicy.shell",
     "parse_plain_commands": "codex_admin.execpolicy.shell",
@@ -128,9 +132,11 @@ __all__ = [
     "append_allow_prefix_rule",
     "append_network_rule",
     "commands_for_exec_policy",
+    "delegated_commands",
     "discover_rule_files",
     "evaluate_exec",
     "extract_shell_script",
+    "inspect_script",
     "is_known_safe_command",
     "is_safe_to_call_with_exec",
     "literal_commands",

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from codex_admin.execpolicy.delegation import delegated_commands
 from codex_admin.execpolicy.heuristics import is_known_safe_command, might_be_dangerous
 from codex_admin.execpolicy.model import (
     Decision,
@@ -219,11 +220,20 @@ def _evaluate(
     sandbox: SandboxMode,
     permissions: SandboxPermissions,
     used_complex_parsing: bool,
-) -> tuple[Evaluation, list[bool]]:
+) -> tuple[Evaluation, list[bool], bool]:
     matches: list[RuleMatch] = []
     explicit_allow: list[bool] = []
+    opaque = False
     for cmd in commands:
         found = _rule_matches(policy, cmd)
+        nested, hidden = delegated_commands(cmd)
+        opaque = opaque or hidden
+        seen = {id(m.rule) for m in found}
+        for sub in nested:
+            for extra in _rule_matches(policy, sub):
+                if extra.decision is not Decision.ALLOW and id(extra.rule) not in seen:
+                    seen.add(id(extra.rule))
+                    found.append(extra)
         if found:
             matches.extend(found)
             explicit_allow.append(Decision.strictest([m.decision for m in found]) is Decision.ALLOW)
@@ -233,7 +243,7 @@ def _evaluate(
             )
             matches.append(HeuristicsRuleMatch(list(cmd), verdict))
             explicit_allow.append(False)
-    return Evaluation(matches), explicit_allow
+    return Evaluation(matches), explicit_allow, opaque
 
 
 def _longest(matches: list[RuleMatch], decision: Decision) -> PrefixRuleMatch | None:
@@ -260,7 +270,7 @@ def evaluate_exec(
     """Split, evaluate and map ``argv`` to an :class:`ExecRequirement` (§7)."""
     argv = list(argv)
     commands, complex_parsing = commands_for_exec_policy(argv)
-    evaluation, explicit_allow = _evaluate(
+    evaluation, explicit_allow, opaque = _evaluate(
         policy, commands, approval, sandbox, permissions, complex_parsing
     )
     decision = evaluation.decision or Decision.ALLOW
@@ -276,7 +286,7 @@ def evaluate_exec(
             return None
         trial = Policy()
         trial.add_prefix_rule(requested, Decision.ALLOW)
-        trial_eval, _ = _evaluate(
+        trial_eval, _, _ = _evaluate(
             policy.merge_overlay(trial), commands, approval, sandbox, permissions, False
         )
         return requested if trial_eval.decision is Decision.ALLOW else None
@@ -287,7 +297,14 @@ def evaluate_exec(
                 return match.command
         return None
 
-    if decision is Decision.FORBIDDEN:
+    restrictive = opaque and any(r.decision is not Decision.ALLOW for r in policy.rules())
+    if restrictive and decision is not Decision.FORBIDDEN:
+        requirement = ExecRequirement(
+            "forbidden",
+            f"`{shown}` rejected: cannot completely inspect nested execution in this shell "
+            "command while command policy rules are active",
+        )
+    elif decision is Decision.FORBIDDEN:
         rule = _longest(matches, Decision.FORBIDDEN)
         if rule is None:
             reason = f"`{shown}` rejected: blocked by policy"

@@ -19,6 +19,7 @@ from typing import Any
 __all__ = [
     "MAX_SCRIPT_BYTES",
     "extract_shell_script",
+    "inspect_script",
     "literal_commands",
     "parse_heredoc_command",
     "parse_plain_commands",
@@ -214,15 +215,17 @@ def parse_heredoc_command(script: str) -> list[str] | None:
     return argv or None
 
 
-def literal_commands(script: str) -> list[list[str]]:
-    """Every command with a literal name anywhere in a valid script, dynamic words dropped.
+def inspect_script(script: str) -> tuple[list[list[str]], bool]:
+    """Every command with a literal name anywhere in a script, dynamic words dropped, and
+    whether that list is complete (a valid tree in which every command name is literal).
 
-    Used only to find dangerous commands (§10.5), never to prove a script safe.
+    Used to find restricted or dangerous commands (§10.5), never to prove a script safe.
     """
     root = _parse(script)
     if root is None or root.has_error:
-        return []
+        return [], False
     found: list[list[str]] = []
+    complete = True
     for node in _walk(root):
         if node.type != "command":
             continue
@@ -232,6 +235,7 @@ def literal_commands(script: str) -> list[list[str]]:
                 inner = child.named_children
                 name = _word_value(inner[0]) if len(inner) == 1 else None
                 if name is None:
+                    complete = False
                     break
                 argv.append(name)
             elif argv:
@@ -240,4 +244,9 @@ def literal_commands(script: str) -> list[list[str]]:
                     argv.append(value)
         if argv:
             found.append(argv)
-    return found
+    return found, complete
+
+
+def literal_commands(script: str) -> list[list[str]]:
+    """The literal commands of :func:`inspect_script` (dangerous-command detection, §10.5)."""
+    return inspect_script(script)[0]

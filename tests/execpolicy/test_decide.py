@@ -63,13 +63,18 @@ def test_unmatched_command_table(
 
 
 def test_complex_parsing_disables_the_known_safe_shortcut() -> None:
-    assert unmatched_command_decision(["ls"], A.UNTRUSTED, S.READ_ONLY, P.USE_DEFAULT, True) is PROMPT
+    assert (
+        unmatched_command_decision(["ls"], A.UNTRUSTED, S.READ_ONLY, P.USE_DEFAULT, True) is PROMPT
+    )
 
 
 def test_command_splitting() -> None:
     assert commands_for_exec_policy(["bash", "-lc", "ls && pwd"]) == ([["ls"], ["pwd"]], False)
     assert commands_for_exec_policy(["bash", "-lc", "python3 <<'P'\nx\nP"]) == ([["python3"]], True)
-    assert commands_for_exec_policy(["bash", "-lc", "ls > f"]) == ([["bash", "-lc", "ls > f"]], False)
+    assert commands_for_exec_policy(["bash", "-lc", "ls > f"]) == (
+        [["bash", "-lc", "ls > f"]],
+        False,
+    )
     assert commands_for_exec_policy(["bash", "-lc", "  "]) == ([["bash", "-lc", "  "]], False)
     assert commands_for_exec_policy(["ls"]) == ([["ls"]], False)
 
@@ -91,7 +96,10 @@ def test_forbidden_reasons() -> None:
     assert _req(["git", "push", "--force", "o"])["reason"] == (
         "`git push --force o` rejected: never force-push"
     )
-    assert _req(["rm", "x y"])["reason"] == "`rm 'x y'` rejected: policy forbids commands starting with `rm`"
+    assert (
+        _req(["rm", "x y"])["reason"]
+        == "`rm 'x y'` rejected: policy forbids commands starting with `rm`"
+    )
     heuristic = _req(["rm", "-rf", "/"], approval=A.NEVER, sandbox=S.DANGER_FULL_ACCESS)
     assert heuristic["type"] == "forbidden"  # rule match, not heuristics
     assert _req(["/bin/rm", "-rf", "/x"], approval=A.NEVER)["reason"] == (
@@ -119,7 +127,10 @@ def test_prompt_reasons_and_never() -> None:
         "bypassSandbox": False,
         "proposedAmendment": None,
     }
-    assert _req(["npm", "publish"])["reason"] == "`npm publish` requires approval: releases need review"
+    assert (
+        _req(["npm", "publish"])["reason"]
+        == "`npm publish` requires approval: releases need review"
+    )
     assert _req(["git", "push"], approval=A.NEVER) == {
         "type": "forbidden",
         "reason": "approval required by policy, but AskForApproval is set to Never",
@@ -144,7 +155,9 @@ def test_bypass_sandbox_needs_an_explicit_allow_for_every_command() -> None:
 
 
 def test_requested_prefix_amendments() -> None:
-    ok = _req(["cargo", "test", "--all"], approval=A.UNTRUSTED, requested_prefix_rule=["cargo", "test"])
+    ok = _req(
+        ["cargo", "test", "--all"], approval=A.UNTRUSTED, requested_prefix_rule=["cargo", "test"]
+    )
     assert ok["proposedAmendment"] == ["cargo", "test"]
     # too narrow: adding it would not allow the command -> fall back to heuristic argv
     narrow = _req(["cargo", "build"], approval=A.UNTRUSTED, requested_prefix_rule=["cargo", "test"])
@@ -174,7 +187,13 @@ def test_requested_prefix_amendments() -> None:
 
 def test_explain_json_shape() -> None:
     data = evaluate_exec(parse(RULES), ["bash", "-lc", "git status; make"]).to_json()
-    assert list(data) == ["commands", "usedComplexParsing", "matchedRules", "decision", "requirement"]
+    assert list(data) == [
+        "commands",
+        "usedComplexParsing",
+        "matchedRules",
+        "decision",
+        "requirement",
+    ]
     assert data["commands"] == [["git", "status"], ["make"]]
     assert data["matchedRules"][1] == {
         "heuristicsRuleMatch": {"command": ["make"], "decision": "allow"}

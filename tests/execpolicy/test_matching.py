@@ -75,7 +75,9 @@ def test_home_relative_argv0_is_expanded(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setenv("HOME", "/home/dev")
     policy = parse(GIT + 'host_executable(name="git", paths=["~/bin/git"])\n')
     ev = policy.check(["~/bin/git", "push"], resolve_host_executables=True)
-    assert ev.matched_rules[0].to_json()["prefixRuleMatch"]["resolvedProgram"] == "/home/dev/bin/git"
+    assert (
+        ev.matched_rules[0].to_json()["prefixRuleMatch"]["resolvedProgram"] == "/home/dev/bin/git"
+    )
 
 
 def test_exact_matches_suppress_basename_rules() -> None:
@@ -89,9 +91,7 @@ def test_exact_matches_suppress_basename_rules() -> None:
 
 def test_heuristic_fallback_and_check_multiple() -> None:
     policy = parse(GIT)
-    ev = policy.check_multiple(
-        [["git", "status"], ["make"]], fallback=lambda cmd: Decision.PROMPT
-    )
+    ev = policy.check_multiple([["git", "status"], ["make"]], fallback=lambda cmd: Decision.PROMPT)
     assert isinstance(ev.matched_rules[1], HeuristicsRuleMatch)
     assert ev.matched_rules[1].to_json() == {
         "heuristicsRuleMatch": {"command": ["make"], "decision": "prompt"}

@@ -16,7 +16,10 @@ ERRORS = [
     ('prefix_rule(pattern=["git"], decision="deny")', "invalid decision: deny"),
     ('prefix_rule(pattern=["git"], decision="Allow")', "invalid decision: Allow"),
     ('prefix_rule(pattern=[], decision="nope")', "invalid decision: nope"),
-    ('prefix_rule(pattern=["a"], justification=" \\n ")', "invalid rule: justification cannot be empty"),
+    (
+        'prefix_rule(pattern=["a"], justification=" \\n ")',
+        "invalid rule: justification cannot be empty",
+    ),
     ('prefix_rule(pattern=[], justification="")', "invalid rule: justification cannot be empty"),
     ("prefix_rule(pattern=[])", "invalid pattern element: pattern cannot be empty"),
     (
@@ -43,8 +46,14 @@ ERRORS = [
         'prefix_rule(pattern=["a"], match=["a \'b"])',
         "invalid example: example string has invalid shell syntax",
     ),
-    ('prefix_rule(pattern=["a"], match=["   "])', "invalid example: example cannot be an empty string"),
-    ('prefix_rule(pattern=["a"], not_match=[[]])', "invalid example: example cannot be an empty list"),
+    (
+        'prefix_rule(pattern=["a"], match=["   "])',
+        "invalid example: example cannot be an empty string",
+    ),
+    (
+        'prefix_rule(pattern=["a"], not_match=[[]])',
+        "invalid example: example cannot be an empty list",
+    ),
     (
         'prefix_rule(pattern=["a"], match=[["a", 2]])',
         "invalid example: example tokens must be strings (got int)",
@@ -78,8 +87,14 @@ ERRORS = [
         'network_rule(host="", protocol="http", decision="deny", justification="")',
         "invalid rule: justification cannot be empty",
     ),
-    ('network_rule(host="  ", protocol="http", decision="deny")', "network_rule host cannot be empty"),
-    ('network_rule(host="...", protocol="http", decision="deny")', "network_rule host cannot be empty"),
+    (
+        'network_rule(host="  ", protocol="http", decision="deny")',
+        "network_rule host cannot be empty",
+    ),
+    (
+        'network_rule(host="...", protocol="http", decision="deny")',
+        "network_rule host cannot be empty",
+    ),
     (
         'network_rule(host="https://x.com", protocol="http", decision="deny")',
         "invalid rule: network_rule host must be a hostname or IP literal (without scheme or path)",
@@ -238,7 +253,8 @@ def test_example_validation_is_per_file(tmp_path: Path) -> None:
 def test_collect_mode_records_every_failure() -> None:
     parser = PolicyParser(collect_example_failures=True)
     parser.parse_source(
-        "c.rules", 'prefix_rule(pattern=["a"], match=["b"])\nprefix_rule(pattern=["c"], match=["d"])\n'
+        "c.rules",
+        'prefix_rule(pattern=["a"], match=["b"])\nprefix_rule(pattern=["c"], match=["d"])\n',
     )
     assert [f.call.line for f in parser.failures] == [1, 2]
 

@@ -127,7 +127,7 @@ def test_wrapper_recognition(argv: list[str], script: str | None) -> None:
         ("python3 -u <<PY\nprint('$x')\nPY", ["python3", "-u"]),
         ("cat <<EOF > out.txt\nhi\nEOF", None),  # file redirect anywhere
         ("PATH=/tmp cat <<EOF\nhi\nEOF", None),  # assignments (#20113)
-        ("cat \"$F\" <<EOF\nhi\nEOF", None),  # strings/expansions
+        ('cat "$F" <<EOF\nhi\nEOF', None),  # strings/expansions
         ("cat $F <<EOF\nhi\nEOF", None),
         ("a <<EOF && b\nx\nEOF", None),  # more than one command
         ("ls", None),  # no heredoc
