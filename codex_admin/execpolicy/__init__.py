@@ -109,6 +109,7 @@ _EXPORTS: dict[str, str] = {
     "parse_plain_commands": "codex_admin.execpolicy.shell",
     "Limits": "codex_admin.execpolicy.starlark_runner",
     "TestReport": "codex_admin.execpolicy.testing",
+    "run_policy_tests": "codex_admin.execpolicy.testing",
 }
 
 __all__ = [

@@ -305,3 +305,10 @@ def test_read_and_encoding_errors(tmp_path: Path) -> None:
     with pytest.raises(CodexError, match="not valid UTF-8") as info:
         load_policy_files([bad])
     assert info.value.location is not None and info.value.location.line == 2
+
+
+def test_every_public_name_resolves() -> None:
+    import codex_admin.execpolicy as package
+
+    for name in package.__all__:
+        assert getattr(package, name) is not None, name
