@@ -30,6 +30,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from codex_admin.execpolicy.isolation import ChildFailure, can_isolate, run_in_child
+
 __all__ = [
     "LIMITS",
     "BuiltinError",
@@ -79,6 +81,7 @@ class Limits:
     timeout_seconds: float = 10.0
     memory_budget_bytes: int = 512 * 1024 * 1024
     max_callstack: int = 200
+    isolate: bool = True  # evaluate in a forked child (see isolation.py)
     thread_stack_bytes: int = 256 * 1024 * 1024
 
 
@@ -279,6 +282,63 @@ def evaluate_rules_source(
             "split it into smaller expressions or variables",
             depth_line,
         )
+    if limits.isolate and can_isolate():
+        _evaluate_isolated(label, source, builtins, limits)
+    else:
+        failure = _evaluate_here(label, source, builtins, limits)
+        if failure is not None:
+            raise failure
+
+
+def _evaluate_isolated(
+    label: str, source: str, builtins: dict[str, Callable[..., None]], limits: Limits
+) -> None:
+    """Evaluate in a child (see :mod:`isolation`), then replay its builtin calls here.
+
+    The child runs the real builtins (so errors carry Starlark positions) and records each
+    successful call; the parent replays the recorded arguments, which re-validates them cheaply.
+    """
+    # Import before forking so the child never takes the import lock.
+    import starlark  # noqa: F401
+
+    def child() -> tuple[str, Any]:
+        calls: list[tuple[str, tuple[Any, ...]]] = []
+
+        def recording(name: str, func: Callable[..., None]) -> Callable[..., None]:
+            def call(*args: Any) -> None:
+                func(*args)
+                calls.append((name, args))
+
+            return call
+
+        wrapped = {name: recording(name, func) for name, func in builtins.items()}
+        failure = _evaluate_here(label, source, wrapped, limits)
+        if failure is not None:
+            return "error", (failure.message, failure.line, failure.column)
+        return "ok", calls
+
+    try:
+        kind, payload = run_in_child(
+            child,
+            timeout=limits.timeout_seconds + 2.0,
+            memory_bytes=limits.memory_budget_bytes + limits.thread_stack_bytes,
+        )
+    except ChildFailure as err:
+        raise StarlarkFailure(str(err)) from None
+    if kind == "error":
+        message, line, column = payload
+        raise StarlarkFailure(message, line, column)
+    for name, args in payload:
+        try:
+            builtins[name](*args)
+        except BuiltinError as err:  # only if validation were not deterministic
+            raise StarlarkFailure(str(err)) from None
+
+
+def _evaluate_here(
+    label: str, source: str, builtins: dict[str, Callable[..., None]], limits: Limits
+) -> StarlarkFailure | None:
+    """Evaluate in this process, on a worker thread with a large stack."""
     raised: list[BuiltinError] = []
 
     def wrap(func: Callable[..., None]) -> Callable[..., None]:
@@ -310,5 +370,4 @@ def evaluate_rules_source(
     thread.join()
     if failure:
         raise failure[0]
-    if outcome and outcome[0] is not None:
-        raise outcome[0]
+    return outcome[0] if outcome else None

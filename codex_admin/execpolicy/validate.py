@@ -9,6 +9,7 @@ The prelude in :mod:`starlark_runner` hands every argument over as ``[starlark_t
 from __future__ import annotations
 
 import posixpath
+import re
 import shlex
 from typing import Any
 
@@ -110,6 +111,17 @@ def decode_pattern(enc: Any) -> list[PatternToken]:
     return tokens
 
 
+_PLAIN_EXAMPLE = re.compile(r"[^'\"\\]*")
+_SHLEX_SPACE = re.compile(r"[ \t\r\n]+")
+
+
+def _shell_split(text: str) -> list[str]:
+    """POSIX shlex split; examples without quotes or backslashes take a fast path."""
+    if _PLAIN_EXAMPLE.fullmatch(text):
+        return [token for token in _SHLEX_SPACE.split(text) if token]
+    return shlex.split(text)
+
+
 def decode_examples(enc: Any, param: str) -> list[tuple[str, ...]]:
     items = _list_items(enc, param)
     if items is None:
@@ -119,7 +131,7 @@ def decode_examples(enc: Any, param: str) -> list[tuple[str, ...]]:
         kind, value = _split(item)
         if kind == "string" and isinstance(value, str):
             try:
-                tokens = shlex.split(value)
+                tokens = _shell_split(value)
             except ValueError:
                 raise BuiltinError(
                     "invalid example: example string has invalid shell syntax"
