@@ -11,8 +11,9 @@ two cheap layers: a lexical pre-scan that bounds an upper estimate of the syntax
 thread with a 256 MiB stack so the accepted depth has a wide margin. Rust panics surface as
 ``pyo3_runtime.PanicException`` (a BaseException) and are turned into errors too.
 
-Known limit: a *single* operation that allocates gigabytes at once (``str([32 MiB string] *
-1000)``) cannot be interrupted from inside the process; the budget check stops gradual growth.
+Allocation failures abort the process from inside Rust and a single huge operation cannot be
+interrupted, so by default the evaluation runs in a forked child with an address-space limit
+and a deadline (:mod:`isolation`); the child's builtin calls are replayed in the parent.
 
 The builtins are defined in a small Starlark prelude evaluated into the same module. The prelude
 passes every argument to Python together with its Starlark ``type()`` name, because

@@ -244,3 +244,16 @@ def test_shipped_policies_pass(env: Env) -> None:
     proc = run_codex("execpolicy", "test", str(REPO / "policies"))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "0 failures, 0 uncovered, 0 shadowed" in proc.stdout
+
+
+def test_test_command_defaults_to_the_configured_rules(env: Env) -> None:
+    env.write(
+        env.home / "rules" / "default.rules", 'prefix_rule(pattern=["ls"], match=["ls -l"])\n'
+    )
+    proc = run_codex("execpolicy", "test", "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert [f["path"] for f in report["files"]] == [str(env.home / "rules" / "default.rules")]
+    (env.home / "rules" / "default.rules").unlink()
+    empty = run_codex("execpolicy", "test")
+    assert empty.returncode == 1 and "no rules files found" in empty.stderr
