@@ -16,7 +16,7 @@ import typer
 from codex_admin.cli import context
 
 if TYPE_CHECKING:
-    from codex_admin.config import ConfigResult
+    from codex_admin.config import ConfigResult, RequirementsDocument
 
 CwdOpt = Annotated[
     Path | None, typer.Option("-C", "--cd", help="Working directory (drives project discovery)")
@@ -100,8 +100,22 @@ def load_effective_config(
         profile=profile,
         flags=flags,
         strict=strict,
+        remote_requirements=_remote_requirements,
     )
     return load_config(options)
+
+
+def _remote_requirements() -> RequirementsDocument | None:
+    """The signed remote requirements bundle, when the system dir configures one (fail closed)."""
+    from codex_admin.config import codex_home, system_dir
+    from codex_admin.managed.names import REMOTE_CONFIG_NAME
+
+    sysdir = system_dir()
+    if not (sysdir / REMOTE_CONFIG_NAME).exists():
+        return None  # the common case: skip importing httpx and cryptography
+    from codex_admin.managed import load_remote_requirements
+
+    return load_remote_requirements(sysdir, codex_home())
 
 
 def toml_value(value: Any) -> str:

@@ -51,6 +51,13 @@ class LoadOptions:
     # The seam for a remote signed requirements source: called once, highest precedence.
     remote_requirements: Callable[[], RequirementsDocument | None] | None = None
     hostname: str | None = None
+    # Explicit locations (default: CODEX_HOME, CODEX_SYSTEM_DIR, CODEX_MDM_PLIST / the real
+    # managed preferences). Tools that evaluate a policy in isolation set them instead of
+    # mutating the process environment; ``no_mdm`` ignores every MDM source.
+    codex_home: Path | None = None
+    system_dir: Path | None = None
+    mdm_plist: Path | None = None
+    no_mdm: bool = False
 
 
 @dataclass(frozen=True)
@@ -116,7 +123,8 @@ class ConfigResult:
 def load_config(options: LoadOptions | None = None) -> ConfigResult:
     """Load, validate, merge and resolve. Raises :class:`CodexError` on any bad input."""
     opts = options or LoadOptions()
-    home, sysdir = codex_home(), system_dir()
+    home = opts.codex_home if opts.codex_home is not None else codex_home()
+    sysdir = opts.system_dir if opts.system_dir is not None else system_dir()
     cwd = _cwd(opts.cwd)
     warnings: list[str] = []
 
@@ -130,7 +138,7 @@ def load_config(options: LoadOptions | None = None) -> ConfigResult:
     managed = _file_layer(
         "managed_config", "managed_config", sysdir / "managed_config.toml", sysdir, opts, warnings
     )
-    mdm_payload = _read_mdm()
+    mdm_payload = _read_mdm(opts)
     mdm = Layer("mdm", "mdm", mdm_payload.path if mdm_payload else None, exists=False)
     if mdm_payload and mdm_payload.config_text is not None:
         mdm.exists, mdm.text = True, mdm_payload.config_text
@@ -277,7 +285,11 @@ def _project_layer(project: Any, opts: LoadOptions, warnings: list[str]) -> Laye
     return layer
 
 
-def _read_mdm() -> Any:
+def _read_mdm(opts: LoadOptions) -> Any:
+    if opts.mdm_plist is not None:
+        return read_mdm_plist(opts.mdm_plist)
+    if opts.no_mdm:
+        return None
     for candidate in mdm_plist_candidates():
         if os.environ.get("CODEX_MDM_PLIST") or candidate.exists():
             return read_mdm_plist(candidate)
@@ -315,7 +327,11 @@ def _requirements(
     if opts.remote_requirements is not None:
         remote = opts.remote_requirements()
         sources.append(
-            RequirementSource(remote.source if remote else "remote", None, remote is not None)
+            RequirementSource(
+                remote.source if remote else "remote requirements (not configured)",
+                None,
+                remote is not None,
+            )
         )
         if remote is not None:
             docs.append(remote)
@@ -337,9 +353,7 @@ def _requirements(
         docs.append(
             (
                 LEGACY_MDM_SOURCE,
-                legacy_requirements_document(
-                    mdm.table, LEGACY_MDM_SOURCE, MDM_CONFIG_SOURCE, mdm.text
-                ),
+                legacy_requirements_document(mdm.table, MDM_CONFIG_SOURCE, mdm.text),
             )
         )
     sources.append(RequirementSource(f"{managed.path} (legacy)", managed.path, managed.exists))
@@ -347,9 +361,7 @@ def _requirements(
         docs.append(
             (
                 str(managed.path),
-                legacy_requirements_document(
-                    managed.table, str(managed.path), str(managed.path), managed.text
-                ),
+                legacy_requirements_document(managed.table, str(managed.path), managed.text),
             )
         )
     return compose_requirements(docs, strict=opts.strict, hostname=opts.hostname), sources

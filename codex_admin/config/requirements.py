@@ -27,7 +27,6 @@ from codex_admin.config.features import canonical_feature
 from codex_admin.config.requirements_model import REQUIREMENT_FIELDS, RequirementsToml
 from codex_admin.config.toml_io import parse_toml_text
 from codex_admin.config.validation import ConfigValidationError, Issue, issue_at, validate_table
-from codex_admin.errors import CodexError
 
 __all__ = [
     "EffectiveRequirements",
@@ -47,6 +46,9 @@ class RequirementsDocument:
     source: str
     text: str
     path: Path | None = None
+    # Non-fatal notes from whoever produced the document (e.g. "using a cached remote bundle
+    # within its grace period"); they are reported with the configuration's warnings.
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -114,12 +116,12 @@ def load_requirements_document(
     def fail(message: str, key: Sequence[str | int]) -> None:
         issues.append(issue_at(message, where, doc.text, key))
 
-    _normalise(table, doc, where, warnings, fail)
+    _normalise(table, doc, warnings, fail)
     _check_allow_lists(table, doc, fail)
     _check_rules(table, doc, fail)
     _check_network(table, fail)
     if not issues:
-        _apply_remote_sandbox(table, doc, field_sources, fail, hostname)
+        _apply_remote_sandbox(table, doc, field_sources, hostname)
     if issues:
         raise ConfigValidationError(
             issues, hint="requirements fail closed: fix the requirements source and retry"
@@ -128,7 +130,7 @@ def load_requirements_document(
 
 
 def _normalise(
-    table: dict[str, Any], doc: RequirementsDocument, where: str, warnings: list[str], fail: Any
+    table: dict[str, Any], doc: RequirementsDocument, warnings: list[str], fail: Any
 ) -> None:
     if "feature_requirements" in table:
         if "features" in table:
@@ -174,7 +176,6 @@ def _normalise(
                 path = doc.path.parent / path
             resolved.append(str(path))
         table["permissions"]["filesystem"]["deny_read"] = list(dict.fromkeys(resolved))
-    del where
 
 
 def _check_allow_lists(table: dict[str, Any], doc: RequirementsDocument, fail: Any) -> None:
@@ -288,7 +289,6 @@ def _apply_remote_sandbox(
     table: dict[str, Any],
     doc: RequirementsDocument,
     field_sources: dict[str, str],
-    fail: Any,
     hostname: str | None,
 ) -> None:
     """The first `remote_sandbox_config` entry matching this host replaces the source's modes."""
@@ -306,11 +306,10 @@ def _apply_remote_sandbox(
                 f"{doc.source} (remote_sandbox_config for host {host})"
             )
             return
-    del fail
 
 
 def legacy_requirements_document(
-    config: dict[str, Any], source: str, where: str, text: str | None
+    config: dict[str, Any], where: str, text: str | None
 ) -> dict[str, Any]:
     """The requirements a managed config implies (approval_policy, sandbox_mode, reviewer)."""
     out: dict[str, Any] = {}
@@ -350,7 +349,6 @@ def legacy_requirements_document(
         )
     if issues:
         raise ConfigValidationError(issues)
-    del source
     return out
 
 
@@ -370,6 +368,7 @@ def compose_requirements(
         if isinstance(doc, RequirementsDocument):
             loaded = load_requirements_document(doc, strict=strict, hostname=hostname)
             source, table, sources = doc.source, loaded.table, loaded.field_sources
+            result.warnings.extend(doc.warnings)
             result.warnings.extend(loaded.warnings)
         else:
             source, table = doc
@@ -403,9 +402,3 @@ def _check_combined(result: EffectiveRequirements) -> None:
             if modes
             else f"permissions.filesystem.deny_read ({source})",
         )
-
-
-def error_if_empty(result: EffectiveRequirements) -> None:
-    """Raise if nothing is set (used by tools that expect requirements to exist)."""
-    if not result:
-        raise CodexError("no requirements are set")

@@ -77,7 +77,7 @@ def parse_config_document(
     table = parse_toml_text(text, where)
     validate_table(ConfigToml, table, where=where, text=text, strict=strict, drop_unknown=False)
     if kind == "managed":
-        legacy_requirements_document(table, source, where, text)
+        legacy_requirements_document(table, where, text)
     return table
 
 
@@ -117,7 +117,7 @@ def _validate_one(report: FileReport, strict: bool) -> None:
     )
     report.warnings.extend(warnings)
     if report.kind == "managed":
-        legacy_requirements_document(table, where, where, text)
+        legacy_requirements_document(table, where, text)
         if "projects" in table:
             report.warnings.append(
                 f"{where}: `projects` (trust) in managed config marks paths trusted on every"

@@ -144,7 +144,8 @@ def test_requirements_show(env: Env) -> None:
     proc = run_codex("requirements", "show", "--json")
     data = json.loads(proc.stdout)
     assert data["requirements"]["enforce_residency"]["value"] == "us"
-    assert [s["present"] for s in data["sources"]] == [False, True, False, False]
+    assert [s["present"] for s in data["sources"]] == [False, False, True, False, False]
+    assert data["sources"][0]["name"] == "remote requirements (not configured)"
     text = run_codex("requirements", "show").stdout
     assert "enforce_residency" in text and "set by" in text
 

@@ -1,0 +1,120 @@
+"""Managed deployment: MDM profiles, installers, policy diff, signed bundles, remote requirements.
+
+Public API (everything else in this package is private):
+
+* build and review -- :func:`build_policy` (mobileconfig, plist, Windows, Linux),
+  :func:`load_policy` (decode + evaluate a mobileconfig/plist/directory), :func:`diff_sources`
+  and :func:`diff_policy`;
+* signed bundles -- :func:`generate_keypair`, :func:`sign_bundle`, :func:`verify_bundle`,
+  :func:`pack_bundle`, :func:`load_private_key`, :func:`load_public_key`;
+* remote requirements -- :func:`load_remote_requirements` (what the config loader calls) and
+  :func:`resolve_remote_requirements` (the same decision with its state, for `codex doctor`).
+"""
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from codex_admin.managed.build import FORMATS, build_policy
+    from codex_admin.managed.diff import Change, PolicyDiff, diff_policy
+    from codex_admin.managed.mdm import PolicyTexts, build_mobileconfig, build_plist
+    from codex_admin.managed.remote import (
+        CACHE_NAME,
+        RemoteResult,
+        load_remote_requirements,
+        resolve_remote_requirements,
+    )
+    from codex_admin.managed.remote_config import (
+        REMOTE_CONFIG_NAME,
+        RemoteConfig,
+        read_remote_config,
+    )
+    from codex_admin.managed.review import diff_sources
+    from codex_admin.managed.signing import (
+        MANIFEST_NAME,
+        SIGNATURE_NAME,
+        BundleInfo,
+        generate_keypair,
+        key_id,
+        load_private_key,
+        load_public_key,
+        pack_bundle,
+        public_key_text,
+        sign_bundle,
+        verify_bundle,
+    )
+    from codex_admin.managed.sources import PolicyView, load_policy
+
+# Imported on first use: the config loader asks this package for the remote requirements on
+# every command, and must not pay for httpx, cryptography and the builders when none is set.
+_EXPORTS = {
+    "FORMATS": "codex_admin.managed.build",
+    "build_policy": "codex_admin.managed.build",
+    "Change": "codex_admin.managed.diff",
+    "PolicyDiff": "codex_admin.managed.diff",
+    "diff_policy": "codex_admin.managed.diff",
+    "PolicyTexts": "codex_admin.managed.mdm",
+    "build_mobileconfig": "codex_admin.managed.mdm",
+    "build_plist": "codex_admin.managed.mdm",
+    "CACHE_NAME": "codex_admin.managed.remote",
+    "RemoteResult": "codex_admin.managed.remote",
+    "load_remote_requirements": "codex_admin.managed.remote",
+    "resolve_remote_requirements": "codex_admin.managed.remote",
+    "REMOTE_CONFIG_NAME": "codex_admin.managed.names",
+    "RemoteConfig": "codex_admin.managed.remote_config",
+    "read_remote_config": "codex_admin.managed.remote_config",
+    "diff_sources": "codex_admin.managed.review",
+    "MANIFEST_NAME": "codex_admin.managed.signing",
+    "SIGNATURE_NAME": "codex_admin.managed.signing",
+    "BundleInfo": "codex_admin.managed.signing",
+    "generate_keypair": "codex_admin.managed.signing",
+    "key_id": "codex_admin.managed.signing",
+    "load_private_key": "codex_admin.managed.signing",
+    "load_public_key": "codex_admin.managed.signing",
+    "pack_bundle": "codex_admin.managed.signing",
+    "public_key_text": "codex_admin.managed.signing",
+    "sign_bundle": "codex_admin.managed.signing",
+    "verify_bundle": "codex_admin.managed.signing",
+    "PolicyView": "codex_admin.managed.sources",
+    "load_policy": "codex_admin.managed.sources",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
+
+__all__ = [
+    "CACHE_NAME",
+    "FORMATS",
+    "MANIFEST_NAME",
+    "REMOTE_CONFIG_NAME",
+    "SIGNATURE_NAME",
+    "BundleInfo",
+    "Change",
+    "PolicyDiff",
+    "PolicyTexts",
+    "PolicyView",
+    "RemoteConfig",
+    "RemoteResult",
+    "build_mobileconfig",
+    "build_plist",
+    "build_policy",
+    "diff_policy",
+    "diff_sources",
+    "generate_keypair",
+    "key_id",
+    "load_policy",
+    "load_private_key",
+    "load_public_key",
+    "load_remote_requirements",
+    "pack_bundle",
+    "public_key_text",
+    "read_remote_config",
+    "resolve_remote_requirements",
+    "sign_bundle",
+    "verify_bundle",
+]

@@ -1,0 +1,81 @@
+"""Rule-level diff of ``*.rules`` files through the execpolicy package, when it is installed.
+
+Rules are compared in the ``codex execpolicy show --json`` shape (a documented, stable format),
+keyed by program + pattern. ``allow`` widens, ``prompt``/``forbidden`` restrict, so: an added
+allow rule or a removed prompt/forbidden rule loosens; the opposite tightens; a decision change
+is ranked allow < prompt < forbidden. Network rules are keyed by host + protocol the same way.
+The package is looked up at run time so this module keeps working (file-level review) without it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from codex_admin.managed.diff import LOOSER, NEUTRAL, TIGHTER, Change
+
+__all__ = ["diff_rule_files", "execpolicy_available"]
+
+_RANK = {"allow": 0, "prompt": 1, "forbidden": 2, "deny": 2}
+
+
+def _module() -> Any:
+    try:
+        return importlib.import_module("codex_admin.execpolicy")
+    except ImportError:
+        return None
+
+
+def execpolicy_available() -> bool:
+    module = _module()
+    return module is not None and hasattr(module, "load_policy_files")
+
+
+def _load(paths: Sequence[Path]) -> dict[str, Any]:
+    module = _module()
+    if not paths:
+        return {"rules": {}, "network_rules": []}
+    policy = module.load_policy_files([str(p) for p in paths])
+    data: dict[str, Any] = policy.to_json()
+    return data
+
+
+def _index(data: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for program, rules in (data.get("rules") or {}).items():
+        for rule in rules:
+            pattern = rule.get("pattern") or [program]
+            words = [
+                t if isinstance(t, str) else "[" + "|".join(map(str, t)) + "]" for t in pattern
+            ]
+            out[f"prefix_rule {' '.join(words)}"] = rule
+    for rule in data.get("network_rules") or []:
+        out[f"network_rule {rule.get('protocol')}://{rule.get('host')}"] = rule
+    return out
+
+
+def diff_rule_files(old: Sequence[Path], new: Sequence[Path]) -> list[Change]:
+    """Changes between two sets of rules files (each side evaluated as one policy)."""
+    before, after = _index(_load(old)), _index(_load(new))
+    changes: list[Change] = []
+    for key in sorted(set(before) | set(after)):
+        a, b = before.get(key), after.get(key)
+        da = str(a.get("decision")) if a else None
+        db = str(b.get("decision")) if b else None
+        if da == db and (a or {}).get("justification") == (b or {}).get("justification"):
+            continue
+        where = (b or a or {}).get("source") or ""
+        if a is None:
+            effect = LOOSER if _RANK.get(str(db), 0) == 0 else TIGHTER
+            text = f"{key} added ({db})"
+        elif b is None:
+            effect = TIGHTER if _RANK.get(str(da), 0) == 0 else LOOSER
+            text = f"{key} removed (was {da})"
+        else:
+            ra, rb = _RANK.get(str(da), 0), _RANK.get(str(db), 0)
+            effect = TIGHTER if rb > ra else LOOSER if rb < ra else NEUTRAL
+            text = f"{key}: decision {da} -> {db}" if da != db else f"{key}: justification changed"
+        changes.append(Change("rules", where.rsplit(":", 1)[0] or key, effect, text, a, b))
+    return changes

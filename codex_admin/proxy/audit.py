@@ -1,0 +1,157 @@
+"""Audit events and the blocked-request ring buffer (spec §12).
+
+Every policy decision becomes one :class:`AuditEvent`; every block also becomes a
+:class:`BlockedRequest` kept in a FIFO of the last 200. Observers (the telemetry exporter, the
+approval flow) subscribe with :meth:`AuditLog.subscribe`; an optional JSONL file (0600) receives
+one line per event. No URL, path or query is ever recorded — only host, port and method.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import deque
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO
+
+__all__ = ["BLOCKED_CAPACITY", "AuditEvent", "AuditLog", "AuditObserver", "BlockedRequest"]
+
+BLOCKED_CAPACITY = 200
+
+
+def _now() -> str:
+    """RFC 3339 UTC timestamp with milliseconds, as Codex's audit events use."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    """``codex.network_proxy.policy_decision``: one per decision, allows included."""
+
+    timestamp: str
+    scope: str  # "domain" (host policy) | "non_domain" (mode guard, proxy state, protocol)
+    decision: str  # "allow" | "deny" | "ask"
+    source: str  # "baseline_policy" | "mode_guard" | "proxy_state" | "decider"
+    reason: str
+    protocol: str  # "http" | "https_connect" | "socks5_tcp" | "socks5_udp" | "https_mitm"
+    host: str
+    port: int
+    method: str = "none"
+    client: str = "unknown"
+    override: bool = False
+    matched_pattern: str | None = None
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "event.name": "codex.network_proxy.policy_decision",
+            "event.timestamp": self.timestamp,
+            "network.policy.scope": self.scope,
+            "network.policy.decision": self.decision,
+            "network.policy.source": self.source,
+            "network.policy.reason": self.reason,
+            "network.policy.override": self.override,
+            "network.policy.matched_pattern": self.matched_pattern,
+            "network.transport.protocol": self.protocol,
+            "server.address": self.host,
+            "server.port": self.port,
+            "http.request.method": self.method,
+            "client.address": self.client,
+        }
+
+
+@dataclass(frozen=True)
+class BlockedRequest:
+    """One refused request, as kept in the ring buffer."""
+
+    host: str
+    reason: str
+    client: str
+    method: str
+    mode: str
+    protocol: str
+    decision: str
+    source: str
+    port: int
+    timestamp: str
+
+    def to_json(self) -> dict[str, object]:
+        return asdict(self)
+
+
+AuditObserver = Callable[[AuditEvent], None]
+
+
+class AuditLog:
+    """Fan-out of decisions: ring buffer, observers and an optional JSONL file."""
+
+    def __init__(self, *, mode: str, jsonl_path: Path | None = None) -> None:
+        self.mode = mode
+        self.blocked: deque[BlockedRequest] = deque(maxlen=BLOCKED_CAPACITY)
+        self.blocked_total = 0
+        self._observers: list[AuditObserver] = []
+        self._file: IO[str] | None = None
+        if jsonl_path is not None:
+            fd = os.open(jsonl_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
+            self._file = os.fdopen(fd, "a", encoding="utf-8", buffering=1)
+
+    def subscribe(self, observer: AuditObserver) -> None:
+        self._observers.append(observer)
+
+    def record(
+        self,
+        *,
+        scope: str,
+        decision: str,
+        source: str,
+        reason: str,
+        protocol: str,
+        host: str,
+        port: int,
+        method: str = "none",
+        client: str = "unknown",
+        override: bool = False,
+        matched_pattern: str | None = None,
+    ) -> AuditEvent:
+        event = AuditEvent(
+            timestamp=_now(),
+            scope=scope,
+            decision=decision,
+            source=source,
+            reason=reason,
+            protocol=protocol,
+            host=host,
+            port=port,
+            method=method,
+            client=client,
+            override=override,
+            matched_pattern=matched_pattern,
+        )
+        if decision != "allow":
+            self.blocked_total += 1
+            self.blocked.append(
+                BlockedRequest(
+                    host=host,
+                    reason=reason,
+                    client=client,
+                    method=method,
+                    mode=self.mode,
+                    protocol=protocol,
+                    decision=decision,
+                    source=source,
+                    port=port,
+                    timestamp=event.timestamp,
+                )
+            )
+        if self._file is not None:
+            self._file.write(json.dumps(event.to_json(), separators=(",", ":")) + "\n")
+        for observer in self._observers:
+            observer(event)
+        return event
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None

@@ -1,0 +1,228 @@
+"""Strict HTTP/1.1 message-head parsing and framing rules (sans-IO).
+
+The proxy never forwards raw header bytes: it parses the head, refuses anything ambiguous, and
+re-serialises what it forwards (attack A18). Refused with 400: obs-fold continuation lines, bare
+CR or LF, invalid tokens, ``Content-Length`` together with ``Transfer-Encoding``, more than one
+``Content-Length`` (even if equal), a transfer coding other than exactly ``chunked``, more than
+one ``Host``, userinfo in an authority (A4). Heads above :data:`MAX_HEAD_BYTES` or
+:data:`MAX_HEADERS` are refused with 431.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+__all__ = [
+    "HOP_BY_HOP",
+    "MAX_HEADERS",
+    "MAX_HEAD_BYTES",
+    "Authority",
+    "Head",
+    "ProtocolError",
+    "body_framing",
+    "forward_headers",
+    "parse_authority",
+    "parse_head",
+    "parse_request_target",
+    "serialize_head",
+]
+
+MAX_HEAD_BYTES = 32 * 1024
+MAX_HEADERS = 100
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "proxy-authorization",
+        "proxy-authenticate",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
+_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+_VERSION = re.compile(r"^HTTP/1\.[01]$")
+_FIELD_VALUE = re.compile(r"^[\t\x20-\x7e\x80-\xff]*$")
+
+
+class ProtocolError(Exception):
+    """A malformed or ambiguous message; ``status`` is what the proxy answers."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass
+class Head:
+    """A request head (``method target version``) or a response head (``version status reason``)."""
+
+    start: tuple[str, str, str]
+    headers: list[tuple[str, str]]
+
+    def get(self, name: str) -> str | None:
+        values = self.get_all(name)
+        return values[0] if values else None
+
+    def get_all(self, name: str) -> list[str]:
+        lname = name.lower()
+        return [v for k, v in self.headers if k.lower() == lname]
+
+    def connection_tokens(self) -> set[str]:
+        tokens: set[str] = set()
+        for value in self.get_all("connection"):
+            tokens.update(t.strip().lower() for t in value.split(",") if t.strip())
+        return tokens
+
+
+def parse_head(data: bytes, *, request: bool) -> Head:
+    """Parse a head ending in CRLFCRLF (the terminator may be included or not)."""
+    if len(data) > MAX_HEAD_BYTES:
+        raise ProtocolError("request header fields too large", 431)
+    text = data.decode("latin-1")
+    if text.endswith("\r\n\r\n"):
+        text = text[:-4]
+    lines = text.split("\r\n")
+    if any("\r" in line or "\n" in line or "\x00" in line for line in lines):
+        raise ProtocolError("bare CR, LF or NUL in message head")
+    start_line = lines[0]
+    parts = start_line.split(" ", 2)
+    if request:
+        if len(parts) != 3 or not _TOKEN.match(parts[0]) or not parts[1]:
+            raise ProtocolError("malformed request line")
+        if not _VERSION.match(parts[2]) or " " in parts[1]:
+            raise ProtocolError("malformed request line")
+        start = (parts[0], parts[1], parts[2])
+    else:
+        if (
+            len(parts) < 2
+            or not _VERSION.match(parts[0])
+            or not re.fullmatch(r"[1-9][0-9]{2}", parts[1])
+        ):
+            raise ProtocolError("malformed status line", 502)
+        start = (parts[0], parts[1], parts[2] if len(parts) == 3 else "")
+    headers: list[tuple[str, str]] = []
+    for line in lines[1:]:
+        if not line:
+            raise ProtocolError("empty line inside message head")
+        if line[0] in " \t":
+            raise ProtocolError("obsolete line folding is not accepted")
+        name, sep, value = line.partition(":")
+        if not sep or not _TOKEN.match(name):
+            raise ProtocolError("malformed header field")
+        value = value.strip(" \t")
+        if not _FIELD_VALUE.match(value):
+            raise ProtocolError("invalid character in header value")
+        headers.append((name, value))
+        if len(headers) > MAX_HEADERS:
+            raise ProtocolError("too many header fields", 431)
+    return Head(start, headers)
+
+
+def body_framing(head: Head, *, request: bool) -> tuple[str, int]:
+    """``("length", n)``, ``("chunked", 0)`` or ``("none", 0)`` / ``("close", 0)``.
+
+    Ambiguity is an error (CL+TE, duplicate CL, unknown codings), never a guess.
+    """
+    lengths = head.get_all("content-length")
+    codings = head.get_all("transfer-encoding")
+    status = 400 if request else 502
+    if lengths and codings:
+        raise ProtocolError("both Content-Length and Transfer-Encoding", status)
+    if len(lengths) > 1 or (lengths and "," in lengths[0]):
+        raise ProtocolError("more than one Content-Length", status)
+    if codings:
+        if len(codings) != 1 or codings[0].strip().lower() != "chunked":
+            raise ProtocolError("unsupported Transfer-Encoding (only chunked)", status)
+        return ("chunked", 0)
+    if lengths:
+        if not re.fullmatch(r"[0-9]{1,18}", lengths[0]):
+            raise ProtocolError("invalid Content-Length", status)
+        return ("length", int(lengths[0]))
+    return ("none", 0) if request else ("close", 0)
+
+
+@dataclass(frozen=True)
+class Authority:
+    host: str  # as written (brackets removed); normalisation happens in the policy
+    port: int
+
+    def hostport(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+
+def parse_authority(text: str, default_port: int | None) -> Authority:
+    """``host[:port]`` or ``[v6][:port]``; userinfo and empty hosts are refused."""
+    if not text or "@" in text or any(c in text for c in "/?#\\ "):
+        raise ProtocolError("invalid authority")
+    if text.startswith("["):
+        end = text.find("]")
+        if end < 0:
+            raise ProtocolError("invalid authority")
+        host, rest = text[1:end], text[end + 1 :]
+        if rest and not rest.startswith(":"):
+            raise ProtocolError("invalid authority")
+        port_text = rest[1:] if rest else None
+    elif ":" in text:
+        host, _, port_text = text.rpartition(":")
+        if ":" in host:
+            raise ProtocolError("IPv6 authority must be bracketed")
+    else:
+        host, port_text = text, None
+    if not host:
+        raise ProtocolError("missing host")
+    if port_text is None or port_text == "":
+        if default_port is None:
+            raise ProtocolError("missing port")
+        return Authority(host, default_port)
+    if not re.fullmatch(r"[0-9]{1,5}", port_text) or not 1 <= int(port_text) <= 65535:
+        raise ProtocolError("invalid port")
+    return Authority(host, int(port_text))
+
+
+_HTTP_ONLY = {"http": 80}
+
+
+def parse_request_target(
+    target: str, schemes: dict[str, int] | None = None
+) -> tuple[Authority | None, str]:
+    """Absolute-form ``http://authority/path`` -> (authority, origin-form path).
+
+    Origin-form ``/path`` -> (None, path). ``schemes`` maps accepted schemes to default ports
+    (plain ``http`` only on the proxy listener); asterisk-form is refused.
+    """
+    if target.startswith("/"):
+        return None, target
+    scheme, sep, rest = target.partition("://")
+    if not sep:
+        raise ProtocolError("request target must be absolute-form (http://host/path)")
+    default_port = (schemes or _HTTP_ONLY).get(scheme.lower())
+    if default_port is None:
+        raise ProtocolError(f"unsupported scheme {scheme!r} (use CONNECT for https)")
+    cut = min(
+        (i for i in (rest.find("/"), rest.find("?"), rest.find("#")) if i >= 0), default=len(rest)
+    )
+    authority = parse_authority(rest[:cut], default_port)
+    path = rest[cut:]
+    if "#" in path:
+        path = path.split("#", 1)[0]
+    if not path.startswith("/"):
+        path = "/" + path
+    return authority, path
+
+
+def forward_headers(head: Head) -> list[tuple[str, str]]:
+    """Drop hop-by-hop fields and every field named in ``Connection``."""
+    drop = HOP_BY_HOP | head.connection_tokens()
+    return [(k, v) for k, v in head.headers if k.lower() not in drop]
+
+
+def serialize_head(start: tuple[str, str, str], headers: list[tuple[str, str]]) -> bytes:
+    lines = [" ".join(start).rstrip(" ") if start[2] == "" else " ".join(start)]
+    lines.extend(f"{k}: {v}" for k, v in headers)
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")

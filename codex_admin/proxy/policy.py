@@ -1,0 +1,276 @@
+"""The decision engine (spec §5, §6), sans-IO apart from the injected resolver.
+
+Order for a host: deny list → local literal guard (explicit-literal exception) → allow list
+(empty blocks everything) → DNS guard (any non-public answer or a failed lookup blocks) →
+optional decider for allow-list misses. Unlike Codex, a name that no rule allows is refused
+*before* any lookup when there is no decider, so the proxy never resolves names it will refuse
+(attack A26). Protocol wrappers add the mode guards: limited mode allows only GET/HEAD/OPTIONS,
+only port 443 for CONNECT/SOCKS, and only through inspection (``mitm_required``).
+
+:func:`decide` is the single entry point used by the running proxy and `codex network check`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from codex_admin.proxy.hosts import (
+    HostError,
+    ip_literal,
+    is_local_literal,
+    is_non_public,
+    normalize_host,
+)
+from codex_admin.proxy.patterns import PatternSet
+from codex_admin.proxy.resolver import ResolveError, Resolver
+
+__all__ = [
+    "SAFE_METHODS",
+    "Decider",
+    "Decision",
+    "NetworkPolicy",
+    "decide",
+    "dial_permitted",
+    "evaluate_host",
+]
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+# reason -> (status, x-proxy-error, message)
+_WIRE: dict[str, tuple[int, str | None, str]] = {
+    "denied": (403, "blocked-by-denylist", "Domain denied by the sandbox policy."),
+    "not_allowed": (403, "blocked-by-allowlist", "Domain not in allowlist."),
+    "not_allowed_local": (
+        403,
+        "blocked-by-allowlist",
+        "Sandbox policy blocks local/private network addresses.",
+    ),
+    "method_not_allowed": (403, "blocked-by-method-policy", "Method not allowed in limited mode."),
+    "mitm_required": (403, "blocked-by-mitm-required", "MITM required for limited HTTPS."),
+    "proxy_disabled": (503, None, "network proxy is disabled"),
+    "invalid_host": (400, None, "invalid host"),
+}
+
+Decider = Callable[[str, int, str], Awaitable[tuple[str, str]]]
+"""``(host, port, protocol) -> (decision, reason)`` with decision ``allow``/``deny``/``ask``."""
+
+
+@dataclass(frozen=True)
+class NetworkPolicy:
+    """The effective, validated network policy (what `build_network_policy` returns)."""
+
+    enabled: bool = False
+    mode: str = "full"
+    allowed: PatternSet = field(default_factory=PatternSet)
+    denied: PatternSet = field(default_factory=PatternSet)
+    allow_local_binding: bool = False
+    mitm: bool = False
+    http_port: int | None = None
+    socks_port: int | None = None
+    enable_socks5: bool = True
+    enable_socks5_udp: bool = False
+    allow_upstream_proxy: bool = False
+    dangerously_allow_non_loopback_proxy: bool = False
+    managed_allowed_domains_only: bool = False
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def inspects_https(self) -> bool:
+        """TLS is terminated when inspection is on (the default in limited mode)."""
+        return self.mitm
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "enabled": self.enabled,
+            "mode": self.mode,
+            "allowed_domains": self.allowed.texts(),
+            "denied_domains": self.denied.texts(),
+            "allow_local_binding": self.allow_local_binding,
+            "mitm": self.inspects_https,
+            "http_port": self.http_port,
+            "socks_port": self.socks_port,
+            "enable_socks5": self.enable_socks5,
+            "enable_socks5_udp": self.enable_socks5_udp,
+            "allow_upstream_proxy": self.allow_upstream_proxy,
+            "managed_allowed_domains_only": self.managed_allowed_domains_only,
+        }
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Outcome of a policy check; ``addresses`` are the checked addresses to dial (pinned)."""
+
+    allowed: bool
+    reason: str
+    host: str
+    port: int
+    source: str = "baseline_policy"
+    decision: str = "allow"
+    scope: str = "domain"
+    matched_pattern: str | None = None
+    addresses: tuple[str, ...] = ()
+    override: bool = False
+
+    @property
+    def status(self) -> int | None:
+        if self.allowed:
+            return None
+        return _WIRE.get(self.reason, (403, None, ""))[0]
+
+    @property
+    def x_proxy_error(self) -> str | None:
+        if self.allowed:
+            return None
+        return _WIRE.get(self.reason, (403, "blocked-by-policy", ""))[1]
+
+    @property
+    def message(self) -> str:
+        if self.allowed:
+            return "allowed"
+        return _WIRE.get(self.reason, (403, None, "Request denied by the sandbox policy."))[2]
+
+
+def _deny(host: str, port: int, reason: str, **kw: object) -> Decision:
+    return Decision(allowed=False, reason=reason, host=host, port=port, decision="deny", **kw)  # type: ignore[arg-type]
+
+
+async def evaluate_host(
+    policy: NetworkPolicy,
+    raw_host: str,
+    port: int,
+    *,
+    resolver: Resolver,
+    decider: Decider | None = None,
+    protocol: str = "http",
+) -> Decision:
+    """Host policy only (no mode guards)."""
+    try:
+        host = normalize_host(raw_host)
+    except HostError:
+        return _deny(raw_host.strip(), port, "invalid_host")
+    deny_hit = policy.denied.match(host)
+    if deny_hit is not None:
+        return _deny(host, port, "denied", matched_pattern=deny_hit.text)
+    guard = not policy.allow_local_binding
+    if is_local_literal(host):
+        explicit = policy.allowed.explicit(host)
+        if guard and explicit is None:
+            return _deny(host, port, "not_allowed_local")
+        if explicit is None and not policy.allowed.match(host):
+            return _deny(host, port, "not_allowed")
+        matched = explicit or policy.allowed.match(host)
+        return Decision(
+            allowed=True,
+            reason="allow",
+            host=host,
+            port=port,
+            matched_pattern=matched.text if matched else None,
+            addresses=_literal_addresses(host),
+        )
+    allow_hit = policy.allowed.match(host)
+    if allow_hit is None and (decider is None or policy.managed_allowed_domains_only):
+        return _deny(host, port, "not_allowed")
+    literal = ip_literal(host)
+    if literal is not None:
+        addresses: tuple[str, ...] = (str(literal),)
+    else:
+        try:
+            addresses = tuple(await resolver.resolve(host))
+        except ResolveError:
+            if guard:
+                return _deny(host, port, "not_allowed_local")
+            addresses = ()
+        if guard and any(_non_public_text(a) for a in addresses):
+            return _deny(host, port, "not_allowed_local")
+    if allow_hit is not None:
+        return Decision(
+            True, "allow", host, port, matched_pattern=allow_hit.text, addresses=addresses
+        )
+    assert decider is not None
+    verdict, reason = await decider(host, port, protocol)
+    if verdict == "allow":
+        return Decision(
+            True, "allow", host, port, source="decider", addresses=addresses, override=True
+        )
+    return Decision(
+        False,
+        reason or "policy_denied",
+        host,
+        port,
+        source="decider",
+        decision="ask" if verdict == "ask" else "deny",
+    )
+
+
+def _literal_addresses(host: str) -> tuple[str, ...]:
+    if host == "localhost" or host.endswith(".localhost"):
+        return ("127.0.0.1", "::1")
+    return (host,)
+
+
+def _non_public_text(address: str) -> bool:
+    try:
+        return is_non_public(ipaddress.ip_address(address.split("%", 1)[0]))
+    except ValueError:
+        return True  # a resolver answer that is not an address is not dialable
+
+
+def dial_permitted(policy: NetworkPolicy, host: str, address: str) -> bool:
+    """Connect-time guard: may the proxy dial ``address`` for normalised target ``host``?
+
+    A non-public address is dialable only with local binding allowed, or when the target itself
+    is an explicitly allowlisted local literal and the address is that literal (``localhost``:
+    a loopback address). An allowlisted *hostname* never launders a private address.
+    """
+    if policy.allow_local_binding or not _non_public_text(address):
+        return True
+    if policy.allowed.explicit(host) is None:
+        return False
+    if host == "localhost" or host.endswith(".localhost"):
+        return ipaddress.ip_address(address.split("%", 1)[0]).is_loopback
+    return ip_literal(host) == ip_literal(address)
+
+
+async def decide(
+    policy: NetworkPolicy,
+    *,
+    protocol: str,
+    host: str,
+    port: int,
+    method: str = "none",
+    resolver: Resolver,
+    decider: Decider | None = None,
+    mitm_available: bool | None = None,
+) -> Decision:
+    """Full protocol-aware check: what the proxy does for one request.
+
+    ``protocol``: ``http`` (plain absolute-form), ``https_connect``, ``socks5_tcp``,
+    ``socks5_udp`` or ``https_mitm`` (a request inside an inspected tunnel).
+    """
+    inspect = policy.inspects_https if mitm_available is None else mitm_available
+    limited = policy.mode == "limited"
+    if not policy.enabled:
+        return _deny(host, port, "proxy_disabled", source="proxy_state", scope="non_domain")
+    if protocol in ("https_connect", "socks5_tcp") and limited and port != 443:
+        return _deny(host, port, "method_not_allowed", source="mode_guard", scope="non_domain")
+    if protocol == "socks5_udp" and (limited or not policy.enable_socks5_udp):
+        return _deny(host, port, "method_not_allowed", source="mode_guard", scope="non_domain")
+    if protocol == "socks5_udp" and ip_literal(host.strip("[]")) is None:
+        return _deny(host, port, "not_allowed")
+    result = await evaluate_host(
+        policy, host, port, resolver=resolver, decider=decider, protocol=protocol
+    )
+    if protocol == "https_mitm" and not result.allowed and result.reason != "not_allowed_local":
+        # Inside a tunnel that was already admitted only the local re-check can block.
+        if result.reason == "invalid_host":
+            return result
+        result = Decision(True, "allow", result.host, port, addresses=result.addresses)
+    if not result.allowed:
+        return result
+    if protocol in ("http", "https_mitm") and limited and method not in SAFE_METHODS:
+        return _deny(result.host, port, "method_not_allowed", source="mode_guard")
+    if protocol in ("https_connect", "socks5_tcp") and limited and not inspect:
+        return _deny(result.host, port, "mitm_required", source="mode_guard")
+    return result

@@ -1,0 +1,76 @@
+"""Name resolution behind an interface, so policy and tests never need real DNS.
+
+The policy resolves a name once, checks every answer, and the proxy then dials exactly those
+checked addresses (attack A6: a rebinding resolver gets no second chance). Failure or timeout is
+reported as :class:`ResolveError`, which the local guard treats as a block (fail closed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Mapping, Sequence
+from typing import Protocol
+
+__all__ = ["ResolveError", "Resolver", "StaticResolver", "SystemResolver"]
+
+DEFAULT_TIMEOUT = 2.0
+
+
+class ResolveError(Exception):
+    """The name could not be resolved (NXDOMAIN, timeout, resolver failure)."""
+
+
+class Resolver(Protocol):
+    async def resolve(self, host: str) -> list[str]:
+        """All addresses for ``host`` as IP literal strings; raise ResolveError on failure."""
+        ...
+
+
+class SystemResolver:
+    """The platform resolver via ``getaddrinfo`` with a timeout."""
+
+    def __init__(self, timeout: float = DEFAULT_TIMEOUT) -> None:
+        self.timeout = timeout
+
+    async def resolve(self, host: str) -> list[str]:
+        loop = asyncio.get_running_loop()
+        try:
+            infos = await asyncio.wait_for(
+                loop.getaddrinfo(host, None, type=socket.SOCK_STREAM), self.timeout
+            )
+        except (OSError, TimeoutError, UnicodeError) as err:
+            raise ResolveError(f"cannot resolve {host}: {err}") from None
+        addresses: list[str] = []
+        for _family, _type, _proto, _canon, sockaddr in infos:
+            addr = str(sockaddr[0])
+            if addr not in addresses:
+                addresses.append(addr)
+        if not addresses:
+            raise ResolveError(f"no addresses for {host}")
+        return addresses
+
+
+class StaticResolver:
+    """Answers from a mapping (``--resolve HOST=IP``, tests); unknown names go to ``fallback``.
+
+    The mapping may be changed between calls, which is how tests model a rebinding resolver.
+    """
+
+    def __init__(
+        self, answers: Mapping[str, Sequence[str]], fallback: Resolver | None = None
+    ) -> None:
+        self.answers: dict[str, list[str]] = {k.lower(): list(v) for k, v in answers.items()}
+        self.fallback = fallback
+        self.calls: list[str] = []
+
+    async def resolve(self, host: str) -> list[str]:
+        self.calls.append(host)
+        answer = self.answers.get(host.lower())
+        if answer is not None:
+            if not answer:
+                raise ResolveError(f"no addresses for {host}")
+            return list(answer)
+        if self.fallback is not None:
+            return await self.fallback.resolve(host)
+        raise ResolveError(f"cannot resolve {host}: no answer configured")

@@ -1,0 +1,133 @@
+"""SOCKS5 listener (RFC 1928): no-auth, TCP CONNECT; UDP ASSOCIATE and BIND refused.
+
+Ordering (spec §5): enabled → limited-mode port guard (only 443, before host policy) → host
+policy → MITM required → dial or inspect. Port 443 is inspected when MITM is on, exactly like a
+CONNECT tunnel. UDP ASSOCIATE is refused with "not allowed by ruleset" when the policy forbids
+it (limited mode, or ``enable_socks5_udp`` off) and "command not supported" otherwise: this
+proxy has no UDP relay, so no datagram ever leaves uninspected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import struct
+from typing import TYPE_CHECKING
+
+from codex_admin.proxy.http_handler import run_inspected
+from codex_admin.proxy.streams import splice
+
+if TYPE_CHECKING:
+    from codex_admin.proxy.server import ProxyServer
+
+__all__ = ["handle_socks"]
+
+SUCCEEDED = 0x00
+GENERAL_FAILURE = 0x01
+NOT_ALLOWED = 0x02
+HOST_UNREACHABLE = 0x04
+CONNECTION_REFUSED = 0x05
+COMMAND_NOT_SUPPORTED = 0x07
+ADDRESS_NOT_SUPPORTED = 0x08
+
+
+def _reply(code: int) -> bytes:
+    return bytes([5, code, 0, 1, 0, 0, 0, 0, 0, 0])
+
+
+async def _greeting(reader: asyncio.StreamReader) -> int:
+    """The chosen auth method (0 = none, 0xFF = none acceptable) or -1 for a non-SOCKS5 peer."""
+    version, nmethods = await reader.readexactly(2)
+    if version != 5:
+        return -1
+    methods = await reader.readexactly(nmethods)
+    return 0x00 if 0 in methods else 0xFF
+
+
+async def handle_socks(
+    server: ProxyServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> None:
+    peer = writer.get_extra_info("peername")
+    client = str(peer[0]) if isinstance(peer, tuple) and peer else "unix"
+    try:
+        request = await asyncio.wait_for(_handshake(reader, writer), server.header_timeout)
+    except (asyncio.IncompleteReadError, TimeoutError):
+        return
+    if isinstance(request, int):
+        if request >= 0:
+            writer.write(_reply(request))
+            await writer.drain()
+        return
+    command, host, port = request
+    protocol = "socks5_udp" if command == 3 else "socks5_tcp"
+    if command not in (1, 3):
+        writer.write(_reply(COMMAND_NOT_SUPPORTED))
+        await writer.drain()
+        return
+    decision = await server.check(
+        protocol=protocol, host=host, port=port, method="none", client=client
+    )
+    if not decision.allowed:
+        code = GENERAL_FAILURE if decision.reason == "proxy_disabled" else NOT_ALLOWED
+        writer.write(_reply(code))
+        await writer.drain()
+        return
+    if command == 3:
+        writer.write(_reply(COMMAND_NOT_SUPPORTED))
+        await writer.drain()
+        return
+    if server.mitm and port == 443:
+        writer.write(_reply(SUCCEEDED))
+        await writer.drain()
+        await run_inspected(server, reader, writer, decision, client)
+        return
+    from codex_admin.proxy.server import DialError
+
+    try:
+        up_reader, up_writer = await server.dial(decision)
+    except DialError as err:
+        if err.refused:
+            server.refuse_dial(decision, protocol, "none", client)
+        writer.write(_reply(NOT_ALLOWED if err.refused else HOST_UNREACHABLE))
+        await writer.drain()
+        return
+    writer.write(_reply(SUCCEEDED))
+    await writer.drain()
+    try:
+        await splice(reader, writer, up_reader, up_writer)
+    finally:
+        up_writer.close()
+
+
+async def _handshake(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> tuple[int, str, int] | int:
+    method = await _greeting(reader)
+    if method == -1:
+        return -1
+    writer.write(bytes([5, method]))
+    await writer.drain()
+    if method == 0xFF:
+        return -1
+    version, command, _reserved, atyp = await reader.readexactly(4)
+    if version != 5:
+        return -1
+    if atyp == 1:
+        host = str(ipaddress.IPv4Address(await reader.readexactly(4)))
+    elif atyp == 4:
+        host = str(ipaddress.IPv6Address(await reader.readexactly(16)))
+    elif atyp == 3:
+        length = (await reader.readexactly(1))[0]
+        raw = await reader.readexactly(length)
+        try:
+            host = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return ADDRESS_NOT_SUPPORTED
+        if not host:
+            return ADDRESS_NOT_SUPPORTED
+    else:
+        return ADDRESS_NOT_SUPPORTED
+    (port,) = struct.unpack("!H", await reader.readexactly(2))
+    if port == 0 and command == 1:
+        return GENERAL_FAILURE
+    return (command, host, port)

@@ -1,0 +1,154 @@
+"""Byte movers over asyncio streams: bounded head reads, body re-framing, tunnels.
+
+Bodies are copied byte-for-byte; only their *framing* is re-done (a chunked body is decoded and
+re-encoded chunk by chunk, trailers dropped), so no ambiguity in the client's framing can reach
+the upstream. Every read has a timeout so a slow or stalled peer cannot pin a connection forever.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+
+from codex_admin.proxy.http1 import MAX_HEAD_BYTES, ProtocolError
+
+__all__ = ["copy_body", "read_head", "splice"]
+
+CHUNK = 256 * 1024
+_CHUNK_LINE = re.compile(rb"^([0-9a-fA-F]{1,16})(?:;[^\r\n]*)?\r\n$")
+
+
+async def read_head(reader: asyncio.StreamReader, timeout: float) -> bytes | None:
+    """Read up to and including CRLFCRLF; None on a clean EOF before any byte."""
+    try:
+        return await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout)
+    except asyncio.IncompleteReadError as err:
+        if not err.partial:
+            return None
+        raise ProtocolError("connection closed inside the message head") from None
+    except asyncio.LimitOverrunError:
+        raise ProtocolError("request header fields too large", 431) from None
+    except ValueError:  # StreamReader wraps LimitOverrunError when the buffer is exceeded
+        raise ProtocolError("request header fields too large", 431) from None
+
+
+async def _read(reader: asyncio.StreamReader, n: int, timeout: float) -> bytes:
+    data = await asyncio.wait_for(reader.read(n), timeout)
+    if not data:
+        raise ProtocolError("connection closed inside the message body", 502)
+    return data
+
+
+async def copy_body(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    framing: tuple[str, int],
+    *,
+    timeout: float,
+    chunked_out: bool,
+) -> None:
+    """Copy one body framed as ``framing`` from ``reader`` to ``writer``.
+
+    ``chunked_out`` re-encodes a chunked body as chunked; otherwise its bytes are written
+    unframed (for a close-delimited response to an HTTP/1.0 client).
+    """
+    kind, length = framing
+    if kind == "length":
+        remaining = length
+        while remaining:
+            data = await _read(reader, min(remaining, CHUNK), timeout)
+            remaining -= len(data)
+            writer.write(data)
+            await writer.drain()
+    elif kind == "chunked":
+        await _copy_chunked(reader, writer, timeout, chunked_out)
+    elif kind == "close":
+        while True:
+            data = await asyncio.wait_for(reader.read(CHUNK), timeout)
+            if not data:
+                break
+            writer.write(data)
+            await writer.drain()
+
+
+async def _copy_chunked(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, timeout: float, chunked_out: bool
+) -> None:
+    while True:
+        try:
+            line = await asyncio.wait_for(reader.readuntil(b"\r\n"), timeout)
+        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError):
+            raise ProtocolError("malformed chunked body") from None
+        match = _CHUNK_LINE.match(line)
+        if match is None:
+            raise ProtocolError("malformed chunk size line")
+        size = int(match.group(1), 16)
+        if size == 0:
+            await _skip_trailers(reader, timeout)
+            if chunked_out:
+                writer.write(b"0\r\n\r\n")
+                await writer.drain()
+            return
+        if chunked_out:
+            writer.write(b"%x\r\n" % size)
+        remaining = size
+        while remaining:
+            data = await _read(reader, min(remaining, CHUNK), timeout)
+            remaining -= len(data)
+            writer.write(data)
+        try:
+            crlf = await asyncio.wait_for(reader.readexactly(2), timeout)
+        except asyncio.IncompleteReadError:
+            raise ProtocolError("truncated chunk") from None
+        if crlf != b"\r\n":
+            raise ProtocolError("chunk data not followed by CRLF")
+        if chunked_out:
+            writer.write(b"\r\n")
+        await writer.drain()
+
+
+async def _skip_trailers(reader: asyncio.StreamReader, timeout: float) -> None:
+    total = 0
+    while True:
+        try:
+            line = await asyncio.wait_for(reader.readuntil(b"\r\n"), timeout)
+        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError):
+            raise ProtocolError("malformed chunked trailer") from None
+        total += len(line)
+        if total > MAX_HEAD_BYTES:
+            raise ProtocolError("chunked trailer too large", 431)
+        if line == b"\r\n":
+            return
+
+
+async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while True:
+            data = await reader.read(CHUNK)
+            if not data:
+                break
+            writer.write(data)
+            await writer.drain()
+    except (OSError, TimeoutError, asyncio.IncompleteReadError):
+        pass
+    finally:
+        with contextlib.suppress(OSError, RuntimeError):
+            if writer.can_write_eof():
+                writer.write_eof()
+
+
+async def splice(
+    a_reader: asyncio.StreamReader,
+    a_writer: asyncio.StreamWriter,
+    b_reader: asyncio.StreamReader,
+    b_writer: asyncio.StreamWriter,
+) -> None:
+    """Copy both directions until both sides have finished (half-close aware).
+
+    No idle timeout: a tunnel may legitimately be quiet in one direction for a long time; the
+    tunnel ends when both peers close or the proxy stops.
+    """
+    for writer in (a_writer, b_writer):
+        writer.transport.set_write_buffer_limits(high=CHUNK * 4)
+    await asyncio.gather(_pump(a_reader, b_writer), _pump(b_reader, a_writer))

@@ -1,0 +1,199 @@
+"""`codex network check` and `codex proxy run` as real subprocesses."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path) -> Iterator[dict[str, str]]:
+    home, system = tmp_path / "home", tmp_path / "system"
+    home.mkdir()
+    system.mkdir()
+    env = dict(os.environ)
+    env.update({"CODEX_HOME": str(home), "CODEX_SYSTEM_DIR": str(system), "CODEX_MDM_PLIST": ""})
+    for key in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
+        env.pop(key, None)
+    yield env
+
+
+def codex(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "codex_admin.cli.main", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=env["CODEX_HOME"],
+    )
+
+
+def test_network_check_json_shape_and_exit_codes(cli_env: dict[str, str]) -> None:
+    home = Path(cli_env["CODEX_HOME"])
+    (home / "config.toml").write_text(
+        '[network]\nenabled = true\n[network.domains]\n"**.example.com" = "allow"\n'
+        '"ads.example.com" = "deny"\n'
+    )
+    ok = codex(
+        cli_env,
+        "network",
+        "check",
+        "--json",
+        "--url",
+        "https://api.example.com/x",
+        "--resolve",
+        "api.example.com=93.184.216.34",
+    )
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads(ok.stdout) == {
+        "decision": "allow",
+        "reason": "allow",
+        "status": None,
+        "x_proxy_error": None,
+        "matched_pattern": "**.example.com",
+    }
+    denied = codex(cli_env, "network", "check", "--json", "--connect", "ads.example.com:443")
+    assert denied.returncode == 3
+    assert json.loads(denied.stdout) == {
+        "decision": "deny",
+        "reason": "denied",
+        "status": 403,
+        "x_proxy_error": "blocked-by-denylist",
+        "matched_pattern": "ads.example.com",
+    }
+    local = codex(
+        cli_env,
+        "network",
+        "check",
+        "--url",
+        "http://api.example.com/",
+        "--resolve",
+        "api.example.com=93.184.216.34,10.0.0.7",
+    )
+    assert local.returncode == 3 and "not_allowed_local" in local.stdout
+    socks = codex(cli_env, "network", "check", "--json", "--socks5", "api.example.com:22", "--udp")
+    assert json.loads(socks.stdout)["reason"] == "method_not_allowed"
+
+
+def test_network_check_config_file_and_requirements(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    policy = tmp_path / "policy.toml"
+    policy.write_text('[network]\nmode = "full"\nallowed_domains = ["api.example.com"]\n')
+    (Path(cli_env["CODEX_SYSTEM_DIR"]) / "requirements.toml").write_text(
+        '[experimental_network]\nmode = "limited"\n'
+    )
+    post = codex(
+        cli_env,
+        "network",
+        "check",
+        "--json",
+        "--config-file",
+        str(policy),
+        "--url",
+        "http://api.example.com/",
+        "-X",
+        "POST",
+        "--resolve",
+        "api.example.com=93.184.216.34",
+    )
+    assert json.loads(post.stdout)["x_proxy_error"] == "blocked-by-method-policy"
+    assert "wider than" in post.stderr
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('[network]\nmode = "open"\n', "policy.toml"),
+        ('[network.domains]\n"*" = "deny"\n', "global wildcard"),
+        ("[network\n", "policy.toml:1"),
+    ],
+)
+def test_network_check_bad_policy_is_a_located_error(
+    cli_env: dict[str, str], tmp_path: Path, content: str, message: str
+) -> None:
+    policy = tmp_path / "policy.toml"
+    policy.write_text(content)
+    result = codex(
+        cli_env, "network", "check", "--config-file", str(policy), "--url", "http://a.example/"
+    )
+    assert result.returncode == 1
+    assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_network_check_usage_errors(cli_env: dict[str, str]) -> None:
+    assert codex(cli_env, "network", "check").returncode == 2
+    assert (
+        codex(cli_env, "network", "check", "--url", "http://a", "--connect", "a:1").returncode == 2
+    )
+    bad = codex(cli_env, "network", "check", "--url", "ftp://a.example/")
+    assert bad.returncode == 3 and "unsupported scheme" in bad.stdout
+
+
+def test_proxy_run_prints_env_and_stops_on_sigterm(cli_env: dict[str, str]) -> None:
+    home = Path(cli_env["CODEX_HOME"])
+    (home / "config.toml").write_text('[network]\ndomains = { "127.0.0.1" = "allow" }\n')
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "codex_admin.cli.main",
+            "proxy",
+            "run",
+            "--json",
+            "--mode",
+            "limited",
+        ],
+        env=cli_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        info = json.loads(proc.stdout.readline())
+        assert info["mode"] == "limited" and info["mitm"] is True
+        bundle = Path(info["ca_bundle"])
+        assert bundle.parent == home / "proxy" and bundle.exists()
+        assert info["env"]["HTTPS_PROXY"] == info["http"]
+        assert info["env"]["ALL_PROXY"] == info["socks"]
+        assert info["env"]["SSL_CERT_FILE"] == str(bundle)
+        assert info["env"]["NO_PROXY"] == ""
+        post = subprocess.run(
+            [
+                "curl",
+                "-sS",
+                "-i",
+                "--noproxy",
+                "",
+                "-x",
+                info["http"],
+                "-d",
+                "x",
+                "http://127.0.0.1:9/",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=20,
+        )
+        assert "blocked-by-method-policy" in post.stdout
+        time.sleep(0.1)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=20)
+        assert proc.returncode == 0, err
+        assert "stopped (1 blocked)" in err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()

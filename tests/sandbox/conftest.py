@@ -1,0 +1,59 @@
+"""Shared fixtures: real bubblewrap (skipped with the probe's reason when unusable), a
+throw-away workspace, and isolated CODEX_HOME / CODEX_SYSTEM_DIR."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from codex_admin.sandbox import RunResult, SandboxMode, SandboxPolicy, bwrap_status, run_sandboxed
+
+
+@pytest.fixture
+def bwrap() -> str:
+    status = bwrap_status()
+    if not status.usable or status.path is None:
+        pytest.skip(f"bubblewrap unusable on this machine: {status.error}")
+    return status.path
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path_factory.mktemp("codex_home")
+    system = tmp_path_factory.mktemp("codex_system")
+    monkeypatch.setenv("CODEX_HOME", str(home))
+    monkeypatch.setenv("CODEX_SYSTEM_DIR", str(system))
+
+
+@pytest.fixture
+def ws(tmp_path: Path) -> Iterator[Path]:
+    """A workspace and, beside it, an 'outside' directory with a file in it."""
+    root = tmp_path / "ws"
+    root.mkdir()
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "file.txt").write_text("outside\n")
+    yield root
+
+
+def policy(cwd: Path, mode: SandboxMode = SandboxMode.WORKSPACE_WRITE, **kw: Any) -> SandboxPolicy:
+    kw.setdefault("exclude_slash_tmp", True)
+    kw.setdefault("exclude_tmpdir_env_var", True)
+    return SandboxPolicy(mode=mode, cwd=cwd, **kw)
+
+
+def run(pol: SandboxPolicy, command: Sequence[str], **kw: Any) -> RunResult:
+    kw.setdefault("stdout", asyncio.subprocess.PIPE)
+    kw.setdefault("stderr", asyncio.subprocess.PIPE)
+    kw.setdefault("timeout", 30)
+    return asyncio.run(run_sandboxed(pol, command, **kw))
+
+
+def sh(pol: SandboxPolicy, script: str, **kw: Any) -> RunResult:
+    return run(pol, ["sh", "-c", script], **kw)
