@@ -107,6 +107,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     if name not in GROUPS:
         _usage_error(f"No such command '{name}'. Run `codex --help` for the list.")
     context.ROOT_OVERRIDES[:] = overrides
+    if name == "execpolicy" and rest[:1] == ["check"]:
+        # Fast path: `check` runs in every CI job and hook; skip typer's import when the
+        # arguments are well-formed (see execpolicy_fast for the exact contract).
+        from codex_admin.cli.execpolicy_fast import try_check
+
+        if try_check(rest[1:]):
+            return
     module = importlib.import_module(GROUPS[name][0])
     from codex_admin.cli.runner import run_typer_app
 

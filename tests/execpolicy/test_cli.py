@@ -1,0 +1,259 @@
+"""`codex execpolicy ...` as a real subprocess: JSON shapes, exit codes, config discovery."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from tests.conftest import Env, run_codex
+
+REPO = Path(__file__).resolve().parents[2]
+
+RULES = """
+host_executable(name="git", paths=["/usr/bin/git"])
+prefix_rule(pattern=["git", "push"], decision="forbidden", justification="no pushing",
+            match=["git push origin"])
+prefix_rule(pattern=["git", ["status", "log"]], match=["git status"])
+network_rule(host="api.github.com", protocol="https", decision="allow")
+network_rule(host="evil.example", protocol="http", decision="deny")
+"""
+
+
+def _rules(env: Env, text: str = RULES, name: str = "a.rules") -> Path:
+    return env.write(env.root / name, text)
+
+
+def test_check_json_exact_bytes(env: Env) -> None:
+    rules = _rules(env)
+    proc = run_codex("execpolicy", "check", "-r", str(rules), "git", "push", "origin", "main")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == (
+        '{"matchedRules":[{"prefixRuleMatch":{"matchedPrefix":["git","push"],'
+        '"decision":"forbidden","justification":"no pushing"}}],"decision":"forbidden"}\n'
+    )
+
+
+def test_check_resolve_host_executables_and_no_match(env: Env) -> None:
+    rules = _rules(env)
+    proc = run_codex(
+        "execpolicy", "check", "--rules", str(rules), "--resolve-host-executables",
+        "/usr/bin/git", "status",
+    )  # fmt: skip
+    match = json.loads(proc.stdout)["matchedRules"][0]["prefixRuleMatch"]
+    assert list(match) == ["matchedPrefix", "decision", "resolvedProgram"]
+    assert match["resolvedProgram"] == "/usr/bin/git"
+    proc = run_codex("execpolicy", "check", "-r", str(rules), "--pretty", "--", "ls", "-la")
+    assert proc.returncode == 0 and proc.stdout == '{\n  "matchedRules": []\n}\n'
+
+
+def test_check_trailing_args_look_like_flags(env: Env) -> None:
+    rules = _rules(env, 'prefix_rule(pattern=["tool", "--pretty"], decision="prompt")\n')
+    proc = run_codex("execpolicy", "check", "-r", str(rules), "tool", "--pretty", "-r", "x")
+    assert json.loads(proc.stdout)["decision"] == "prompt"
+
+
+def test_check_errors_and_usage(env: Env) -> None:
+    broken = _rules(env, 'prefix_rule(pattern=["a"], decision="deny")\n', "broken.rules")
+    proc = run_codex("execpolicy", "check", "-r", str(broken), "ls")
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert f"{broken}:1: starlark error: invalid decision: deny" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    missing = run_codex("execpolicy", "check", "-r", str(env.root / "nope.rules"), "ls")
+    assert missing.returncode == 1 and "failed to read policy at" in missing.stderr
+    assert run_codex("execpolicy", "check", "ls").returncode == 2  # no --rules
+    assert run_codex("execpolicy", "check", "-r", str(broken)).returncode == 2  # no command
+    assert run_codex("execpolicy", "check", "-r").returncode == 2
+    helped = run_codex("execpolicy", "check", "--help")
+    assert helped.returncode == 0 and "--resolve-host-executables" in helped.stdout
+
+
+def test_fast_path_and_typer_path_agree(env: Env) -> None:
+    """`--rules=X` is answered by the fast path; an unknown option routes through typer."""
+    rules = _rules(env)
+    fast = run_codex("execpolicy", "check", f"--rules={rules}", "git", "log")
+    slow = run_codex("execpolicy", "check", "-r", str(rules), "--", "git", "log")
+    assert fast.stdout == slow.stdout and fast.returncode == slow.returncode == 0
+
+
+def test_explain_json_with_explicit_rules(env: Env) -> None:
+    rules = _rules(env)
+    proc = run_codex(
+        "execpolicy", "explain", "-r", str(rules), "--approval-policy", "on-request",
+        "--sandbox", "workspace-write", "--json", "--", "bash", "-lc", "git status && ls",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data == {
+        "commands": [["git", "status"], ["ls"]],
+        "usedComplexParsing": False,
+        "matchedRules": [
+            {"prefixRuleMatch": {"matchedPrefix": ["git", "status"], "decision": "allow"}},
+            {"heuristicsRuleMatch": {"command": ["ls"], "decision": "allow"}},
+        ],
+        "decision": "allow",
+        "requirement": {
+            "type": "skip",
+            "reason": None,
+            "bypassSandbox": False,
+            "proposedAmendment": None,
+        },
+    }
+
+
+def test_explain_text_and_flags(env: Env) -> None:
+    rules = _rules(env)
+    proc = run_codex(
+        "execpolicy", "explain", "-r", str(rules), "--approval-policy", "never",
+        "/usr/bin/git", "push",
+    )  # fmt: skip
+    assert proc.returncode == 0
+    assert "runtime: refuse" in proc.stdout
+    assert "reason: `/usr/bin/git push` rejected: no pushing" in proc.stdout
+    escalated = run_codex(
+        "execpolicy", "explain", "-r", str(rules), "--escalated", "--json",
+        "--requested-prefix-rule", '["make", "test"]', "make", "test",
+    )  # fmt: skip
+    req = json.loads(escalated.stdout)["requirement"]
+    assert req["type"] == "needs_approval" and req["proposedAmendment"] == ["make", "test"]
+    bad = run_codex("execpolicy", "explain", "-r", str(rules), "--sandbox", "nope", "ls")
+    assert bad.returncode == 2
+    bad_json = run_codex(
+        "execpolicy", "explain", "-r", str(rules), "--requested-prefix-rule", "{", "ls"
+    )
+    assert bad_json.returncode == 2
+
+
+def test_explain_discovers_configured_rules_and_requirements(env: Env) -> None:
+    env.write(
+        env.system / "rules" / "org.rules", 'prefix_rule(pattern=["curl"], decision="prompt")\n'
+    )
+    env.write(env.home / "rules" / "mine.rules", 'prefix_rule(pattern=["curl"])\n')
+    env.requirements(
+        '[rules]\nprefix_rules = [{ pattern = [{ token = "wget" }], decision = "forbidden",'
+        ' justification = "use curl" }]\n'
+    )
+    env.user('approval_policy = "untrusted"\nsandbox_mode = "read-only"\n')
+    project = env.project("proj", trusted=True)
+    env.write(project / ".codex" / "rules" / "p.rules", 'prefix_rule(pattern=["make"])\n')
+    untrusted = env.project("other", trusted=False)
+    env.write(
+        untrusted / ".codex" / "rules" / "p.rules",
+        'prefix_rule(pattern=["ls"], decision="forbidden")\n',
+    )
+
+    curl = json.loads(run_codex("execpolicy", "explain", "--json", "curl", "x", cwd=project).stdout)
+    assert [m["prefixRuleMatch"]["decision"] for m in curl["matchedRules"]] == ["prompt", "allow"]
+    assert curl["requirement"]["reason"] == "`curl x` requires approval by policy"
+    wget = json.loads(run_codex("execpolicy", "explain", "--json", "wget", "x", cwd=project).stdout)
+    assert wget["requirement"]["reason"] == "`wget x` rejected: use curl"
+    make = json.loads(run_codex("execpolicy", "explain", "--json", "make", cwd=project).stdout)
+    assert make["decision"] == "allow" and make["requirement"]["bypassSandbox"] is True
+    # defaults come from the configuration: untrusted approval prompts for unknown commands
+    other = json.loads(
+        run_codex("execpolicy", "explain", "--json", "ls", "-l", cwd=untrusted).stdout
+    )
+    assert other["matchedRules"] == [
+        {"heuristicsRuleMatch": {"command": ["ls", "-l"], "decision": "allow"}}
+    ]
+    shown = json.loads(run_codex("execpolicy", "show", "--json", cwd=project).stdout)
+    assert list(shown["rules"]) == ["curl", "make", "wget"]
+    assert shown["rules"]["wget"][0]["source"].endswith("requirements.toml [rules] #0")
+
+
+def test_broken_discovered_rules_file_is_a_located_error(env: Env) -> None:
+    bad = env.write(env.home / "rules" / "default.rules", "prefix_rule(\n")
+    proc = run_codex("execpolicy", "explain", "ls")
+    assert proc.returncode == 1 and str(bad) in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_show_json_and_text(env: Env) -> None:
+    rules = _rules(env)
+    data = json.loads(run_codex("execpolicy", "show", "-r", str(rules), "--json").stdout)
+    assert data["allowed_domains"] == ["api.github.com"]
+    assert data["denied_domains"] == ["evil.example"]
+    assert data["host_executables"] == {"git": ["/usr/bin/git"]}
+    assert data["rules"]["git"][1]["pattern"] == ["git", ["status", "log"]]
+    text = run_codex("execpolicy", "show", "-r", str(rules)).stdout
+    assert "forbidden git push" in text and "api.github.com" in text
+
+
+def test_test_command_formats_and_exit_codes(env: Env) -> None:
+    good = _rules(env)
+    bad = _rules(
+        env,
+        'prefix_rule(pattern=["ls"], match=["cat x"])\n'
+        'prefix_rule(pattern=["git"], decision="forbidden", match=["git x"])\n'
+        'prefix_rule(pattern=["git", "status"], match=["git status"])\n'
+        'prefix_rule(pattern=["pwd"])\n',
+        "bad.rules",
+    )
+    ok = run_codex("execpolicy", "test", str(good))
+    assert ok.returncode == 0 and "PASSED" in ok.stdout
+    failed = run_codex("execpolicy", "test", str(bad), "--format", "json")
+    assert failed.returncode == 1
+    report = json.loads(failed.stdout)
+    assert report["ok"] is False
+    statuses = [r["status"] for r in report["files"][0]["rules"]]
+    assert statuses == ["fail", "pass", "pass", "untested"]
+    assert [u["pattern"] for u in report["uncovered"]] == [["ls"], ["pwd"]]
+    assert report["shadowed"][0]["pattern"] == ["git", "status"]
+    assert report["shadowed"][0]["shadowedBy"]["pattern"] == ["git"]
+    junit = run_codex("execpolicy", "test", str(bad), str(good), "--format", "junit")
+    root = ET.fromstring(junit.stdout)
+    assert root.tag == "testsuites" and root.get("failures") == "1"
+    assert len(root.findall("testsuite")) == 2
+    broken = _rules(env, "prefix_rule(\n", "broken.rules")
+    load_fail = run_codex("execpolicy", "test", str(broken), "--format", "json")
+    assert load_fail.returncode == 1
+    assert "broken.rules:1" in json.loads(load_fail.stdout)["files"][0]["error"]
+    assert run_codex("execpolicy", "test", str(env.root / "missing")).returncode == 1
+
+
+def test_amend_cli(env: Env) -> None:
+    proc = run_codex("execpolicy", "amend", "--", "npm", "run", "lint")
+    assert proc.returncode == 0
+    target = env.home / "rules" / "default.rules"
+    assert target.read_text() == 'prefix_rule(pattern=["npm", "run", "lint"], decision="allow")\n'
+    again = run_codex("execpolicy", "amend", "--json", "npm", "run", "lint")
+    assert json.loads(again.stdout) == {"file": str(target), "written": False}
+    net = run_codex(
+        "execpolicy", "amend", "--file", str(env.root / "n.rules"), "--network", "x.com",
+        "--protocol", "https", "--decision", "deny", "--justification", "no",
+    )  # fmt: skip
+    assert net.returncode == 0
+    empty = run_codex("execpolicy", "amend")
+    assert empty.returncode == 1 and "prefix rule requires at least one token" in empty.stderr
+    proto = run_codex(
+        "execpolicy", "amend", "--network", "x.com", "--protocol", "ftp", "--decision", "allow"
+    )
+    assert proto.returncode == 1 and "network rule protocol must be http or https" in proto.stderr
+    decision = run_codex(
+        "execpolicy", "amend", "--network", "x.com", "--protocol", "http", "--decision", "prompt"
+    )
+    assert decision.returncode == 1 and "network rule decision must be allow, deny, or ask" in (
+        decision.stderr
+    )
+    # the amended file loads and allows the command
+    check = run_codex("execpolicy", "check", "-r", str(target), "npm", "run", "lint", "--fix")
+    assert json.loads(check.stdout)["decision"] == "allow"
+
+
+def test_shipped_policies_pass(env: Env) -> None:
+    """What `make test` runs for the admin rule packs."""
+    proc = run_codex("execpolicy", "test", str(REPO / "policies"))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "0 failures, 0 uncovered, 0 shadowed" in proc.stdout
+
+
+def test_test_command_defaults_to_the_configured_rules(env: Env) -> None:
+    env.write(
+        env.home / "rules" / "default.rules", 'prefix_rule(pattern=["ls"], match=["ls -l"])\n'
+    )
+    proc = run_codex("execpolicy", "test", "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert [f["path"] for f in report["files"]] == [str(env.home / "rules" / "default.rules")]
+    (env.home / "rules" / "default.rules").unlink()
+    empty = run_codex("execpolicy", "test")
+    assert empty.returncode == 1 and "no rules files found" in empty.stderr
