@@ -140,3 +140,35 @@ def _key(key: str) -> str:
     from codex_admin.config import format_key
 
     return format_key([key])
+
+
+def network_table_with_rules(result: ConfigResult) -> dict[str, Any] | None:
+    """The `[network]` table plus the domains that execpolicy `network_rule`s decide.
+
+    Rules files (system, user, trusted projects) may allow or deny hosts; the proxy enforces
+    them through the same lists as `[network]`. A deny always wins over an allow of the same
+    pattern, and requirements still clamp the result (managed denies are a floor).
+    """
+    from codex_admin.execpolicy import load_configured_policy
+
+    table = result.config.get("network")
+    policy, _ = load_configured_policy(
+        result.config_folders,
+        result.requirements.value("rules"),
+        result.requirements.source("rules") or "requirements",
+    )
+    allowed, denied = policy.compiled_network_domains()
+    if not allowed and not denied:
+        return table if isinstance(table, dict) else None
+    merged = dict(table) if isinstance(table, dict) else {}
+    if "allowed_domains" in merged or "denied_domains" in merged:
+        merged["allowed_domains"] = [*merged.get("allowed_domains", []), *allowed]
+        merged["denied_domains"] = [*merged.get("denied_domains", []), *denied]
+        return merged
+    domains = dict(merged.get("domains") or {})
+    for host in allowed:
+        domains.setdefault(host, "allow")
+    for host in denied:
+        domains[host] = "deny"
+    merged["domains"] = domains
+    return merged

@@ -13,7 +13,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from codex_admin.cli.common import CwdOpt, JsonOpt, OverrideOpt, load_effective_config
+from codex_admin.cli.common import (
+    CwdOpt,
+    JsonOpt,
+    OverrideOpt,
+    load_effective_config,
+    network_table_with_rules,
+)
 from codex_admin.cli.output import print_json, print_warnings
 
 if TYPE_CHECKING:
@@ -53,7 +59,7 @@ def load_network_policy(
 
     result = load_effective_config(cwd, overrides)
     warnings = list(result.warnings)
-    network = result.config.get("network")
+    network = network_table_with_rules(result)
     source = next(
         (origin for key, origin in result.origins.items() if key.startswith("network.")),
         "config.toml",

@@ -12,7 +12,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from codex_admin.cli.common import CwdOpt, JsonOpt, OverrideOpt, SandboxOpt, load_effective_config
+from codex_admin.cli.common import (
+    CwdOpt,
+    JsonOpt,
+    OverrideOpt,
+    SandboxOpt,
+    load_effective_config,
+    network_table_with_rules,
+)
 from codex_admin.cli.output import print_json, print_warnings
 
 if TYPE_CHECKING:
@@ -84,7 +91,7 @@ def _setup(
     permissions = result.requirements.value("permissions") or {}
     deny_read = list((permissions.get("filesystem") or {}).get("deny_read") or [])
     managed = result.requirements.value("experimental_network")
-    network_config = result.config.get("network")
+    network_config = network_table_with_rules(result)
     policy = policy_from_config(
         result.config,
         sandbox_mode=mode,
