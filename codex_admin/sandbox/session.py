@@ -35,7 +35,7 @@ from codex_admin.sandbox.seatbelt import sandbox_exec_argv, seatbelt_profile
 __all__ = ["explain_command", "macos_profile", "run_command", "run_command_macos"]
 
 
-def _placeholder_endpoints(
+def _explain_endpoints(
     network_config: Mapping[str, Any] | None, managed_network: Mapping[str, Any] | None
 ) -> ProxyEndpoints:
     net = build_network_policy(network_config, managed_network)
@@ -59,10 +59,10 @@ def explain_command(
     environ: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Policy, resolved plan, backend argv and child env names, without running anything.
-    In proxy mode the session paths are shown as ``<placeholders>`` (they exist only at run)."""
+    In proxy mode the session paths are shown as ``<symbolic paths>`` (they exist only at run)."""
     proxy = None
     if policy.network is NetworkMode.PROXY:
-        proxy = _placeholder_endpoints(network_config, managed_network)
+        proxy = _explain_endpoints(network_config, managed_network)
         result = explain(policy, command, proxy=proxy, environ=environ)
         result["network_policy"] = build_network_policy(network_config, managed_network).to_json()
         return result
