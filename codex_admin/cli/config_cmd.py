@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -24,6 +24,9 @@ from codex_admin.cli.common import (
     toml_value,
 )
 from codex_admin.cli.output import print_json, print_warnings
+
+if TYPE_CHECKING:
+    from codex_admin.config import ConfigResult
 
 app = typer.Typer(
     help="Show, explain, validate and export the layered configuration.",
@@ -49,6 +52,33 @@ _RESOLVED_ORDER = (
 )
 
 
+def _load(
+    cwd: Path | None,
+    config: list[str] | None,
+    profile: str | None,
+    model: str | None,
+    sandbox: str | None,
+    approval: str | None,
+    full_auto: bool,
+    bypass: bool,
+    oss: bool,
+    strict: bool,
+) -> ConfigResult:
+    """The one load both `show` and `explain` do, from the same session options."""
+    return load_effective_config(
+        cwd,
+        config,
+        profile=profile,
+        model=model,
+        sandbox=sandbox,
+        approval=approval,
+        full_auto=full_auto,
+        dangerously_bypass=bypass,
+        oss=oss,
+        strict=strict,
+    )
+
+
 @app.command("show")
 def show(
     json_out: JsonOpt = False,
@@ -64,18 +94,7 @@ def show(
     strict: StrictOpt = False,
 ) -> None:
     """The effective configuration and where each value comes from."""
-    result = load_effective_config(
-        cwd,
-        config,
-        profile=profile,
-        model=model,
-        sandbox=sandbox,
-        approval=approval,
-        full_auto=full_auto,
-        dangerously_bypass=bypass,
-        oss=oss,
-        strict=strict,
-    )
+    result = _load(cwd, config, profile, model, sandbox, approval, full_auto, bypass, oss, strict)
     if json_out:
         print_json(result.to_json())
         return
@@ -130,18 +149,7 @@ def explain(
     """Every layer's value for KEY, which one won and why, and any requirement on it."""
     from codex_admin.config import explain_key
 
-    result = load_effective_config(
-        cwd,
-        config,
-        profile=profile,
-        model=model,
-        sandbox=sandbox,
-        approval=approval,
-        full_auto=full_auto,
-        dangerously_bypass=bypass,
-        oss=oss,
-        strict=strict,
-    )
+    result = _load(cwd, config, profile, model, sandbox, approval, full_auto, bypass, oss, strict)
     report = explain_key(result, key)
     if json_out:
         print_json(report)

@@ -83,7 +83,7 @@ def _within(path: Path, roots: tuple[Path, ...]) -> bool:
     return any(path == root or root in path.parents for root in roots)
 
 
-def is_mount_point_stub(path: Path) -> bool:
+def is_bwrap_mount_point(path: Path) -> bool:
     """An empty read-only regular file: what bubblewrap leaves as a mount point for a block."""
     try:
         st = path.lstat()
@@ -155,7 +155,7 @@ def _protect(
     for root in roots:
         for name in PROTECTED_NAMES:
             path = root / name
-            if is_mount_point_stub(path) or not os.path.lexists(path):
+            if is_bwrap_mount_point(path) or not os.path.lexists(path):
                 blocked.append(path)
                 continue
             real = _real(path)

@@ -32,7 +32,7 @@ from typing import Any
 from codex_admin.errors import CodexError
 from codex_admin.sandbox.bwrap import build_bwrap_argv, require_bwrap
 from codex_admin.sandbox.env import build_child_env
-from codex_admin.sandbox.plan import SandboxPlan, is_mount_point_stub, plan_sandbox
+from codex_admin.sandbox.plan import SandboxPlan, is_bwrap_mount_point, plan_sandbox
 from codex_admin.sandbox.policy import NetworkMode, SandboxPolicy
 from codex_admin.sandbox.seccomp import unix_socket_filter
 
@@ -177,7 +177,7 @@ def _mount_point_janitor(plan: SandboxPlan) -> Iterator[None]:
                 fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
                 continue
-            if is_mount_point_stub(path):
+            if is_bwrap_mount_point(path):
                 with contextlib.suppress(OSError):
                     path.unlink()
         for fd in fds.values():
