@@ -26,7 +26,8 @@ from codex_admin.proxy.http1 import (
     serialize_head,
 )
 from codex_admin.proxy.policy import Decision
-from codex_admin.proxy.streams import copy_body, read_head, splice
+from codex_admin.proxy.streams import copy_body, read_head
+from codex_admin.proxy.tunnel import tunnel_streams
 
 if TYPE_CHECKING:
     from codex_admin.proxy.server import ProxyServer
@@ -326,7 +327,7 @@ async def _connect(
     writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
     await writer.drain()
     try:
-        await splice(reader, writer, conn[0], conn[1])
+        await tunnel_streams((reader, writer), conn)
     finally:
         conn[1].close()
 

@@ -15,7 +15,7 @@ import struct
 from typing import TYPE_CHECKING
 
 from codex_admin.proxy.http_handler import run_inspected
-from codex_admin.proxy.streams import splice
+from codex_admin.proxy.tunnel import tunnel_streams
 
 if TYPE_CHECKING:
     from codex_admin.proxy.server import ProxyServer
@@ -94,7 +94,7 @@ async def handle_socks(
     writer.write(_reply(SUCCEEDED))
     await writer.drain()
     try:
-        await splice(reader, writer, up_reader, up_writer)
+        await tunnel_streams((reader, writer), (up_reader, up_writer))
     finally:
         up_writer.close()
 
