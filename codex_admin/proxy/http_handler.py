@@ -347,7 +347,7 @@ async def _connect(
     writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
     await writer.drain()
     try:
-        await tunnel_streams((reader, writer), conn)
+        await tunnel_streams((reader, writer), conn, idle_timeout=server.tunnel_idle_timeout)
     finally:
         conn[1].close()
 

@@ -81,6 +81,7 @@ class ProxyServer:
         header_timeout: float = 15.0,
         body_timeout: float = 60.0,
         connect_timeout: float = 10.0,
+        tunnel_idle_timeout: float | None = 900.0,
         max_connections: int = 4096,
         upstream_env: Mapping[str, str] | None = None,
     ) -> None:
@@ -104,6 +105,8 @@ class ProxyServer:
         self.header_timeout = header_timeout
         self.body_timeout = body_timeout
         self.connect_timeout = connect_timeout
+        # Like Squid's read_timeout: a tunnel silent both ways this long is closed.
+        self.tunnel_idle_timeout = tunnel_idle_timeout
         self.max_connections = max_connections
         self.audit = AuditLog(mode=policy.mode, jsonl_path=audit_log)
         # Chaining reads this process's proxy variables, and only when the policy opts in.
@@ -185,6 +188,8 @@ class ProxyServer:
             with contextlib.suppress(OSError):
                 await server.wait_closed()
         self._servers.clear()
+        if self.ca is not None:
+            self.ca.release()
         for path in (self.http_unix_path, self.socks_unix_path):
             if path is not None:
                 with contextlib.suppress(OSError):

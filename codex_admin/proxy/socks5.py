@@ -94,7 +94,9 @@ async def handle_socks(
     writer.write(_reply(SUCCEEDED))
     await writer.drain()
     try:
-        await tunnel_streams((reader, writer), (up_reader, up_writer))
+        await tunnel_streams(
+            (reader, writer), (up_reader, up_writer), idle_timeout=server.tunnel_idle_timeout
+        )
     finally:
         up_writer.close()
 

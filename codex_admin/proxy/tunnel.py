@@ -8,8 +8,8 @@ readiness event, no user-space copy. Where ``splice`` is missing (macOS) or refu
 type, the direction falls back to ``recv``/``send`` in the same loop.
 
 Half-close is honoured (EOF in one direction becomes ``shutdown(SHUT_WR)`` on the other), the
-tunnel ends when both directions have finished or either side errors, and cancellation (the
-proxy stopping) closes every descriptor.
+tunnel ends when both directions have finished, either side errors, or (optionally) nothing
+moved for an idle timeout; cancellation (the proxy stopping) closes every descriptor.
 """
 
 from __future__ import annotations
@@ -83,6 +83,7 @@ class _Direction:
         self.eof = False
         self.finished = False
         self.done = done
+        self.last_active = loop.time()
         self.pipe: tuple[int, int] | None = None
         if _SPLICE:
             self.pipe = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
@@ -108,6 +109,7 @@ class _Direction:
 
     # -- callbacks -------------------------------------------------------------------------
     def _on_readable(self) -> None:
+        self.last_active = self.loop.time()
         try:
             for _ in range(_ROUNDS):
                 got = self._fill()
@@ -125,6 +127,7 @@ class _Direction:
             self._fail(err)
 
     def _on_writable(self) -> None:
+        self.last_active = self.loop.time()
         try:
             if not self._flush():
                 return
@@ -206,12 +209,18 @@ class _Direction:
 
 
 async def relay(
-    a: socket.socket, b: socket.socket, *, a_leftover: bytes = b"", b_leftover: bytes = b""
+    a: socket.socket,
+    b: socket.socket,
+    *,
+    a_leftover: bytes = b"",
+    b_leftover: bytes = b"",
+    idle_timeout: float | None = None,
 ) -> None:
     """Copy both ways between connected non-blocking sockets until both have finished.
 
     ``a_leftover`` are bytes already read from ``a`` that must reach ``b`` first (and vice
-    versa). Both sockets are closed on return, whatever happens.
+    versa). With ``idle_timeout``, a tunnel in which no byte moved either way for that many
+    seconds is closed. Both sockets are closed on return, whatever happens.
     """
     loop = asyncio.get_running_loop()
     forward_done: asyncio.Future[None] = loop.create_future()
@@ -223,7 +232,15 @@ async def relay(
         backward.start()
         pending: set[asyncio.Future[None]] = {forward_done, backward_done}
         while pending:
-            finished, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            wait = None
+            if idle_timeout is not None:
+                idle = loop.time() - max(forward.last_active, backward.last_active)
+                if idle >= idle_timeout:
+                    return
+                wait = idle_timeout - idle
+            finished, pending = await asyncio.wait(
+                pending, timeout=wait, return_when=asyncio.FIRST_COMPLETED
+            )
             if any(f.exception() is not None for f in finished):
                 return  # a reset or broken pipe ends the whole tunnel
     finally:
@@ -237,6 +254,8 @@ async def relay(
 async def tunnel_streams(
     client: tuple[asyncio.StreamReader, asyncio.StreamWriter],
     upstream: tuple[asyncio.StreamReader, asyncio.StreamWriter],
+    *,
+    idle_timeout: float | None = None,
 ) -> None:
     """Run an opaque tunnel between two plain (non-TLS) stream pairs until both ends finish."""
     client_sock, client_leftover = await detach(*client)
@@ -246,5 +265,9 @@ async def tunnel_streams(
         client_sock.close()
         raise
     await relay(
-        client_sock, upstream_sock, a_leftover=client_leftover, b_leftover=upstream_leftover
+        client_sock,
+        upstream_sock,
+        a_leftover=client_leftover,
+        b_leftover=upstream_leftover,
+        idle_timeout=idle_timeout,
     )
