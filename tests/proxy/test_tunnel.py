@@ -167,3 +167,29 @@ def test_reset_on_one_side_ends_the_tunnel() -> None:
         a_outer.close()
 
     run(main())
+
+
+def test_connect_over_the_unix_socket_listener(tmp_path: Path) -> None:
+    """The sandbox reaches the proxy over AF_UNIX: the tunnel must splice from that too."""
+
+    async def main() -> None:
+        server, port, got = await _sink_server()
+        sockdir = tmp_path / "sock"
+        sockdir.mkdir()
+        proxy, _ = make_proxy(
+            tmp_path, {"domains": {"127.0.0.1": "allow"}}, unix_socket_dir=sockdir
+        )
+        async with proxy, server:
+            assert proxy.http_unix_path is not None
+            reader, writer = await asyncio.open_unix_connection(str(proxy.http_unix_path))
+            writer.write(f"CONNECT 127.0.0.1:{port} HTTP/1.1\r\n\r\n".encode())
+            assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 200")
+            writer.write(PAYLOAD)
+            await writer.drain()
+            writer.write_eof()
+            digest = await asyncio.wait_for(reader.read(), 10)
+            assert await got == PAYLOAD
+            assert digest == hashlib.sha256(PAYLOAD).hexdigest().encode()
+            writer.close()
+
+    run(main())
