@@ -29,7 +29,6 @@ _ROUNDS = 4  # fill/flush rounds per readiness event: fewer wake-ups, still fair
 _F_SETPIPE_SZ = 1031
 _SPLICE = hasattr(os, "splice")
 _FLAGS = (getattr(os, "SPLICE_F_MOVE", 0) | getattr(os, "SPLICE_F_NONBLOCK", 0)) if _SPLICE else 0
-_AGAIN = (errno.EAGAIN, errno.EWOULDBLOCK)
 
 
 async def detach(
@@ -57,8 +56,8 @@ async def detach(
 def _buffered(reader: asyncio.StreamReader) -> bytes:
     """Bytes a paused StreamReader holds; asyncio has no public peek, so read its buffer."""
     buffer = getattr(reader, "_buffer", None)
-    if not isinstance(buffer, bytearray):
-        return b""
+    if not isinstance(buffer, bytearray):  # a future asyncio: fail the tunnel, never drop bytes
+        raise OSError("cannot take over the stream's buffered bytes")
     data = bytes(buffer)
     buffer.clear()
     return data
@@ -81,7 +80,6 @@ class _Direction:
         self.pending = bytearray(prefix)  # user-space bytes to send before anything else
         self.in_pipe = 0
         self.eof = False
-        self.finished = False
         self.done = done
         self.last_active = loop.time()
         self.pipe: tuple[int, int] | None = None
@@ -188,7 +186,6 @@ class _Direction:
         self.stop()
         with contextlib.suppress(OSError):
             self.dst.shutdown(socket.SHUT_WR)
-        self.finished = True
         if not self.done.done():
             self.done.set_result(None)
 
