@@ -275,3 +275,28 @@ def test_requirements_can_forbid_chaining() -> None:
     )
     assert policy.allow_upstream_proxy is False
     assert any("allow_upstream_proxy" in w for w in policy.warnings)
+
+
+def test_header_injection_through_a_socks_name_never_reaches_the_parent(tmp_path: Path) -> None:
+    async def main() -> None:
+        parent = ParentProxy({})
+        await parent.start()
+        proxy, _ = make_proxy(
+            tmp_path,
+            {"domains": {"*": "allow"}, "allow_upstream_proxy": True},
+            answers={"app.example.com": [PUBLIC]},
+            upstream_env={"HTTPS_PROXY": parent.url},
+        )
+        async with proxy:
+            assert proxy.socks_address is not None
+            reader, writer = await asyncio.open_connection(*proxy.socks_address)
+            writer.write(b"\x05\x01\x00")
+            await reader.readexactly(2)
+            name = b"app.example.com:443 HTTP/1.1\r\nX-Injected: 1\r\n\r\nGET / HTTP/1.1"
+            writer.write(b"\x05\x01\x00\x03" + bytes([len(name)]) + name + b"\x01\xbb")
+            reply = await asyncio.wait_for(reader.readexactly(10), 5)
+            writer.close()
+        assert reply[1] != 0
+        assert parent.heads == []
+
+    run(main())
