@@ -80,6 +80,7 @@ class ProxyServer:
         body_timeout: float = 60.0,
         connect_timeout: float = 10.0,
         max_connections: int = 4096,
+        udp_idle_timeout: float = 300.0,
     ) -> None:
         for bind in (http_bind, socks_bind):
             if (
@@ -102,6 +103,7 @@ class ProxyServer:
         self.body_timeout = body_timeout
         self.connect_timeout = connect_timeout
         self.max_connections = max_connections
+        self.udp_idle_timeout = udp_idle_timeout  # a quiet SOCKS5 UDP association is closed
         self.audit = AuditLog(mode=policy.mode, jsonl_path=audit_log)
         self._http_bind = http_bind
         self._socks_bind = socks_bind if policy.enable_socks5 else None
