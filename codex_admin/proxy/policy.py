@@ -5,7 +5,8 @@ Order for a host: deny list → local literal guard (explicit-literal exception)
 optional decider for allow-list misses. Unlike Codex, a name that no rule allows is refused
 *before* any lookup when there is no decider, so the proxy never resolves names it will refuse
 (attack A26). Protocol wrappers add the mode guards: limited mode allows only GET/HEAD/OPTIONS,
-only port 443 for CONNECT/SOCKS, and only through inspection (``mitm_required``).
+only port 443 for CONNECT/SOCKS, and only through inspection (``mitm_required``); SOCKS5 UDP
+is refused in limited mode and unless ``enable_socks5_udp`` (:func:`udp_association_decision`).
 
 :func:`decide` is the single entry point used by the running proxy and `codex network check`.
 """
