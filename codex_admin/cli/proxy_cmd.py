@@ -131,6 +131,7 @@ async def _serve(
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     await server.start()
+    print_warnings(server.warnings)
     try:
         env = server.environment()
         if json_out:
@@ -148,6 +149,7 @@ async def _serve(
                     "mitm": server.mitm,
                     "ca_certificate": str(server.ca_cert_path) if server.ca_cert_path else None,
                     "ca_bundle": str(server.ca_bundle_path) if server.ca_bundle_path else None,
+                    "upstream_proxy": server.upstream.describe(),
                     "env": env,
                 },
                 pretty=False,
@@ -159,6 +161,9 @@ async def _serve(
             out(f", mode {policy.mode}, inspection {'on' if server.mitm else 'off'}\n")
             if server.ca_bundle_path:
                 out(f"# session CA bundle: {server.ca_bundle_path}\n")
+            for kind, route in server.upstream.describe().items():
+                if route:
+                    out(f"# upstream {kind} proxy: {route}\n")
             for key, value in env.items():
                 out(f"export {key}={shlex.quote(value)}\n")
             out("# Ctrl-C to stop\n")

@@ -5,7 +5,11 @@
 * Only public material reaches disk: ``$CODEX_HOME/proxy/ca-<sha256>.pem`` and
   ``ca-bundle-<sha256>.pem`` (system CAs + session CA), both 0644, named by the SHA-256 of their
   bytes, written through a private temp file and an atomic rename — never through a symlink.
-* Leaf certificates are minted per CONNECT target (DNS or IP SAN) and cached for the session.
+* Those files are leased: ``session-<sha256>.lease`` lists them and stays ``flock``-ed while
+  the proxy runs. A clean stop deletes them; after a crash the next proxy finds the lease
+  unlocked and prunes it (plus unleased files older than a day), so the folder cannot grow.
+* Leaf certificates are minted per CONNECT target (DNS or IP SAN) and cached (LRU) for the
+  session.
   Python's ``ssl`` only loads keys from paths, so a leaf key is handed over through an anonymous
   in-memory file (``memfd``), encrypted with a random one-time password.
 """
@@ -14,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import fcntl
 import hashlib
 import ipaddress
 import os
@@ -22,6 +27,8 @@ import secrets
 import ssl
 import stat
 import tempfile
+import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -32,12 +39,16 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from codex_admin.errors import CodexError
 
-__all__ = ["SessionCA", "system_ca_pem"]
+__all__ = ["LEAF_CACHE_SIZE", "SessionCA", "prune_artifacts", "system_ca_pem"]
 
 _PEM_CERT = re.compile(
     rb"-----BEGIN CERTIFICATE-----\r?\n[A-Za-z0-9+/=\r\n]+-----END CERTIFICATE-----"
 )
 _MAX_SYSTEM_BUNDLE = 4 * 1024 * 1024
+_ARTIFACT = re.compile(r"^ca(?:-bundle)?-[0-9a-f]{64}\.pem$")
+_LEASE = re.compile(r"^session-[0-9a-f]{64}\.lease$")
+_ORPHAN_AGE = 24 * 3600.0  # unleased artifacts outlive every session CA (validity <= 1 day)
+LEAF_CACHE_SIZE = 512
 _SYSTEM_BUNDLES = (
     "/etc/ssl/certs/ca-certificates.crt",
     "/etc/pki/tls/certs/ca-bundle.crt",
@@ -108,7 +119,8 @@ class SessionCA:
             .sign(self._key, hashes.SHA256())
         )
         self.cert_pem = self.certificate.public_bytes(serialization.Encoding.PEM)
-        self._contexts: dict[str, ssl.SSLContext] = {}
+        self._contexts: OrderedDict[str, ssl.SSLContext] = OrderedDict()
+        self._lease: tuple[int, Path, list[Path]] | None = None
 
     # -- leaves --------------------------------------------------------------------------
     def leaf_certificate(self, host: str) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
@@ -161,6 +173,7 @@ class SessionCA:
         """
         ctx = self._contexts.get(host)
         if ctx is not None:
+            self._contexts.move_to_end(host)
             return ctx
         cert, key = self.leaf_certificate(host)
         password = secrets.token_bytes(32)
@@ -182,11 +195,17 @@ class SessionCA:
 
             ctx.sni_callback = _on_sni
         self._contexts[host] = ctx
+        if len(self._contexts) > LEAF_CACHE_SIZE:
+            self._contexts.popitem(last=False)  # a long session visiting many hosts stays bounded
         return ctx
 
     # -- public artifacts ------------------------------------------------------------------
     def write_artifacts(self, codex_home: Path) -> tuple[Path, Path]:
-        """Write the CA certificate and the trust bundle; return ``(ca_path, bundle_path)``."""
+        """Write the CA certificate and the trust bundle; return ``(ca_path, bundle_path)``.
+
+        Files left by proxies that are gone are pruned first; ours stay leased until
+        :meth:`release`.
+        """
         directory = codex_home / "proxy"
         try:
             directory.mkdir(mode=0o755, parents=True, exist_ok=True)
@@ -198,10 +217,95 @@ class SessionCA:
                 f"{directory} is not a plain directory",
                 hint="remove it (it must not be a symlink) and start the proxy again",
             )
-        ca_path = _write_addressed(directory, "ca", self.cert_pem)
+        prune_artifacts(directory)
+        digest = hashlib.sha256(self.cert_pem).hexdigest()
         bundle = system_ca_pem() + self.cert_pem
-        bundle_path = _write_addressed(directory, "ca-bundle", bundle)
+        bundle_name = f"ca-bundle-{hashlib.sha256(bundle).hexdigest()}.pem"
+        names = [f"ca-{digest}.pem", bundle_name]
+        fd, lease_path = _take_lease(directory, f"session-{digest}.lease", names)
+        try:
+            ca_path = _write_addressed(directory, "ca", self.cert_pem)
+            bundle_path = _write_addressed(directory, "ca-bundle", bundle)
+        except CodexError:
+            os.close(fd)
+            raise
+        self._lease = (fd, lease_path, [ca_path, bundle_path])
         return ca_path, bundle_path
+
+    def release(self) -> None:
+        """Delete this session's files and drop the lease (the proxy has stopped)."""
+        if self._lease is None:
+            return
+        fd, lease_path, paths = self._lease
+        self._lease = None
+        for path in [*paths, lease_path]:
+            with contextlib.suppress(OSError):
+                path.unlink()
+        os.close(fd)
+
+
+def _take_lease(directory: Path, name: str, artifacts: list[str]) -> tuple[int, Path]:
+    """Create ``name`` listing ``artifacts``, locked *before* it becomes visible by name."""
+    fd, tmp = tempfile.mkstemp(prefix=".lease-", dir=directory)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        os.write(fd, ("\n".join(artifacts) + "\n").encode())
+        target = directory / name
+        os.replace(tmp, target)
+    except OSError as err:
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise CodexError(f"cannot write a lease in {directory}: {err.strerror}") from None
+    return fd, target
+
+
+def prune_artifacts(directory: Path, *, now: float | None = None) -> list[str]:
+    """Remove CA files no running proxy holds; return the names removed.
+
+    A lease whose ``flock`` can be taken belongs to a proxy that is gone: its files go with
+    it. CA files no live lease lists are removed once older than a day. Only names this module
+    writes are ever touched, and symlinks are removed as links, never followed.
+    """
+    removed: list[str] = []
+    live: set[str] = set()
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return removed
+    for entry in entries:
+        if not _LEASE.match(entry.name):
+            continue
+        try:
+            fd = os.open(entry.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError:
+            continue
+        try:
+            listed = [
+                n
+                for n in os.read(fd, 4096).decode("ascii", "replace").split()
+                if _ARTIFACT.match(n)
+            ]
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                live.update(listed)
+                continue
+            for name in [*listed, entry.name]:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(directory / name)
+                    removed.append(name)
+        finally:
+            os.close(fd)
+    cutoff = (time.time() if now is None else now) - _ORPHAN_AGE
+    for entry in entries:
+        if not _ARTIFACT.match(entry.name) or entry.name in live or entry.name in removed:
+            continue
+        with contextlib.suppress(OSError):
+            if entry.stat(follow_symlinks=False).st_mtime < cutoff:
+                os.unlink(entry.path)
+                removed.append(entry.name)
+    return removed
 
 
 def _write_addressed(directory: Path, stem: str, data: bytes) -> Path:

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, TypeVar
 
 from codex_admin.proxy.hosts import HostError, normalize_host
 from codex_admin.proxy.http1 import (
@@ -26,10 +27,12 @@ from codex_admin.proxy.http1 import (
     serialize_head,
 )
 from codex_admin.proxy.policy import Decision
-from codex_admin.proxy.streams import copy_body, read_head, splice
+from codex_admin.proxy.streams import copy_body, read_head
+from codex_admin.proxy.tunnel import tunnel_streams
 
 if TYPE_CHECKING:
     from codex_admin.proxy.server import ProxyServer
+    from codex_admin.proxy.upstream import UpstreamProxy
 
 __all__ = ["handle_http", "run_inspected"]
 
@@ -43,6 +46,9 @@ _REASONS = {
     503: "Service Unavailable",
 }
 Upstream = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+Dialled = TypeVar("Dialled")
+# Plain-HTTP keep-alive upstreams per (host, port), with the upstream proxy they go through.
+Pool = dict[tuple[str, int], tuple[Upstream, "UpstreamProxy | None"]]
 
 
 def _client_name(writer: asyncio.StreamWriter) -> str:
@@ -90,7 +96,7 @@ async def handle_http(
     server: ProxyServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
 ) -> None:
     client = _client_name(writer)
-    upstream: dict[tuple[str, int], Upstream] = {}
+    upstream: Pool = {}
     try:
         while True:
             try:
@@ -109,7 +115,7 @@ async def handle_http(
             except TimeoutError:
                 return
     finally:
-        for _, up_writer in upstream.values():
+        for (_, up_writer), _via in upstream.values():
             up_writer.close()
 
 
@@ -143,7 +149,7 @@ async def _plain(
     writer: asyncio.StreamWriter,
     head: Head,
     client: str,
-    upstream: dict[tuple[str, int], Upstream],
+    upstream: Pool,
 ) -> bool:
     """Forward one absolute-form request; return whether the client connection stays open."""
     method = head.start[0]
@@ -156,21 +162,29 @@ async def _plain(
         await send_decision(writer, decision, protocol="http", method=method, json_body=True)
         return False
     key = (decision.host, authority.port)
-    conn = upstream.pop(key, None)
-    if conn is not None and conn[0].at_eof():  # the upstream closed while idle
-        conn[1].close()
-        conn = None
-    if conn is None:
-        for _, old in upstream.values():
+    cached = upstream.pop(key, None)
+    if cached is not None and cached[0][0].at_eof():  # the upstream closed while idle
+        cached[0][1].close()
+        cached = None
+    if cached is None:
+        for (_, old), _via in upstream.values():
             old.close()
         upstream.clear()
-        conn = await _dial_or_answer(server, writer, decision, "http", method, client, tls=False)
-        if conn is None:
+        cached = await _dial_or_answer(
+            server, writer, decision, "http", method, client, server.dial_http(decision)
+        )
+        if cached is None:
             return False
+    conn, via = cached
     host_value = head.get("host") or _host_value(authority, 80)
-    keep = await exchange(server, reader, writer, head, path, host_value, framing, conn)
+    # Through an upstream HTTP proxy the request goes in absolute form with its credentials.
+    target = path if via is None else f"http://{_host_value(authority, 80)}{path}"
+    extra = [] if via is None else via.headers()
+    keep = await exchange(
+        server, reader, writer, head, target, host_value, framing, conn, extra_headers=extra
+    )
     if keep[1]:
-        upstream[key] = conn
+        upstream[key] = cached
     else:
         conn[1].close()
     return keep[0]
@@ -188,13 +202,13 @@ async def _dial_or_answer(
     protocol: str,
     method: str,
     client: str,
-    *,
-    tls: bool,
-) -> Upstream | None:
+    dial: Awaitable[Dialled],
+) -> Dialled | None:
+    """Await ``dial``; on failure answer the client (403 for a vetoed address, else 502)."""
     from codex_admin.proxy.server import DialError
 
     try:
-        return await server.dial(decision, tls=tls)
+        return await dial
     except DialError as err:
         if err.refused:
             server.refuse_dial(decision, protocol, method, client)
@@ -218,8 +232,14 @@ async def exchange(
     host_value: str,
     framing: tuple[str, int],
     conn: Upstream,
+    *,
+    extra_headers: list[tuple[str, str]] | None = None,
 ) -> tuple[bool, bool]:
-    """Relay one request/response; return (client keep-alive, upstream reusable)."""
+    """Relay one request/response; return (client keep-alive, upstream reusable).
+
+    ``path`` is the request target as sent upstream (origin form, or absolute form for an
+    upstream proxy); ``extra_headers`` are added after the client's (e.g. proxy credentials).
+    """
     up_reader, up_writer = conn
     method, _, version = head.start
     client_close = "close" in head.connection_tokens() or version == "HTTP/1.0"
@@ -229,6 +249,7 @@ async def exchange(
         if k.lower() not in ("host", "content-length", "expect")
     ]
     headers.insert(0, ("Host", host_value))
+    headers += extra_headers or []
     if framing[0] == "length":
         headers.append(("Content-Length", str(framing[1])))
     elif framing[0] == "chunked":
@@ -319,14 +340,14 @@ async def _connect(
         await run_inspected(server, reader, writer, decision, client)
         return
     conn = await _dial_or_answer(
-        server, writer, decision, "https_connect", "CONNECT", client, tls=False
+        server, writer, decision, "https_connect", "CONNECT", client, server.dial(decision)
     )
     if conn is None:
         return
     writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
     await writer.drain()
     try:
-        await splice(reader, writer, conn[0], conn[1])
+        await tunnel_streams((reader, writer), conn, idle_timeout=server.tunnel_idle_timeout)
     finally:
         conn[1].close()
 
@@ -377,7 +398,13 @@ async def run_inspected(
                 return
             if conn is None:
                 conn = await _dial_or_answer(
-                    server, writer, decision, "https_mitm", method, client, tls=True
+                    server,
+                    writer,
+                    decision,
+                    "https_mitm",
+                    method,
+                    client,
+                    server.dial(decision, tls=True),
                 )
                 if conn is None:
                     return

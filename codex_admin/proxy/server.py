@@ -6,7 +6,8 @@ out can still reach the proxy. Every connection runs in a tracked task; :meth:`s
 listeners, cancels those tasks and waits for them, so nothing is left behind.
 
 Dialing uses only the addresses the policy already checked (no second DNS lookup) and re-checks
-each address right before ``connect()`` (spec §8.3).
+each address right before ``connect()`` (spec §8.3), unless the policy opted into chaining to
+the organisation's upstream HTTP proxy (see :mod:`codex_admin.proxy.upstream`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import json
 import os
 import ssl
 import stat
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from types import TracebackType
 
@@ -29,6 +30,7 @@ from codex_admin.proxy.env import proxy_environment
 from codex_admin.proxy.http1 import MAX_HEAD_BYTES
 from codex_admin.proxy.policy import Decider, Decision, NetworkPolicy, decide, dial_permitted
 from codex_admin.proxy.resolver import Resolver, SystemResolver
+from codex_admin.proxy.upstream import UpstreamError, UpstreamProxy, UpstreamRoutes, open_tunnel
 
 __all__ = ["DialError", "ProxyServer"]
 
@@ -79,7 +81,9 @@ class ProxyServer:
         header_timeout: float = 15.0,
         body_timeout: float = 60.0,
         connect_timeout: float = 10.0,
+        tunnel_idle_timeout: float | None = 900.0,
         max_connections: int = 4096,
+        upstream_env: Mapping[str, str] | None = None,
         udp_idle_timeout: float = 300.0,
     ) -> None:
         for bind in (http_bind, socks_bind):
@@ -102,9 +106,17 @@ class ProxyServer:
         self.header_timeout = header_timeout
         self.body_timeout = body_timeout
         self.connect_timeout = connect_timeout
+        # Like Squid's read_timeout: a tunnel silent both ways this long is closed.
+        self.tunnel_idle_timeout = tunnel_idle_timeout
         self.max_connections = max_connections
         self.udp_idle_timeout = udp_idle_timeout  # a quiet SOCKS5 UDP association is closed
         self.audit = AuditLog(mode=policy.mode, jsonl_path=audit_log)
+        # Chaining reads this process's proxy variables, and only when the policy opts in.
+        self.upstream = (
+            UpstreamRoutes.from_environ(os.environ if upstream_env is None else upstream_env)
+            if policy.allow_upstream_proxy
+            else UpstreamRoutes()
+        )
         self._http_bind = http_bind
         self._socks_bind = socks_bind if policy.enable_socks5 else None
         self._unix_dir = unix_socket_dir
@@ -145,6 +157,10 @@ class ProxyServer:
         except OSError as err:
             await self.stop()
             raise CodexError(f"cannot start the proxy listener: {err.strerror or err}") from None
+        listeners = [self.http_address]
+        if self.socks_address is not None:
+            listeners.append(self.socks_address)
+        self.upstream = self.upstream.without(listeners)
 
     async def _unix_listener(self, name: str, handler: Handler) -> Path:
         assert self._unix_dir is not None
@@ -174,6 +190,8 @@ class ProxyServer:
             with contextlib.suppress(OSError):
                 await server.wait_closed()
         self._servers.clear()
+        if self.ca is not None:
+            self.ca.release()
         for path in (self.http_unix_path, self.socks_unix_path):
             if path is not None:
                 with contextlib.suppress(OSError):
@@ -212,6 +230,11 @@ class ProxyServer:
         return run
 
     # -- views -------------------------------------------------------------------------
+    @property
+    def warnings(self) -> list[str]:
+        """Start-up problems a person should see (an ignored upstream proxy variable, ...)."""
+        return list(self.upstream.warnings)
+
     @property
     def blocked(self) -> list[BlockedRequest]:
         return list(self.audit.blocked)
@@ -287,7 +310,59 @@ class ProxyServer:
     async def dial(
         self, decision: Decision, *, tls: bool = False
     ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        """Connect to one of the decision's checked addresses, re-checking each first."""
+        """Open the upstream leg of a tunnel (or of inspected HTTPS when ``tls``).
+
+        Direct: connect to one of the decision's checked addresses, re-checking each first.
+        Through an upstream proxy: ``CONNECT`` to the target name there, then TLS inside.
+        """
+        route = self.upstream.for_tunnel(decision.host)
+        if route is None:
+            return await self._dial_direct(decision, tls=tls)
+        server_hostname = decision.host.split("%", 1)[0]
+        try:
+            reader, writer = await open_tunnel(
+                route,
+                server_hostname,
+                decision.port,
+                timeout=self.connect_timeout,
+                limit=UPSTREAM_BUFFER,
+            )
+        except (OSError, TimeoutError, UpstreamError) as err:
+            raise DialError(f"upstream proxy {route.display()}: {err}") from None
+        if tls:
+            try:
+                await asyncio.wait_for(
+                    writer.start_tls(self.upstream_ssl_context, server_hostname=server_hostname),
+                    self.connect_timeout,
+                )
+            except (OSError, TimeoutError, ssl.SSLError) as err:
+                writer.close()
+                raise DialError(f"TLS through {route.display()}: {err}") from None
+        return reader, writer
+
+    async def dial_http(
+        self, decision: Decision
+    ) -> tuple[tuple[asyncio.StreamReader, asyncio.StreamWriter], UpstreamProxy | None]:
+        """Open a connection for plain HTTP: to the target, or to the upstream HTTP proxy.
+
+        When the second item is a proxy, requests must be sent in absolute form with its
+        ``Proxy-Authorization`` header.
+        """
+        route = self.upstream.for_plain_http(decision.host)
+        if route is None:
+            return await self._dial_direct(decision, tls=False), None
+        try:
+            conn = await asyncio.wait_for(
+                asyncio.open_connection(route.host, route.port, limit=UPSTREAM_BUFFER),
+                self.connect_timeout,
+            )
+        except (OSError, TimeoutError) as err:
+            raise DialError(f"upstream proxy {route.display()}: {err}") from None
+        return conn, route
+
+    async def _dial_direct(
+        self, decision: Decision, *, tls: bool
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         errors: list[str] = []
         vetoed = 0
         for address in decision.addresses:

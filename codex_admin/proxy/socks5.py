@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from codex_admin.proxy.http_handler import run_inspected
 from codex_admin.proxy.policy import Decision, udp_association_decision
-from codex_admin.proxy.streams import splice
+from codex_admin.proxy.tunnel import tunnel_streams
 from codex_admin.proxy.udp_relay import UdpAssociation, encode_address, record_decision
 
 if TYPE_CHECKING:
@@ -105,7 +105,9 @@ async def handle_socks(
     writer.write(_reply(SUCCEEDED))
     await writer.drain()
     try:
-        await splice(reader, writer, up_reader, up_writer)
+        await tunnel_streams(
+            (reader, writer), (up_reader, up_writer), idle_timeout=server.tunnel_idle_timeout
+        )
     finally:
         up_writer.close()
 

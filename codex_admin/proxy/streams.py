@@ -1,4 +1,4 @@
-"""Byte movers over asyncio streams: bounded head reads, body re-framing, tunnels.
+"""Byte movers over asyncio streams: bounded head reads and body re-framing.
 
 Bodies are copied byte-for-byte; only their *framing* is re-done (a chunked body is decoded and
 re-encoded chunk by chunk, trailers dropped), so no ambiguity in the client's framing can reach
@@ -8,12 +8,11 @@ the upstream. Every read has a timeout so a slow or stalled peer cannot pin a co
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
 
 from codex_admin.proxy.http1 import MAX_HEAD_BYTES, ProtocolError
 
-__all__ = ["copy_body", "read_head", "splice"]
+__all__ = ["copy_body", "read_head"]
 
 CHUNK = 256 * 1024
 _CHUNK_LINE = re.compile(rb"^([0-9a-fA-F]{1,16})(?:;[^\r\n]*)?\r\n$")
@@ -121,35 +120,3 @@ async def _skip_trailers(reader: asyncio.StreamReader, timeout: float) -> None:
             raise ProtocolError("chunked trailer too large", 431)
         if line == b"\r\n":
             return
-
-
-async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    try:
-        while True:
-            data = await reader.read(CHUNK)
-            if not data:
-                break
-            writer.write(data)
-            await writer.drain()
-    except (OSError, TimeoutError, asyncio.IncompleteReadError):
-        pass
-    finally:
-        with contextlib.suppress(OSError, RuntimeError):
-            if writer.can_write_eof():
-                writer.write_eof()
-
-
-async def splice(
-    a_reader: asyncio.StreamReader,
-    a_writer: asyncio.StreamWriter,
-    b_reader: asyncio.StreamReader,
-    b_writer: asyncio.StreamWriter,
-) -> None:
-    """Copy both directions until both sides have finished (half-close aware).
-
-    No idle timeout: a tunnel may legitimately be quiet in one direction for a long time; the
-    tunnel ends when both peers close or the proxy stops.
-    """
-    for writer in (a_writer, b_writer):
-        writer.transport.set_write_buffer_limits(high=CHUNK * 4)
-    await asyncio.gather(_pump(a_reader, b_writer), _pump(b_reader, a_writer))

@@ -1,0 +1,169 @@
+"""Opaque tunnels: byte-exact both ways, pipelined and server-first bytes, half-close, cleanup."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import socket
+import struct
+from pathlib import Path
+
+import pytest
+
+from codex_admin.proxy import tunnel
+from tests.proxy.helpers import make_proxy, run
+
+PAYLOAD = os.urandom(3 * 1024 * 1024 + 17)
+
+
+async def _sink_server(
+    banner: bytes = b"",
+) -> tuple[asyncio.Server, int, asyncio.Future[bytes]]:
+    """An origin that sends ``banner`` first, then echoes a SHA-256 of everything it read."""
+    got: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if banner:
+            writer.write(banner)
+            await writer.drain()
+        data = await reader.read()  # until the client half-closes
+        got.set_result(data)
+        writer.write(hashlib.sha256(data).hexdigest().encode())
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    return server, server.sockets[0].getsockname()[1], got
+
+
+def test_connect_tunnel_pipelined_bytes_half_close_and_bulk(tmp_path: Path) -> None:
+    async def main() -> None:
+        server, port, got = await _sink_server(banner=b"220 banner\r\n")
+        proxy, _ = make_proxy(tmp_path, {"domains": {"127.0.0.1": "allow"}})
+        async with proxy, server:
+            reader, writer = await asyncio.open_connection(*proxy.http_address)
+            # The first payload bytes ride in the same segment as the CONNECT head.
+            writer.write(f"CONNECT 127.0.0.1:{port} HTTP/1.1\r\n\r\n".encode() + PAYLOAD[:100])
+            head = await reader.readuntil(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 200")
+            assert await reader.readexactly(12) == b"220 banner\r\n"  # server spoke first
+            writer.write(PAYLOAD[100:])
+            await writer.drain()
+            writer.write_eof()  # half-close: the origin sees EOF and still answers
+            digest = await asyncio.wait_for(reader.read(), 10)
+            assert await got == PAYLOAD
+            assert digest == hashlib.sha256(PAYLOAD).hexdigest().encode()
+            writer.close()
+            for _ in range(50):
+                if proxy.active_connections == 0:
+                    break
+                await asyncio.sleep(0.02)
+            assert proxy.active_connections == 0
+
+    run(main())
+
+
+def test_socks5_tunnel_bulk_download_byte_exact(tmp_path: Path) -> None:
+    async def main() -> None:
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            writer.write(PAYLOAD)
+            await writer.drain()
+            writer.close()
+
+        origin = await asyncio.start_server(handle, "127.0.0.1", 0)
+        port = origin.sockets[0].getsockname()[1]
+        proxy, _ = make_proxy(tmp_path, {"domains": {"127.0.0.1": "allow"}})
+        async with proxy, origin:
+            assert proxy.socks_address is not None
+            reader, writer = await asyncio.open_connection(*proxy.socks_address)
+            writer.write(b"\x05\x01\x00")
+            assert await reader.readexactly(2) == b"\x05\x00"
+            writer.write(
+                b"\x05\x01\x00\x01" + socket.inet_aton("127.0.0.1") + struct.pack("!H", port)
+            )
+            assert (await reader.readexactly(10))[1] == 0
+            data = await asyncio.wait_for(reader.read(-1), 10)
+            assert hashlib.sha256(data).digest() == hashlib.sha256(PAYLOAD).digest()
+            writer.close()
+
+    run(main())
+
+
+@pytest.mark.parametrize("use_splice", [True, False])
+def test_relay_over_socket_pairs_both_paths(
+    monkeypatch: pytest.MonkeyPatch, use_splice: bool
+) -> None:
+    """The kernel splice path and the recv/send fallback (no splice: macOS) behave the same."""
+    monkeypatch.setattr(tunnel, "_SPLICE", use_splice)
+
+    async def main() -> None:
+        left_outer, left_inner = socket.socketpair()
+        right_inner, right_outer = socket.socketpair()
+        for sock in (left_outer, left_inner, right_inner, right_outer):
+            sock.setblocking(False)
+        loop = asyncio.get_running_loop()
+        task = asyncio.create_task(
+            tunnel.relay(left_inner, right_inner, a_leftover=b"early:", b_leftover=b"hello:")
+        )
+
+        async def send() -> None:
+            await loop.sock_sendall(left_outer, PAYLOAD)
+            left_outer.shutdown(socket.SHUT_WR)
+
+        async def receive() -> bytes:
+            received = bytearray()
+            while chunk := await loop.sock_recv(right_outer, 1 << 16):
+                received += chunk
+            return bytes(received)
+
+        _, received = await asyncio.gather(send(), receive())
+        assert received == b"early:" + PAYLOAD
+        await loop.sock_sendall(right_outer, b"reply")
+        right_outer.shutdown(socket.SHUT_WR)
+        back = bytearray()
+        while chunk := await loop.sock_recv(left_outer, 1 << 16):
+            back += chunk
+        assert bytes(back) == b"hello:reply"
+        await asyncio.wait_for(task, 5)
+        assert left_inner.fileno() == -1 and right_inner.fileno() == -1  # closed on return
+        left_outer.close()
+        right_outer.close()
+
+    run(main())
+
+
+def test_relay_cancellation_closes_every_descriptor() -> None:
+    async def main() -> None:
+        before = len(os.listdir("/proc/self/fd"))
+        a_outer, a_inner = socket.socketpair()
+        b_inner, b_outer = socket.socketpair()
+        for sock in (a_inner, b_inner):
+            sock.setblocking(False)
+        task = asyncio.create_task(tunnel.relay(a_inner, b_inner))
+        await asyncio.sleep(0.05)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        a_outer.close()
+        b_outer.close()
+        assert len(os.listdir("/proc/self/fd")) == before  # sockets and pipes all closed
+
+    run(main())
+
+
+def test_reset_on_one_side_ends_the_tunnel() -> None:
+    async def main() -> None:
+        a_outer, a_inner = socket.socketpair()
+        b_inner, b_outer = socket.socketpair()
+        for sock in (a_inner, b_inner, b_outer):
+            sock.setblocking(False)
+        task = asyncio.create_task(tunnel.relay(a_inner, b_inner))
+        b_outer.close()  # the upstream vanishes while the client still writes
+        a_outer.sendall(b"x" * 1024)
+        await asyncio.wait_for(task, 5)
+        a_outer.settimeout(5)
+        assert a_outer.recv(10) == b""  # the client sees the tunnel close
+        a_outer.close()
+
+    run(main())
