@@ -24,7 +24,14 @@ from codex_admin.proxy.env import CA_VARIABLES, proxy_environment
 from codex_admin.proxy.hosts import HostError, is_non_public, normalize_host
 from codex_admin.proxy.netconfig import build_network_policy
 from codex_admin.proxy.patterns import PatternError, PatternSet, compile_pattern
-from codex_admin.proxy.policy import Decider, Decision, NetworkPolicy, decide, dial_permitted
+from codex_admin.proxy.policy import (
+    Decider,
+    Decision,
+    NetworkPolicy,
+    decide,
+    dial_permitted,
+    udp_association_decision,
+)
 from codex_admin.proxy.resolver import ResolveError, Resolver, StaticResolver, SystemResolver
 from codex_admin.proxy.server import ProxyServer
 
@@ -55,4 +62,5 @@ __all__ = [
     "normalize_host",
     "parse_resolve_option",
     "proxy_environment",
+    "udp_association_decision",
 ]

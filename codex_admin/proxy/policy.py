@@ -5,7 +5,8 @@ Order for a host: deny list → local literal guard (explicit-literal exception)
 optional decider for allow-list misses. Unlike Codex, a name that no rule allows is refused
 *before* any lookup when there is no decider, so the proxy never resolves names it will refuse
 (attack A26). Protocol wrappers add the mode guards: limited mode allows only GET/HEAD/OPTIONS,
-only port 443 for CONNECT/SOCKS, and only through inspection (``mitm_required``).
+only port 443 for CONNECT/SOCKS, and only through inspection (``mitm_required``); SOCKS5 UDP
+is refused in limited mode and unless ``enable_socks5_udp`` (:func:`udp_association_decision`).
 
 :func:`decide` is the single entry point used by the running proxy and `codex network check`.
 """
@@ -34,6 +35,7 @@ __all__ = [
     "decide",
     "dial_permitted",
     "evaluate_host",
+    "udp_association_decision",
 ]
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -235,6 +237,25 @@ def dial_permitted(policy: NetworkPolicy, host: str, address: str) -> bool:
     return ip_literal(host) == ip_literal(address)
 
 
+def udp_association_decision(
+    policy: NetworkPolicy, *, host: str = "", port: int = 0
+) -> Decision | None:
+    """The association-level guard for SOCKS5 UDP ASSOCIATE: None when a relay may be opened.
+
+    Runs before any host policy because an ASSOCIATE request names the *client's* expected
+    source address, not a destination; destinations are checked per datagram with
+    :func:`decide` (``protocol="socks5_udp"``), which starts with this same guard so the proxy
+    and `codex network check --udp` agree. ``host``/``port`` only label the refusal.
+    Refusals: ``proxy_disabled`` when the proxy is off; ``method_not_allowed`` in limited mode
+    (no uninspected bytes, spec §6) or while ``enable_socks5_udp`` is false (the default).
+    """
+    if not policy.enabled:
+        return _deny(host, port, "proxy_disabled", source="proxy_state", scope="non_domain")
+    if policy.mode == "limited" or not policy.enable_socks5_udp:
+        return _deny(host, port, "method_not_allowed", source="mode_guard", scope="non_domain")
+    return None
+
+
 async def decide(
     policy: NetworkPolicy,
     *,
@@ -257,10 +278,14 @@ async def decide(
         return _deny(host, port, "proxy_disabled", source="proxy_state", scope="non_domain")
     if protocol in ("https_connect", "socks5_tcp") and limited and port != 443:
         return _deny(host, port, "method_not_allowed", source="mode_guard", scope="non_domain")
-    if protocol == "socks5_udp" and (limited or not policy.enable_socks5_udp):
-        return _deny(host, port, "method_not_allowed", source="mode_guard", scope="non_domain")
-    if protocol == "socks5_udp" and ip_literal(host.strip("[]")) is None:
-        return _deny(host, port, "not_allowed")
+    if protocol == "socks5_udp":
+        refused = udp_association_decision(policy, host=host, port=port)
+        if refused is not None:
+            return refused
+        if ip_literal(host.strip("[]")) is None:
+            # A relayed datagram names no host a rule could match: only IP-literal rules
+            # (or `*`) can allow UDP (spec §7.6).
+            return _deny(host, port, "not_allowed")
     result = await evaluate_host(
         policy, host, port, resolver=resolver, decider=decider, protocol=protocol
     )

@@ -84,6 +84,7 @@ class ProxyServer:
         tunnel_idle_timeout: float | None = 900.0,
         max_connections: int = 4096,
         upstream_env: Mapping[str, str] | None = None,
+        udp_idle_timeout: float = 300.0,
     ) -> None:
         for bind in (http_bind, socks_bind):
             if (
@@ -108,6 +109,7 @@ class ProxyServer:
         # Like Squid's read_timeout: a tunnel silent both ways this long is closed.
         self.tunnel_idle_timeout = tunnel_idle_timeout
         self.max_connections = max_connections
+        self.udp_idle_timeout = udp_idle_timeout  # a quiet SOCKS5 UDP association is closed
         self.audit = AuditLog(mode=policy.mode, jsonl_path=audit_log)
         # Chaining reads this process's proxy variables, and only when the policy opts in.
         self.upstream = (

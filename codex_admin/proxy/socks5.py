@@ -1,10 +1,18 @@
-"""SOCKS5 listener (RFC 1928): no-auth, TCP CONNECT; UDP ASSOCIATE and BIND refused.
+"""SOCKS5 listener (RFC 1928): no-auth, TCP CONNECT, UDP ASSOCIATE; BIND refused.
 
-Ordering (spec §5): enabled → limited-mode port guard (only 443, before host policy) → host
+TCP ordering (spec §5): enabled → limited-mode port guard (only 443, before host policy) → host
 policy → MITM required → dial or inspect. Port 443 is inspected when MITM is on, exactly like a
-CONNECT tunnel. UDP ASSOCIATE is refused with "not allowed by ruleset" when the policy forbids
-it (limited mode, or ``enable_socks5_udp`` off) and "command not supported" otherwise: this
-proxy has no UDP relay, so no datagram ever leaves uninspected.
+CONNECT tunnel.
+
+UDP ASSOCIATE: the request's address is the *client's* expected source, not a destination, so
+no host policy runs on it. Only the association guard does
+(:func:`~codex_admin.proxy.policy.udp_association_decision`): proxy disabled ⇒ general failure;
+limited mode or ``enable_socks5_udp`` off (the default) ⇒ "not allowed by ruleset". Then a
+:class:`~codex_admin.proxy.udp_relay.UdpAssociation` checks every destination. Associations over
+the Unix-socket listener are refused with "command not supported": the relay's UDP port would
+live in the proxy's network namespace, and a sandbox that reaches the proxy through that socket
+has no route to it (its namespace has only its own loopback and the TCP bridge), so a
+"success" would only hand it an address it cannot use.
 """
 
 from __future__ import annotations
@@ -15,7 +23,9 @@ import struct
 from typing import TYPE_CHECKING
 
 from codex_admin.proxy.http_handler import run_inspected
+from codex_admin.proxy.policy import Decision, udp_association_decision
 from codex_admin.proxy.tunnel import tunnel_streams
+from codex_admin.proxy.udp_relay import UdpAssociation, encode_address, record_decision
 
 if TYPE_CHECKING:
     from codex_admin.proxy.server import ProxyServer
@@ -30,9 +40,11 @@ CONNECTION_REFUSED = 0x05
 COMMAND_NOT_SUPPORTED = 0x07
 ADDRESS_NOT_SUPPORTED = 0x08
 
+UDP_UNIX_REASON = "udp_unsupported_on_unix_socket"
 
-def _reply(code: int) -> bytes:
-    return bytes([5, code, 0, 1, 0, 0, 0, 0, 0, 0])
+
+def _reply(code: int, bound: tuple[str, int] = ("0.0.0.0", 0)) -> bytes:
+    return bytes([5, code, 0]) + encode_address(*bound)
 
 
 async def _greeting(reader: asyncio.StreamReader) -> int:
@@ -59,8 +71,11 @@ async def handle_socks(
             await writer.drain()
         return
     command, host, port = request
-    protocol = "socks5_udp" if command == 3 else "socks5_tcp"
-    if command not in (1, 3):
+    protocol = "socks5_tcp"
+    if command == 3:
+        await _udp_associate(server, reader, writer, host, port, client)
+        return
+    if command != 1:
         writer.write(_reply(COMMAND_NOT_SUPPORTED))
         await writer.drain()
         return
@@ -70,10 +85,6 @@ async def handle_socks(
     if not decision.allowed:
         code = GENERAL_FAILURE if decision.reason == "proxy_disabled" else NOT_ALLOWED
         writer.write(_reply(code))
-        await writer.drain()
-        return
-    if command == 3:
-        writer.write(_reply(COMMAND_NOT_SUPPORTED))
         await writer.drain()
         return
     if server.mitm and port == 443:
@@ -99,6 +110,54 @@ async def handle_socks(
         )
     finally:
         up_writer.close()
+
+
+async def _udp_associate(
+    server: ProxyServer,
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    host: str,
+    port: int,
+    client: str,
+) -> None:
+    """Guard, bind, reply with BND.ADDR/PORT, relay until the control connection ends."""
+    refused = udp_association_decision(server.policy, host=host, port=port)
+    local = writer.get_extra_info("sockname")
+    peer = writer.get_extra_info("peername")
+    code = GENERAL_FAILURE
+    if refused is None and not (isinstance(local, tuple) and isinstance(peer, tuple)):
+        refused = Decision(
+            False,
+            UDP_UNIX_REASON,
+            host,
+            port,
+            source="proxy_state",
+            decision="deny",
+            scope="non_domain",
+        )
+        code = COMMAND_NOT_SUPPORTED
+    elif refused is not None and refused.reason != "proxy_disabled":
+        code = NOT_ALLOWED
+    if refused is not None:
+        record_decision(server, refused, client)
+        writer.write(_reply(code))
+        await writer.drain()
+        return
+    association = UdpAssociation(
+        server, peer_host=str(peer[0]), declared_host=host, declared_port=port, client=client
+    )
+    try:
+        try:
+            bound = await association.open(str(local[0]))
+        except OSError:
+            writer.write(_reply(GENERAL_FAILURE))
+            await writer.drain()
+            return
+        writer.write(_reply(SUCCEEDED, bound))
+        await writer.drain()
+        await association.serve(reader, server.udp_idle_timeout)
+    finally:
+        await association.close()
 
 
 async def _handshake(

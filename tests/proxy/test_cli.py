@@ -197,3 +197,34 @@ def test_proxy_run_prints_env_and_stops_on_sigterm(cli_env: dict[str, str]) -> N
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
+
+
+def test_network_check_socks5_udp(cli_env: dict[str, str], tmp_path: Path) -> None:
+    policy = tmp_path / "udp.toml"
+    policy.write_text(
+        '[network]\nenabled = true\nenable_socks5_udp = true\n[network.domains]\n"127.0.0.1" = "allow"\n'
+    )
+    args = ("network", "check", "--json", "--config-file", str(policy))
+    ok = codex(cli_env, *args, "--socks5", "127.0.0.1:53", "--udp")
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads(ok.stdout) == {
+        "decision": "allow",
+        "reason": "allow",
+        "status": None,
+        "x_proxy_error": None,
+        "matched_pattern": "127.0.0.1",
+    }
+    name = codex(cli_env, *args, "--socks5", "localhost:53", "--udp")
+    assert name.returncode == 3 and json.loads(name.stdout)["reason"] == "not_allowed"
+    policy.write_text(
+        policy.read_text().replace("enabled = true", 'enabled = true\nmode = "limited"')
+    )
+    limited = codex(cli_env, *args, "--socks5", "127.0.0.1:53", "--udp")
+    assert limited.returncode == 3, limited.stderr
+    assert json.loads(limited.stdout) == {
+        "decision": "deny",
+        "reason": "method_not_allowed",
+        "status": 403,
+        "x_proxy_error": "blocked-by-method-policy",
+        "matched_pattern": None,
+    }

@@ -15,6 +15,7 @@ from codex_admin.proxy import (
     decide,
     dial_permitted,
     proxy_environment,
+    udp_association_decision,
 )
 from tests.proxy.helpers import run
 
@@ -230,6 +231,35 @@ def test_limited_connect_without_inspection_needs_mitm() -> None:
 def test_socks_port_guard_runs_before_host_policy() -> None:
     d, resolver = check({"mode": "limited"}, "denied.example", protocol="socks5_tcp", port=80)
     assert d.reason == "method_not_allowed" and resolver.calls == []
+
+
+@pytest.mark.parametrize(
+    ("network", "managed", "reason"),
+    [
+        ({"enable_socks5_udp": True}, None, None),
+        ({}, None, "method_not_allowed"),  # off unless opted in
+        ({"enable_socks5_udp": True, "mode": "limited"}, None, "method_not_allowed"),
+        ({"enable_socks5_udp": True}, {"enable_socks5_udp": False}, "method_not_allowed"),
+        ({"enable_socks5_udp": True, "enabled": False}, None, "proxy_disabled"),
+    ],
+)
+def test_udp_association_guard_matches_per_datagram_decide(
+    network: dict[str, Any], managed: dict[str, Any] | None, reason: str | None
+) -> None:
+    network = {**network, "domains": {"127.0.0.1": "allow", "*": "allow"}}
+    policy = build_network_policy({"enabled": True, **network}, managed)
+    guard = udp_association_decision(policy)
+    assert (guard.reason if guard else None) == reason
+    # decide() starts with the same guard, so `network check --udp` reports the same reason.
+    for host in ("127.0.0.1", PUBLIC):
+        d, resolver = check(network, host, protocol="socks5_udp", port=53, managed=managed)
+        assert d.reason == (reason or "allow") and resolver.calls == []
+    if reason is None:
+        # A datagram names no host: only IP-literal rules can allow UDP, even under `*`.
+        d, resolver = check(network, "example.com", protocol="socks5_udp", port=53)
+        assert d.reason == "not_allowed" and resolver.calls == []
+        d, _ = check(network, "127.0.0.2", protocol="socks5_udp", port=53)
+        assert d.reason == "not_allowed_local"
 
 
 # -- managed clamping (spec §2.3) -------------------------------------------------------
