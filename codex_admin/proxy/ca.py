@@ -260,6 +260,37 @@ def _take_lease(directory: Path, name: str, artifacts: list[str]) -> tuple[int, 
     return fd, target
 
 
+def _prune_lease(directory: Path, name: str, removed: list[str]) -> list[str]:
+    """Prune one lease if its owner is gone (appending to ``removed``); return live names.
+
+    Opened non-blocking and checked to be a regular file, so a FIFO or a directory planted
+    under a lease's name can neither hang nor break the proxy's start.
+    """
+    try:
+        fd = os.open(directory / name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return []
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return []
+        listed = [
+            n for n in os.read(fd, 4096).decode("ascii", "replace").split() if _ARTIFACT.match(n)
+        ]
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return listed
+        for stale in [*listed, name]:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(directory / stale)
+                removed.append(stale)
+        return []
+    except OSError:
+        return []
+    finally:
+        os.close(fd)
+
+
 def prune_artifacts(directory: Path, *, now: float | None = None) -> list[str]:
     """Remove CA files no running proxy holds; return the names removed.
 
@@ -274,29 +305,8 @@ def prune_artifacts(directory: Path, *, now: float | None = None) -> list[str]:
     except OSError:
         return removed
     for entry in entries:
-        if not _LEASE.match(entry.name):
-            continue
-        try:
-            fd = os.open(entry.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-        except OSError:
-            continue
-        try:
-            listed = [
-                n
-                for n in os.read(fd, 4096).decode("ascii", "replace").split()
-                if _ARTIFACT.match(n)
-            ]
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                live.update(listed)
-                continue
-            for name in [*listed, entry.name]:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(directory / name)
-                    removed.append(name)
-        finally:
-            os.close(fd)
+        if _LEASE.match(entry.name):
+            live.update(_prune_lease(directory, entry.name, removed))
     cutoff = (time.time() if now is None else now) - _ORPHAN_AGE
     for entry in entries:
         if not _ARTIFACT.match(entry.name) or entry.name in live or entry.name in removed:

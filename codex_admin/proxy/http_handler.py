@@ -177,8 +177,10 @@ async def _plain(
             return False
     conn, via = cached
     host_value = head.get("host") or _host_value(authority, 80)
-    # Through an upstream HTTP proxy the request goes in absolute form with its credentials.
-    target = path if via is None else f"http://{_host_value(authority, 80)}{path}"
+    # Through an upstream HTTP proxy the request goes in absolute form with its credentials,
+    # naming the host exactly as the policy checked it (not the client's spelling).
+    checked = Authority(decision.host.split("%", 1)[0], authority.port)
+    target = path if via is None else f"http://{_host_value(checked, 80)}{path}"
     extra = [] if via is None else via.headers()
     keep = await exchange(
         server, reader, writer, head, target, host_value, framing, conn, extra_headers=extra

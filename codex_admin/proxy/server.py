@@ -221,6 +221,11 @@ class ProxyServer:
                 await handler(self, reader, writer)
             except (OSError, TimeoutError, asyncio.IncompleteReadError, ssl.SSLError):
                 pass
+            except asyncio.CancelledError:
+                # stop() (or loop shutdown) ended this connection. It is a top-level task that
+                # nobody awaits for its cancellation, and asyncio's stream callback would log
+                # a traceback for every cancelled one: end it normally instead.
+                pass
             finally:
                 self._tasks.discard(task)
                 writer.close()

@@ -84,11 +84,17 @@ class _Direction:
         self.last_active = loop.time()
         self.pipe: tuple[int, int] | None = None
         if _SPLICE:
-            self.pipe = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-            with contextlib.suppress(OSError):
-                import fcntl
+            try:
+                self.pipe = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+            except OSError:
+                # Out of descriptors (a pipe costs two): copy in user space instead, so the
+                # tunnel still costs only its two sockets, as it would without splice.
+                self.pipe = None
+            else:
+                with contextlib.suppress(OSError):
+                    import fcntl
 
-                fcntl.fcntl(self.pipe[1], _F_SETPIPE_SZ, PIPE_SIZE)
+                    fcntl.fcntl(self.pipe[1], _F_SETPIPE_SZ, PIPE_SIZE)
 
     # -- scheduling ------------------------------------------------------------------------
     def start(self) -> None:
@@ -222,9 +228,12 @@ async def relay(
     loop = asyncio.get_running_loop()
     forward_done: asyncio.Future[None] = loop.create_future()
     backward_done: asyncio.Future[None] = loop.create_future()
-    forward = _Direction(loop, a, b, a_leftover, forward_done)
-    backward = _Direction(loop, b, a, b_leftover, backward_done)
+    directions: list[_Direction] = []
     try:
+        forward = _Direction(loop, a, b, a_leftover, forward_done)
+        directions.append(forward)
+        backward = _Direction(loop, b, a, b_leftover, backward_done)
+        directions.append(backward)
         forward.start()
         backward.start()
         pending: set[asyncio.Future[None]] = {forward_done, backward_done}
@@ -241,8 +250,8 @@ async def relay(
             if any(f.exception() is not None for f in finished):
                 return  # a reset or broken pipe ends the whole tunnel
     finally:
-        forward.close()
-        backward.close()
+        for direction in directions:
+            direction.close()
         for sock in (a, b):
             with contextlib.suppress(OSError):
                 sock.close()

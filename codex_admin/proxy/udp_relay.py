@@ -5,8 +5,10 @@ reply live in :mod:`.socks5`). Why it is shaped this way:
 
 * **Who may use it.** The client-facing socket is bound on the control connection's local
   address (loopback) and accepts datagrams only from the control connection's peer IP, and
-  only from one source port: the one the client declared in its request, else the first one
-  seen. Another local process cannot inject datagrams into someone else's association.
+  only from one source port: the one the client declared in its request, else (RFC 1928's
+  ``0.0.0.0:0``) the first one seen. A client that declares its port cannot be hijacked; one
+  that does not can lose its association to another local process that sends first, which
+  gains nothing it could not get from its own ASSOCIATE (the same policy applies to it).
 * **Where datagrams may go.** UDP names no host, so each destination ``(ip, port)`` goes
   through :func:`~codex_admin.proxy.policy.decide` (``protocol="socks5_udp"``) once per
   association, then through the connect-time guard
@@ -196,24 +198,39 @@ class UdpAssociation:
         return self.address
 
     async def serve(self, control: asyncio.StreamReader, idle_timeout: float) -> None:
-        """Relay until the control connection reaches EOF or ``idle_timeout`` passes quietly."""
+        """Relay until the control connection reaches EOF or ``idle_timeout`` passes quietly.
+
+        The policy worker is watched too: if it fails, the association ends at once (and the
+        error surfaces) instead of silently swallowing datagrams into a dead queue.
+        """
         loop = asyncio.get_running_loop()
         worker = asyncio.ensure_future(self._check_pending())
+        read: asyncio.Task[bytes] | None = None
         try:
-            while not worker.done():
+            while True:
                 remaining = self._last_activity + idle_timeout - loop.time()
                 if remaining <= 0:
                     return
-                try:
+                if read is None:
                     # Anything the client sends on the control connection is discarded.
-                    if not await asyncio.wait_for(control.read(4096), remaining):
+                    read = asyncio.ensure_future(control.read(4096))
+                watched: set[asyncio.Future[Any]] = {read, worker}
+                done, _ = await asyncio.wait(
+                    watched, timeout=remaining, return_when=asyncio.FIRST_COMPLETED
+                )
+                if worker in done:
+                    worker.result()  # re-raises the worker's failure
+                    return
+                if read in done:
+                    if not read.result():
                         return
-                except TimeoutError:
-                    continue
+                    read = None
         finally:
-            worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await worker
+            for task in (read, worker):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
 
     async def close(self) -> None:
         """Close every socket; a loop turn lets the transports really release them."""

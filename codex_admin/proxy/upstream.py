@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
+from codex_admin.proxy.hosts import is_local_literal
 from codex_admin.proxy.http1 import MAX_HEAD_BYTES, ProtocolError, parse_head
 
 __all__ = ["UpstreamError", "UpstreamProxy", "UpstreamRoutes", "open_tunnel"]
@@ -57,7 +58,11 @@ def parse_proxy_url(text: str) -> UpstreamProxy:
     value = text.strip()
     if "://" not in value:
         value = "http://" + value
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        # urlsplit's message quotes the netloc, password included: never pass it on.
+        raise ValueError("malformed proxy URL") from None
     if parts.scheme.lower() != "http":
         raise ValueError(f"only http:// upstream proxies are supported, not {parts.scheme}://")
     if not parts.hostname:
@@ -67,6 +72,8 @@ def parse_proxy_url(text: str) -> UpstreamProxy:
     except ValueError:
         raise ValueError("invalid port") from None
     authorization = None
+    if any(ord(c) < 0x21 or ord(c) == 0x7F for c in parts.netloc):
+        raise ValueError("malformed proxy URL")
     if parts.username is not None:
         pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
         authorization = "Basic " + base64.b64encode(pair.encode()).decode("ascii")
@@ -118,7 +125,14 @@ class UpstreamRoutes:
         return None if self.bypass(host) else self.https
 
     def bypass(self, host: str) -> bool:
-        """Does ``NO_PROXY`` send the normalised ``host`` direct? (``*``, suffixes, CIDRs)."""
+        """Is the normalised ``host`` dialled directly? Local literals always are.
+
+        ``localhost`` or a private address that the policy explicitly allowed means *this*
+        machine's network; the organisation's proxy would reach its own instead. Otherwise
+        ``NO_PROXY`` decides (``*``, domain suffixes, IPs and CIDRs).
+        """
+        if is_local_literal(host):
+            return True
         try:
             address = ipaddress.ip_address(host.split("%", 1)[0])
         except ValueError:

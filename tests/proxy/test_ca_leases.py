@@ -128,3 +128,18 @@ def test_silent_tunnel_is_closed_after_the_idle_timeout(tmp_path: Path) -> None:
             busy_writer.close()
 
     run(main())
+
+
+def test_a_fifo_or_directory_named_like_a_lease_cannot_hang_or_break_start(tmp_path: Path) -> None:
+    """Review finding: os.open on a FIFO blocked start() forever; a directory raised."""
+    directory = tmp_path / "proxy"
+    directory.mkdir()
+    os.mkfifo(directory / f"session-{'5' * 64}.lease")
+    (directory / f"session-{'6' * 64}.lease").mkdir()
+    (directory / f"ca-{'7' * 64}.pem").mkdir()
+    os.utime(directory / f"ca-{'7' * 64}.pem", (0, 0))
+    assert prune_artifacts(directory) == []
+    ca = SessionCA()
+    ca_path, _ = ca.write_artifacts(tmp_path)
+    assert ca_path.exists()
+    ca.release()

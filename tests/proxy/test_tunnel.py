@@ -193,3 +193,43 @@ def test_connect_over_the_unix_socket_listener(tmp_path: Path) -> None:
             writer.close()
 
     run(main())
+
+
+def test_out_of_descriptors_for_pipes_falls_back_to_copying(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Review finding: a failed pipe2 (EMFILE) leaked the other pipe and killed the tunnel."""
+    import errno
+
+    calls = 0
+    real_pipe2 = os.pipe2
+
+    def flaky_pipe2(flags: int) -> tuple[int, int]:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise OSError(errno.EMFILE, "Too many open files")
+        return real_pipe2(flags)
+
+    monkeypatch.setattr(tunnel.os, "pipe2", flaky_pipe2)
+
+    async def main() -> None:
+        before = len(os.listdir("/proc/self/fd"))
+        a_outer, a_inner = socket.socketpair()
+        b_inner, b_outer = socket.socketpair()
+        for sock in (a_outer, a_inner, b_inner, b_outer):
+            sock.setblocking(False)
+        loop = asyncio.get_running_loop()
+        task = asyncio.create_task(tunnel.relay(a_inner, b_inner))
+        await loop.sock_sendall(a_outer, b"over the pipe")
+        await loop.sock_sendall(b_outer, b"copied")
+        assert await loop.sock_recv(b_outer, 100) == b"over the pipe"
+        assert await loop.sock_recv(a_outer, 100) == b"copied"
+        a_outer.shutdown(socket.SHUT_WR)
+        b_outer.shutdown(socket.SHUT_WR)
+        await asyncio.wait_for(task, 5)
+        a_outer.close()
+        b_outer.close()
+        assert len(os.listdir("/proc/self/fd")) == before
+
+    run(main())

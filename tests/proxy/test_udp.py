@@ -346,3 +346,32 @@ def test_destination_cap_drops_and_audits_once(
             peer.close()
 
     run(scenario())
+
+
+def test_a_failing_policy_worker_ends_the_association(tmp_path: Path) -> None:
+    """Review finding: a worker exception left the association swallowing datagrams."""
+
+    async def scenario() -> None:
+        asked: list[tuple[str, int]] = []
+
+        async def broken_decider(host: str, port: int, protocol: str) -> tuple[str, str]:
+            asked.append((host, port))
+            raise RuntimeError("decider service is down")
+
+        client = await Peer.open()
+        proxy, _ = make_proxy(tmp_path, {"enable_socks5_udp": True}, decider=broken_decider)
+        loop = asyncio.get_running_loop()
+        errors: list[dict[str, Any]] = []
+        loop.set_exception_handler(lambda _loop, context: errors.append(context))
+        async with proxy:
+            code, relay, reader, writer = await associate(proxy)
+            assert code == 0
+            # A public literal no rule allows goes to the decider, which fails: nothing is sent.
+            client.send(header("93.184.216.34", 9) + b"x", relay)
+            assert await asyncio.wait_for(reader.read(), 2) == b""  # control connection closed
+            writer.close()
+        assert asked == [("93.184.216.34", 9)]
+        assert any("decider service is down" in str(c.get("exception")) for c in errors)
+        client.close()
+
+    run(scenario())

@@ -300,3 +300,51 @@ def test_header_injection_through_a_socks_name_never_reaches_the_parent(tmp_path
         assert parent.heads == []
 
     run(main())
+
+
+def test_local_literals_never_go_to_the_parent_and_its_target_is_normalised(
+    tmp_path: Path,
+) -> None:
+    """Review findings: the parent would reach *its own* loopback, and must see checked names."""
+
+    async def main() -> None:
+        origin = await start_upstream()
+        parent = ParentProxy({f"app.example.com:{origin.port}": ("127.0.0.1", origin.port)})
+        await parent.start()
+        proxy, _ = make_proxy(
+            tmp_path,
+            {
+                "domains": {"localhost": "allow", "127.0.0.1": "allow", "app.example.com": "allow"},
+                "allow_upstream_proxy": True,
+            },
+            answers={"app.example.com": [PUBLIC]},
+            upstream_env={"HTTP_PROXY": parent.url, "HTTPS_PROXY": parent.url, "NO_PROXY": ""},
+        )
+        async with proxy:
+            for host in ("127.0.0.1", "localhost"):
+                code, out, err = await curl("-x", proxy.http_url, f"http://{host}:{origin.port}/l")
+                assert code == 0 and "echo:GET /l" in out, err
+            reader, writer = await asyncio.open_connection(*proxy.http_address)
+            writer.write(f"CONNECT localhost:{origin.port} HTTP/1.1\r\n\r\n".encode())
+            assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 200")
+            writer.close()
+            assert parent.heads == []  # all of them went direct
+            await raw_exchange(
+                proxy.http_address,
+                f"GET http://APP.Example.COM.:{origin.port}/n HTTP/1.1\r\n"
+                f"Host: app.example.com:{origin.port}\r\n\r\n".encode(),
+            )
+        assert parent.heads[0].startswith(
+            f"GET http://app.example.com:{origin.port}/n HTTP/1.1\r\n".encode()
+        )
+        origin.close()
+
+    run(main())
+
+
+def test_a_password_never_appears_in_a_warning() -> None:
+    for url in ("http://svc:S3cr3t\uff0fpw@proxy.corp.example:8080", "http://svc:S3cr3t\x00@p:1"):
+        routes = UpstreamRoutes.from_environ({"HTTPS_PROXY": url})
+        assert routes.https is None
+        assert routes.warnings and not any("S3cr3t" in w for w in routes.warnings)
+        assert "S3cr3t" not in repr(routes)
