@@ -114,6 +114,7 @@ class Decision:
     matched_pattern: str | None = None
     addresses: tuple[str, ...] = ()
     override: bool = False
+    detail: str | None = None  # a more precise human message than the reason's wire text
 
     @property
     def status(self) -> int | None:
@@ -131,6 +132,8 @@ class Decision:
     def message(self) -> str:
         if self.allowed:
             return "allowed"
+        if self.detail:
+            return self.detail
         return _WIRE.get(self.reason, (403, None, "Request denied by the sandbox policy."))[2]
 
 
@@ -252,7 +255,10 @@ def udp_association_decision(
     if not policy.enabled:
         return _deny(host, port, "proxy_disabled", source="proxy_state", scope="non_domain")
     if policy.mode == "limited" or not policy.enable_socks5_udp:
-        return _deny(host, port, "method_not_allowed", source="mode_guard", scope="non_domain")
+        detail = None if policy.mode == "limited" else "SOCKS5 UDP is off (enable_socks5_udp)."
+        return _deny(
+            host, port, "method_not_allowed", source="mode_guard", scope="non_domain", detail=detail
+        )
     return None
 
 

@@ -228,3 +228,16 @@ def test_network_check_socks5_udp(cli_env: dict[str, str], tmp_path: Path) -> No
         "x_proxy_error": "blocked-by-method-policy",
         "matched_pattern": None,
     }
+    policy.write_text("[network]\nenabled = true\nenable_socks5_udp = false\n")
+    off = codex(
+        cli_env,
+        "network",
+        "check",
+        "--config-file",
+        str(policy),
+        "--socks5",
+        "127.0.0.1:53",
+        "--udp",
+    )
+    assert off.returncode == 3 and "SOCKS5 UDP is off (enable_socks5_udp)" in off.stdout
+    assert "limited mode" not in off.stdout
