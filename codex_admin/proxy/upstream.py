@@ -28,7 +28,7 @@ from urllib.parse import unquote, urlsplit
 from codex_admin.proxy.hosts import is_local_literal
 from codex_admin.proxy.http1 import MAX_HEAD_BYTES, ProtocolError, parse_head
 
-__all__ = ["UpstreamError", "UpstreamProxy", "UpstreamRoutes", "open_tunnel"]
+__all__ = ["UpstreamError", "UpstreamProxy", "UpstreamRoutes", "open_tunnel", "parse_proxy_url"]
 
 
 class UpstreamError(Exception):
@@ -175,17 +175,18 @@ class UpstreamRoutes:
 
 
 def _same_loopback(a: str, b: str) -> bool:
-    def loop(host: str) -> bool:
+    """Do two listen/connect hosts name the same local endpoint (any loopback or wildcard)?"""
+
+    def local(host: str) -> bool:
         if host == "localhost":
             return True
         try:
-            return (
-                ipaddress.ip_address(host).is_loopback or ipaddress.ip_address(host).is_unspecified
-            )
+            address = ipaddress.ip_address(host)
         except ValueError:
             return False
+        return address.is_loopback or address.is_unspecified
 
-    return a == b or (loop(a) and loop(b))
+    return a == b or (local(a) and local(b))
 
 
 def _no_proxy_entries(text: str) -> list[str]:
