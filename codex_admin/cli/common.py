@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from codex_admin.cli import context
+from codex_admin.vocabulary import ApprovalPolicy, SandboxMode
 
 if TYPE_CHECKING:
     from codex_admin.config import ConfigResult, RequirementsDocument
@@ -52,8 +53,8 @@ StrictOpt = Annotated[
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object")]
 
-_SANDBOX = ("read-only", "workspace-write", "danger-full-access")
-_APPROVAL = ("untrusted", "on-failure", "on-request", "never")
+_SANDBOX = tuple(m.value for m in SandboxMode.cli_choices())
+_APPROVAL = tuple(p.value for p in ApprovalPolicy)
 
 
 def load_effective_config(

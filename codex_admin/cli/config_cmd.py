@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from codex_admin.cli.app import make_app
 from codex_admin.cli.common import (
     ApprovalOpt,
     BypassOpt,
@@ -28,13 +29,7 @@ from codex_admin.cli.output import print_json, print_warnings
 if TYPE_CHECKING:
     from codex_admin.config import ConfigResult
 
-app = typer.Typer(
-    help="Show, explain, validate and export the layered configuration.",
-    no_args_is_help=True,
-    add_completion=False,
-    rich_markup_mode=None,
-    pretty_exceptions_enable=False,
-)
+app = make_app("Show, explain, validate and export the layered configuration.")
 
 _LAYER_NOTES = {
     "session_flags": "-c overrides",

@@ -9,13 +9,12 @@ from typing import Any
 
 import typer
 
+from codex_admin.cli.app import make_app
 from codex_admin.cli.common import CwdOpt, JsonOpt, OverrideOpt, ProfileOpt, load_effective_config
 from codex_admin.cli.output import print_json
 
-app = typer.Typer(
-    help="Diagnose configuration, requirements, rules, sandbox and proxy.",
-    add_completion=False,
-    invoke_without_command=True,
+app = make_app(
+    "Diagnose configuration, requirements, rules, sandbox and proxy.", invoke_without_command=True
 )
 
 _MARK = {"ok": "ok   ", "info": "info ", "warn": "WARN ", "error": "ERROR"}

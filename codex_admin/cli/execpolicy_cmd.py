@@ -19,20 +19,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from codex_admin.cli.app import make_app
 from codex_admin.cli.common import CwdOpt, JsonOpt
 from codex_admin.cli.output import print_json, print_warnings
 from codex_admin.errors import CodexError
+from codex_admin.vocabulary import ApprovalPolicy, SandboxMode, SandboxPermissions
 
 if TYPE_CHECKING:
     from codex_admin.execpolicy import Policy
 
-app = typer.Typer(
-    help="Check, explain, show, test and amend command rules (*.rules).",
-    no_args_is_help=True,
-    add_completion=False,
-    rich_markup_mode=None,
-    pretty_exceptions_enable=False,
-)
+app = make_app("Check, explain, show, test and amend command rules (*.rules).")
 
 _TRAILING = {"allow_interspersed_args": False, "ignore_unknown_options": True}
 
@@ -41,20 +37,6 @@ RulesOpt = Annotated[
     typer.Option("-r", "--rules", help="A rules file (repeatable; parsed in order)"),
 ]
 ArgvArg = Annotated[list[str], typer.Argument(help="The command to evaluate", metavar="ARGV")]
-
-
-class Approval(enum.StrEnum):
-    never = "never"
-    on_request = "on-request"
-    on_failure = "on-failure"
-    untrusted = "untrusted"
-
-
-class Sandbox(enum.StrEnum):
-    read_only = "read-only"
-    workspace_write = "workspace-write"
-    danger_full_access = "danger-full-access"
-    external = "external"
 
 
 class Format(enum.StrEnum):
@@ -128,11 +110,11 @@ def explain(
     rules: RulesOpt = None,
     cwd: CwdOpt = None,
     approval_policy: Annotated[
-        Approval | None,
+        ApprovalPolicy | None,
         typer.Option("--approval-policy", help="Default: the configuration's approval_policy"),
     ] = None,
     sandbox: Annotated[
-        Sandbox | None,
+        SandboxMode | None,
         typer.Option("--sandbox", help="Default: the configuration's sandbox_mode"),
     ] = None,
     escalated: Annotated[
@@ -153,12 +135,7 @@ def explain(
     json_out: JsonOpt = False,
 ) -> None:
     """What the governed runtime would do with ARGV: skip, ask for approval, or refuse."""
-    from codex_admin.execpolicy import (
-        ApprovalPolicy,
-        SandboxMode,
-        SandboxPermissions,
-        evaluate_exec,
-    )
+    from codex_admin.execpolicy import evaluate_exec
 
     command = _strip_separator(argv)
     if not command:
@@ -192,7 +169,7 @@ def explain(
         policy,
         command,
         approval=ApprovalPolicy(approval_text or "on-request"),
-        sandbox=SandboxMode(sandbox_text or "workspace-write"),
+        sandbox=SandboxMode.parse(sandbox_text or "workspace-write"),
         permissions=permissions,
         requested_prefix_rule=requested,
     )

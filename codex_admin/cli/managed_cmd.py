@@ -8,14 +8,11 @@ from typing import Annotated, Any
 
 import typer
 
+from codex_admin.cli.app import make_app
 from codex_admin.cli.common import JsonOpt, toml_value
 from codex_admin.cli.output import print_json, print_warnings
 
-app = typer.Typer(
-    help="Build, inspect, diff, sign and verify managed policy.",
-    no_args_is_help=True,
-    add_completion=False,
-)
+app = make_app("Build, inspect, diff, sign and verify managed policy.")
 
 EXIT_LOOSENS = 3
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from codex_admin.cli.app import make_app
 from codex_admin.cli.common import (
     CwdOpt,
     JsonOpt,
@@ -25,13 +26,7 @@ from codex_admin.cli.output import print_json, print_warnings
 if TYPE_CHECKING:
     from codex_admin.proxy import NetworkPolicy
 
-app = typer.Typer(
-    help="Ask whether a request would pass the network policy.",
-    no_args_is_help=True,
-    add_completion=False,
-    rich_markup_mode=None,
-    pretty_exceptions_enable=False,
-)
+app = make_app("Ask whether a request would pass the network policy.")
 
 
 @app.callback()

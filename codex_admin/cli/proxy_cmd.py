@@ -11,16 +11,11 @@ from typing import Annotated, Any
 
 import typer
 
+from codex_admin.cli.app import make_app
 from codex_admin.cli.common import CwdOpt, JsonOpt, OverrideOpt
 from codex_admin.cli.output import print_json, print_warnings
 
-app = typer.Typer(
-    help="Run the managed network proxy with a per-session CA.",
-    no_args_is_help=True,
-    add_completion=False,
-    rich_markup_mode=None,
-    pretty_exceptions_enable=False,
-)
+app = make_app("Run the managed network proxy with a per-session CA.")
 
 
 @app.callback()

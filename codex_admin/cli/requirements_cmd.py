@@ -4,18 +4,11 @@ from __future__ import annotations
 
 import sys
 
-import typer
-
+from codex_admin.cli.app import make_app
 from codex_admin.cli.common import CwdOpt, JsonOpt, StrictOpt, load_effective_config, toml_value
 from codex_admin.cli.output import print_json, print_warnings
 
-app = typer.Typer(
-    help="Show the enforced requirements and where each comes from.",
-    no_args_is_help=True,
-    add_completion=False,
-    rich_markup_mode=None,
-    pretty_exceptions_enable=False,
-)
+app = make_app("Show the enforced requirements and where each comes from.")
 
 
 @app.callback()

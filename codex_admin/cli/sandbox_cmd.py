@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from codex_admin.cli.app import make_app
 from codex_admin.cli.common import (
     CwdOpt,
     JsonOpt,
@@ -25,13 +26,7 @@ from codex_admin.cli.output import print_json, print_warnings
 if TYPE_CHECKING:
     from codex_admin.sandbox import SandboxPolicy
 
-app = typer.Typer(
-    help="Run a command under the Linux or macOS sandbox.",
-    no_args_is_help=True,
-    add_completion=False,
-    rich_markup_mode=None,
-    pretty_exceptions_enable=False,
-)
+app = make_app("Run a command under the Linux or macOS sandbox.")
 
 _RUN_SETTINGS = {"allow_interspersed_args": False, "ignore_unknown_options": True}
 CommandArg = Annotated[list[str] | None, typer.Argument(help="The command and its arguments")]

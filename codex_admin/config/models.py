@@ -12,6 +12,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from codex_admin.vocabulary import ApprovalPolicy as ApprovalPolicyEnum
+from codex_admin.vocabulary import ApprovalsReviewer, WebSearchMode
+from codex_admin.vocabulary import SandboxMode as SandboxModeEnum
+
 __all__ = [
     "APPROVAL_POLICIES",
     "REVIEWERS",
@@ -28,10 +32,12 @@ __all__ = [
     "ShellEnvironmentPolicy",
 ]
 
-APPROVAL_POLICIES = ("untrusted", "on-failure", "on-request", "never")
-SANDBOX_MODES = ("read-only", "workspace-write", "danger-full-access")
-REVIEWERS = ("user", "auto_review", "guardian_subagent")
-WEB_SEARCH_MODES = ("disabled", "cached", "live")
+# The spellings come from the shared vocabulary; the Literals below repeat them because pydantic
+# and the generated JSON Schemas need static types (tests/config pin that the two agree).
+APPROVAL_POLICIES = tuple(p.value for p in ApprovalPolicyEnum)
+SANDBOX_MODES = tuple(m.value for m in SandboxModeEnum.cli_choices())
+REVIEWERS = tuple(r.value for r in ApprovalsReviewer)
+WEB_SEARCH_MODES = tuple(m.value for m in WebSearchMode)
 
 ApprovalPolicyName = Literal["untrusted", "on-failure", "on-request", "never"]
 SandboxModeName = Literal["read-only", "workspace-write", "danger-full-access"]

