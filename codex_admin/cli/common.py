@@ -1,7 +1,8 @@
-"""Options and the config loading that every command shares.
+"""Options and the loading that every command shares.
 
-`load_effective_config` is the one way commands obtain configuration, so every command honours the
-same layers, flags, requirements and (when configured) the remote signed requirements source.
+`load_effective_config` and `load_governance` are the only ways commands obtain configuration:
+both go through :mod:`codex_admin.governance`, so every command honours the same layers, flags,
+requirements and (when configured) the remote signed requirements source.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from codex_admin.cli import context
-from codex_admin.vocabulary import ApprovalPolicy, SandboxMode
+from codex_admin.vocabulary import ApprovalPolicy, NetworkMode, SandboxMode
 
 if TYPE_CHECKING:
-    from codex_admin.config import ConfigResult, RequirementsDocument
+    from codex_admin.config import ConfigResult
+    from codex_admin.governance import Governance, GovernanceRequest
 
 CwdOpt = Annotated[
     Path | None, typer.Option("-C", "--cd", help="Working directory (drives project discovery)")
@@ -55,9 +57,10 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object")]
 
 _SANDBOX = tuple(m.value for m in SandboxMode.cli_choices())
 _APPROVAL = tuple(p.value for p in ApprovalPolicy)
+_NETWORK = tuple(m.value for m in NetworkMode)
 
 
-def load_effective_config(
+def governance_request(
     cwd: Path | None = None,
     overrides: Sequence[str] | None = None,
     *,
@@ -69,9 +72,12 @@ def load_effective_config(
     dangerously_bypass: bool = False,
     oss: bool = False,
     strict: bool = False,
-) -> ConfigResult:
-    """Load the effective configuration for this invocation (raises CodexError on bad input)."""
-    from codex_admin.config import Flags, LoadOptions, load_config
+    writable_roots: Sequence[Path] = (),
+    network: str | None = None,
+) -> GovernanceRequest:
+    """Validate the shared flags (usage errors exit 2) and build the governance request."""
+    from codex_admin.config import Flags
+    from codex_admin.governance import GovernanceRequest
 
     if sandbox is not None and sandbox not in _SANDBOX:
         raise typer.BadParameter(
@@ -87,6 +93,10 @@ def load_effective_config(
             "cannot be combined with -a/--ask-for-approval or --full-auto",
             param_hint="'--dangerously-bypass-approvals-and-sandbox'",
         )
+    if network is not None and network not in _NETWORK:
+        raise typer.BadParameter(
+            f"{network!r} is not one of {', '.join(_NETWORK)}", param_hint="'--network'"
+        )
     flags = Flags(
         model=model,
         sandbox=sandbox,
@@ -95,28 +105,33 @@ def load_effective_config(
         dangerously_bypass=dangerously_bypass,
         oss=oss,
     )
-    options = LoadOptions(
+    return GovernanceRequest(
         cwd=cwd,
         overrides=[*context.ROOT_OVERRIDES, *(overrides or [])],
         profile=profile,
         flags=flags,
         strict=strict,
-        remote_requirements=_remote_requirements,
+        writable_roots=tuple(writable_roots),
+        network=NetworkMode(network) if network else None,
     )
-    return load_config(options)
 
 
-def _remote_requirements() -> RequirementsDocument | None:
-    """The signed remote requirements bundle, when the system dir configures one (fail closed)."""
-    from codex_admin.config import codex_home, system_dir
-    from codex_admin.managed.names import REMOTE_CONFIG_NAME
+def load_effective_config(
+    cwd: Path | None = None, overrides: Sequence[str] | None = None, **flags: Any
+) -> ConfigResult:
+    """The effective configuration for this invocation (raises CodexError on bad input)."""
+    from codex_admin.governance import load_governed_config
 
-    sysdir = system_dir()
-    if not (sysdir / REMOTE_CONFIG_NAME).exists():
-        return None  # the common case: skip importing httpx and cryptography
-    from codex_admin.managed import load_remote_requirements
+    return load_governed_config(governance_request(cwd, overrides, **flags))
 
-    return load_remote_requirements(sysdir, codex_home())
+
+def load_governance(
+    cwd: Path | None = None, overrides: Sequence[str] | None = None, **flags: Any
+) -> Governance:
+    """The effective governance for this invocation (raises CodexError on bad input)."""
+    from codex_admin.governance import load_governance as load
+
+    return load(governance_request(cwd, overrides, **flags))
 
 
 def toml_value(value: Any) -> str:
@@ -141,35 +156,3 @@ def _key(key: str) -> str:
     from codex_admin.config import format_key
 
     return format_key([key])
-
-
-def network_table_with_rules(result: ConfigResult) -> dict[str, Any] | None:
-    """The `[network]` table plus the domains that execpolicy `network_rule`s decide.
-
-    Rules files (system, user, trusted projects) may allow or deny hosts; the proxy enforces
-    them through the same lists as `[network]`. A deny always wins over an allow of the same
-    pattern, and requirements still clamp the result (managed denies are a floor).
-    """
-    from codex_admin.execpolicy import load_configured_policy
-
-    table = result.config.get("network")
-    policy, _ = load_configured_policy(
-        result.config_folders,
-        result.requirements.value("rules"),
-        result.requirements.source("rules") or "requirements",
-    )
-    allowed, denied = policy.compiled_network_domains()
-    if not allowed and not denied:
-        return table if isinstance(table, dict) else None
-    merged = dict(table) if isinstance(table, dict) else {}
-    if "allowed_domains" in merged or "denied_domains" in merged:
-        merged["allowed_domains"] = [*merged.get("allowed_domains", []), *allowed]
-        merged["denied_domains"] = [*merged.get("denied_domains", []), *denied]
-        return merged
-    domains = dict(merged.get("domains") or {})
-    for host in allowed:
-        domains.setdefault(host, "allow")
-    for host in denied:
-        domains[host] = "deny"
-    merged["domains"] = domains
-    return merged

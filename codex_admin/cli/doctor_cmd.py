@@ -3,14 +3,12 @@ proxy ports -- each problem with its fix. Exit 1 when any check is an error."""
 
 from __future__ import annotations
 
-import importlib
 import sys
-from typing import Any
 
 import typer
 
 from codex_admin.cli.app import make_app
-from codex_admin.cli.common import CwdOpt, JsonOpt, OverrideOpt, ProfileOpt, load_effective_config
+from codex_admin.cli.common import CwdOpt, JsonOpt, OverrideOpt, ProfileOpt, governance_request
 from codex_admin.cli.output import print_json
 
 app = make_app(
@@ -18,18 +16,6 @@ app = make_app(
 )
 
 _MARK = {"ok": "ok   ", "info": "info ", "warn": "WARN ", "error": "ERROR"}
-
-
-def _sandbox_probe() -> Any:
-    """The sandbox package's own availability check when it is installed (else None)."""
-    try:
-        sandbox = importlib.import_module("codex_admin.sandbox")
-    except ImportError:
-        return None
-    status = getattr(sandbox, "bwrap_status", None)
-    if status is None:
-        return None
-    return lambda: status().to_json()
 
 
 @app.callback()
@@ -40,12 +26,9 @@ def doctor(
     json_out: JsonOpt = False,
 ) -> None:
     """Check everything that decides whether Codex runs governed here, with fixes."""
-    from codex_admin.managed.doctor import run_doctor
+    from codex_admin.governance import run_doctor
 
-    report = run_doctor(
-        lambda: load_effective_config(cwd, overrides, profile=profile),
-        sandbox_probe=_sandbox_probe(),
-    )
+    report = run_doctor(governance_request(cwd, overrides, profile=profile))
     if json_out:
         print_json(report.to_json())
     else:

@@ -81,17 +81,11 @@ def check(
 
 def _configured_policy(cwd: Path | None) -> tuple[Policy, list[Path], dict[str, Any]]:
     """Discovered rules of the effective configuration plus requirement [rules]."""
-    from codex_admin.cli.common import load_effective_config
-    from codex_admin.execpolicy import load_configured_policy
+    from codex_admin.cli.common import load_governance
 
-    result = load_effective_config(cwd)
-    print_warnings(result.warnings)
-    policy, files = load_configured_policy(
-        result.config_folders,
-        result.requirements.value("rules"),
-        result.requirements.source("rules") or "requirements",
-    )
-    return policy, files, result.resolved
+    governance = load_governance(cwd)
+    print_warnings(governance.warnings)
+    return governance.rules, governance.rule_files, governance.config.resolved
 
 
 def _policy(

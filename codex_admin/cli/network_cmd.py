@@ -1,7 +1,7 @@
 """`codex network check`: would this request pass the effective network policy?
 
-Also home of :func:`load_network_policy`, shared with `codex proxy run` so the check and the
-running proxy build the policy the same way.
+:func:`load_network_policy` is shared with `codex proxy run`, so the check and the running proxy
+get the policy from the same governance call.
 """
 
 from __future__ import annotations
@@ -14,13 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from codex_admin.cli.app import make_app
-from codex_admin.cli.common import (
-    CwdOpt,
-    JsonOpt,
-    OverrideOpt,
-    load_effective_config,
-    network_table_with_rules,
-)
+from codex_admin.cli.common import CwdOpt, JsonOpt, OverrideOpt, load_governance
 from codex_admin.cli.output import print_json, print_warnings
 
 if TYPE_CHECKING:
@@ -44,44 +38,12 @@ def load_network_policy(
     config_file: Path | None = None,
     network_changes: dict[str, Any] | None = None,
 ) -> tuple[NetworkPolicy, list[str]]:
-    """The effective policy: `[network]` (or a file's) clamped by `experimental_network`.
-
-    Running the proxy (or asking about it) is an explicit request, so ``enabled`` defaults to
-    true here; requirements that set ``enabled = false`` still switch it off.
-    """
-    from codex_admin.config.validate import parse_config_document
-    from codex_admin.proxy import build_network_policy
-
-    result = load_effective_config(cwd, overrides)
-    warnings = list(result.warnings)
-    network = network_table_with_rules(result)
-    source = next(
-        (origin for key, origin in result.origins.items() if key.startswith("network.")),
-        "config.toml",
+    """The policy the proxy runs with (asked for explicitly: ``enabled`` defaults to true)."""
+    governance = load_governance(cwd, overrides)
+    policy, warnings = governance.network_policy(
+        config_file=config_file, changes=network_changes, explicit=True
     )
-    if config_file is not None:
-        try:
-            text = config_file.read_text(encoding="utf-8")
-        except OSError as err:
-            from codex_admin.errors import CodexError
-
-            raise CodexError(f"cannot read {config_file}: {err.strerror}") from None
-        document = parse_config_document(text, source=str(config_file), path=config_file)
-        network = document.get("network")
-        source = str(config_file)
-        if network is None:
-            warnings.append(f"{config_file} has no [network] table; using an empty policy")
-    table = dict(network or {})
-    table.setdefault("enabled", True)
-    table.update(network_changes or {})
-    managed = result.requirements.value("experimental_network")
-    policy = build_network_policy(
-        table,
-        managed,
-        network_source=source,
-        managed_source=result.requirements.source("experimental_network") or "requirements",
-    )
-    return policy, warnings + list(policy.warnings)
+    return policy, list(governance.warnings) + warnings
 
 
 @app.command("check")

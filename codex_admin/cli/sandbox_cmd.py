@@ -13,18 +13,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from codex_admin.cli.app import make_app
-from codex_admin.cli.common import (
-    CwdOpt,
-    JsonOpt,
-    OverrideOpt,
-    SandboxOpt,
-    load_effective_config,
-    network_table_with_rules,
-)
+from codex_admin.cli.common import CwdOpt, JsonOpt, OverrideOpt, SandboxOpt, load_governance
 from codex_admin.cli.output import print_json, print_warnings
+from codex_admin.vocabulary import SandboxMode
 
 if TYPE_CHECKING:
-    from codex_admin.sandbox import SandboxPolicy
+    from codex_admin.governance import Governance
+    from codex_admin.sandbox import RunResult, SandboxPolicy
 
 app = make_app("Run a command under the Linux or macOS sandbox.")
 
@@ -46,62 +41,24 @@ ExplainOpt = Annotated[
 ]
 
 
-class _Setup:
-    """The effective sandbox inputs for one invocation."""
-
-    def __init__(
-        self,
-        policy: SandboxPolicy,
-        network_config: dict[str, Any] | None,
-        managed_network: dict[str, Any] | None,
-        codex_home: Path,
-    ) -> None:
-        self.policy = policy
-        self.network_config = network_config
-        self.managed_network = managed_network
-        self.codex_home = codex_home
-
-
 def _setup(
     cwd: Path | None,
     overrides: list[str] | None,
     sandbox: str | None,
     roots: list[Path] | None,
     network: str | None,
-) -> _Setup:
-    from codex_admin.sandbox import policy_from_config
-
-    if network is not None and network not in ("none", "proxy", "full"):
+) -> tuple[Governance, SandboxPolicy]:
+    governance = load_governance(
+        cwd, overrides, sandbox=sandbox, writable_roots=roots or (), network=network
+    )
+    print_warnings(governance.warnings)
+    mode = governance.sandbox_mode
+    if roots and mode is not SandboxMode.WORKSPACE_WRITE:
         raise typer.BadParameter(
-            f"{network!r} is not one of none, proxy, full", param_hint="'--network'"
-        )
-    result = load_effective_config(cwd, overrides, sandbox=sandbox)
-    print_warnings(result.warnings)
-    mode = str(result.resolved.get("sandbox_mode") or "read-only")
-    if roots and mode != "workspace-write":
-        raise typer.BadParameter(
-            f"only applies to workspace-write (the effective sandbox is {mode})",
+            f"only applies to workspace-write (the effective sandbox is {mode.value})",
             param_hint="'--writable-root'",
         )
-    permissions = result.requirements.value("permissions") or {}
-    deny_read = list((permissions.get("filesystem") or {}).get("deny_read") or [])
-    managed = result.requirements.value("experimental_network")
-    network_config = network_table_with_rules(result)
-    policy = policy_from_config(
-        result.config,
-        sandbox_mode=mode,
-        cwd=result.cwd,
-        deny_read=deny_read,
-        managed_network=managed,
-        network=network,
-        extra_writable_roots=[r.expanduser() for r in roots or []],
-    )
-    return _Setup(
-        policy,
-        network_config if isinstance(network_config, dict) else None,
-        managed if isinstance(managed, dict) else None,
-        result.codex_home,
-    )
+    return governance, governance.sandbox_policy()
 
 
 def _need_command(command: list[str] | None) -> list[str]:
@@ -124,33 +81,25 @@ def linux(
 ) -> None:
     """Run CMD under bubblewrap; exit with CMD's exit code (128+N after signal N, 124 on
     timeout). With --json, capture CMD's output and print one JSON object."""
-    from codex_admin.sandbox import explain_command, run_command
-
     argv = _need_command(command)
-    setup = _setup(cwd, config, sandbox, writable_root, network)
+    governance, policy = _setup(cwd, config, sandbox, writable_root, network)
     if explain:
-        info = explain_command(
-            setup.policy,
-            argv,
-            network_config=setup.network_config,
-            managed_network=setup.managed_network,
-        )
-        _render_explain(info, json_out)
+        _render_explain(governance.explain_sandbox(argv, policy), json_out)
         return
     pipe = asyncio.subprocess.PIPE if json_out else None
-    result = asyncio.run(
-        run_command(
-            setup.policy,
-            argv,
-            codex_home=setup.codex_home,
-            network_config=setup.network_config,
-            managed_network=setup.managed_network,
-            timeout=timeout,
-            forward_signals=True,
-            stdout=pipe,
-            stderr=pipe,
-        )
-    )
+
+    async def run() -> RunResult:
+        async with governance.sandbox_session() as session:
+            return await session.run(
+                policy,
+                argv,
+                timeout=timeout,
+                forward_signals=True,
+                stdout=pipe,
+                stderr=pipe,
+            )
+
+    result = asyncio.run(run())
     if json_out:
         print_json(
             {
@@ -204,26 +153,26 @@ def macos(
     `sandbox-exec` with it (unless --explain)."""
     from codex_admin.sandbox import macos_profile, run_command_macos
 
-    setup = _setup(cwd, config, sandbox, writable_root, network)
+    governance, policy = _setup(cwd, config, sandbox, writable_root, network)
     if sys.platform != "darwin" or explain:
         profile, argv = macos_profile(
-            setup.policy,
+            policy,
             command or [],
-            network_config=setup.network_config,
-            managed_network=setup.managed_network,
+            network_config=governance.network_table,
+            managed_network=governance.managed_network,
         )
         if json_out:
-            print_json({"policy": setup.policy.to_json(), "profile": profile, "argv": argv})
+            print_json({"policy": policy.to_json(), "profile": profile, "argv": argv})
         else:
             sys.stdout.write(profile)
         return
     result = asyncio.run(  # pragma: no cover - macOS only
         run_command_macos(
-            setup.policy,
+            policy,
             _need_command(command),
-            codex_home=setup.codex_home,
-            network_config=setup.network_config,
-            managed_network=setup.managed_network,
+            codex_home=governance.codex_home,
+            network_config=governance.network_table,
+            managed_network=governance.managed_network,
             timeout=timeout,
         )
     )

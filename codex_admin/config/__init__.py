@@ -22,7 +22,7 @@ from codex_admin.config.requirements import (
 from codex_admin.config.requirements_model import REQUIREMENT_FIELDS, RequirementsToml
 from codex_admin.config.resolve import Flags
 from codex_admin.config.schema import SCHEMA_KINDS, json_schema, json_schema_text
-from codex_admin.config.toml_io import format_key, parse_key_path
+from codex_admin.config.toml_io import format_key, parse_key_path, read_text_file
 from codex_admin.config.validate import (
     KINDS,
     FileReport,
@@ -67,6 +67,7 @@ __all__ = [
     "parse_overrides",
     "parse_requirements",
     "read_mdm_plist",
+    "read_text_file",
     "system_dir",
     "validate_files",
 ]

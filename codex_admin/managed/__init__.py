@@ -7,8 +7,9 @@ Public API (everything else in this package is private):
   and :func:`diff_policy`;
 * signed bundles -- :func:`generate_keypair`, :func:`sign_bundle`, :func:`verify_bundle`,
   :func:`pack_bundle`, :func:`load_private_key`, :func:`load_public_key`;
-* remote requirements -- :func:`load_remote_requirements` (what the config loader calls) and
-  :func:`resolve_remote_requirements` (the same decision with its state, for `codex doctor`).
+* remote requirements -- :func:`load_remote_requirements` (what governance's config loading
+  calls) and :func:`resolve_remote_requirements` (the same decision with its state, for
+  `codex doctor`).
 """
 
 import importlib
@@ -45,7 +46,7 @@ if TYPE_CHECKING:
     )
     from codex_admin.managed.sources import PolicyView, load_policy
 
-# Imported on first use: the config loader asks this package for the remote requirements on
+# Imported on first use: governance asks this package for the remote requirements on
 # every command, and must not pay for httpx, cryptography and the builders when none is set.
 _EXPORTS = {
     "FORMATS": "codex_admin.managed.build",

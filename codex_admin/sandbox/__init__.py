@@ -7,7 +7,13 @@ Flow: configuration -> :class:`SandboxPolicy` (:func:`policy_from_config`) -> :c
 ``proxy`` network mode. :func:`bwrap_status` is what ``codex doctor`` reports.
 """
 
-from codex_admin.sandbox.bwrap import BwrapStatus, build_bwrap_argv, bwrap_status, require_bwrap
+from codex_admin.sandbox.bwrap import (
+    BwrapStatus,
+    build_bwrap_argv,
+    bwrap_status,
+    locate_bwrap,
+    require_bwrap,
+)
 from codex_admin.sandbox.env import (
     CORE_VARIABLES,
     DEFAULT_EXCLUDES,
@@ -33,6 +39,7 @@ from codex_admin.sandbox.runner import (
 )
 from codex_admin.sandbox.seatbelt import glob_to_sbpl_regex, sandbox_exec_argv, seatbelt_profile
 from codex_admin.sandbox.session import (
+    SandboxSession,
     explain_command,
     macos_profile,
     run_command,
@@ -54,6 +61,7 @@ __all__ = [
     "SandboxMode",
     "SandboxPlan",
     "SandboxPolicy",
+    "SandboxSession",
     "build_bwrap_argv",
     "build_child_env",
     "bwrap_status",
@@ -61,6 +69,7 @@ __all__ = [
     "explain",
     "explain_command",
     "glob_to_sbpl_regex",
+    "locate_bwrap",
     "macos_profile",
     "plan_sandbox",
     "policy_from_config",

@@ -136,6 +136,7 @@ class BwrapStatus:
     user_namespaces: bool
     network_namespaces: bool
     error: str | None
+    source: str = "none"  # CODEX_BWRAP | system | bundled | none (see locate_bwrap)
 
     @property
     def usable(self) -> bool:
@@ -144,6 +145,7 @@ class BwrapStatus:
     def to_json(self) -> dict[str, Any]:
         return {
             "path": self.path,
+            "source": self.source,
             "version": self.version,
             "user_namespaces": self.user_namespaces,
             "network_namespaces": self.network_namespaces,
@@ -161,9 +163,14 @@ def _probe(argv: list[str]) -> tuple[bool, str]:
 
 
 @functools.cache
-def _status_for(path: str | None) -> BwrapStatus:
+def _status_for(path: str | None, source: str) -> BwrapStatus:
     if path is None:
-        return BwrapStatus(None, None, False, False, "bubblewrap (bwrap) is not installed")
+        missing = (
+            "CODEX_BWRAP does not name an executable file"
+            if source == "CODEX_BWRAP"
+            else "bubblewrap (bwrap) is not installed"
+        )
+        return BwrapStatus(None, None, False, False, missing, source)
     try:
         version: str | None = subprocess.run(
             [path, "--version"], capture_output=True, text=True, check=False, timeout=10
@@ -174,14 +181,14 @@ def _status_for(path: str | None) -> BwrapStatus:
     userns, _ = _probe([*base, "--unshare-user", "--", "true"])
     netns, err = _probe([*base, "--unshare-net", "--dev", "/dev", "--proc", "/proc", "--", "true"])
     error = None if netns else f"bubblewrap cannot create namespaces here: {err or 'failed'}"
-    return BwrapStatus(path, version, userns, netns, error)
+    return BwrapStatus(path, version, userns, netns, error, source)
 
 
 def bwrap_status(*, refresh: bool = False) -> BwrapStatus:
     """Probe bubblewrap once per process (``refresh`` forces a new probe)."""
     if refresh:
         _status_for.cache_clear()
-    return _status_for(find_bwrap())
+    return _status_for(*locate_bwrap())
 
 
 def require_bwrap() -> str:

@@ -9,6 +9,7 @@ proxy's memory; only the CA *bundle* (certificates) is exposed to the command.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -32,7 +33,13 @@ from codex_admin.sandbox.runner import (
 )
 from codex_admin.sandbox.seatbelt import sandbox_exec_argv, seatbelt_profile
 
-__all__ = ["explain_command", "macos_profile", "run_command", "run_command_macos"]
+__all__ = [
+    "SandboxSession",
+    "explain_command",
+    "macos_profile",
+    "run_command",
+    "run_command_macos",
+]
 
 
 def _explain_endpoints(
@@ -69,6 +76,119 @@ def explain_command(
     return explain(policy, command, environ=environ)
 
 
+class SandboxSession:
+    """Many sandboxed commands sharing ONE session proxy, started on first need.
+
+    The agent runs every tool call of a session through one of these: the proxy (and its CA)
+    starts the first time a command needs ``proxy`` network mode and stops when the session
+    closes, so a hundred tool calls cost one proxy start-up, and the proxy's per-session state
+    (approved hosts, audit) spans the whole session. Use as ``async with SandboxSession(...)``.
+    ``proxy_options`` are passed to :class:`ProxyServer` (resolver, audit_log, decider, ...).
+    """
+
+    def __init__(
+        self,
+        *,
+        codex_home: Path,
+        network_config: Mapping[str, Any] | None = None,
+        managed_network: Mapping[str, Any] | None = None,
+        proxy_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        self._codex_home = codex_home
+        self._network = build_network_policy(network_config, managed_network)
+        self._proxy_options = dict(proxy_options or {})
+        self._session_dir: tempfile.TemporaryDirectory[str] | None = None
+        self._server: ProxyServer | None = None
+        self._endpoints: ProxyEndpoints | None = None
+        self._lock = asyncio.Lock()
+
+    @property
+    def network_policy(self) -> NetworkPolicy:
+        return self._network
+
+    @property
+    def proxy(self) -> ProxyServer | None:
+        """The running session proxy, or None while no command has needed one."""
+        return self._server
+
+    async def __aenter__(self) -> SandboxSession:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def endpoints(self) -> ProxyEndpoints:
+        """Start the session proxy if it is not running yet; where the sandbox reaches it."""
+        async with self._lock:
+            if self._endpoints is not None:
+                return self._endpoints
+            session_dir = tempfile.TemporaryDirectory(prefix="codex-proxy-")
+            server = ProxyServer(
+                self._network,
+                codex_home=self._codex_home,
+                unix_socket_dir=Path(session_dir.name),
+                **self._proxy_options,
+            )
+            try:
+                await server.start()
+            except BaseException:
+                session_dir.cleanup()
+                raise
+            if server.http_unix_path is None:
+                await server.stop()
+                session_dir.cleanup()
+                raise CodexError("the session proxy did not open its Unix socket")
+            self._session_dir, self._server = session_dir, server
+            self._endpoints = ProxyEndpoints(
+                http_unix_path=server.http_unix_path,
+                socks_unix_path=server.socks_unix_path,
+                ca_bundle=server.ca_bundle_path,
+                environment=partial(
+                    proxy_environment,
+                    allow_local_binding=self._network.allow_local_binding,
+                    ca_bundle=server.ca_bundle_path,
+                ),
+            )
+            return self._endpoints
+
+    async def run(
+        self,
+        policy: SandboxPolicy,
+        command: Sequence[str],
+        *,
+        timeout: float | None = None,
+        forward_signals: bool = False,
+        environ: Mapping[str, str] | None = None,
+        stdin: int | None = None,
+        stdout: int | None = None,
+        stderr: int | None = None,
+    ) -> RunResult:
+        """Run one command under ``policy``; in ``proxy`` mode through the session proxy."""
+        proxy = await self.endpoints() if policy.network is NetworkMode.PROXY else None
+        return await run_sandboxed(
+            policy,
+            command,
+            proxy=proxy,
+            environ=environ,
+            timeout=timeout,
+            forward_signals=forward_signals,
+            stdin=stdin,
+            stdout=stdout,
+            stderr=stderr,
+        )
+
+    async def close(self) -> None:
+        """Stop the proxy (if it ran) and remove its socket directory. Idempotent."""
+        server, session_dir = self._server, self._session_dir
+        self._server = self._session_dir = self._endpoints = None
+        try:
+            if server is not None:
+                await server.stop()
+        finally:
+            if session_dir is not None:
+                session_dir.cleanup()
+
+
 async def run_command(
     policy: SandboxPolicy,
     command: Sequence[str],
@@ -84,43 +204,34 @@ async def run_command(
     stderr: int | None = None,
     proxy_options: Mapping[str, Any] | None = None,
 ) -> RunResult:
-    """Run ``command``; in proxy mode wrap the run in a session :class:`ProxyServer`.
-
-    ``proxy_options`` are passed to :class:`ProxyServer` (resolver, audit_log,
-    upstream_ssl_context, ...) for embedding and tests.
-    """
-    io: dict[str, Any] = {
-        "timeout": timeout,
-        "forward_signals": forward_signals,
-        "environ": environ,
-        "stdin": stdin,
-        "stdout": stdout,
-        "stderr": stderr,
-    }
+    """Run one ``command`` in a one-command :class:`SandboxSession` (``codex sandbox``)."""
     if policy.network is not NetworkMode.PROXY:
-        return await run_sandboxed(policy, command, **io)
-    net = build_network_policy(network_config, managed_network)
-    with tempfile.TemporaryDirectory(prefix="codex-proxy-") as session_dir:
-        server = ProxyServer(
-            net,
-            codex_home=codex_home,
-            unix_socket_dir=Path(session_dir),
-            **dict(proxy_options or {}),
+        return await run_sandboxed(
+            policy,
+            command,
+            timeout=timeout,
+            forward_signals=forward_signals,
+            environ=environ,
+            stdin=stdin,
+            stdout=stdout,
+            stderr=stderr,
         )
-        async with server:
-            if server.http_unix_path is None:
-                raise CodexError("the session proxy did not open its Unix socket")
-            endpoints = ProxyEndpoints(
-                http_unix_path=server.http_unix_path,
-                socks_unix_path=server.socks_unix_path,
-                ca_bundle=server.ca_bundle_path,
-                environment=partial(
-                    proxy_environment,
-                    allow_local_binding=net.allow_local_binding,
-                    ca_bundle=server.ca_bundle_path,
-                ),
-            )
-            return await run_sandboxed(policy, command, proxy=endpoints, **io)
+    async with SandboxSession(
+        codex_home=codex_home,
+        network_config=network_config,
+        managed_network=managed_network,
+        proxy_options=proxy_options,
+    ) as session:
+        return await session.run(
+            policy,
+            command,
+            timeout=timeout,
+            forward_signals=forward_signals,
+            environ=environ,
+            stdin=stdin,
+            stdout=stdout,
+            stderr=stderr,
+        )
 
 
 def _seatbelt_ports(net: NetworkPolicy) -> list[int]:

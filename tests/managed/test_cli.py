@@ -138,7 +138,6 @@ def test_doctor_healthy_machine(tmp_path: Path, env: dict[str, str]) -> None:
         "remote",
         "rules",
         "sandbox",
-        "keyring",
         "proxy",
     }
     assert checks["requirements"]["status"] == "ok"
@@ -167,6 +166,30 @@ def test_doctor_reports_busy_proxy_port(tmp_path: Path, env: dict[str, str]) -> 
         _, checks = _doctor(env, tmp_path)
     proxy = checks["proxy"]
     assert proxy["status"] == "warn" and str(port) in str(proxy["summary"]) and proxy["fix"]
+
+
+def test_doctor_does_not_warn_about_ports_the_proxy_does_not_use(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    """`codex proxy run` binds a free port unless one is configured; 3128 busy is no problem."""
+    with socket.socket() as holder:
+        try:
+            holder.bind(("127.0.0.1", 3128))
+        except OSError:
+            pass  # someone else holds it: the same situation
+        _, checks = _doctor(env, tmp_path)
+    proxy = checks["proxy"]
+    assert proxy["status"] in ("ok", "info"), proxy
+    assert "3128" not in json.dumps(proxy)
+
+
+def test_doctor_says_which_bwrap_it_uses(tmp_path: Path, env: dict[str, str]) -> None:
+    _, checks = _doctor(env, tmp_path)
+    details = checks["sandbox"]["details"]
+    assert isinstance(details, dict)
+    assert details["source"] in ("CODEX_BWRAP", "system", "bundled", "none")
+    if details["path"]:
+        assert details["version"] and str(details["version"]).startswith("bubblewrap")
 
 
 def test_doctor_lists_rules_files(tmp_path: Path, env: dict[str, str]) -> None:

@@ -1,0 +1,267 @@
+"""`Governance`: everything that decides how a command may run in one working directory.
+
+Built once per invocation (or agent session) from a :class:`GovernanceRequest`: the resolved
+config and requirements, the command rules, the network policy and the sandbox policy. It then
+answers the two questions every front-end asks -- "may this command run, how, and why"
+(:meth:`Governance.decide`) and "run it governed" (:meth:`Governance.sandbox_session`). The CLI
+(`codex sandbox`, `network check`, `execpolicy explain`, `doctor`) and the agent call it, so the
+composition lives in one library instead of being re-derived per command.
+
+Heavy engines (execpolicy's Starlark, the proxy with cryptography) are imported inside the
+members that need them, and each result is computed at most once: a `config show` never pays
+for them, an agent session pays once.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from codex_admin.config import ConfigResult, parse_config_document, read_text_file
+from codex_admin.errors import CodexError
+from codex_admin.governance.loading import GovernanceRequest, load_governed_config
+from codex_admin.governance.network import network_table_with_rules
+from codex_admin.vocabulary import (
+    ApprovalPolicy,
+    ApprovalsReviewer,
+    NetworkMode,
+    SandboxMode,
+    SandboxPermissions,
+)
+
+if TYPE_CHECKING:
+    from codex_admin.execpolicy import ExecDecision, Policy
+    from codex_admin.proxy import NetworkPolicy
+    from codex_admin.sandbox import SandboxPolicy, SandboxSession
+
+__all__ = ["Governance", "load_governance"]
+
+
+def load_governance(request: GovernanceRequest | None = None) -> Governance:
+    """Load the effective governance for ``request`` (raises CodexError on bad input)."""
+    request = request or GovernanceRequest()
+    return Governance(load_governed_config(request), request)
+
+
+class Governance:
+    """The effective governance of one working directory (see the module docstring)."""
+
+    def __init__(self, config: ConfigResult, request: GovernanceRequest) -> None:
+        self.config = config
+        self.request = request
+
+    # ------------------------------------------------------------------------- plain settings
+
+    @property
+    def cwd(self) -> Path:
+        return self.config.cwd
+
+    @property
+    def codex_home(self) -> Path:
+        return self.config.codex_home
+
+    @property
+    def warnings(self) -> list[str]:
+        return self.config.warnings
+
+    @property
+    def environ(self) -> Mapping[str, str]:
+        return self.request.environ if self.request.environ is not None else os.environ
+
+    @property
+    def sandbox_mode(self) -> SandboxMode:
+        return SandboxMode.parse(str(self.config.resolved.get("sandbox_mode") or "read-only"))
+
+    @property
+    def approval_policy(self) -> ApprovalPolicy:
+        """The approval policy; a granular policy asks like ``on-request`` (its switches are
+        in :attr:`granular_approval`)."""
+        value = self.config.resolved.get("approval_policy") or "on-request"
+        if isinstance(value, Mapping):
+            return ApprovalPolicy.ON_REQUEST
+        return ApprovalPolicy(str(value))
+
+    @property
+    def granular_approval(self) -> Mapping[str, Any] | None:
+        value = self.config.resolved.get("approval_policy")
+        if isinstance(value, Mapping):
+            granular = value.get("granular")
+            return granular if isinstance(granular, Mapping) else None
+        return None
+
+    @property
+    def reviewer(self) -> ApprovalsReviewer:
+        value = str(self.config.resolved.get("approvals_reviewer") or "user")
+        reviewer = ApprovalsReviewer(value)
+        if reviewer is ApprovalsReviewer.GUARDIAN_SUBAGENT:
+            return ApprovalsReviewer.AUTO_REVIEW
+        return reviewer
+
+    @property
+    def deny_read(self) -> tuple[str, ...]:
+        """`permissions.filesystem.deny_read` from requirements (paths and globs)."""
+        permissions = self.config.requirements.value("permissions") or {}
+        filesystem = permissions.get("filesystem") if isinstance(permissions, Mapping) else None
+        entries = filesystem.get("deny_read") if isinstance(filesystem, Mapping) else None
+        return tuple(str(e) for e in entries or ())
+
+    @property
+    def managed_network(self) -> dict[str, Any] | None:
+        """Requirements' `experimental_network` table, when set."""
+        value = self.config.requirements.value("experimental_network")
+        return dict(value) if isinstance(value, Mapping) else None
+
+    # ------------------------------------------------------------------------------- the rules
+
+    @cached_property
+    def _rules(self) -> tuple[Policy, list[Path]]:
+        from codex_admin.execpolicy import load_configured_policy  # Starlark: only when asked
+
+        requirements = self.config.requirements
+        return load_configured_policy(
+            self.config.config_folders,
+            requirements.value("rules"),
+            requirements.source("rules") or "requirements",
+        )
+
+    @property
+    def rules(self) -> Policy:
+        """The command rules: discovered `*.rules` files plus requirements' `[rules]`."""
+        return self._rules[0]
+
+    @property
+    def rule_files(self) -> list[Path]:
+        return self._rules[1]
+
+    def decide(
+        self,
+        argv: Sequence[str],
+        *,
+        permissions: SandboxPermissions = SandboxPermissions.USE_DEFAULT,
+        requested_prefix_rule: Sequence[str] | None = None,
+        approval: ApprovalPolicy | None = None,
+        sandbox: SandboxMode | None = None,
+    ) -> ExecDecision:
+        """May ``argv`` run, how, and why: skip (run), needs approval, or forbidden."""
+        from codex_admin.execpolicy import evaluate_exec
+
+        return evaluate_exec(
+            self.rules,
+            argv,
+            approval=approval or self.approval_policy,
+            sandbox=sandbox or self.sandbox_mode,
+            permissions=permissions,
+            requested_prefix_rule=requested_prefix_rule,
+        )
+
+    # ----------------------------------------------------------------------------- the network
+
+    @cached_property
+    def network_table(self) -> dict[str, Any] | None:
+        """The config's `[network]` plus the rules' `network_rule` hosts (before clamping)."""
+        allowed, denied = self.rules.compiled_network_domains()
+        return network_table_with_rules(self.config.config.get("network"), allowed, denied)
+
+    def network_source(self) -> str:
+        """Which layer set `[network]` (for messages)."""
+        return next(
+            (o for key, o in self.config.origins.items() if key.startswith("network.")),
+            "config.toml",
+        )
+
+    def network_policy(
+        self,
+        *,
+        config_file: Path | None = None,
+        changes: Mapping[str, Any] | None = None,
+        explicit: bool = False,
+    ) -> tuple[NetworkPolicy, list[str]]:
+        """The proxy's policy: `[network]` (or ``config_file``'s) clamped by requirements.
+
+        ``explicit`` is for commands that run or query the proxy on purpose (`codex proxy
+        run`, `codex network check`): there ``enabled`` defaults to true; requirements that set
+        ``enabled = false`` still switch it off. Returns the policy and its warnings.
+        """
+        from codex_admin.proxy import build_network_policy  # the proxy package: only when asked
+
+        warnings: list[str] = []
+        table: Any = self.network_table
+        source = self.network_source()
+        if config_file is not None:
+            table = _network_table_from_file(config_file, warnings)
+            source = str(config_file)
+        merged = dict(table or {})
+        if explicit:
+            merged.setdefault("enabled", True)
+        merged.update(changes or {})
+        policy = build_network_policy(
+            merged,
+            self.managed_network,
+            network_source=source,
+            managed_source=self.config.requirements.source("experimental_network")
+            or "requirements",
+        )
+        return policy, warnings + list(policy.warnings)
+
+    # ----------------------------------------------------------------------------- the sandbox
+
+    def sandbox_policy(
+        self,
+        *,
+        network: NetworkMode | None = None,
+        extra_writable_roots: Sequence[Path] = (),
+        sandbox: SandboxMode | None = None,
+    ) -> SandboxPolicy:
+        """How a command is confined: mode, writable roots, `deny_read`, network, environment."""
+        from codex_admin.sandbox import policy_from_config
+
+        forced = network or self.request.network
+        return policy_from_config(
+            self.config.config,
+            sandbox_mode=(sandbox or self.sandbox_mode).value,
+            cwd=self.cwd,
+            deny_read=self.deny_read,
+            managed_network=self.managed_network,
+            network=forced.value if forced else None,
+            extra_writable_roots=[
+                r.expanduser() for r in (*self.request.writable_roots, *extra_writable_roots)
+            ],
+            environ=self.environ,
+        )
+
+    def explain_sandbox(self, argv: Sequence[str], policy: SandboxPolicy) -> dict[str, Any]:
+        """Policy, plan, backend argv and child environment names for ``argv``; runs nothing."""
+        from codex_admin.sandbox import explain_command
+
+        return explain_command(
+            policy,
+            argv,
+            network_config=self.network_table,
+            managed_network=self.managed_network,
+            environ=self.environ,
+        )
+
+    def sandbox_session(self, **proxy_options: Any) -> SandboxSession:
+        """A session that runs many commands with one lazily started managed proxy."""
+        from codex_admin.sandbox import SandboxSession
+
+        return SandboxSession(
+            codex_home=self.codex_home,
+            network_config=self.network_table,
+            managed_network=self.managed_network,
+            proxy_options=proxy_options,
+        )
+
+
+def _network_table_from_file(path: Path, warnings: list[str]) -> Any:
+    text = read_text_file(path, what="network config file")
+    if text is None:
+        raise CodexError(f"cannot read {path}: no such file", hint="check the --config-file path")
+    document = parse_config_document(text, source=str(path), path=path)
+    table = document.get("network")
+    if table is None:
+        warnings.append(f"{path} has no [network] table; using an empty policy")
+    return table
