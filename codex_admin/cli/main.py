@@ -8,6 +8,7 @@ group's typer app (with pydantic, httpx, cryptography behind it) is imported on 
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
@@ -45,6 +46,8 @@ GROUPS: dict[str, tuple[str, str]] = {
     ),
 }
 
+COMPLETION_ENTRY = ("completion", "Print a shell completion script (bash, zsh, fish)")
+
 ROOT_HELP = """\
 Usage: codex [-c KEY=VALUE]... COMMAND [ARGS]...
 
@@ -61,10 +64,19 @@ Commands:
 Run `codex COMMAND --help` for a command's options.
 """
 
+COMPLETION_HELP = """\
+Usage: codex completion [bash|zsh|fish]
+
+  Print a shell completion script (default: bash).
+
+  Example: eval "$(codex completion bash)"    # or add it to ~/.bashrc
+"""
+
 
 def _root_help() -> str:
-    width = max(len(name) for name in GROUPS)
-    lines = [f"  {name.ljust(width)}  {text}" for name, (_, text) in GROUPS.items()]
+    entries = [*((name, text) for name, (_, text) in GROUPS.items()), COMPLETION_ENTRY]
+    width = max(len(name) for name, _ in entries)
+    lines = [f"  {name.ljust(width)}  {text}" for name, text in entries]
     return ROOT_HELP.format(commands="\n".join(lines))
 
 
@@ -75,6 +87,11 @@ def _usage_error(message: str) -> NoReturn:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Parse root options, pick the group, hand the rest of argv to the group's typer app."""
+    if os.environ.get("_CODEX_COMPLETE"):
+        from codex_admin.cli.completion import complete
+
+        complete(GROUPS)
+        return
     args = list(sys.argv[1:] if argv is None else argv)
     overrides: list[str] = []
     while args:
@@ -104,6 +121,15 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.stdout.write(_root_help())
         return
     name, rest = args[0], args[1:]
+    if name == "completion":
+        from codex_admin.cli.completion import print_script
+
+        if rest[:1] in (["-h"], ["--help"]):
+            sys.stdout.write(COMPLETION_HELP)
+            return
+        if len(rest) > 1:
+            _usage_error("codex completion takes one shell name")
+        sys.exit(print_script(rest[0] if rest else "bash"))
     if name not in GROUPS:
         _usage_error(f"No such command '{name}'. Run `codex --help` for the list.")
     context.ROOT_OVERRIDES[:] = overrides
