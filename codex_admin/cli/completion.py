@@ -13,8 +13,12 @@ import sys
 from collections.abc import Mapping
 
 import typer
-import typer.completion
 import typer.main
+
+# typer's public completion helpers (what `--install-completion` uses); typer.completion
+# re-exports them without an __all__, hence the ignores.
+from typer.completion import completion_init  # type: ignore[attr-defined]
+from typer.completion import get_completion_script  # type: ignore[attr-defined]
 
 __all__ = ["COMPLETE_VAR", "SHELLS", "complete", "print_script"]
 
@@ -43,7 +47,7 @@ def complete(groups: Mapping[str, tuple[str, str]]) -> None:
     """Answer a completion request from the shell script."""
     # bash passes the words in COMP_WORDS; typer's zsh and fish scripts in _TYPER_COMPLETE_ARGS.
     words = (os.environ.get("COMP_WORDS") or os.environ.get("_TYPER_COMPLETE_ARGS", "")).split()
-    typer.completion.completion_init()
+    completion_init()
     command = typer.main.get_command(_completion_app(groups, words))
     command.main(prog_name="codex", complete_var=COMPLETE_VAR)
 
@@ -56,8 +60,6 @@ def print_script(shell: str) -> int:
             f"Error: unknown shell {shell!r}; use one of {', '.join(SHELLS)}\n"
         )
         return 2
-    script = typer.completion.get_completion_script(
-        prog_name="codex", complete_var=COMPLETE_VAR, shell=shell
-    )
+    script = get_completion_script(prog_name="codex", complete_var=COMPLETE_VAR, shell=shell)
     sys.stdout.write(script if script.endswith("\n") else script + "\n")
     return 0
