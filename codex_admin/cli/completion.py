@@ -16,11 +16,8 @@ import typer
 import typer.main
 
 # typer's public completion helpers (what `--install-completion` uses); typer.completion
-# re-exports them without an __all__, hence the ignores.
-from typer.completion import (
-    completion_init,  # type: ignore[attr-defined]
-    get_completion_script,  # type: ignore[attr-defined]
-)
+# re-exports them without an __all__, hence the ignore.
+from typer.completion import completion_init, get_completion_script  # type: ignore[attr-defined]
 
 __all__ = ["COMPLETE_VAR", "SHELLS", "complete", "print_script"]
 
