@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import subprocess
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -48,6 +49,24 @@ class CommandResult:
     stderr_truncated: bool = False
 
 
+class _Protocol(asyncio.subprocess.SubprocessStreamProtocol):
+    """Streams plus a future set when the shell itself exits.
+
+    ``asyncio.subprocess.Process.wait()`` returns only once every pipe is closed, so a
+    background process that inherited the hook's stdout would make it wait for that process
+    too; ``process_exited`` fires when the shell exits, whoever still holds the pipes.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(limit=_READ_CHUNK, loop=loop)
+        self.exited: asyncio.Future[None] = loop.create_future()
+
+    def process_exited(self) -> None:
+        super().process_exited()
+        if not self.exited.done():
+            self.exited.set_result(None)
+
+
 async def run_command(
     command: str,
     *,
@@ -60,14 +79,16 @@ async def run_command(
     """Run ``command`` to completion (or until ``timeout`` seconds) and collect its output."""
     started = time.monotonic()
     shell = env.get("SHELL") or "/bin/sh"
+    loop = asyncio.get_running_loop()
     try:
-        proc = await asyncio.create_subprocess_exec(
+        transport, protocol = await loop.subprocess_exec(
+            lambda: _Protocol(loop),
             shell,
             "-lc",
             command,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             cwd=cwd,
             env=dict(env),
             start_new_session=True,
@@ -76,45 +97,41 @@ async def run_command(
         return CommandResult(
             None, "", "", _ms(started), error=f"failed to start hook with {shell}: {err}"
         )
-    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
-    writer = asyncio.create_task(_feed(proc.stdin, stdin))
-    out = asyncio.create_task(_read_capped(proc.stdout, max_output))
-    errs = asyncio.create_task(_read_capped(proc.stderr, max_output))
+    pid = transport.get_pid()
+    assert protocol.stdin is not None and protocol.stdout is not None
+    assert protocol.stderr is not None
+    writer = asyncio.create_task(_feed(protocol.stdin, stdin))
+    stdout, stderr = _Sink(max_output), _Sink(max_output)
+    out = asyncio.create_task(stdout.drain(protocol.stdout))
+    errs = asyncio.create_task(stderr.drain(protocol.stderr))
     timed_out = False
     try:
-        try:
-            await asyncio.wait_for(proc.wait(), timeout)
-        except TimeoutError:
+        done, _ = await asyncio.wait({protocol.exited}, timeout=timeout)
+        if not done:
             timed_out = True
-            _kill_group(proc)
-            await proc.wait()
+            _kill_group(pid)
+            await protocol.exited
         _, pending = await asyncio.wait({out, errs}, timeout=EOF_GRACE)
-        if pending:
-            _kill_group(proc)
+        if pending:  # something the hook started still holds its output: end it
+            _kill_group(pid)
             _, pending = await asyncio.wait(pending, timeout=EOF_GRACE)
-            for task in pending:
-                task.cancel()
     finally:
-        if proc.returncode is None:  # cancelled: the turn was interrupted
-            _kill_group(proc)
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
-        writer.cancel()
-        for task in (out, errs):
+        if transport.get_returncode() is None:  # cancelled: the turn was interrupted
+            _kill_group(pid)
+        transport.close()
+        for task in (writer, out, errs):
             if not task.done():
                 task.cancel()
-    stdout, stdout_cut = out.result() if out.done() and not out.cancelled() else (b"", True)
-    stderr, stderr_cut = errs.result() if errs.done() and not errs.cancelled() else (b"", True)
-    code = proc.returncode
+    code = transport.get_returncode()
     return CommandResult(
         exit_code=code if code is not None and code >= 0 else None,
-        stdout=stdout.decode("utf-8", "replace"),
-        stderr=stderr.decode("utf-8", "replace"),
+        stdout=stdout.text(),
+        stderr=stderr.text(),
         duration_ms=_ms(started),
         error=f"hook timed out after {timeout:g}s" if timed_out else None,
         signal=-code if code is not None and code < 0 and not timed_out else None,
-        stdout_truncated=stdout_cut,
-        stderr_truncated=stderr_cut,
+        stdout_truncated=stdout.truncated or not out.done() or out.cancelled(),
+        stderr_truncated=stderr.truncated or not errs.done() or errs.cancelled(),
     )
 
 
@@ -127,21 +144,30 @@ async def _feed(pipe: asyncio.StreamWriter, data: bytes) -> None:
         await pipe.wait_closed()
 
 
-async def _read_capped(stream: asyncio.StreamReader, cap: int) -> tuple[bytes, bool]:
-    kept = bytearray()
-    truncated = False
-    while chunk := await stream.read(_READ_CHUNK):
-        room = cap - len(kept)
-        if len(chunk) > room:
-            truncated = True
-        if room > 0:
-            kept += chunk[:room]
-    return bytes(kept), truncated
+class _Sink:
+    """Keeps the first ``cap`` bytes of a stream and drains the rest (partial data survives a
+    cancelled reader)."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self.data = bytearray()
+        self.truncated = False
+
+    async def drain(self, stream: asyncio.StreamReader) -> None:
+        while chunk := await stream.read(_READ_CHUNK):
+            room = self.cap - len(self.data)
+            if len(chunk) > room:
+                self.truncated = True
+            if room > 0:
+                self.data += chunk[:room]
+
+    def text(self) -> str:
+        return self.data.decode("utf-8", "replace")
 
 
-def _kill_group(proc: asyncio.subprocess.Process) -> None:
+def _kill_group(pid: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
+        os.killpg(pid, signal.SIGKILL)
 
 
 def _ms(started: float) -> int:
