@@ -34,8 +34,9 @@ How the agent uses it (one engine per session)::
         tool_input = pre.tool_input()              # rewritten input when a hook said so
     except HookBlockedError as denied:             # any deny: the tool does not run; return
         ...                                        #   denied.reason to the model as the result
-    # then execpolicy on tool_input (a rewrite is re-checked); pre.requires_approval forces
-    # the approval path. On the approval path, before the reviewer:
+    # then execpolicy on tool_input (a rewrite is re-checked: for Bash, `command` is one shell
+    # string, run as `bash -lc` like any model command); pre.additional_contexts go to the
+    # model; pre.requires_approval forces the approval path. On that path, before the reviewer:
     perm = await engine.permission_request(call, turn_id=turn)
     #   DENY -> refuse with perm.reason; ALLOW -> approved without asking (apply only when
     #   perm.allowed_by_managed or the reviewer is the user); NONE -> normal reviewer flow
@@ -49,8 +50,10 @@ How the agent uses it (one engine per session)::
     late = engine.take_async_results()             # async handlers' runs, at turn boundaries
     await engine.session_end(reason="other"); await engine.aclose()
 
-Every outcome carries ``runs`` (configured order) with ``warnings`` and ``errors`` for the user.
-``trust_hooks(codex_home, hooks)`` records trust (`codex hooks trust`).
+Every outcome carries ``runs`` (configured order; ``HookRun.to_json`` is Codex's hook run
+summary) with ``warnings`` and ``errors`` for the user. Event data reaches hooks only on stdin;
+it is never interpolated into a command line. ``trust_hooks(codex_home, hooks)`` records trust
+(`codex hooks trust`); ``run_sample_event`` is `codex hooks test`.
 """
 
 from codex_admin.hooks.discovery import HOOKS_FILE, discover_hooks

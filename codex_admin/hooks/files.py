@@ -171,6 +171,8 @@ def parse_hooks_json(text: str, where: str) -> tuple[list[ParsedHandler], list[s
             location=Location(where, err.lineno, err.colno),
             hint="fix the JSON syntax at that position",
         ) from None
+    except RecursionError:
+        raise CodexError("hooks file is nested too deeply", location=Location(where)) from None
     locate = json_locator(text, where)
     if not isinstance(doc, dict):
         raise CodexError(

@@ -208,7 +208,7 @@ def _exit_zero(event: HookEventName, stdout: str, draft: _Draft) -> None:
         return
     try:
         value = json.loads(stdout)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         value = None
     if isinstance(value, dict):
         try:

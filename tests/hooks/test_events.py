@@ -13,7 +13,7 @@ from codex_admin.hooks import (
     RunStatus,
     ToolCall,
 )
-from tests.hooks.conftest import Hooks, emit, group, run
+from tests.hooks.conftest import PY, Hooks, emit, group, run
 
 BASH = ToolCall.shell("rm -rf ~", "call-1")
 PATCH = ToolCall.apply_patch("*** Begin Patch\n*** End Patch\n", "call-2", files=["a.py"])
@@ -581,3 +581,8 @@ def test_session_end_and_compaction(hk: Hooks) -> None:
         ("SessionEnd", None, "logout"),
     ]
     assert events[0]["custom_instructions"] == "keep todos"
+
+
+def test_deeply_nested_hook_output_fails_open(hk: Hooks) -> None:
+    outcome = pre(hk, f"cat >/dev/null; {PY} -c \"print('[' * 200000)\"")
+    assert not outcome.blocked and outcome.runs[0].status is RunStatus.FAILED

@@ -178,3 +178,8 @@ def test_bad_utf8_is_located(tmp_path: Path) -> None:
     with pytest.raises(CodexError) as info:
         read_config_file(tmp_path, "hooks.json")
     assert info.value.location is not None and info.value.location.line == 2
+
+
+def test_deeply_nested_json_is_an_error_not_a_crash() -> None:
+    with pytest.raises(CodexError, match="nested too deeply"):
+        parse_hooks_json("[" * 200_000, "/x/hooks.json")
