@@ -25,6 +25,9 @@ source is rejected and reported as a :class:`HookProblem` (the rest still loads)
 project's hooks are not read at all; when it has a `hooks.json` that is reported too. Every hook
 that will not run because it is new, modified or has an invalid matcher is a problem as well --
 nothing is skipped silently.
+
+Not implemented: Codex's rule that a linked git worktree takes its hooks from the main
+checkout's `.codex`; here a worktree's own (trusted) `.codex` folders are used, like any project.
 """
 
 from __future__ import annotations
