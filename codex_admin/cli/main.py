@@ -40,6 +40,10 @@ GROUPS: dict[str, tuple[str, str]] = {
         "codex_admin.cli.managed_cmd",
         "Build, inspect, diff, sign and verify managed policy",
     ),
+    "hooks": (
+        "codex_admin.cli.hooks_cmd",
+        "List, trust and test lifecycle hooks (Claude-Code-compatible)",
+    ),
     "doctor": (
         "codex_admin.cli.doctor_cmd",
         "Diagnose configuration, requirements, rules, sandbox and proxy",
