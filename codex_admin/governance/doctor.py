@@ -76,6 +76,7 @@ def run_doctor(
     checks.append(_rules_check(governance))
     checks.append(_sandbox_check())
     checks.append(_proxy_check(governance))
+    checks.append(_hooks_check(governance))
     checks.extend(extra(governance) for extra in extra_checks)
     return DoctorReport(checks)
 
@@ -255,3 +256,36 @@ def _proxy_check(governance: Governance | None) -> Check:
             "network.socks_port so `codex proxy run` picks a free one",
         )
     return Check("proxy", "ok" if policy.enabled else "info", summary, details)
+
+
+def _hooks_check(governance: Governance | None) -> Check:
+    """Hooks in force, and every one that will not run (untrusted, modified, rejected)."""
+    if governance is None:
+        return Check("hooks", "info", "not checked (the configuration does not load)", {})
+    from codex_admin.hooks import discover_hooks
+
+    try:
+        hooks = discover_hooks(governance.config)
+    except CodexError as err:
+        return Check("hooks", "error", err.message, {"error": err.to_json()}, err.hint)
+    details: dict[str, Any] = {
+        "enabled": hooks.enabled,
+        "managed_only": hooks.managed_only,
+        "hooks": len(hooks.hooks),
+        "runnable": len(hooks.runnable),
+        "problems": [problem.to_json() for problem in hooks.problems],
+    }
+    if not hooks.enabled:
+        return Check("hooks", "info", f"hooks are off ({hooks.disabled_reason})", details)
+    if hooks.problems:
+        first = hooks.problems[0]
+        return Check(
+            "hooks",
+            "warn",
+            f"{len(hooks.problems)} hook problem(s): {first.message}",
+            details,
+            first.hint or "review with `codex hooks list`, then `codex hooks trust ID`",
+        )
+    if not hooks.hooks:
+        return Check("hooks", "info", "no hooks configured", details)
+    return Check("hooks", "ok", f"{len(hooks.runnable)} hook(s) in force", details)
