@@ -428,7 +428,8 @@ class _Outcome:
 class LoginServer:
     """The local PKCE callback server (asyncio). Use ``async with``; then ``await wait()``.
 
-    ``port=None`` means Codex's ports (1455, else 1457); ``port=0`` an ephemeral one (tests).
+    ``ports`` are tried in order: Codex's 1455, then 1457 when it is busy (``(0,)`` = any free
+    port, for tests).
     """
 
     def __init__(
@@ -437,14 +438,14 @@ class LoginServer:
         *,
         issuer: str,
         client_id: str,
-        port: int | None = None,
+        ports: Sequence[int] = (DEFAULT_PORT, FALLBACK_PORT),
         workspace_ids: Sequence[str] | None = None,
         originator: str = "codex_cli_rs",
     ) -> None:
         self._client = client
         self._issuer = issuer.rstrip("/")
         self._client_id = client_id
-        self._wanted_port = port
+        self._ports = tuple(ports)
         self._workspaces = tuple(workspace_ids) if workspace_ids else None
         self._originator = originator
         self._pkce = generate_pkce()
@@ -479,9 +480,7 @@ class LoginServer:
             await self._server.wait_closed()
 
     async def _bind(self) -> asyncio.Server:
-        ports = (
-            [self._wanted_port] if self._wanted_port is not None else [DEFAULT_PORT, FALLBACK_PORT]
-        )
+        ports = self._ports
         last: OSError | None = None
         for port in ports:
             try:

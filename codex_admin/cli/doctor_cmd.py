@@ -32,6 +32,19 @@ def _sandbox_probe() -> Any:
     return lambda: status().to_json()
 
 
+def _credentials_probe(result: Any) -> dict[str, Any]:
+    """The auth package's description of the credential store and login (no secret)."""
+    from codex_admin.auth import auth_settings, describe_credentials
+    from codex_admin.config import codex_home
+
+    if result is None:
+        return describe_credentials(auth_settings({}, codex_home=codex_home()))
+    settings = auth_settings(
+        result.config, codex_home=result.codex_home, requirements=result.requirements
+    )
+    return describe_credentials(settings)
+
+
 @app.callback()
 def doctor(
     cwd: CwdOpt = None,
@@ -45,6 +58,7 @@ def doctor(
     report = run_doctor(
         lambda: load_effective_config(cwd, overrides, profile=profile),
         sandbox_probe=_sandbox_probe(),
+        credentials_probe=_credentials_probe,
     )
     if json_out:
         print_json(report.to_json())

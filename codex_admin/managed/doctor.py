@@ -62,6 +62,9 @@ class DoctorReport:
 
 
 SandboxProbe = Callable[[], dict[str, Any]]
+# Given the loaded config (or None when it failed), describes the credential store and login
+# without any secret (codex_admin.auth.describe_credentials); injected by the CLI.
+CredentialsProbe = Callable[[ConfigResult | None], dict[str, Any]]
 
 
 def run_doctor(
@@ -69,6 +72,7 @@ def run_doctor(
     *,
     sandbox_probe: SandboxProbe | None = None,
     codex_argv: list[str] | None = None,
+    credentials_probe: CredentialsProbe | None = None,
 ) -> DoctorReport:
     """Run every check. ``load`` is the CLI's config loader; ``codex_argv`` runs our own CLI."""
     checks: list[Check] = []
@@ -84,6 +88,8 @@ def run_doctor(
     checks.append(_rules_check(result, codex_argv or _SELF))
     checks.append(_sandbox_check(sandbox_probe))
     checks.append(_keyring_check())
+    if credentials_probe is not None:
+        checks.append(_credentials_check(credentials_probe, result))
     checks.append(_ports_check(result))
     return DoctorReport(checks)
 
@@ -294,6 +300,45 @@ def _keyring_check() -> Check:
             "or accept file storage under $CODEX_HOME",
         )
     return Check("keyring", "ok", f"keyring backend {name}", details)
+
+
+# ----------------------------------------------------------------------------------- credentials
+
+
+def _credentials_check(probe: CredentialsProbe, result: ConfigResult | None) -> Check:
+    """Which credential store is in use and whether a login exists (never the secret)."""
+    try:
+        info = probe(result)
+    except CodexError as err:
+        return Check("credentials", "warn", err.message, {"error": err.to_json()}, err.hint)
+    where = info.get("location") or info.get("store")
+    if info.get("error"):
+        return Check(
+            "credentials",
+            "warn",
+            f"credential store {info.get('store')}: {info['error']}",
+            info,
+            info.get("hint") or "run `codex login status` for details",
+        )
+    if info.get("restriction"):
+        return Check(
+            "credentials", "warn", str(info["restriction"]), info, "sign in again: `codex login`"
+        )
+    if info.get("logged_in"):
+        return Check(
+            "credentials",
+            "ok",
+            f"logged in ({info.get('auth_mode')}); store {info.get('store')}: {where}",
+            info,
+        )
+    return Check(
+        "credentials",
+        "info",
+        f"not logged in; store {info.get('store')}: {where}",
+        info,
+        "`codex login` (or `printenv OPENAI_API_KEY | codex login --with-api-key`) when the"
+        " provider needs the Codex login",
+    )
 
 
 # ------------------------------------------------------------------------------------- proxy ports

@@ -16,7 +16,8 @@ The thin I/O edge around the sans-IO parts (:mod:`.sse`, :mod:`.responses_wire`,
   :class:`AuthenticationFailed` ("authentication failed for provider X (HTTP 401)").
 
 Headers: ``Authorization`` from the credentials, ``chatgpt-account-id`` for a ChatGPT login,
-``originator``, ``session_id``, the provider's ``http_headers`` / ``env_http_headers`` and the
+``originator``, ``session-id`` / ``thread-id`` / ``x-client-request-id`` (as Codex 0.169), the
+provider's ``http_headers`` / ``env_http_headers`` and the
 request's ``extra_headers``. Nothing here prints or logs; secrets are redacted from every error.
 """
 
@@ -177,7 +178,10 @@ class ModelClient:
         }
         headers.update(self.provider.headers(self._environ))
         if request.session_id:
-            headers["session_id"] = request.session_id
+            headers["session-id"] = request.session_id
+            headers["x-client-request-id"] = request.session_id
+        if request.thread_id or request.session_id:
+            headers["thread-id"] = request.thread_id or request.session_id or ""
         headers.update(request.extra_headers)
         headers.update(await self.credentials.headers(self._http))
         return headers
