@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
+import threading
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -132,7 +133,6 @@ def _print_device_code(device: DeviceCode) -> None:
 
 
 def _open_url(url: str) -> None:
-    import webbrowser
     from urllib.parse import parse_qs, urlsplit
 
     redirect = parse_qs(urlsplit(url).query).get("redirect_uri", [""])[0]
@@ -141,7 +141,15 @@ def _open_url(url: str) -> None:
         f"If your browser did not open, navigate to this URL to authenticate:\n\n{url}\n\n"
         "On a remote or headless machine? Use `codex login --device-auth` instead."
     )
-    with contextlib.suppress(webbrowser.Error):
+    # webbrowser may wait for the browser command to exit; the callback server must keep
+    # running meanwhile, so the launcher gets its own daemon thread.
+    threading.Thread(target=_launch_browser, args=(url,), daemon=True).start()
+
+
+def _launch_browser(url: str) -> None:
+    import webbrowser
+
+    with contextlib.suppress(webbrowser.Error, OSError):
         webbrowser.open(url)
 
 

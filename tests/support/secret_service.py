@@ -24,6 +24,21 @@ from pathlib import Path
 __all__ = ["SecretService", "SecretServiceUnavailable", "unavailable_reason"]
 
 
+_BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:path={socket}</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+"""
+
+
 class SecretServiceUnavailable(RuntimeError):
     pass
 
@@ -75,15 +90,13 @@ class SecretService:
             "XDG_CONFIG_HOME": str(home / ".config"),
             "XDG_CACHE_HOME": str(home / ".cache"),
         }
+        # A private bus without service directories: nothing is D-Bus-activated behind our
+        # back (the system's org.freedesktop.secrets.service would start a second, locked
+        # gnome-keyring that wins the name race against ours).
+        config = self.root / "bus.conf"
+        config.write_text(_BUS_CONFIG.format(socket=socket))
         dbus = subprocess.Popen(
-            [
-                "dbus-daemon",
-                "--session",
-                "--nofork",
-                "--nopidfile",
-                "--print-address=1",
-                f"--address=unix:path={socket}",
-            ],
+            ["dbus-daemon", f"--config-file={config}", "--nofork", "--print-address=1"],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             env=base_env,
@@ -112,7 +125,8 @@ class SecretService:
 
     def _wait_ready(self, address: str) -> None:
         import secretstorage
-        from jeepney.io.blocking import open_dbus_connection
+        from jeepney.bus_messages import message_bus
+        from jeepney.io.blocking import Proxy, open_dbus_connection
 
         deadline = time.monotonic() + self.timeout
         last = "not answering"
@@ -122,8 +136,12 @@ class SecretService:
             try:
                 connection = open_dbus_connection(address)
                 try:
-                    if secretstorage.check_service_availability(connection):
-                        collection = secretstorage.get_default_collection(connection)
+                    bus = Proxy(message_bus, connection)
+                    if bus.NameHasOwner("org.freedesktop.secrets")[0] == 1:
+                        # Collection() only opens the "default" alias; get_default_collection()
+                        # would try to create it (a prompt nobody can answer) if --unlock has
+                        # not set the login keyring up yet.
+                        collection = secretstorage.Collection(connection)
                         if not collection.is_locked():
                             return
                         last = "the login collection is locked"
