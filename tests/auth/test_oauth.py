@@ -162,9 +162,12 @@ def test_denied_sign_in_is_reported(tmp_path: Path) -> None:
     with MockOAuthIssuer(deny="access_denied") as issuer:
 
         async def go() -> None:
-            async with httpx.AsyncClient() as http, LoginServer(
-                http, issuer=issuer.issuer, client_id=issuer.client_id, ports=(0,)
-            ) as server:
+            async with (
+                httpx.AsyncClient() as http,
+                LoginServer(
+                    http, issuer=issuer.issuer, client_id=issuer.client_id, ports=(0,)
+                ) as server,
+            ):
                 await http.get(server.auth_url, follow_redirects=True)
                 await server.wait(10)
 
