@@ -392,7 +392,9 @@ class ModelClient:
             if finishing:
                 wait = min(wait, _CHAT_TRAILER_GRACE)
             try:
-                chunk = await asyncio.wait_for(chunks.__anext__(), wait)
+                # scoped to the read: a timeout must never fire in the consumer's code
+                async with asyncio.timeout(wait):
+                    chunk = await chunks.__anext__()
             except StopAsyncIteration:
                 break
             except TimeoutError:
