@@ -285,6 +285,15 @@ class ModelClient:
                 raise ProviderConfigError(
                     f"cannot send to {self.endpoint}: {err}", provider=self.provider.id
                 ) from None
+            except httpx.LocalProtocolError as err:
+                # e.g. a CR/LF in a header value (from env_http_headers): never retried, never
+                # sent -- h11 refuses to put it on the wire, so no header can be smuggled
+                raise ProviderConfigError(
+                    f"cannot build the request to provider {self._name()}: "
+                    + redact(str(err), self._secrets()),
+                    hint="check http_headers / env_http_headers values for line breaks",
+                    provider=self.provider.id,
+                ) from None
             except httpx.TransportError as err:
                 reason = redact(f"{type(err).__name__}: {err}", self._secrets())
                 if _certificate_failure(err):

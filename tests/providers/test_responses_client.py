@@ -377,3 +377,16 @@ def test_completed_ends_the_stream_even_if_the_server_lingers() -> None:
         run = stream(server.provider_config())
     assert run.error is None and isinstance(run.events[-1], Completed)
     assert time.monotonic() - start < 3
+
+
+def test_header_injection_through_an_env_header_is_refused_not_sent() -> None:
+    from codex_admin.providers import ProviderConfigError
+
+    with MockResponsesServer() as server:
+        server.enqueue(assistant_turn("never"))
+        run = stream(
+            server.provider_config(env_http_headers={"x-tenant": "TENANT"}),
+            environ={"MOCK_KEY": KEY, "TENANT": "t1\r\nx-injected: yes"},
+        )
+        assert server.model_requests == []
+    assert isinstance(run.error, ProviderConfigError) and run.sleeps == []
