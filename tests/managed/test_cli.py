@@ -139,6 +139,7 @@ def test_doctor_healthy_machine(tmp_path: Path, env: dict[str, str]) -> None:
         "remote",
         "rules",
         "sandbox",
+        "credentials",
         "proxy",
         "hooks",
     }
