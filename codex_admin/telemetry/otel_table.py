@@ -56,6 +56,7 @@ class _Closed(BaseModel):
         extra="allow",
         populate_by_name=True,
         frozen=True,
+        strict=True,  # TOML values are typed: "yes" is not a boolean
         json_schema_extra={"additionalProperties": False},
     )
     __pydantic_extra__: dict[str, _Unknown] = Field(init=False)
