@@ -13,10 +13,11 @@ honoured below ours (so a deployment can add ``team=...``), and every resource s
 
 Shutdown: traces, then metrics, then logs are flushed and shut down on a daemon thread named
 ``codex-otel-shutdown``; the caller waits at most the flush bound (default 2 s, see
-:func:`flush_timeout_from_env`), so a stalled or dead receiver never holds the process longer.
-What is not exported by then is dropped with a warning. An ``atexit`` hook does the same when the
-owner forgot to shut down. The SDK's export errors are caught from its loggers and reported as
-warnings of the session instead of being printed to stderr.
+:func:`~codex_admin.telemetry.factory.flush_timeout_from_env`), so a stalled or dead receiver
+never holds the process longer. What is not exported by then is dropped with a warning. An
+``atexit`` hook does the same when the owner forgot to shut down. The SDK's log messages never
+reach stderr: the reason it logs for a failed export becomes the detail of that session's warning
+(attributed by thread, so concurrent sessions never see each other's trouble).
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ import logging
 import socket
 import threading
 import time
-import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -98,22 +98,28 @@ class _Warnings:
             return new
 
 
-class _SdkLogCapture(logging.Handler):
-    """Routes the SDK's own log messages (export errors, retries) into live sinks' warnings."""
+# The export running on this thread (set by the wrappers below), so the SDK's log messages are
+# attributed to the session that owns the exporter and to no other.
+_EXPORTING = threading.local()
 
-    sinks: ClassVar[weakref.WeakSet[OtelSdkSink]] = weakref.WeakSet()
+
+class _SdkLogCapture(logging.Handler):
+    """Keeps the SDK's own log messages off the user's terminal.
+
+    A message logged while one of our exporters runs (the SDK logs the reason of a failed export
+    from the exporting thread) becomes the detail of that export's failure warning; anything else
+    is dropped.
+    """
+
     installed: ClassVar[bool] = False
 
     def emit(self, record: logging.LogRecord) -> None:
-        if record.levelno < logging.WARNING:
-            return
-        message = f"OpenTelemetry: {record.getMessage()}"
-        for sink in list(self.sinks):
-            sink._warnings.add(message)
+        outcome = getattr(_EXPORTING, "outcome", None)
+        if outcome is not None and record.levelno >= logging.WARNING:
+            outcome.detail = record.getMessage()
 
     @classmethod
-    def attach(cls, sink: OtelSdkSink) -> None:
-        cls.sinks.add(sink)
+    def install(cls) -> None:
         if not cls.installed:
             logger = logging.getLogger("opentelemetry")
             logger.addHandler(cls())
@@ -129,21 +135,32 @@ class _Outcome:
         self.endpoint = endpoint
         self.ok = 0
         self.failed = 0
+        self.detail: str | None = None
         self._warnings = warnings
 
-    def record(self, success: bool, detail: str | None = None) -> None:
-        if success:
+    def run(self, exporter: Any, export: Callable[[], Any], success: Any) -> Any:
+        """Call ``export`` with this outcome current on the thread; record its result."""
+        self.detail = None
+        _EXPORTING.outcome = self
+        try:
+            result = export()
+        finally:
+            _EXPORTING.outcome = None
+        if result is success:
             self.ok += 1
-            return
+            return result
         self.failed += 1
+        detail = _detail(exporter) or self.detail
         suffix = f": {detail}" if detail else ""
         self._warnings.add(
             f"telemetry: exporting {self.signal.value} to {self.endpoint} failed{suffix}"
             " (the run goes on; the data is dropped)"
         )
+        return result
 
 
 def _detail(exporter: Any) -> str | None:
+    """The failure reason our JSON exporter keeps (the SDK's exporters log theirs instead)."""
     client = getattr(exporter, "client", None)
     error = getattr(client, "last_error", None)
     return str(error) if error else None
@@ -154,9 +171,9 @@ class _LogExporter(LogRecordExporter):
         self._inner, self._outcome = inner, outcome
 
     def export(self, batch: Any) -> LogRecordExportResult:
-        result = self._inner.export(batch)
-        self._outcome.record(result is LogRecordExportResult.SUCCESS, _detail(self._inner))
-        return result
+        return self._outcome.run(  # type: ignore[no-any-return]
+            self._inner, lambda: self._inner.export(batch), LogRecordExportResult.SUCCESS
+        )
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
         return self._inner.force_flush(timeout_millis)
@@ -170,9 +187,9 @@ class _SpanExporter(SpanExporter):
         self._inner, self._outcome = inner, outcome
 
     def export(self, spans: Any) -> SpanExportResult:
-        result = self._inner.export(spans)
-        self._outcome.record(result is SpanExportResult.SUCCESS, _detail(self._inner))
-        return result
+        return self._outcome.run(  # type: ignore[no-any-return]
+            self._inner, lambda: self._inner.export(spans), SpanExportResult.SUCCESS
+        )
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
         return self._inner.force_flush(timeout_millis)
@@ -189,9 +206,11 @@ class _MetricExporter(MetricExporter):
     def export(
         self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any
     ) -> MetricExportResult:
-        result = self._inner.export(metrics_data, timeout_millis=timeout_millis, **kwargs)
-        self._outcome.record(result is MetricExportResult.SUCCESS, _detail(self._inner))
-        return result
+        return self._outcome.run(  # type: ignore[no-any-return]
+            self._inner,
+            lambda: self._inner.export(metrics_data, timeout_millis=timeout_millis, **kwargs),
+            MetricExportResult.SUCCESS,
+        )
 
     def force_flush(self, timeout_millis: float = 10_000) -> bool:
         return self._inner.force_flush(timeout_millis)
@@ -276,7 +295,7 @@ class OtelSdkSink:
         self._instruments: dict[Metric, Any] = {}
         self._stopped = False
         self.outcomes: dict[Signal, _Outcome] = {}
-        _SdkLogCapture.attach(self)
+        _SdkLogCapture.install()
 
         base = {"service.name": originator, "service.version": version, "env": settings.environment}
         resource = _redacted(Resource.create(base), redact)

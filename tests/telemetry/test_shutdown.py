@@ -135,40 +135,32 @@ def test_flush_bound_knob_is_validated(tmp_path: Path) -> None:
         good.shutdown()
 
 
-async def _loop_lag_while_emitting(telemetry: Telemetry, events: int) -> float:
-    lag = 0.0
-    stop = asyncio.Event()
-
-    async def ticker() -> None:
-        nonlocal lag
-        while not stop.is_set():
-            before = time.monotonic()
-            await asyncio.sleep(0.005)
-            lag = max(lag, time.monotonic() - before - 0.005)
-
-    task = asyncio.create_task(ticker())
-    for index in range(events):
+async def _emit_from_the_loop(telemetry: Telemetry, turns: int) -> list[float]:
+    """Seconds each turn's emit calls held the event loop."""
+    held = []
+    for index in range(turns):
+        start = time.monotonic()
         with telemetry.turn(f"t{index}"):
             telemetry.tool_result(
                 tool_name="shell", call_id=str(index), arguments="{}", output="x",
                 duration_ms=1, success=True,
             )  # fmt: skip
-        if index % 50 == 0:
-            await asyncio.sleep(0)
-    await asyncio.sleep(0.05)
-    stop.set()
-    await task
-    return lag
+        held.append(time.monotonic() - start)
+        await asyncio.sleep(0)
+    return held
 
 
-def test_emitting_never_blocks_the_event_loop_even_with_a_stalled_receiver(
-    protocol: str, tmp_path: Path
-) -> None:
+def test_emitting_never_waits_for_a_stalled_receiver(protocol: str, tmp_path: Path) -> None:
+    """Emitters only queue: with the receiver stalled (an export would wait 10 s), no call from
+    the event loop waits for the network, even once the SDK's queues are full and drop."""
     with OtlpReceiver(mode="stall") as rx:
         telemetry = start_telemetry(otel_table(rx, protocol), codex_home=tmp_path, environ={})
-        lag = asyncio.run(_loop_lag_while_emitting(telemetry, 3000))  # > the SDK's queue size
+        held = asyncio.run(_emit_from_the_loop(telemetry, 3000))  # > the SDK's 2048 queue
+        rx.wait_for(lambda r: r.stalled > 0)
         telemetry.shutdown(timeout=0.2)
-        assert lag < 0.5, f"event loop stalled for {lag:.3f}s"
+    held.sort()
+    assert held[len(held) // 2] < 0.01, f"median {held[len(held) // 2]:.4f}s"
+    assert held[-1] < 2.0, f"one emit held the loop {held[-1]:.2f}s"
 
 
 def test_concurrent_tasks_get_their_own_span_trees(tmp_path: Path) -> None:
