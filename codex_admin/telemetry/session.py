@@ -50,6 +50,12 @@ __all__ = ["Telemetry", "ToolCallScope", "TurnScope"]
 _CURRENT: ContextVar[_Scope | None] = ContextVar("codex_telemetry_scope", default=None)
 
 
+class _Redacted(str):
+    """A content string the redactor has processed, so :meth:`Telemetry._clean` skips it."""
+
+    __slots__ = ()
+
+
 def _timestamp() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -193,6 +199,8 @@ class Telemetry:
                 continue
             if isinstance(value, StrEnum):
                 out[key] = value.value
+            elif type(value) is _Redacted:
+                out[key] = str(value)  # content: redacted (and cut) once already
             elif isinstance(value, str):
                 out[key] = self._redact(value)
             elif isinstance(value, bool | int | float):
@@ -202,7 +210,7 @@ class Telemetry:
         return out
 
     def _content(self, text: str) -> str:
-        return self._redact.content(text)
+        return _Redacted(self._redact.content(text))
 
     def _event(
         self,
