@@ -29,6 +29,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
+from urllib.parse import unquote
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace as otel_trace
@@ -56,6 +57,7 @@ from opentelemetry.sdk.trace.sampling import (
     Sampler,
     SamplingResult,
 )
+from opentelemetry.sdk.version import __version__ as _sdk_version
 from opentelemetry.trace import Link, SpanKind, TraceState
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
@@ -298,7 +300,8 @@ class OtelSdkSink:
         _SdkLogCapture.install()
 
         base = {"service.name": originator, "service.version": version, "env": settings.environment}
-        resource = _redacted(Resource.create(base), redact)
+        attributes = {**_SDK_ATTRIBUTES, **_resource_attributes(environ), **base}
+        resource = Resource({k: redact(v) for k, v in attributes.items()})
         host = host_name()
         log_resource = resource.merge(Resource({"host.name": host})) if host else resource
 
@@ -460,12 +463,26 @@ class OtelSdkSink:
         return all(flushed)
 
 
-def _redacted(resource: Resource, redact: Redactor) -> Resource:
-    attributes = {
-        key: redact(value) if isinstance(value, str) else value
-        for key, value in resource.attributes.items()
-    }
-    return Resource(attributes, resource.schema_url)
+_SDK_ATTRIBUTES = {
+    "telemetry.sdk.language": "python",
+    "telemetry.sdk.name": "opentelemetry",
+    "telemetry.sdk.version": _sdk_version,
+}
+
+
+def _resource_attributes(environ: Mapping[str, str]) -> dict[str, str]:
+    """``OTEL_RESOURCE_ATTRIBUTES`` (``k=v,k2=v2``, values percent-encoded) from ``environ``.
+
+    Parsed here rather than by ``Resource.create`` so the session's environment mapping is the
+    only source (and ``OTEL_SERVICE_NAME`` cannot rename the service: it is the originator).
+    Malformed members are skipped, as the specification asks.
+    """
+    out: dict[str, str] = {}
+    for member in environ.get("OTEL_RESOURCE_ATTRIBUTES", "").split(","):
+        key, sep, value = member.partition("=")
+        if sep and key.strip():
+            out[key.strip()] = unquote(value.strip())
+    return out
 
 
 def _parent_context(environ: Mapping[str, str]) -> otel_context.Context | None:

@@ -614,6 +614,7 @@ class Telemetry:
         risk_level: str | None = None,
         user_authorization: str | None = None,
         outcome: str | None = None,
+        rule: str | None = None,
         rationale: str | None = None,
         turn_id: str | None = None,
         ttft_ms: float | None = None,
@@ -629,7 +630,8 @@ class Telemetry:
 
         ``terminal_status``: approved | denied | aborted | timed_out | failed_closed;
         ``failure_reason``: none | timeout | cancelled | prompt_build_error | session_error |
-        parse_error. The reviewer's ``rationale`` is model output: logs only.
+        parse_error. ``rule``: the deterministic tier's rule that decided (None when the model
+        tier did). The reviewer's ``rationale`` is model output: logs only.
         """
         sink = self._sink
         if sink is None:
@@ -645,6 +647,7 @@ class Telemetry:
             "risk_level": risk_level,
             "user_authorization": user_authorization,
             "outcome": outcome,
+            "guardian.rule": rule,
             "duration_ms": int(duration_ms),
             "guardian_model": guardian_model,
             "guardian_reasoning_effort": guardian_reasoning_effort,
@@ -672,6 +675,7 @@ class Telemetry:
             "risk_level": risk_level,
             "user_authorization": user_authorization,
             "outcome": outcome,
+            "rule": rule,
             "guardian_model": guardian_model,
             "guardian_reasoning_effort": guardian_reasoning_effort,
         }

@@ -67,6 +67,7 @@ def emit_everything(t: Telemetry) -> None:
             risk_level="high",
             user_authorization="low",
             outcome="deny",
+            rule="exfiltration.unknown_host",
             rationale="sends the workspace to an unknown host",
             guardian_model="codex-auto-review",
             guardian_reasoning_effort="low",
@@ -275,6 +276,7 @@ def test_every_event_reaches_the_logs_with_its_attributes(
         "user_authorization": "low",
         "action": "shell",
         "guardian_model": "codex-auto-review",
+        "guardian.rule": "exfiltration.unknown_host",
         "duration_ms": 850,
     }.items():
         assert review[key] == value, key
@@ -461,6 +463,7 @@ def test_metrics_with_names_and_tags(make_telemetry: MakeTelemetry, rx: OtlpRece
         "risk_level": "high",
         "user_authorization": "low",
         "outcome": "deny",
+        "rule": "exfiltration.unknown_host",
         "guardian_model": "codex-auto-review",
         "guardian_reasoning_effort": "low",
     }
