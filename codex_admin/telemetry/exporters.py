@@ -136,7 +136,7 @@ def _http(signal: Signal, settings: ExporterSettings, timeout: float) -> Any:
     }
     if tls is not None:
         common.update(
-            session=_pinned_ca_session() if tls.ca_certificate else None,
+            session=_pinned_ca_session(tls.ca_certificate) if tls.ca_certificate else None,
             certificate_file=str(tls.ca_certificate) if tls.ca_certificate else None,
             client_certificate_file=(
                 str(tls.client_certificate) if tls.client_certificate else None
@@ -150,23 +150,27 @@ def _http(signal: Signal, settings: ExporterSettings, timeout: float) -> Any:
     return OTLPMetricExporter(**common, preferred_temporality=DELTA)
 
 
-def _pinned_ca_session() -> Any:
+def _pinned_ca_session(ca: Path) -> Any:
     """A requests session whose configured CA is not replaced by ``REQUESTS_CA_BUNDLE``.
 
     requests merges ``REQUESTS_CA_BUNDLE`` / ``CURL_CA_BUNDLE`` over ``Session.verify`` on every
     request (psf/requests#3829), so on machines that set them (common in companies) the SDK
     exporter would verify the collector against the wrong CA and never export. Proxy variables
-    are still honoured.
+    are still honoured. (SDK versions that pass ``verify=`` per request are unaffected.)
     """
     import requests
 
     class PinnedVerifySession(requests.Session):
-        def merge_environment_settings(self, *args: Any, **kwargs: Any) -> Any:
-            settings = super().merge_environment_settings(*args, **kwargs)
-            settings["verify"] = self.verify
+        def merge_environment_settings(
+            self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any
+        ) -> Any:
+            settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
+            settings["verify"] = verify if isinstance(verify, str) else self.verify
             return settings
 
-    return PinnedVerifySession()
+    session = PinnedVerifySession()
+    session.verify = str(ca)
+    return session
 
 
 def _grpc(signal: Signal, settings: ExporterSettings, timeout: float) -> Any:

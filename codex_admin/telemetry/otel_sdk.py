@@ -31,6 +31,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 from urllib.parse import unquote
 
+from google.protobuf.message import Error as ProtobufError
 from opentelemetry import context as otel_context
 from opentelemetry import trace as otel_trace
 from opentelemetry._logs import SeverityNumber
@@ -100,6 +101,9 @@ class _Warnings:
             return new
 
 
+# What an exporter may raise on bad transport or data (requests' errors are OSErrors).
+_EXPORT_ERRORS = (OSError, ValueError, TypeError, RuntimeError, LookupError, ProtobufError)
+
 # The export running on this thread (set by the wrappers below), so the SDK's log messages are
 # attributed to the session that owns the exporter and to no other.
 _EXPORTING = threading.local()
@@ -140,12 +144,20 @@ class _Outcome:
         self.detail: str | None = None
         self._warnings = warnings
 
-    def run(self, exporter: Any, export: Callable[[], Any], success: Any) -> Any:
-        """Call ``export`` with this outcome current on the thread; record its result."""
+    def run(self, exporter: Any, export: Callable[[], Any], success: Any, failure: Any) -> Any:
+        """Call ``export`` with this outcome current on the thread; record its result.
+
+        Some SDK versions let transport errors escape ``export`` (e.g. requests' SSLError from
+        the HTTP metric exporter); they become a FAILURE here instead of killing the SDK's worker
+        or our shutdown thread.
+        """
         self.detail = None
         _EXPORTING.outcome = self
         try:
             result = export()
+        except _EXPORT_ERRORS as err:
+            self.detail = f"{type(err).__name__}: {err}"
+            result = failure
         finally:
             _EXPORTING.outcome = None
         if result is success:
@@ -174,7 +186,10 @@ class _LogExporter(LogRecordExporter):
 
     def export(self, batch: Any) -> LogRecordExportResult:
         return self._outcome.run(  # type: ignore[no-any-return]
-            self._inner, lambda: self._inner.export(batch), LogRecordExportResult.SUCCESS
+            self._inner,
+            lambda: self._inner.export(batch),
+            LogRecordExportResult.SUCCESS,
+            LogRecordExportResult.FAILURE,
         )
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
@@ -190,7 +205,10 @@ class _SpanExporter(SpanExporter):
 
     def export(self, spans: Any) -> SpanExportResult:
         return self._outcome.run(  # type: ignore[no-any-return]
-            self._inner, lambda: self._inner.export(spans), SpanExportResult.SUCCESS
+            self._inner,
+            lambda: self._inner.export(spans),
+            SpanExportResult.SUCCESS,
+            SpanExportResult.FAILURE,
         )
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
@@ -212,6 +230,7 @@ class _MetricExporter(MetricExporter):
             self._inner,
             lambda: self._inner.export(metrics_data, timeout_millis=timeout_millis, **kwargs),
             MetricExportResult.SUCCESS,
+            MetricExportResult.FAILURE,
         )
 
     def force_flush(self, timeout_millis: float = 10_000) -> bool:
