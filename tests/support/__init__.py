@@ -8,6 +8,8 @@
 * :mod:`.secret_service` -- :class:`SecretService`: a real gnome-keyring on a private D-Bus.
 * :mod:`.tls` -- :class:`TestCA` for real TLS (and a TRUSTED CERTIFICATE export).
 * :mod:`.http_server` -- the threaded HTTP/1.1 server they all build on.
+* :mod:`.otlp_receiver` -- :class:`OtlpReceiver`: a real OTLP receiver (HTTP protobuf, HTTP
+  JSON, gRPC) that decodes what it gets; see its docstring.
 * :mod:`.fixtures` -- pytest fixtures (``responses_server``, ``chat_server``, ``oauth_issuer``,
   ``secret_service``); use them with ``from tests.support.fixtures import *`` in a conftest.
 """
