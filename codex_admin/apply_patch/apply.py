@@ -244,13 +244,44 @@ def _existing_bytes(fs: FileSystem, path: PurePosixPath) -> bytes | None:
         return None
 
 
-def _headers(old: str | None, new: str | None) -> str:
-    def name(prefix: str, path: str | None) -> str:
-        if path is None:
-            return "/dev/null"
-        return path if path.startswith("/") else f"{prefix}/{path}"
+def _diff_name(fs: FileSystem, lexical: PurePosixPath) -> str:
+    """The name a diff uses: relative to the working directory when inside it, else absolute."""
+    cwd = fs.cwd
+    if cwd in lexical.parents:
+        return lexical.relative_to(cwd).as_posix()
+    return str(lexical)
 
-    return f"--- {name('a', old)}\n+++ {name('b', new)}\n"
+
+def _git_mode(stat: FileStat | None) -> str:
+    if stat is not None and stat.kind is FileKind.SYMLINK:
+        return "120000"
+    return "100755" if stat is not None and stat.mode & 0o111 else "100644"
+
+
+def _headers(old: str | None, new: str | None, *, mode: str = "100644", body: bool = True) -> str:
+    """``git diff`` headers (``diff --git``, new/deleted mode, rename) for relative names.
+
+    ``git apply`` accepts the result. Absolute names (files outside the working directory) get
+    plain unified ``---``/``+++`` lines only.
+    """
+    left, right = old or new, new or old
+    lines: list[str] = []
+    if not any(name is not None and name.startswith("/") for name in (old, new)):
+        lines.append(f"diff --git a/{left} b/{right}")
+        if old is None:
+            lines.append(f"new file mode {mode}")
+        elif new is None:
+            lines.append(f"deleted file mode {mode}")
+        elif old != new:
+            lines += [f"rename from {old}", f"rename to {new}"]
+    if body:
+        lines.append("--- " + ("/dev/null" if old is None else _prefixed("a", old)))
+        lines.append("+++ " + ("/dev/null" if new is None else _prefixed("b", new)))
+    return "\n".join(lines) + "\n" if lines else ""
+
+
+def _prefixed(prefix: str, name: str) -> str:
+    return name if name.startswith("/") else f"{prefix}/{name}"
 
 
 def _decode(data: bytes | None) -> str | None:
@@ -276,8 +307,8 @@ def _replace_diff(old: str, new: str) -> str:
 
 
 def _binary(old: str | None, new: str | None) -> str:
-    left = "/dev/null" if old is None else (old if old.startswith("/") else f"a/{old}")
-    right = "/dev/null" if new is None else (new if new.startswith("/") else f"b/{new}")
+    left = "/dev/null" if old is None else _prefixed("a", old)
+    right = "/dev/null" if new is None else _prefixed("b", new)
     return f"Binary files {left} and {right} differ\n"
 
 
@@ -287,14 +318,15 @@ def _apply_add(fs: FileSystem, hunk: AddFile) -> FileChange:
     old = _existing_bytes(fs, where)
     data = hunk.contents.encode("utf-8")
     _write(fs, where, data, _display(lexical))
+    name = _diff_name(fs, lexical)
     if old is None:
-        diff = _headers(None, hunk.path) + add_diff(hunk.contents)
+        diff = _headers(None, name) + add_diff(hunk.contents)
     else:
         old_text = _decode(old)
         diff = (
-            _headers(hunk.path, hunk.path) + _replace_diff(old_text, hunk.contents)
+            _headers(name, name) + _replace_diff(old_text, hunk.contents)
             if old_text is not None
-            else _binary(hunk.path, hunk.path)
+            else _headers(name, name, body=False) + _binary(name, name)
         )
     return FileChange(ChangeKind.ADD, lexical, hunk.path, old, data, diff)
 
@@ -317,20 +349,21 @@ def _apply_delete(fs: FileSystem, hunk: DeleteFile) -> FileChange:
     st = fs.lstat(entry) if entry is not None else None
     if entry is None or st is None or st.kind is FileKind.DIR:
         raise _delete_error(label)
+    name = _diff_name(fs, lexical)
     old: bytes | None
     if st.kind is FileKind.SYMLINK:
         target = fs.readlink(entry)
         old = target.encode("utf-8", "surrogateescape")
         shown = old.decode("utf-8", "replace")
         body = f"@@ -1 +0,0 @@\n-{shown}\n\\ No newline at end of file\n"
-        diff = _headers(hunk.path, None) + body
+        diff = _headers(name, None, mode=_git_mode(st)) + body
     else:
         old = _existing_bytes(fs, entry)
         text = _decode(old)
         diff = (
-            _headers(hunk.path, None) + delete_diff(text)
+            _headers(name, None, mode=_git_mode(st)) + delete_diff(text)
             if text is not None
-            else _binary(hunk.path, None)
+            else _headers(name, None, mode=_git_mode(st), body=False) + _binary(name, None)
         )
     _label(fs, entry, label)
     try:
@@ -364,7 +397,8 @@ def _apply_update(fs: FileSystem, hunk: UpdateFile) -> FileChange:
     new = updated.text.encode("utf-8")
     if hunk.move_path is None:
         _write(fs, source.path, new, label)
-        diff = _headers(hunk.path, hunk.path) + updated.hunks if updated.hunks else ""
+        name = _diff_name(fs, lexical)
+        diff = _headers(name, name) + updated.hunks if updated.hunks else ""
         return FileChange(ChangeKind.UPDATE, lexical, hunk.path, data, new, diff)
     destination = absolute(fs.cwd, hunk.move_path)
     where = _prepare_write(fs, destination)
@@ -381,9 +415,8 @@ def _apply_update(fs: FileSystem, hunk: UpdateFile) -> FileChange:
                 file=label,
                 hint="the new file was written; remove the original by hand",
             ) from None
-    diff = _headers(hunk.path, hunk.move_path)
-    if updated.hunks:
-        diff += updated.hunks
+    diff = _headers(_diff_name(fs, lexical), _diff_name(fs, destination), body=bool(updated.hunks))
+    diff += updated.hunks
     return FileChange(
         ChangeKind.UPDATE, lexical, hunk.path, data, new, diff, destination, hunk.move_path
     )
@@ -482,19 +515,15 @@ def commit(changes: ChangeSet, fs: FileSystem, *, verify: bool = True) -> ApplyR
         if problems:
             hint = f"{_reason(error)}; rollback incomplete: {'; '.join(problems)}"
         raise PatchError(message, kind="apply", file=label, hint=hint) from None
+    # The commit point is behind us: a staged deletion that cannot be unlinked now is reported,
+    # not undone (the deleted file is already gone from its name).
     leftovers: list[str] = []
     for hidden in trash:
         try:
             fs.delete(hidden)
         except OSError as error:
-            leftovers.append(f"{hidden}: {_reason(error)}")
-    if leftovers:
-        raise PatchError(
-            "the patch was applied but staged deletions could not be removed",
-            kind="apply",
-            hint="remove by hand: " + "; ".join(leftovers),
-        )
-    return ApplyResult.from_changes(changes.changes)
+            leftovers.append(f"could not remove the staged deletion {hidden}: {_reason(error)}")
+    return ApplyResult.from_changes(changes.changes, tuple(leftovers))
 
 
 def _rollback(

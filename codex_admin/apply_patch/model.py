@@ -230,6 +230,8 @@ class ApplyResult:
     modified: tuple[str, ...]
     deleted: tuple[str, ...]
     changes: tuple[FileChange, ...]
+    #: problems after the commit point (a staged deletion that could not be removed).
+    warnings: tuple[str, ...] = ()
 
     @property
     def success_text(self) -> str:
@@ -250,13 +252,16 @@ class ApplyResult:
             "modified": list(self.modified),
             "deleted": list(self.deleted),
             "changes": [c.to_json() for c in self.changes],
+            "warnings": list(self.warnings),
         }
 
     @classmethod
-    def from_changes(cls, changes: tuple[FileChange, ...]) -> ApplyResult:
+    def from_changes(
+        cls, changes: tuple[FileChange, ...], warnings: tuple[str, ...] = ()
+    ) -> ApplyResult:
         added = tuple(c.display_path for c in changes if c.kind is ChangeKind.ADD)
         modified = tuple(
             c.display_move_path or c.display_path for c in changes if c.kind is ChangeKind.UPDATE
         )
         deleted = tuple(c.display_path for c in changes if c.kind is ChangeKind.DELETE)
-        return cls(added=added, modified=modified, deleted=deleted, changes=changes)
+        return cls(added, modified, deleted, changes, warnings)

@@ -91,6 +91,8 @@ def apply_patch_command(
         else:
             sys.stderr.buffer.write(f"{error}\n".encode("utf-8", "surrogateescape"))
         raise typer.Exit(1) from None
+    for warning in result.warnings:
+        sys.stderr.write(f"warning: {warning}\n")
     if json_out:
         payload: dict[str, Any] = {"ok": True, "summary": result.success_text}
         payload.update(result.to_json())
