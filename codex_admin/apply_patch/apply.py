@@ -423,11 +423,20 @@ def _apply_update(fs: FileSystem, hunk: UpdateFile) -> FileChange:
 
 
 def _apply_hunk(fs: FileSystem, hunk: Hunk) -> FileChange:
-    if isinstance(hunk, AddFile):
-        return _apply_add(fs, hunk)
-    if isinstance(hunk, DeleteFile):
-        return _apply_delete(fs, hunk)
-    return _apply_update(fs, hunk)
+    """One operation; any filesystem error not already worded becomes Codex's message for it."""
+    try:
+        if isinstance(hunk, AddFile):
+            return _apply_add(fs, hunk)
+        if isinstance(hunk, DeleteFile):
+            return _apply_delete(fs, hunk)
+        return _apply_update(fs, hunk)
+    except OSError as error:
+        label = _display(absolute(fs.cwd, hunk.path))
+        if isinstance(hunk, AddFile):
+            raise _write_error(label) from None
+        if isinstance(hunk, DeleteFile):
+            raise _delete_error(label) from None
+        raise _read_error(label, _reason(error)) from None
 
 
 # -- the public entry points -----------------------------------------------------------------------
@@ -476,7 +485,11 @@ def commit(changes: ChangeSet, fs: FileSystem, *, verify: bool = True) -> ApplyR
         raise PatchError(NO_FILES, kind="apply", hint="the patch has no operations")
     if verify:
         for path, before in plan.originals.items():
-            if not _matches(fs, path, before):
+            try:
+                unchanged = _matches(fs, path, before)
+            except OSError:
+                unchanged = False
+            if not unchanged:
                 raise PatchError(
                     f"{path} changed since the patch was previewed; nothing was written",
                     kind="apply",

@@ -78,7 +78,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     try:
         out, err = _Utf8(sys.stdout.buffer), _Utf8(sys.stderr.buffer)
-        code = run(args, sys.stdin.buffer, out, err, os.getcwd())
+        try:
+            cwd = os.getcwd()
+        except OSError as error:  # the directory was removed under us
+            err.write(f"Error: cannot determine the current directory: {error.strerror}\n")
+            sys.exit(1)
+        code = run(args, sys.stdin.buffer, out, err, cwd)
         sys.stdout.buffer.flush()
     except KeyboardInterrupt:
         code = 130

@@ -190,3 +190,50 @@ def test_atomic_apply_is_all_or_nothing_on_disk(
     else:
         leftovers = [p for p in root.rglob("*") if p.name.startswith(".codex-")]
         assert len(leftovers) == len(result.warnings)
+
+
+odd_names = st.one_of(
+    st.sampled_from(NAMES),
+    st.text(min_size=1, max_size=12).filter(lambda t: "\n" not in t and "\r" not in t),
+)
+
+
+@st.composite
+def odd_patches(draw: st.DrawFn) -> str:
+    out = ["*** Begin Patch"]
+    for _ in range(draw(st.integers(1, 3))):
+        name = draw(odd_names)
+        out.append(
+            draw(st.sampled_from(["*** Add File: ", "*** Delete File: ", "*** Update File: "]))
+            + name
+        )
+        if out[-1].startswith("*** Add"):
+            out.append("+x")
+        elif out[-1].startswith("*** Update"):
+            if draw(st.booleans()):
+                out.append("*** Move to: " + draw(odd_names))
+            out += ["@@", draw(st.sampled_from(["+x", "-x", " x", "-", "+"]))]
+    out.append("*** End Patch")
+    return "\n".join(out)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(odd_patches(), st.booleans())
+def test_apply_raises_only_patch_errors_for_any_path(
+    tmp_path: Path, text: str, atomic: bool
+) -> None:
+    """Names with NUL, `..`, absolute paths, overlong or odd Unicode: a PatchError at worst."""
+    systems: list[MemoryFileSystem | LocalFileSystem] = [MemoryFileSystem({"a": "x\n"})]
+    names = [line.split(": ", 1)[1] for line in text.splitlines() if ": " in line]
+    if not any(n.startswith("/") or ".." in n for n in names):  # the disk copy stays in tmp
+        root = tmp_path / f"t{len(list(tmp_path.iterdir()))}"
+        root.mkdir()
+        (root / "a").write_text("x\n")
+        systems.append(LocalFileSystem(root))
+    for fs in systems:
+        try:
+            apply(parse(text), fs, atomic=atomic)
+        except PatchError as error:
+            assert str(error)
