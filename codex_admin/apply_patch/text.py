@@ -17,6 +17,7 @@ the file size: ``git apply`` accepts it.
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from codex_admin.apply_patch.seek import seek_sequence
 
 __all__ = ["UpdatedText", "add_diff", "delete_diff", "update_text"]
 
-_LINE = re.compile(r"([^\r\n]*)(\r\n|\r|\n|\Z)")
+_BREAK = re.compile(r"(\r\n|\r|\n)")
 
 
 @dataclass(frozen=True)
@@ -39,44 +40,42 @@ class UpdatedText:
 
 def _split(text: str) -> tuple[list[str], list[str]]:
     """(texts, endings) of every line; the last ending is "" when the file does not end in one."""
-    texts: list[str] = []
-    endings: list[str] = []
-    for match in _LINE.finditer(text):
-        body, ending = match.group(1), match.group(2)
-        if not ending and not body:
-            break
-        texts.append(body)
-        endings.append(ending)
-        if not ending:
-            break
+    if "\r" not in text:  # the common case, at C speed
+        texts = text.split("\n")
+        if texts[-1] == "":
+            texts.pop()
+            return texts, ["\n"] * len(texts)
+        return texts, ["\n"] * (len(texts) - 1) + [""]
+    parts = _BREAK.split(text)
+    texts, endings = parts[0::2], parts[1::2]
+    if texts[-1] == "":
+        texts.pop()
+    else:
+        endings.append("")
     return texts, endings
 
 
-@dataclass
-class _Entry:
-    text: str
-    old: bool
-    new: bool
+_Entries = list[tuple[str, str]]  # (marker, text) as in Chunk.lines
 
 
-def _entries(chunk: Chunk) -> list[_Entry]:
-    return [_Entry(text, marker != "+", marker != "-") for marker, text in chunk.lines]
-
-
-def _drop_trailing_empty(entries: list[_Entry]) -> list[_Entry]:
+def _drop_trailing_empty(entries: _Entries) -> _Entries:
     """Codex's retry: drop the last old line (it is empty), and the last new line if empty."""
-    olds = [e for e in entries if e.old]
-    news = [e for e in entries if e.new]
-    olds[-1].old = False
-    if news and news[-1].text == "":
-        news[-1].new = False
-    return [e for e in entries if e.old or e.new]
+    entries = list(entries)
+    last_old = max(i for i, (marker, _) in enumerate(entries) if marker != "+")
+    news = [i for i, (marker, _) in enumerate(entries) if marker != "-"]
+    last_new = news[-1] if news and entries[news[-1]][1] == "" else None
+    marker, text = entries[last_old]
+    entries[last_old] = ("+", text) if marker == " " else ("", text)
+    if last_new is not None:
+        marker, text = entries[last_new]
+        entries[last_new] = ("-", text) if marker == " " else ("", text)
+    return [entry for entry in entries if entry[0]]
 
 
 def _locate(
     texts: list[str], chunks: Sequence[Chunk], display: str
-) -> list[tuple[int, int, list[_Entry]]]:
-    replacements: list[tuple[int, int, list[_Entry]]] = []
+) -> list[tuple[int, int, _Entries]]:
+    replacements: list[tuple[int, int, _Entries]] = []
     cursor = 0
     for chunk in chunks:
         if chunk.context is not None:
@@ -89,8 +88,8 @@ def _locate(
                     hint="the '@@' anchor must be a line of the file, after the previous chunk",
                 )
             cursor = found + 1
-        entries = _entries(chunk)
-        old = [e.text for e in entries if e.old]
+        entries: _Entries = list(chunk.lines)
+        old = [text for marker, text in entries if marker != "+"]
         if not old:
             replacements.append((len(texts), 0, entries))
             continue
@@ -113,42 +112,90 @@ def _locate(
     return replacements
 
 
+# An edit script in file order: ``(start, stop)`` is a run of unchanged original lines; a list
+# is a change block of ``(tag, text, no_newline)`` with its removed lines before its added ones.
+_Range = tuple[int, int]
+_Block = list[tuple[str, str, bool]]
+
+
 def update_text(text: str, chunks: Sequence[Chunk], display: str, context: int = 3) -> UpdatedText:
-    """Apply ``chunks`` to ``text``; ``display`` names the file in error messages."""
+    """Apply ``chunks`` to ``text``; ``display`` names the file in error messages.
+
+    Linear in the file: unchanged runs are copied as slices and only the changed lines are
+    looked at again to build the diff.
+    """
     texts, endings = _split(text)
     preferred = next((e for e in endings if e), "\n")
     replacements = _locate(texts, chunks, display)
-    out: list[str] = []
-    # The edit script: (tag, text) with tag " ", "-" or "+", in file order.
-    script: list[tuple[str, str]] = []
+    full = list(map(operator.add, texts, endings))
+    missing_newline = bool(endings) and endings[-1] == ""
+    if missing_newline:
+        full[-1] += preferred
+    pieces: list[str] = []
+    script: list[_Range | _Block] = []
+
+    def keep(first: int, stop: int) -> None:
+        if stop <= first:
+            return
+        pieces.append(full[first] if stop == first + 1 else "".join(full[first:stop]))
+        last = script[-1] if script else None
+        if isinstance(last, tuple) and last[1] == first:
+            script[-1] = (last[0], stop)
+        else:
+            script.append((first, stop))
+
+    def change(removed: list[str], added: list[str]) -> None:
+        if removed or added:
+            script.append([("-", t, False) for t in removed] + [("+", t, False) for t in added])
+
     position = 0
     for start, length, entries in replacements:
-        for i in range(position, start):
-            out.append(texts[i] + (endings[i] or preferred))
-            script.append((" ", texts[i]))
+        keep(position, start)
         source = start
         removed: list[str] = []
         added: list[str] = []
-        for entry in entries:
-            if entry.old and entry.new:
-                script += [("-", t) for t in removed] + [("+", t) for t in added]
-                removed, added = [], []
-                out.append(texts[source] + (endings[source] or preferred))
-                script.append((" ", texts[source]))
+        for marker, line in entries:
+            if marker == " ":
+                if removed or added:
+                    change(removed, added)
+                    removed, added = [], []
+                keep(source, source + 1)
                 source += 1
-            elif entry.old:
+            elif marker == "-":
                 removed.append(texts[source])
                 source += 1
             else:
-                out.append(entry.text + preferred)
-                added.append(entry.text)
-        script += [("-", t) for t in removed] + [("+", t) for t in added]
+                pieces.append(line + preferred)
+                added.append(line)
+        change(removed, added)
         position = start + length
-    for i in range(position, len(texts)):
-        out.append(texts[i] + (endings[i] or preferred))
-        script.append((" ", texts[i]))
-    missing_newline = bool(endings) and endings[-1] == ""
-    return UpdatedText(text="".join(out), hunks=_hunks(script, context, missing_newline))
+    keep(position, len(texts))
+    if missing_newline:
+        _mark_missing_newline(script, texts)
+    return UpdatedText(text="".join(pieces), hunks=_hunks(script, texts, context))
+
+
+def _mark_missing_newline(script: list[_Range | _Block], texts: list[str]) -> None:
+    """The last old line gains a newline: show it as changed, with git's marker."""
+    last = len(texts) - 1
+    for index in range(len(script) - 1, -1, -1):
+        item = script[index]
+        if isinstance(item, tuple):
+            first, stop = item
+            if stop != last + 1:
+                return
+            block: _Block = [("-", texts[last], True), ("+", texts[last], False)]
+            following = script[index + 1] if index + 1 < len(script) else None
+            if isinstance(following, list):
+                block += following
+                del script[index + 1]
+            script[index : index + 1] = [(first, last), block] if last > first else [block]
+            return
+        removed = [i for i, (tag, _, _) in enumerate(item) if tag == "-"]
+        if removed:
+            tag, line, _ = item[removed[-1]]
+            item[removed[-1]] = (tag, line, True)
+            return
 
 
 _NO_NEWLINE = "\\ No newline at end of file\n"
@@ -160,47 +207,56 @@ def _range(start: int, length: int) -> str:
     return f"{start + 1 if length else start},{length}"
 
 
-def _hunks(script: list[tuple[str, str]], context: int, old_missing_newline: bool) -> str:
-    """Unified-diff hunks for an edit script; the new text always ends with a newline."""
-    if old_missing_newline:
-        # The last old line gains a newline: show it as changed even when its text is kept.
-        for i in range(len(script) - 1, -1, -1):
-            tag, line = script[i]
-            if tag == "+":
-                continue
-            if tag == " ":
-                script[i : i + 1] = [("-", line), ("+", line)]
-            break
-        last_old = max(i for i, (tag, _) in enumerate(script) if tag != "+")
-    else:
-        last_old = -1
-    changed = [i for i, (tag, _) in enumerate(script) if tag != " "]
-    if not changed:
+def _hunks(script: list[_Range | _Block], texts: list[str], context: int) -> str:
+    """Unified-diff hunks (``context`` lines around each change) for an edit script."""
+    blocks = [i for i, item in enumerate(script) if isinstance(item, list)]
+    if not blocks:
         return ""
-    groups: list[tuple[int, int]] = []
-    for i in changed:
-        lo, hi = max(0, i - context), min(len(script), i + context + 1)
-        if groups and lo <= groups[-1][1]:
-            groups[-1] = (groups[-1][0], max(groups[-1][1], hi))
-        else:
-            groups.append((lo, hi))
-    old_before = [0] * (len(script) + 1)
-    new_before = [0] * (len(script) + 1)
-    for i, (tag, _) in enumerate(script):
-        old_before[i + 1] = old_before[i] + (tag != "+")
-        new_before[i + 1] = new_before[i] + (tag != "-")
+    last_block = blocks[-1]
     parts: list[str] = []
-    for lo, hi in groups:
-        old_len = old_before[hi] - old_before[lo]
-        new_len = new_before[hi] - new_before[lo]
-        parts.append(
-            f"@@ -{_range(old_before[lo], old_len)} +{_range(new_before[lo], new_len)} @@\n"
-        )
-        for i in range(lo, hi):
-            tag, line = script[i]
-            parts.append(f"{tag}{line}\n")
-            if i == last_old:
-                parts.append(_NO_NEWLINE)
+    lines: list[str] = []
+    old_start = new_start = old_count = new_count = 0
+    old_pos = new_pos = 0
+    open_hunk = False
+
+    def close() -> None:
+        header = f"@@ -{_range(old_start, old_count)} +{_range(new_start, new_count)} @@\n"
+        parts.append(header + "".join(lines))
+
+    for index, item in enumerate(script):
+        if isinstance(item, tuple):
+            first, stop = item
+            size = stop - first
+            if open_hunk:
+                take = size if index < last_block and size <= 2 * context else min(size, context)
+                lines.extend(f" {t}\n" for t in texts[first : first + take])
+                old_count += take
+                new_count += take
+                if take < size or index > last_block:
+                    close()
+                    open_hunk = False
+            old_pos += size
+            new_pos += size
+            continue
+        if not open_hunk:
+            previous = script[index - 1] if index else None
+            lead = min(context, previous[1] - previous[0]) if isinstance(previous, tuple) else 0
+            old_start, new_start = old_pos - lead, new_pos - lead
+            lines = [f" {t}\n" for t in texts[old_pos - lead : old_pos]]
+            old_count = new_count = lead
+            open_hunk = True
+        for tag, line, no_newline in item:
+            lines.append(f"{tag}{line}\n")
+            if no_newline:
+                lines.append(_NO_NEWLINE)
+            if tag == "-":
+                old_pos += 1
+                old_count += 1
+            else:
+                new_pos += 1
+                new_count += 1
+    if open_hunk:
+        close()
     return "".join(parts)
 
 
