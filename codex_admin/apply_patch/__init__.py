@@ -11,7 +11,7 @@ How the agent uses it (preview -> check -> approval -> commit)::
     report = check_targets(patch, fs, policy)     # lstat/readlink only; DENY/ASK/ALLOW + reasons
     changes = preview(patch, fs)                  # reads, matches, diffs; writes nothing
     ... approval with changes.diff() and changes.change_kinds() when report says ASK ...
-    result = commit(changes, fs)                  # all or nothing; refuses if files changed
+    result = commit(changes, fs, checked=report)  # all or nothing; refuses if anything moved
     result.success_text                           # what the model is told
 
 ``apply(patch, fs, atomic=False)`` is the standalone tool's behaviour (ops in order, no

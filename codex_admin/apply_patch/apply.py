@@ -43,6 +43,7 @@ from codex_admin.apply_patch.model import (
     UpdateFile,
 )
 from codex_admin.apply_patch.paths import absolute, resolve
+from codex_admin.apply_patch.safety import TargetReport, check_targets, same_judgement
 from codex_admin.apply_patch.text import add_diff, delete_diff, update_text
 
 __all__ = ["apply", "commit", "preview"]
@@ -474,15 +475,32 @@ def _matches(fs: FileSystem, path: PurePosixPath, before: Snapshot) -> bool:
     return now == before
 
 
-def commit(changes: ChangeSet, fs: FileSystem, *, verify: bool = True) -> ApplyResult:
+def commit(
+    changes: ChangeSet,
+    fs: FileSystem,
+    *,
+    verify: bool = True,
+    checked: TargetReport | None = None,
+) -> ApplyResult:
     """Write a previewed change set all-or-nothing; undo everything on any failure.
 
     With ``verify`` (the default), first check that every touched path still holds what the
-    preview saw, so an approval covers exactly the bytes written.
+    preview saw, so an approval covers exactly the bytes written. With ``checked`` (the
+    :func:`~.safety.check_targets` report that was approved), judge the targets again and refuse
+    if any now resolves elsewhere or gets another verdict.
     """
     plan = changes.plan
     if not changes.changes:
         raise PatchError(NO_FILES, kind="apply", hint="the patch has no operations")
+    if checked is not None and checked.policy is not None:
+        again = check_targets(changes.patch, fs, checked.policy)
+        if not same_judgement(checked, again):
+            raise PatchError(
+                "a patch target changed since it was checked (a symlink or directory was"
+                " replaced); nothing was written",
+                kind="apply",
+                hint="check and preview the patch again",
+            )
     if verify:
         for path, before in plan.originals.items():
             try:

@@ -116,7 +116,9 @@ class LocalFileSystem:
                 raise IsADirectoryError(errno.EISDIR, "Is a directory", name)
             if not stat_module.S_ISREG(st.st_mode):
                 raise OSError(errno.EINVAL, "not a regular file", name)
-        bits = mode if mode is not None else (st.st_mode & 0o7777 if st is not None else None)
+        # Keep the permission bits, but not set-user/group-ID: the kernel drops those when an
+        # unprivileged process writes a file, and a patched program must not stay privileged.
+        bits = mode if mode is not None else (st.st_mode & 0o1777 if st is not None else None)
         temp = str(path.parent / f".codex-tmp-{secrets.token_hex(6)}")
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
         fd = os.open(temp, flags, 0o666)
@@ -349,7 +351,7 @@ class MemoryFileSystem:
             raise IsADirectoryError(errno.EISDIR, "Is a directory", str(path))
         if isinstance(node, _Other):
             raise OSError(errno.EINVAL, "not a regular file", str(path))
-        bits = mode if mode is not None else (node.mode if node is not None else 0o644)
+        bits = mode if mode is not None else (node.mode & 0o1777 if node is not None else 0o644)
         if isinstance(node, _File):
             node.nlink -= 1  # the name now points at a new file, like rename(2)
         self._nodes[where] = _File(bytes(data), bits)

@@ -24,8 +24,10 @@ still needs approval, because its other names cannot be found cheaply: one of th
 protected or ``deny_read`` file, and the preview would show its contents in a diff.
 
 The verdicts are advice for the approval layer: "ask" under ``approval_policy = never`` is a
-refusal. The check and the write are separate steps; :func:`~.apply.commit` re-reads every file
-it replaces, so a swap between them is refused rather than written.
+refusal. The check and the write are separate steps, so :func:`~.apply.commit` takes the report
+that was approved, judges the targets again just before writing and refuses if any now lands
+elsewhere or judges differently (a symlink swapped in meanwhile), and re-reads every file it
+replaces; what is left is the window between that re-check and the ``rename`` itself.
 """
 
 from __future__ import annotations
@@ -101,6 +103,8 @@ class TargetReport:
     """Every target of a patch; ``verdict`` is the strictest of them."""
 
     targets: tuple[TargetCheck, ...] = field(default_factory=tuple)
+    #: the policy the targets were judged against (so :func:`~.apply.commit` can judge again).
+    policy: TargetPolicy | None = None
 
     @property
     def verdict(self) -> Verdict:
@@ -254,4 +258,13 @@ def check_targets(patch: Patch, fs: FileSystem, policy: TargetPolicy) -> TargetR
         elif isinstance(hunk, UpdateFile) and hunk.move_path is not None:
             targets.append(judge.check(hunk.path, "move_from"))
             targets.append(judge.check(hunk.move_path, "move_to"))
-    return TargetReport(tuple(targets))
+    return TargetReport(tuple(targets), policy)
+
+
+def same_judgement(before: TargetReport, after: TargetReport) -> bool:
+    """True when every target still lands on the same real path with the same verdict."""
+
+    def key(report: TargetReport) -> list[tuple[str, PurePosixPath, Verdict]]:
+        return [(t.operation, t.real, t.verdict) for t in report.targets]
+
+    return key(before) == key(after)

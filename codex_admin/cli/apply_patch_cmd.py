@@ -16,6 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
+from codex_admin.apply_patch import LocalFileSystem, apply, parse
 from codex_admin.cli.app import make_app
 from codex_admin.cli.common import JsonOpt
 from codex_admin.cli.output import print_json
@@ -81,8 +82,6 @@ def apply_patch_command(
     json_out: JsonOpt = False,
 ) -> None:
     """Apply PATCH to the files under the working directory."""
-    from codex_admin.apply_patch import LocalFileSystem, apply, parse
-
     try:
         result = apply(parse(_read_patch(patch)), LocalFileSystem(_cwd(cwd)), atomic=atomic)
     except CodexError as error:

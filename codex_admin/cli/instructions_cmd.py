@@ -13,6 +13,7 @@ from typing import Any
 from codex_admin.cli.app import make_app
 from codex_admin.cli.common import CwdOpt, JsonOpt, OverrideOpt, ProfileOpt, load_effective_config
 from codex_admin.cli.output import print_json, print_warnings
+from codex_admin.instructions import DEFAULT_PROJECT_DOC_MAX_BYTES, load_instructions
 
 app = make_app("Show the AGENTS.md instructions the agent would receive.")
 
@@ -38,8 +39,6 @@ def show(
     json_out: JsonOpt = False,
 ) -> None:
     """Each AGENTS.md source (bytes used, truncation, skips) and the message sent to the model."""
-    from codex_admin.instructions import DEFAULT_PROJECT_DOC_MAX_BYTES, load_instructions
-
     result = load_effective_config(cwd, overrides, profile=profile)
     max_bytes = result.config.get("project_doc_max_bytes")
     fallbacks = result.config.get("project_doc_fallback_filenames") or []

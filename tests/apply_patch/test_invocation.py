@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from codex_admin.apply_patch import (
     IMPLICIT_INVOCATION,
@@ -105,3 +107,22 @@ def test_extract_heredoc_and_warning() -> None:
         "Warning: apply_patch was requested via exec_command. "
         "Use the apply_patch tool instead of exec_command."
     )
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.sampled_from(["bash", "-lc", "apply_patch", "cd", "&&", "<<'EOF'", "EOF", "\n", P]),
+            st.text(max_size=20),
+        ),
+        max_size=4,
+    )
+)
+def test_detection_never_crashes(argv: list[str]) -> None:
+    """Any argv (and any script inside it) is recognised, ignored, or an implicit-call error."""
+    for candidate in (argv, ["bash", "-lc", "".join(argv)]):
+        try:
+            detect_invocation(candidate)
+        except PatchError as error:
+            assert str(error) == IMPLICIT_INVOCATION

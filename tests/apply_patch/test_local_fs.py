@@ -92,3 +92,11 @@ def test_failed_write_leaves_no_temporary_file(tmp_path: Path) -> None:
     with pytest.raises(IsADirectoryError):
         fs.write_bytes(p(target), b"x")
     assert [x.name for x in tmp_path.iterdir()] == ["dir-in-the-way"]
+
+
+def test_rewrite_drops_setuid_and_setgid(tmp_path: Path) -> None:
+    tool = tmp_path / "tool"
+    tool.write_text("#!/bin/sh\n")
+    tool.chmod(0o6755)
+    LocalFileSystem(tmp_path).write_bytes(p(tool), b"#!/bin/sh\necho patched\n")
+    assert tool.stat().st_mode & 0o7777 == 0o755

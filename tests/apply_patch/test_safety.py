@@ -232,3 +232,24 @@ def test_memory_filesystem_gives_the_same_answers() -> None:
     text = f"{B}*** Add File: escape/x\n+x\n*** Update File: hard\n@@\n-b\n+c\n*** Add File: src/ok\n+k\n{E}"
     report = check_targets(parse(text), fs, policy)
     assert [t.verdict for t in report.targets] == [Verdict.DENY, Verdict.ASK, Verdict.ALLOW]
+
+
+def test_commit_refuses_when_a_directory_is_swapped_for_a_symlink_after_approval(
+    world: tuple[Path, Path, TargetPolicy],
+) -> None:
+    """Check, preview and approve; then a concurrent process swaps `src` for a link outside."""
+    import shutil
+
+    from codex_admin.apply_patch import PatchError, commit, preview
+
+    workspace, outside, policy = world
+    patch = parse(f"{B}*** Add File: src/new.txt\n+x\n{E}")
+    fs = LocalFileSystem(workspace)
+    report = check_targets(patch, fs, policy)
+    assert report.verdict is Verdict.ALLOW
+    changes = preview(patch, fs)
+    shutil.rmtree(workspace / "src")
+    (workspace / "src").symlink_to(outside)
+    with pytest.raises(PatchError, match="changed since it was checked"):
+        commit(changes, fs, checked=report)
+    assert not (outside / "new.txt").exists()
