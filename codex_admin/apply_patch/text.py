@@ -6,7 +6,8 @@ Behaviour of Codex 0.169.0 (the newest; each point checked against the binary):
   file's preferred ending is that of its first line (LF when it has none).
 * Chunks are located in order (:func:`~.seek.seek_sequence`); a chunk without old lines is added
   at the end of the file. If a chunk ending in an empty line is not found, it is retried without
-  that line. Replacements are applied in file order.
+  that line. Each run of removed/added lines is one edit; edits are applied in file order, and
+  edits at the same line in patch order.
 * In a replaced region, context lines keep the file's own text and ending (even when they were
   matched ignoring whitespace or punctuation); added lines are the patch text with the preferred
   ending. Every line ends with a newline afterwards, so the result always ends with one.
@@ -108,7 +109,6 @@ def _locate(
             )
         replacements.append((found, len(old), entries))
         cursor = found + len(old)
-    replacements.sort(key=lambda r: r[0])
     return replacements
 
 
@@ -116,6 +116,35 @@ def _locate(
 # is a change block of ``(tag, text, no_newline)`` with its removed lines before its added ones.
 _Range = tuple[int, int]
 _Block = list[tuple[str, str, bool]]
+
+
+def _edits(replacements: list[tuple[int, int, _Entries]]) -> list[tuple[int, int, list[str]]]:
+    """Each chunk's runs of removed/added lines as ``(start, removed, added)``, in file order.
+
+    Context lines are not replaced (they keep the file's text and ending). Edits starting at the
+    same line stay in patch order (a stable sort, as Codex's), so an addition at the end of the
+    file from an earlier chunk precedes one from a later chunk.
+    """
+    edits: list[tuple[int, int, list[str]]] = []
+    for start, _length, entries in replacements:
+        source = run_start = start
+        removed = 0
+        added: list[str] = []
+        for marker, line in entries:
+            if marker == " ":
+                if removed or added:
+                    edits.append((run_start, removed, added))
+                source += 1
+                run_start, removed, added = source, 0, []
+            elif marker == "-":
+                removed += 1
+                source += 1
+            else:
+                added.append(line)
+        if removed or added:
+            edits.append((run_start, removed, added))
+    edits.sort(key=lambda edit: edit[0])
+    return edits
 
 
 def update_text(text: str, chunks: Sequence[Chunk], display: str, context: int = 3) -> UpdatedText:
@@ -144,31 +173,16 @@ def update_text(text: str, chunks: Sequence[Chunk], display: str, context: int =
         else:
             script.append((first, stop))
 
-    def change(removed: list[str], added: list[str]) -> None:
+    def change(removed: Sequence[str], added: Sequence[str]) -> None:
         if removed or added:
             script.append([("-", t, False) for t in removed] + [("+", t, False) for t in added])
 
     position = 0
-    for start, length, entries in replacements:
+    for start, removed, added in _edits(replacements):
         keep(position, start)
-        source = start
-        removed: list[str] = []
-        added: list[str] = []
-        for marker, line in entries:
-            if marker == " ":
-                if removed or added:
-                    change(removed, added)
-                    removed, added = [], []
-                keep(source, source + 1)
-                source += 1
-            elif marker == "-":
-                removed.append(texts[source])
-                source += 1
-            else:
-                pieces.append(line + preferred)
-                added.append(line)
-        change(removed, added)
-        position = start + length
+        pieces.extend(line + preferred for line in added)
+        change(texts[start : start + removed], added)
+        position = start + removed
     keep(position, len(texts))
     if missing_newline:
         _mark_missing_newline(script, texts)

@@ -71,6 +71,8 @@ def data(fs: MemoryFileSystem, path: str) -> bytes:
         (b"r\nm\nr\n", "@@\n-r\n+R\n*** End of File\n", b"r\nm\nR\n"),
         # the cursor moves past each match: chunks apply in file order
         (b"x\nx\nx\n", "@@\n-x\n+1\n@@\n-x\n+2\n", b"1\n2\nx\n"),
+        # edits at the same line keep patch order: the earlier end-of-file addition comes first
+        (b"\r\n", "@@\n+ \n@@\n \n+a\n", b"\r\n \r\na\r\n"),
     ],
 )
 def test_update_bytes(before: bytes, body: str, after: bytes) -> None:
