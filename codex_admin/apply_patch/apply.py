@@ -27,6 +27,16 @@ import os
 import secrets
 from pathlib import PurePosixPath
 
+from codex_admin.apply_patch.diff import (
+    add_hunks,
+    binary,
+    decode,
+    delete_hunks,
+    diff_name,
+    git_mode,
+    headers,
+    replace_hunks,
+)
 from codex_admin.apply_patch.fs_types import FileKind, FileStat, FileSystem
 from codex_admin.apply_patch.model import (
     AddFile,
@@ -44,7 +54,7 @@ from codex_admin.apply_patch.model import (
 )
 from codex_admin.apply_patch.paths import absolute, resolve
 from codex_admin.apply_patch.safety import TargetReport, check_targets, same_judgement
-from codex_admin.apply_patch.text import add_diff, delete_diff, update_text
+from codex_admin.apply_patch.text import update_text
 
 __all__ = ["apply", "commit", "preview"]
 
@@ -245,89 +255,21 @@ def _existing_bytes(fs: FileSystem, path: PurePosixPath) -> bytes | None:
         return None
 
 
-def _diff_name(fs: FileSystem, lexical: PurePosixPath) -> str:
-    """The name a diff uses: relative to the working directory when inside it, else absolute."""
-    cwd = fs.cwd
-    if cwd in lexical.parents:
-        return lexical.relative_to(cwd).as_posix()
-    return str(lexical)
-
-
-def _git_mode(stat: FileStat | None) -> str:
-    if stat is not None and stat.kind is FileKind.SYMLINK:
-        return "120000"
-    return "100755" if stat is not None and stat.mode & 0o111 else "100644"
-
-
-def _headers(old: str | None, new: str | None, *, mode: str = "100644", body: bool = True) -> str:
-    """``git diff`` headers (``diff --git``, new/deleted mode, rename) for relative names.
-
-    ``git apply`` accepts the result. Absolute names (files outside the working directory) get
-    plain unified ``---``/``+++`` lines only.
-    """
-    left, right = old or new, new or old
-    lines: list[str] = []
-    if not any(name is not None and name.startswith("/") for name in (old, new)):
-        lines.append(f"diff --git a/{left} b/{right}")
-        if old is None:
-            lines.append(f"new file mode {mode}")
-        elif new is None:
-            lines.append(f"deleted file mode {mode}")
-        elif old != new:
-            lines += [f"rename from {old}", f"rename to {new}"]
-    if body:
-        lines.append("--- " + ("/dev/null" if old is None else _prefixed("a", old)))
-        lines.append("+++ " + ("/dev/null" if new is None else _prefixed("b", new)))
-    return "\n".join(lines) + "\n" if lines else ""
-
-
-def _prefixed(prefix: str, name: str) -> str:
-    return name if name.startswith("/") else f"{prefix}/{name}"
-
-
-def _decode(data: bytes | None) -> str | None:
-    if data is None:
-        return None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-
-
-def _replace_diff(old: str, new: str) -> str:
-    """Hunks replacing every line of ``old`` by ``new`` (an Add over an existing file)."""
-    removed = delete_diff(old)
-    added = add_diff(new)
-    if not removed:
-        return added
-    if not added:
-        return removed
-    old_range = removed.split(" ", 2)[1]
-    new_range = added.split(" ", 3)[2]
-    return f"@@ {old_range} {new_range} @@\n" + removed.split("\n", 1)[1] + added.split("\n", 1)[1]
-
-
-def _binary(old: str | None, new: str | None) -> str:
-    left = "/dev/null" if old is None else _prefixed("a", old)
-    right = "/dev/null" if new is None else _prefixed("b", new)
-    return f"Binary files {left} and {right} differ\n"
-
-
 def _apply_add(fs: FileSystem, hunk: AddFile) -> FileChange:
     lexical = absolute(fs.cwd, hunk.path)
     where = _prepare_write(fs, lexical)
     old = _existing_bytes(fs, where)
     data = hunk.contents.encode("utf-8")
     _write(fs, where, data, _display(lexical))
-    name = _diff_name(fs, lexical)
+    name = diff_name(fs.cwd, lexical)
     if old is None:
-        diff = _headers(None, name) + add_diff(hunk.contents)
+        diff = headers(None, name) + add_hunks(hunk.contents)
     else:
-        old_text = _decode(old)
+        old_text = decode(old)
         diff = (
-            _headers(name, name) + _replace_diff(old_text, hunk.contents)
+            headers(name, name) + replace_hunks(old_text, hunk.contents)
             if old_text is not None
-            else _headers(name, name, body=False) + _binary(name, name)
+            else headers(name, name, body=False) + binary(name, name)
         )
     return FileChange(ChangeKind.ADD, lexical, hunk.path, old, data, diff)
 
@@ -350,21 +292,21 @@ def _apply_delete(fs: FileSystem, hunk: DeleteFile) -> FileChange:
     st = fs.lstat(entry) if entry is not None else None
     if entry is None or st is None or st.kind is FileKind.DIR:
         raise _delete_error(label)
-    name = _diff_name(fs, lexical)
+    name = diff_name(fs.cwd, lexical)
     old: bytes | None
     if st.kind is FileKind.SYMLINK:
         target = fs.readlink(entry)
         old = target.encode("utf-8", "surrogateescape")
         shown = old.decode("utf-8", "replace")
         body = f"@@ -1 +0,0 @@\n-{shown}\n\\ No newline at end of file\n"
-        diff = _headers(name, None, mode=_git_mode(st)) + body
+        diff = headers(name, None, mode=git_mode(st)) + body
     else:
         old = _existing_bytes(fs, entry)
-        text = _decode(old)
+        text = decode(old)
         diff = (
-            _headers(name, None, mode=_git_mode(st)) + delete_diff(text)
+            headers(name, None, mode=git_mode(st)) + delete_hunks(text)
             if text is not None
-            else _headers(name, None, mode=_git_mode(st), body=False) + _binary(name, None)
+            else headers(name, None, mode=git_mode(st), body=False) + binary(name, None)
         )
     _label(fs, entry, label)
     try:
@@ -398,8 +340,8 @@ def _apply_update(fs: FileSystem, hunk: UpdateFile) -> FileChange:
     new = updated.text.encode("utf-8")
     if hunk.move_path is None:
         _write(fs, source.path, new, label)
-        name = _diff_name(fs, lexical)
-        diff = _headers(name, name) + updated.hunks if updated.hunks else ""
+        name = diff_name(fs.cwd, lexical)
+        diff = headers(name, name) + updated.hunks if updated.hunks else ""
         return FileChange(ChangeKind.UPDATE, lexical, hunk.path, data, new, diff)
     destination = absolute(fs.cwd, hunk.move_path)
     where = _prepare_write(fs, destination)
@@ -416,7 +358,9 @@ def _apply_update(fs: FileSystem, hunk: UpdateFile) -> FileChange:
                 file=label,
                 hint="the new file was written; remove the original by hand",
             ) from None
-    diff = _headers(_diff_name(fs, lexical), _diff_name(fs, destination), body=bool(updated.hunks))
+    diff = headers(
+        diff_name(fs.cwd, lexical), diff_name(fs.cwd, destination), body=bool(updated.hunks)
+    )
     diff += updated.hunks
     return FileChange(
         ChangeKind.UPDATE, lexical, hunk.path, data, new, diff, destination, hunk.move_path

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from codex_admin.apply_patch.model import Chunk, PatchError
 from codex_admin.apply_patch.seek import seek_sequence
 
-__all__ = ["UpdatedText", "add_diff", "delete_diff", "update_text"]
+__all__ = ["NO_NEWLINE", "UpdatedText", "hunk_range", "split_lines", "update_text"]
 
 _BREAK = re.compile(r"(\r\n|\r|\n)")
 
@@ -39,7 +39,7 @@ class UpdatedText:
     hunks: str
 
 
-def _split(text: str) -> tuple[list[str], list[str]]:
+def split_lines(text: str) -> tuple[list[str], list[str]]:
     """(texts, endings) of every line; the last ending is "" when the file does not end in one."""
     if "\r" not in text:  # the common case, at C speed
         texts = text.split("\n")
@@ -153,7 +153,7 @@ def update_text(text: str, chunks: Sequence[Chunk], display: str, context: int =
     Linear in the file: unchanged runs are copied as slices and only the changed lines are
     looked at again to build the diff.
     """
-    texts, endings = _split(text)
+    texts, endings = split_lines(text)
     preferred = next((e for e in endings if e), "\n")
     replacements = _locate(texts, chunks, display)
     full = list(map(operator.add, texts, endings))
@@ -212,10 +212,10 @@ def _mark_missing_newline(script: list[_Range | _Block], texts: list[str]) -> No
             return
 
 
-_NO_NEWLINE = "\\ No newline at end of file\n"
+NO_NEWLINE = "\\ No newline at end of file\n"
 
 
-def _range(start: int, length: int) -> str:
+def hunk_range(start: int, length: int) -> str:
     if length == 1:
         return f"{start + 1}"
     return f"{start + 1 if length else start},{length}"
@@ -234,7 +234,7 @@ def _hunks(script: list[_Range | _Block], texts: list[str], context: int) -> str
     open_hunk = False
 
     def close() -> None:
-        header = f"@@ -{_range(old_start, old_count)} +{_range(new_start, new_count)} @@\n"
+        header = f"@@ -{hunk_range(old_start, old_count)} +{hunk_range(new_start, new_count)} @@\n"
         parts.append(header + "".join(lines))
 
     for index, item in enumerate(script):
@@ -262,7 +262,7 @@ def _hunks(script: list[_Range | _Block], texts: list[str], context: int) -> str
         for tag, line, no_newline in item:
             lines.append(f"{tag}{line}\n")
             if no_newline:
-                lines.append(_NO_NEWLINE)
+                lines.append(NO_NEWLINE)
             if tag == "-":
                 old_pos += 1
                 old_count += 1
@@ -272,23 +272,3 @@ def _hunks(script: list[_Range | _Block], texts: list[str], context: int) -> str
     if open_hunk:
         close()
     return "".join(parts)
-
-
-def add_diff(text: str) -> str:
-    """Hunks of a new file with ``text`` (empty for an empty file)."""
-    lines, endings = _split(text)
-    if not lines:
-        return ""
-    body = "".join(f"+{line}\n" for line in lines)
-    tail = _NO_NEWLINE if endings[-1] == "" else ""
-    return f"@@ -0,0 +{_range(0, len(lines))} @@\n{body}{tail}"
-
-
-def delete_diff(text: str) -> str:
-    """Hunks of deleting a file that held ``text``."""
-    lines, endings = _split(text)
-    if not lines:
-        return ""
-    body = "".join(f"-{line}\n" for line in lines)
-    tail = _NO_NEWLINE if endings[-1] == "" else ""
-    return f"@@ -{_range(0, len(lines))} +0,0 @@\n{body}{tail}"
