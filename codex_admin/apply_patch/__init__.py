@@ -35,9 +35,10 @@ Public API:
   :data:`APPLY_PATCH_INSTRUCTIONS`
 
 Module map: ``model`` (types), ``parser``, ``seek`` (the four matching passes), ``text`` (line
-endings, edits, update hunks), ``diff`` (git-style file diffs), ``paths`` (lexical join, kernel-like resolution), ``fs_types`` +
-``fs`` (the view and its two implementations), ``apply`` (overlay, preview, commit), ``safety``,
-``invocation`` (tree-sitter-bash, imported on first use), ``tools``. Pure apart from the
+endings, edits, update hunks), ``diff`` (git-style file diffs), ``paths`` (lexical join,
+kernel-like resolution), ``fs_types`` + ``fs`` (the view and its two implementations), ``apply``
+(overlay, preview, commit), ``safety``, ``invocation`` (tree-sitter-bash, imported on first
+use), ``tools``. Pure apart from the
 filesystem view; imports only ``codex_admin.errors`` and the ``codex_admin.pathrules`` leaf.
 """
 
