@@ -21,6 +21,7 @@ layer is optional. Decoding is strict UTF-8 with the bad byte's line and column.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 from pathlib import Path
@@ -49,32 +50,39 @@ _OPEN_FLAGS = (
 )
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
+StrPath = str | Path
+
 
 def read_text_file(
-    path: Path,
+    path: StrPath,
     *,
     what: str = "config file",
     max_bytes: int = MAX_FILE_BYTES,
     within: Path | None = None,
+    nofollow: bool = False,
 ) -> str | None:
     """The file's UTF-8 text, or None if it does not exist (see the module docstring)."""
-    data = read_file_bytes(path, what=what, max_bytes=max_bytes, within=within)
+    data = read_file_bytes(path, what=what, max_bytes=max_bytes, within=within, nofollow=nofollow)
     return None if data is None else decode_utf8(data, str(path))
 
 
 def read_file_bytes(
-    path: Path,
+    path: StrPath,
     *,
     what: str = "config file",
     max_bytes: int = MAX_FILE_BYTES,
     within: Path | None = None,
+    nofollow: bool = False,
 ) -> bytes | None:
-    """The file's bytes, or None if it does not exist. Anything else wrong is a CodexError."""
-    target = Path(path)
-    flags = _OPEN_FLAGS
+    """The file's bytes, or None if it does not exist. Anything else wrong is a CodexError.
+
+    ``nofollow`` refuses a file that is itself a symlink (for a path already resolved).
+    """
+    target = os.fspath(path)  # not a Path: parsing a deep path costs more than reading it
+    flags = _OPEN_FLAGS | (_NOFOLLOW if nofollow else 0)
     if within is not None:
-        real = Path(os.path.realpath(target))
-        if not is_within(real, within):
+        real = os.path.realpath(target)
+        if not is_within(Path(real), within):
             raise CodexError(
                 f"Refusing to read {what} {path}: it is a symlink to a file outside {within}",
                 location=Location(path),
@@ -96,6 +104,8 @@ def read_file_bytes(
     except IsADirectoryError:  # Windows; on POSIX a directory opens and fstat tells
         raise _not_regular(path, what, "a directory") from None
     except OSError as err:
+        if err.errno == errno.ELOOP and flags & _NOFOLLOW:
+            raise _not_regular(path, what, "a symbolic link (not followed here)") from None
         raise CodexError(
             f"Failed to read {what} {path}: {err.strerror or err}", location=Location(path)
         ) from None
@@ -165,7 +175,7 @@ def _size(n: int) -> str:
     )
 
 
-def _not_regular(path: Path, what: str, kind: str) -> CodexError:
+def _not_regular(path: StrPath, what: str, kind: str) -> CodexError:
     return CodexError(
         f"Failed to read {what} {path}: it is {kind}, expected a regular file",
         location=Location(path),
@@ -173,7 +183,7 @@ def _not_regular(path: Path, what: str, kind: str) -> CodexError:
     )
 
 
-def _too_big(path: Path, what: str, max_bytes: int) -> CodexError:
+def _too_big(path: StrPath, what: str, max_bytes: int) -> CodexError:
     return CodexError(
         f"Failed to read {what} {path}: it is larger than the limit of {_size(max_bytes)}"
         " for configuration files",

@@ -290,7 +290,7 @@ class _TrustGate:
         if record is None:
             return self._failure
         return layer_refusal(
-            record, layer_key(self.canon(project.dir)), project.codex_dir, self.root
+            record, layer_key(self.canon(project.dir)), project.codex_dir, self.root, self.canon
         )
 
     def _load(self) -> ProjectRecord | None:
@@ -301,7 +301,7 @@ class _TrustGate:
             store = TrustStore.load(self.home)
             record = store.records.get(key)
             if record is None:
-                layers, complete = scan_project(self.canon(self.root))
+                layers, complete = scan_project(self.canon(self.root), self.canon)
                 record = ProjectRecord(key, now_iso(), complete, layers)
                 store.records[key] = record
                 store.save()
@@ -412,7 +412,9 @@ def _project_layer(
         # Untrusted content is never parsed into the effective config (its errors are ignored).
         layer.exists = os.path.lexists(path)
         return layer
-    text = read_text_file(path, within=root)
+    # The trust check has just vetted this folder: nothing in it leads out of the project.
+    # Read what the fingerprint covered (a link's vetted target), never through a new link.
+    text = read_text_file(gate.canon(path), what="project config file", nofollow=True)
     layer.exists, layer.text = text is not None, text
     if text is None:
         return layer

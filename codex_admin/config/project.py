@@ -32,10 +32,24 @@ __all__ = ["Canonical", "ProjectDir", "discover_project", "find_project_root", "
 
 
 class Canonical:
-    """``os.path.realpath`` with a per-directory cache: one ``lstat`` per new path component."""
+    """``os.path.realpath`` with a per-path cache: one ``lstat`` per new path component.
+
+    :meth:`seed` marks a path known to be canonical (``os.getcwd()`` always is) so that its
+    ancestors cost nothing at all.
+    """
 
     def __init__(self) -> None:
         self._cache: dict[Path, Path] = {}
+
+    def seed(self, path: Path) -> None:
+        if path not in self._cache and _kernel_realpath(path) == str(path):
+            for known in (path, *path.parents):
+                self._cache[known] = known
+
+    def known(self, path: Path, canonical: Path) -> Path:
+        """Record that ``path`` is ``canonical`` (the caller has just lstat-ed it)."""
+        self._cache[path] = canonical
+        return canonical
 
     def __call__(self, path: Path) -> Path:
         cached = self._cache.get(path)
@@ -49,6 +63,27 @@ class Canonical:
             result = Path(os.path.realpath(candidate)) if candidate.is_symlink() else candidate
         self._cache[path] = result
         return result
+
+
+def _kernel_realpath(directory: Path) -> str:
+    """The canonical spelling of an existing directory, asked of the kernel in one call.
+
+    ``os.path.realpath`` lstat-s every component, which for a deep tree costs more than the
+    rest of discovery; on Linux the kernel names an open descriptor's path directly.
+    """
+    flags = getattr(os, "O_PATH", 0)
+    if flags and os.path.isdir("/proc/self/fd"):
+        try:
+            fd = os.open(directory, flags | getattr(os, "O_DIRECTORY", 0))
+        except OSError:
+            return os.path.realpath(directory)
+        try:
+            return os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            return os.path.realpath(directory)
+        finally:
+            os.close(fd)
+    return os.path.realpath(directory)
 
 
 @dataclass(frozen=True)
@@ -67,12 +102,16 @@ class ProjectDir:
 
 
 def find_project_root(cwd: Path, markers: list[str]) -> Path:
-    if not markers:
-        return cwd
-    for candidate in (cwd, *cwd.parents):
-        if any(os.path.lexists(candidate / marker) for marker in markers):
-            return candidate
-    return cwd
+    chain = [cwd, *cwd.parents]
+    return chain[_root_index(chain, markers)]
+
+
+def _root_index(chain: list[Path], markers: list[str]) -> int:
+    """Index in ``chain`` (cwd first) of the nearest directory holding a marker (0: none)."""
+    for index, candidate in enumerate(chain if markers else ()):
+        if any(os.path.lexists(os.path.join(candidate, marker)) for marker in markers):
+            return index
+    return 0
 
 
 def discover_project(
@@ -85,17 +124,32 @@ def discover_project(
 ) -> tuple[Path, list[ProjectDir], str | None]:
     """Return (project root, project dirs root-first, the trust level of cwd's project)."""
     canon = canonical or Canonical()
-    root = find_project_root(cwd, markers)
+    canon.seed(cwd)
     chain = [cwd, *cwd.parents]
-    dirs = list(reversed(chain[: chain.index(root) + 1])) if root in chain else [cwd]
+    index = _root_index(chain, markers)
+    root = chain[index]
+    dirs = list(reversed(chain[: index + 1]))
     home = canon(codex_home)
     main = main_checkout(root, canon)
+    inherited = _lookup([root, *([main] if main else [])], projects, canon)
     found: list[ProjectDir] = []
     for directory in dirs:
         codex_dir = directory / ".codex"
-        if not codex_dir.is_dir() or canon(codex_dir) == home:
+        try:
+            mode = os.lstat(codex_dir).st_mode
+        except OSError:
             continue
-        trust, key = _trust(directory, root, main, projects, canon)
+        if stat.S_ISLNK(mode) and not os.path.isdir(codex_dir):
+            continue
+        if not stat.S_ISLNK(mode) and not stat.S_ISDIR(mode):
+            continue
+        if stat.S_ISLNK(mode):
+            real = canon(codex_dir)
+        else:
+            real = canon.known(codex_dir, canon(directory) / ".codex")
+        if real == home:
+            continue
+        trust, key = _lookup([directory], projects, canon) or inherited or (None, str(canon(root)))
         found.append(
             ProjectDir(
                 dir=directory,
@@ -105,25 +159,20 @@ def discover_project(
                 disabled_reason=_reason(trust, key, user_config_path),
             )
         )
-    project_trust, _ = _trust(cwd, root, main, projects, canon)
+    project_trust, _ = _lookup([cwd], projects, canon) or inherited or (None, "")
     return root, found, project_trust
 
 
-def _trust(
-    directory: Path,
-    root: Path,
-    main: Path | None,
-    projects: dict[str, Any],
-    canon: Canonical,
-) -> tuple[str | None, str]:
-    """First hit wins: the dir's own key, the project root's, the main checkout's."""
-    candidates = [directory, root] + ([main] if main else [])
+def _lookup(
+    candidates: list[Path], projects: dict[str, Any], canon: Canonical
+) -> tuple[str | None, str] | None:
+    """The first trust entry among ``candidates`` (canonical spelling, then as given)."""
     for candidate in candidates:
         for key in dict.fromkeys([str(canon(candidate)), str(candidate)]):
             entry = projects.get(key)
             if isinstance(entry, dict) and entry.get("trust_level") in ("trusted", "untrusted"):
                 return str(entry["trust_level"]), key
-    return None, str(canon(root))
+    return None
 
 
 def _reason(trust: str | None, key: str, user_config: Path) -> str | None:

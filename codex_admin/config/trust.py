@@ -38,7 +38,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from codex_admin.config.files import is_within, read_file_bytes, read_text_file, write_file_atomic
+from codex_admin.config.files import read_file_bytes, read_text_file, write_file_atomic
+from codex_admin.config.project import Canonical
 from codex_admin.errors import CodexError, Location
 
 __all__ = [
@@ -133,11 +134,17 @@ def now_iso() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
-def fingerprint(codex_dir: Path, project_root: Path) -> Fingerprint:
-    """The fingerprint of one `.codex` folder; raises :class:`LayerRefused`."""
-    root = Path(os.path.realpath(project_root))
-    top = Path(os.path.realpath(codex_dir))
-    if not is_within(top, root):
+def fingerprint(
+    codex_dir: Path, project_root: Path, canonical: Canonical | None = None
+) -> Fingerprint:
+    """The fingerprint of one `.codex` folder; raises :class:`LayerRefused`.
+
+    ``canonical`` shares the loader's cache of canonical paths (deep trees would otherwise
+    resolve every component of every path again).
+    """
+    canon = canonical or Canonical()
+    root, top = str(canon(project_root)), str(canon(codex_dir))
+    if not _inside(top, root):
         raise LayerRefused(
             f"{codex_dir} is a symlink to {top}, outside the project {project_root}; project"
             " configuration must live inside the project"
@@ -148,14 +155,16 @@ def fingerprint(codex_dir: Path, project_root: Path) -> Fingerprint:
 
 
 def _walk(
-    real_dir: Path,
+    real_dir: str,
     prefix: str,
-    root: Path,
+    root: str,
     out: Fingerprint,
-    seen: set[Path],
+    seen: set[str],
     budget: list[int],
     shown: Path,
 ) -> None:
+    """Fingerprint ``real_dir`` into ``out``. Strings, not Paths: this runs on every load, and
+    building a Path from a deep absolute path costs more than the system calls."""
     try:
         entries = sorted(os.scandir(real_dir), key=lambda e: e.name)
     except OSError as err:
@@ -167,12 +176,12 @@ def _walk(
             raise LayerRefused(
                 f"{shown} holds more than {MAX_ENTRIES} entries, too many to fingerprint"
             )
-        path = Path(entry.path)
+        path = entry.path
         info = entry.stat(follow_symlinks=False)
         note = ""
         if stat.S_ISLNK(info.st_mode):
-            target = Path(os.path.realpath(path))
-            if not is_within(target, root):
+            target = os.path.realpath(path)
+            if not _inside(target, root):
                 raise LayerRefused(
                     f"{shown / rel} is a symlink to {target}, outside the project; it is"
                     " not loaded (remove the link, or copy what it should load into the"
@@ -191,7 +200,7 @@ def _walk(
                 seen.add(path)
                 _walk(path, rel + "/", root, out, seen, budget, shown)
         elif stat.S_ISREG(info.st_mode):
-            out[rel] = note + "sha256:" + _digest(path, shown / rel, budget)
+            out[rel] = note + "sha256:" + _digest(path, shown, rel, budget)
         else:
             raise LayerRefused(
                 f"{shown / rel} is not a regular file, folder or symlink; configuration"
@@ -199,15 +208,20 @@ def _walk(
             )
 
 
-def _digest(path: Path, shown: Path, budget: list[int]) -> str:
+def _inside(path: str, root: str) -> bool:
+    """``path`` is canonical ``root`` or below it (both canonical; a string test, no I/O)."""
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def _digest(path: str, shown: Path, rel: str, budget: list[int]) -> str:
     import hashlib  # (with OpenSSL) only when a trusted project has configuration to check
 
     try:
         data = read_file_bytes(path, what="project file", max_bytes=max(budget[1], 0))
     except CodexError as err:
-        raise LayerRefused(f"{shown}: {err.message}") from None
+        raise LayerRefused(f"{shown / rel}: {err.message}") from None
     if data is None:
-        raise LayerRefused(f"{shown} disappeared while it was being fingerprinted")
+        raise LayerRefused(f"{shown / rel} disappeared while it was being fingerprinted")
     budget[1] -= len(data)
     return hashlib.sha256(data).hexdigest()
 
@@ -217,13 +231,16 @@ def layer_key(canonical_dir: Path) -> str:
     return str(canonical_dir / ".codex")
 
 
-def scan_project(root: Path) -> tuple[dict[str, Fingerprint], bool]:
+def scan_project(
+    root: Path, canonical: Canonical | None = None
+) -> tuple[dict[str, Fingerprint], bool]:
     """Fingerprint every `.codex` folder under canonical ``root``: (layers, scan completed).
 
     Folders that are refused outright are not recorded (a later load refuses them with their
     reason). `.git` folders are not entered; symlinked folders are not followed (what they
     point to inside the project is scanned in place, under its canonical name).
     """
+    canon = canonical or Canonical()
     layers: dict[str, Fingerprint] = {}
     stack = [root]
     visited = 0
@@ -240,7 +257,7 @@ def scan_project(root: Path) -> tuple[dict[str, Fingerprint], bool]:
             if entry.name == ".codex":
                 try:
                     if entry.is_dir():
-                        layers[layer_key(directory)] = fingerprint(Path(entry.path), root)
+                        layers[layer_key(directory)] = fingerprint(Path(entry.path), root, canon)
                 except (LayerRefused, OSError):
                     pass
                 continue
@@ -250,12 +267,16 @@ def scan_project(root: Path) -> tuple[dict[str, Fingerprint], bool]:
 
 
 def layer_refusal(
-    record: ProjectRecord, key: str, codex_dir: Path, project_root: Path
+    record: ProjectRecord,
+    key: str,
+    codex_dir: Path,
+    project_root: Path,
+    canonical: Canonical | None = None,
 ) -> str | None:
     """Why the trusted layer at ``codex_dir`` may not load (None when it matches its record)."""
     again = f"Review it, then run `codex config trust {record.root}` to trust the current contents."
     try:
-        current = fingerprint(codex_dir, project_root)
+        current = fingerprint(codex_dir, project_root, canonical)
     except LayerRefused as refused:
         return (
             f"{codex_dir} is not loaded: {refused}. Fix it, then run"
