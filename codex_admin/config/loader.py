@@ -4,6 +4,20 @@ Layers, highest precedence first (ARCHITECTURE.md, following the seeds): `-c` ov
 dedicated flags, applied at resolution); a selected `[profiles.NAME]`; MDM `config_toml_base64`;
 `<system dir>/managed_config.toml`; project `.codex/config.toml` from cwd up to the project root
 (trusted projects only); `$CODEX_HOME/config.toml`; `<system dir>/config.toml`; built-in defaults.
+
+The order of work, and why:
+
+1. system, user and `-c` layers -- each parsed once, checked alone (types, unknown keys;
+   `partial`, since one layer may hold half a table) -- give the project markers and the trust
+   table; a project can never trust itself;
+2. project discovery (:mod:`.project`), then the trust gate (:mod:`.trust`): a trusted
+   project layer loads only if its `.codex` folder matches the record made when it was
+   trusted, so nothing a sandboxed command wrote is read, let alone parsed;
+3. the merge of the enabled layers, then the whole-table rules on the result, each error
+   located at the layer that introduced the table;
+4. requirements (fail closed), then resolution and clamping (:mod:`.resolve`).
+
+:func:`trust_project` is the writer behind `codex config trust`.
 """
 
 from __future__ import annotations
@@ -180,7 +194,11 @@ def load_config(options: LoadOptions | None = None) -> ConfigResult:
         cwd, base.markers, base.projects, home, base.user_path, canon
     )
     gate = _TrustGate(home, root, canon)
-    projects = [_project_layer(p, root, gate, opts, warnings) for p in project_dirs]
+    projects = [_project_layer(p, gate, opts, warnings) for p in project_dirs]
+    if project_trust == "trusted":
+        # Also when no `.codex` folder exists yet: the record made now (first use of a trust
+        # entry) is what makes a folder created later by a sandboxed command "new".
+        warnings.extend(gate.vanished(cwd, {p.dir for p in project_dirs}))
 
     layers = [system, user, *projects, managed, mdm]
     config: dict[str, Any] = {}
@@ -293,6 +311,28 @@ class _TrustGate:
             record, layer_key(self.canon(project.dir)), project.codex_dir, self.root, self.canon
         )
 
+    def vanished(self, cwd: Path, present: set[Path]) -> list[str]:
+        """Warnings for recorded `.codex` folders between root and cwd that are gone.
+
+        Removing a folder can only take configuration away, but what it takes away may be
+        the user's own protection (a `forbidden` rule), so it is said rather than silent.
+        """
+        record = self._record or self._load()
+        if record is None:
+            return []
+        out = []
+        for directory in [cwd, *cwd.parents]:
+            key = layer_key(self.canon(directory))
+            if directory not in present and key in record.layers:
+                out.append(
+                    f"{key} was removed after you trusted {record.root} ({record.trusted_at});"
+                    " its configuration and rules no longer apply. If you did not remove it,"
+                    " restore it (for example with `git checkout`)."
+                )
+            if directory == self.root:
+                break
+        return out
+
     def _load(self) -> ProjectRecord | None:
         if self._failure is not None:
             return None
@@ -394,7 +434,7 @@ def _file_layer(
 
 
 def _project_layer(
-    project: ProjectDir, root: Path, gate: _TrustGate, opts: LoadOptions, warnings: list[str]
+    project: ProjectDir, gate: _TrustGate, opts: LoadOptions, warnings: list[str]
 ) -> Layer:
     path: Path = project.codex_dir / "config.toml"
     layer = Layer(

@@ -287,3 +287,20 @@ def test_configuration_profile_payload_keys_are_not_unknown(env: Env) -> None:
     plist.write_bytes(plistlib.dumps({"PayloadContent": [payload], "PayloadType": "Configuration"}))
     result = load_config(LoadOptions(mdm_plist=plist))
     assert result.mdm_unknown_keys == [] and result.config["model"] == "m"
+
+
+# ------------------------------------------------------------------- errors quote no secrets
+
+
+def test_type_errors_name_the_type_not_the_value(env: Env) -> None:
+    """A file may be a link to a secret; error text reaches logs and, via the agent, a model."""
+    env.user('hide_agent_reasoning = "sk-live-SECRET"\n[tui]\nanimations = true\n')
+    with pytest.raises(CodexError) as err:
+        load_config(LoadOptions())
+    assert "SECRET" not in str(err.value)
+    assert "`hide_agent_reasoning`: Input should be a valid boolean (got a string)" in str(
+        err.value
+    )
+    env.user('sandbox_mode = "read_only"\n')
+    with pytest.raises(CodexError, match=r"\(got 'read_only'\)"):  # a mistyped choice is shown
+        load_config(LoadOptions())

@@ -290,3 +290,30 @@ def test_a_worktree_git_file_borrowing_a_real_worktrees_gitdir_trusts_nothing(en
     (fake / "gitdir").write_text(f"{impostor / '.git'}\n")
     (impostor / ".git").write_text(f"gitdir: {fake}\n")
     assert load(impostor).project_trust is None
+
+
+def test_a_removed_trusted_folder_is_reported(env: Env) -> None:
+    project = env.project()
+    env.write(
+        project / "sub/.codex/rules/safety.rules",
+        'prefix_rule(pattern=["git", "push"], decision="forbidden")\n',
+    )
+    env.write(project / ".codex/config.toml", 'model = "root"\n')
+    trust_project(LoadOptions(cwd=project))
+    shutil.rmtree(project / "sub/.codex")
+    result = load(project / "sub")
+    assert result.config["model"] == "root"
+    assert any(
+        f"{project / 'sub/.codex'} was removed after you trusted" in w for w in result.warnings
+    )
+
+
+def test_first_codex_folder_of_a_trusted_project_is_new_after_the_first_run(env: Env) -> None:
+    """No `.codex` at the first run: the record says so, and a planted one is refused."""
+    project = env.project()
+    shutil.rmtree(project / ".codex")
+    assert load(project).project_trust == "trusted"  # the first run records the project
+    env.write(project / ".codex/config.toml", 'approval_policy = "never"\n')
+    result = load(project)
+    assert "approval_policy" not in result.config
+    assert "appeared after you trusted" in _project_layer(result, project).disabled_reason
