@@ -341,7 +341,7 @@ class _TrustGate:
             store = TrustStore.load(self.home)
             record = store.records.get(key)
             if record is None:
-                layers, complete = scan_project(self.canon(self.root), self.canon)
+                layers, complete = scan_project(self.canon(self.root), self.canon, self.home)
                 record = ProjectRecord(key, now_iso(), complete, layers)
                 store.records[key] = record
                 store.save()
@@ -616,7 +616,7 @@ def trust_project(options: LoadOptions | None = None, *, level: str = "trusted")
     layers: dict[str, Any] = {}
     complete = True
     if level == "trusted":
-        layers, complete = scan_project(root)
+        layers, complete = scan_project(root, canon, base.home)
         # The folders from the root down to the directory asked about are always recorded,
         # however large the project.
         for directory in [base.cwd, *base.cwd.parents]:

@@ -232,15 +232,17 @@ def layer_key(canonical_dir: Path) -> str:
 
 
 def scan_project(
-    root: Path, canonical: Canonical | None = None
+    root: Path, canonical: Canonical | None = None, codex_home: Path | None = None
 ) -> tuple[dict[str, Fingerprint], bool]:
     """Fingerprint every `.codex` folder under canonical ``root``: (layers, scan completed).
 
     Folders that are refused outright are not recorded (a later load refuses them with their
-    reason). `.git` folders are not entered; symlinked folders are not followed (what they
-    point to inside the project is scanned in place, under its canonical name).
+    reason), nor is ``codex_home`` (never a project layer). `.git` folders are not entered;
+    symlinked folders are not followed (what they point to inside the project is scanned in
+    place, under its canonical name).
     """
     canon = canonical or Canonical()
+    home = str(canon(codex_home)) if codex_home is not None else None
     layers: dict[str, Fingerprint] = {}
     stack = [root]
     visited = 0
@@ -256,7 +258,7 @@ def scan_project(
         for entry in entries:
             if entry.name == ".codex":
                 try:
-                    if entry.is_dir():
+                    if entry.is_dir() and os.path.realpath(entry.path) != home:
                         layers[layer_key(directory)] = fingerprint(Path(entry.path), root, canon)
                 except (LayerRefused, OSError):
                     pass

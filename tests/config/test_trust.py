@@ -317,3 +317,21 @@ def test_first_codex_folder_of_a_trusted_project_is_new_after_the_first_run(env:
     result = load(project)
     assert "approval_policy" not in result.config
     assert "appeared after you trusted" in _project_layer(result, project).disabled_reason
+
+
+def test_codex_home_inside_a_trusted_project_is_not_fingerprinted(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = env.project()
+    home = project / ".codex"  # CODEX_HOME is the project's .codex (a home dir under git)
+    env.write(home / "config.toml", f'[projects."{project.resolve()}"]\ntrust_level = "trusted"\n')
+    monkeypatch.setenv("CODEX_HOME", str(home))
+    env.write(project / "sub/.codex/config.toml", 'model = "sub"\n')
+    assert load(project / "sub").config["model"] == "sub"
+    state = json.loads((home / TRUST_STATE_NAME).read_text())
+    assert list(state["projects"][str(project.resolve())]["layers"]) == [
+        str(project.resolve() / "sub/.codex")
+    ]
+    env.write(home / "config.toml", 'review_model = "x"\n' + (home / "config.toml").read_text())
+    result = load(project / "sub")  # editing the home is not editing the project
+    assert result.config["model"] == "sub" and result.config["review_model"] == "x"
