@@ -190,3 +190,38 @@ def test_fast_path_errors_exit_1_without_a_traceback(env: Env) -> None:
     proc = _probe(["config", "show", "--json"])
     assert proc.returncode == 1 and proc.stdout == ""
     assert proc.stderr.startswith("error: ") and "config.toml:1:" in proc.stderr
+
+
+def test_every_model_rule_is_known_to_the_fast_checker() -> None:
+    """A validator the JSON Schema cannot express must live in checks.MODEL_CHECKS, or the
+    fast path would accept what pydantic rejects (add it there and call it from the model)."""
+    from pydantic import BaseModel
+
+    from codex_admin.config.checks import MODEL_CHECKS
+    from codex_admin.config.models import ConfigToml
+    from codex_admin.config.requirements_model import RequirementsToml
+
+    seen: set[type[BaseModel]] = set()
+    stack: list[type[BaseModel]] = [ConfigToml, RequirementsToml]
+    while stack:
+        model = stack.pop()
+        if model in seen:
+            continue
+        seen.add(model)
+        decorators = model.__pydantic_decorators__
+        assert not decorators.field_validators, f"{model.__name__}: use a model check"
+        if decorators.model_validators:
+            assert model.__name__ in MODEL_CHECKS, f"{model.__name__} missing in MODEL_CHECKS"
+        for field in model.model_fields.values():
+            stack.extend(_models_in(field.annotation))
+    assert {"McpServerConfig", "ModelProviderConfig", "McpIdentity"} <= {m.__name__ for m in seen}
+
+
+def _models_in(annotation: Any) -> list[Any]:
+    from typing import get_args
+
+    from pydantic import BaseModel
+
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in get_args(annotation) for m in _models_in(arg)]
