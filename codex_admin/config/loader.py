@@ -51,13 +51,12 @@ from codex_admin.config.requirements import (
 from codex_admin.config.resolve import Flags, resolve_effective
 from codex_admin.config.toml_io import format_key, parse_toml_text
 from codex_admin.config.trust import (
-    TRUST_STATE_NAME,
     LayerRefused,
     ProjectRecord,
+    TrustGate,
     TrustStore,
     fingerprint,
     layer_key,
-    layer_refusal,
     now_iso,
     scan_project,
 )
@@ -193,7 +192,7 @@ def load_config(options: LoadOptions | None = None) -> ConfigResult:
     root, project_dirs, project_trust = discover_project(
         cwd, base.markers, base.projects, home, base.user_path, canon
     )
-    gate = _TrustGate(home, root, canon)
+    gate = TrustGate(home, root, canon)
     projects = [_project_layer(p, gate, opts, warnings) for p in project_dirs]
     if project_trust == "trusted":
         # Also when no `.codex` folder exists yet: the record made now (first use of a trust
@@ -291,72 +290,6 @@ def _base_layers(opts: LoadOptions) -> _Base:
     return _Base(home, sysdir, cwd, warnings, system, user, user_path, session, projects, markers)
 
 
-class _TrustGate:
-    """Decides whether a trusted project layer's contents may load (see :mod:`.trust`).
-
-    The store is read on first need; a project whose trust has no record yet (an entry Codex or
-    the user wrote) is recorded now, before anything of this run can write to it.
-    """
-
-    def __init__(self, home: Path, root: Path, canon: Canonical) -> None:
-        self.home, self.root, self.canon = home, root, canon
-        self._record: ProjectRecord | None = None
-        self._failure: str | None = None
-
-    def refusal(self, project: ProjectDir) -> str | None:
-        record = self._record or self._load()
-        if record is None:
-            return self._failure
-        return layer_refusal(
-            record, layer_key(self.canon(project.dir)), project.codex_dir, self.root, self.canon
-        )
-
-    def vanished(self, cwd: Path, present: set[Path]) -> list[str]:
-        """Warnings for recorded `.codex` folders between root and cwd that are gone.
-
-        Removing a folder can only take configuration away, but what it takes away may be
-        the user's own protection (a `forbidden` rule), so it is said rather than silent.
-        """
-        record = self._record or self._load()
-        if record is None:
-            return []
-        out = []
-        for directory in [cwd, *cwd.parents]:
-            key = layer_key(self.canon(directory))
-            if directory not in present and key in record.layers:
-                out.append(
-                    f"{key} was removed after you trusted {record.root} ({record.trusted_at});"
-                    " its configuration and rules no longer apply. If you did not remove it,"
-                    " restore it (for example with `git checkout`)."
-                )
-            if directory == self.root:
-                break
-        return out
-
-    def _load(self) -> ProjectRecord | None:
-        if self._failure is not None:
-            return None
-        key = str(self.canon(self.root))
-        try:
-            store = TrustStore.load(self.home)
-            record = store.records.get(key)
-            if record is None:
-                layers, complete = scan_project(self.canon(self.root), self.canon, self.home)
-                record = ProjectRecord(key, now_iso(), complete, layers)
-                store.records[key] = record
-                store.save()
-        except CodexError as err:
-            # Fail closed for the project only: the user's own layers still load.
-            self._failure = (
-                f"{key} is trusted, but its trust record could not be read or written"
-                f" ({err.message}); its project configuration is not loaded. Fix"
-                f" {self.home / TRUST_STATE_NAME}, then run `codex config trust {key}`."
-            )
-            return None
-        self._record = record
-        return record
-
-
 def _validate_merged(config: dict[str, Any], origins: dict[str, str], layers: list[Layer]) -> None:
     """Whole-table rules on the merge, each error located at the layer that introduced it."""
     problems = whole_table_problems("config", config)
@@ -434,7 +367,7 @@ def _file_layer(
 
 
 def _project_layer(
-    project: ProjectDir, gate: _TrustGate, opts: LoadOptions, warnings: list[str]
+    project: ProjectDir, gate: TrustGate, opts: LoadOptions, warnings: list[str]
 ) -> Layer:
     path: Path = project.codex_dir / "config.toml"
     layer = Layer(

@@ -6,8 +6,9 @@ them as if the user had trusted them. `trust_level = "trusted"` says "I trust th
 configuration as I reviewed it", so the decision is recorded together with what was trusted:
 
 * When a project is trusted (`codex config trust DIR`, or the first load of a project whose
-  trust entry has no record yet -- an entry written by Codex or by hand), every `.codex`
-  folder under the project root is fingerprinted: the relative path of each file, folder and
+  trust entry has no record yet -- an entry written by Codex or by hand; recorded before the
+  run can execute anything, and even when the project has no `.codex` folder yet), every
+  `.codex` folder under the project root is fingerprinted: the relative path of each file, folder and
   symlink inside it, with a SHA-256 of each file's contents and each link's target text. The
   record (project root, time, fingerprints) is kept in ``$CODEX_HOME/trusted-projects.json``
   (0600; `$CODEX_HOME` is read-only inside the sandbox).
@@ -39,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from codex_admin.config.files import read_file_bytes, read_text_file, write_file_atomic
-from codex_admin.config.project import Canonical
+from codex_admin.config.project import Canonical, ProjectDir
 from codex_admin.errors import CodexError, Location
 
 __all__ = [
@@ -49,6 +50,7 @@ __all__ = [
     "TRUST_STATE_NAME",
     "LayerRefused",
     "ProjectRecord",
+    "TrustGate",
     "TrustStore",
     "fingerprint",
     "layer_key",
@@ -308,3 +310,69 @@ def layer_refusal(
             f" it, so {codex_dir} is not loaded. {again}"
         )
     return None  # pragma: no cover - unequal dicts always differ in some key
+
+
+class TrustGate:
+    """Decides, for one load, whether each trusted project layer's contents may load.
+
+    The store is read on first need; a project whose trust has no record yet (an entry Codex or
+    the user wrote) is recorded now, before anything of this run can write to it.
+    """
+
+    def __init__(self, home: Path, root: Path, canon: Canonical) -> None:
+        self.home, self.root, self.canon = home, root, canon
+        self._record: ProjectRecord | None = None
+        self._failure: str | None = None
+
+    def refusal(self, project: ProjectDir) -> str | None:
+        record = self._record or self._load()
+        if record is None:
+            return self._failure
+        return layer_refusal(
+            record, layer_key(self.canon(project.dir)), project.codex_dir, self.root, self.canon
+        )
+
+    def vanished(self, cwd: Path, present: set[Path]) -> list[str]:
+        """Warnings for recorded `.codex` folders between root and cwd that are gone.
+
+        Removing a folder can only take configuration away, but what it takes away may be
+        the user's own protection (a `forbidden` rule), so it is said rather than silent.
+        """
+        record = self._record or self._load()
+        if record is None:
+            return []
+        out = []
+        for directory in [cwd, *cwd.parents]:
+            key = layer_key(self.canon(directory))
+            if directory not in present and key in record.layers:
+                out.append(
+                    f"{key} was removed after you trusted {record.root} ({record.trusted_at});"
+                    " its configuration and rules no longer apply. If you did not remove it,"
+                    " restore it (for example with `git checkout`)."
+                )
+            if directory == self.root:
+                break
+        return out
+
+    def _load(self) -> ProjectRecord | None:
+        if self._failure is not None:
+            return None
+        key = str(self.canon(self.root))
+        try:
+            store = TrustStore.load(self.home)
+            record = store.records.get(key)
+            if record is None:
+                layers, complete = scan_project(self.canon(self.root), self.canon, self.home)
+                record = ProjectRecord(key, now_iso(), complete, layers)
+                store.records[key] = record
+                store.save()
+        except CodexError as err:
+            # Fail closed for the project only: the user's own layers still load.
+            self._failure = (
+                f"{key} is trusted, but its trust record could not be read or written"
+                f" ({err.message}); its project configuration is not loaded. Fix"
+                f" {self.home / TRUST_STATE_NAME}, then run `codex config trust {key}`."
+            )
+            return None
+        self._record = record
+        return record
