@@ -8,10 +8,12 @@ configuration as I reviewed it", so the decision is recorded together with what 
 * When a project is trusted (`codex config trust DIR`, or the first load of a project whose
   trust entry has no record yet -- an entry written by Codex or by hand; recorded before the
   run can execute anything, and even when the project has no `.codex` folder yet), every
-  `.codex` folder under the project root is fingerprinted: the relative path of each file, folder and
-  symlink inside it, with a SHA-256 of each file's contents and each link's target text. The
-  record (project root, time, fingerprints) is kept in ``$CODEX_HOME/trusted-projects.json``
-  (0600; `$CODEX_HOME` is read-only inside the sandbox).
+  `.codex` folder under the project root is fingerprinted: the relative path of each file,
+  folder and symlink inside it, with a SHA-256 of each file's contents and each link's target
+  text. The record (project root, time, fingerprints) is kept in
+  ``$CODEX_HOME/trusted-projects.json`` (0600; `$CODEX_HOME` is read-only inside the sandbox).
+* A recorded folder that disappears is reported (it may have held the user's own `forbidden`
+  rules).
 * On every load, each trusted project layer is fingerprinted again and must match its record.
   A `.codex` folder that was not recorded (it appeared later) or whose contents differ (a file
   added, changed or removed) is refused: the layer is disabled -- so neither its config nor its
