@@ -168,6 +168,13 @@ def main(argv: Sequence[str] | None = None) -> None:
 
         if try_check(rest[1:]):
             return
+    if name == "config" and rest[:1] == ["show"]:
+        # Fast path: scripts and editors ask for the effective configuration at start-up;
+        # skip typer (and its pydantic adapters) for well-formed arguments (see config_show).
+        from codex_admin.cli.config_show import try_show
+
+        if try_show(rest[1:]):
+            return
     module = importlib.import_module(GROUPS[name][0])
     from codex_admin.cli.runner import run_typer_app
 
