@@ -8,6 +8,14 @@ optional decider for allow-list misses. Unlike Codex, a name that no rule allows
 only port 443 for CONNECT/SOCKS, and only through inspection (``mitm_required``); SOCKS5 UDP
 is refused in limited mode and unless ``enable_socks5_udp`` (:func:`udp_association_decision`).
 
+Limited mode means "no uploads", so a safe method is not enough (:class:`RequestShape`): a
+request body on GET/HEAD/OPTIONS (``Content-Length`` > 0 or any ``Transfer-Encoding``) and
+every method-override signal servers honour (``X-HTTP-Method-Override``, ``X-HTTP-Method``,
+``X-Method-Override`` and any other header naming a method, a ``_method``-style query
+parameter) are refused with ``method_not_allowed``, in plain HTTP and inside inspection alike.
+The one header that names a method legitimately, a CORS preflight's
+``Access-Control-Request-Method``, passes only when it names a safe method.
+
 :func:`decide` is the single entry point used by the running proxy and `codex network check`.
 """
 
@@ -16,6 +24,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from urllib.parse import unquote_plus
 
 from codex_admin.proxy.hosts import (
     HostError,
@@ -24,6 +33,7 @@ from codex_admin.proxy.hosts import (
     is_non_public,
     normalize_host,
 )
+from codex_admin.proxy.http1 import Head
 from codex_admin.proxy.patterns import PatternSet
 from codex_admin.proxy.resolver import ResolveError, Resolver
 
@@ -32,6 +42,7 @@ __all__ = [
     "Decider",
     "Decision",
     "NetworkPolicy",
+    "RequestShape",
     "decide",
     "dial_permitted",
     "evaluate_host",
@@ -135,6 +146,42 @@ class Decision:
         if self.detail:
             return self.detail
         return _WIRE.get(self.reason, (403, None, "Request denied by the sandbox policy."))[2]
+
+
+@dataclass(frozen=True, slots=True)
+class RequestShape:
+    """The parts of an HTTP request limited mode judges besides its method (see the module
+    docstring). Holds the parsed head and body framing; judged only in limited mode."""
+
+    head: Head
+    framing: tuple[str, int]
+
+    def upload_signal(self) -> str | None:
+        """Why this request could carry an upload or a write, or None."""
+        kind, length = self.framing
+        if kind == "chunked" or (kind == "length" and length > 0):
+            return f"A request body is not allowed on {self.head.start[0]} in limited mode."
+        for name, value in self.head.headers:
+            lname = name.lower()
+            if lname == "access-control-request-method":
+                if value.strip() in SAFE_METHODS:
+                    continue
+            elif "method" not in lname:
+                continue
+            return f"Method override header {name} is not allowed in limited mode."
+        _, _, query = self.head.start[1].partition("?")
+        for item in query.split("#", 1)[0].replace(";", "&").split("&"):
+            key = unquote_plus(item.partition("=")[0]).strip().lower()
+            if _is_override_parameter(key):
+                return f"Method override parameter {key} is not allowed in limited mode."
+        return None
+
+
+def _is_override_parameter(name: str) -> bool:
+    """``_method``, ``$method``, ``x-http-method-override``, ``method_override``, ..."""
+    if "method" not in name:
+        return False
+    return name[:1] in ("_", "$") or "override" in name or name.startswith("x-")
 
 
 def _deny(host: str, port: int, reason: str, **kw: object) -> Decision:
@@ -272,11 +319,13 @@ async def decide(
     resolver: Resolver,
     decider: Decider | None = None,
     mitm_available: bool | None = None,
+    request: RequestShape | None = None,
 ) -> Decision:
     """Full protocol-aware check: what the proxy does for one request.
 
     ``protocol``: ``http`` (plain absolute-form), ``https_connect``, ``socks5_tcp``,
-    ``socks5_udp`` or ``https_mitm`` (a request inside an inspected tunnel).
+    ``socks5_udp`` or ``https_mitm`` (a request inside an inspected tunnel). ``request`` is the
+    HTTP request's head and framing, for limited mode's upload guard.
     """
     inspect = policy.inspects_https if mitm_available is None else mitm_available
     limited = policy.mode == "limited"
@@ -302,8 +351,14 @@ async def decide(
         result = Decision(True, "allow", result.host, port, addresses=result.addresses)
     if not result.allowed:
         return result
-    if protocol in ("http", "https_mitm") and limited and method not in SAFE_METHODS:
-        return _deny(result.host, port, "method_not_allowed", source="mode_guard")
+    if protocol in ("http", "https_mitm") and limited:
+        if method not in SAFE_METHODS:
+            return _deny(result.host, port, "method_not_allowed", source="mode_guard")
+        signal = request.upload_signal() if request is not None else None
+        if signal is not None:
+            return _deny(
+                result.host, port, "method_not_allowed", source="mode_guard", detail=signal
+            )
     if protocol in ("https_connect", "socks5_tcp") and limited and not inspect:
         return _deny(result.host, port, "mitm_required", source="mode_guard")
     return result

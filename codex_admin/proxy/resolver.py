@@ -7,7 +7,6 @@ reported as :class:`ResolveError`, which the local guard treats as a block (fail
 
 from __future__ import annotations
 
-import asyncio
 import socket
 from collections.abc import Mapping, Sequence
 from typing import Protocol
@@ -34,11 +33,14 @@ class SystemResolver:
         self.timeout = timeout
 
     async def resolve(self, host: str) -> list[str]:
+        # Imported here to keep start-up cheap: building a policy (a sandbox plan, `codex
+        # network check` before it resolves) must not pay for asyncio.
+        import asyncio
+
         loop = asyncio.get_running_loop()
         try:
-            infos = await asyncio.wait_for(
-                loop.getaddrinfo(host, None, type=socket.SOCK_STREAM), self.timeout
-            )
+            async with asyncio.timeout(self.timeout):
+                infos = await loop.getaddrinfo(host, None, type=socket.SOCK_STREAM)
         except (OSError, TimeoutError, UnicodeError) as err:
             raise ResolveError(f"cannot resolve {host}: {err}") from None
         addresses: list[str] = []

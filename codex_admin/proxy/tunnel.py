@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import fcntl
 import os
 import socket
 from typing import cast
@@ -92,8 +93,6 @@ class _Direction:
                 self.pipe = None
             else:
                 with contextlib.suppress(OSError):
-                    import fcntl
-
                     fcntl.fcntl(self.pipe[1], _F_SETPIPE_SZ, PIPE_SIZE)
 
     # -- scheduling ------------------------------------------------------------------------
