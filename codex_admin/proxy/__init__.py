@@ -34,10 +34,16 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from codex_admin.proxy.audit import AuditEvent, AuditObserver, BlockedRequest
     from codex_admin.proxy.ca import SessionCA
-    from codex_admin.proxy.check import CheckResult, check_request, parse_resolve_option
+    from codex_admin.proxy.check import (
+        CheckResult,
+        RequestSyntaxError,
+        check_request,
+        parse_resolve_option,
+    )
     from codex_admin.proxy.decider import SessionDecider
     from codex_admin.proxy.dial import DialError
     from codex_admin.proxy.env import CA_VARIABLES, proxy_environment
+    from codex_admin.proxy.eventloop import choose_event_loop, run_on_event_loop
     from codex_admin.proxy.hosts import HostError, is_non_public, normalize_host
     from codex_admin.proxy.netconfig import build_network_policy
     from codex_admin.proxy.patterns import PatternError, PatternSet, compile_pattern
@@ -66,10 +72,13 @@ _EXPORTS: dict[str, str] = {
     "CheckResult": "codex_admin.proxy.check",
     "check_request": "codex_admin.proxy.check",
     "parse_resolve_option": "codex_admin.proxy.check",
+    "RequestSyntaxError": "codex_admin.proxy.check",
     "SessionDecider": "codex_admin.proxy.decider",
     "DialError": "codex_admin.proxy.dial",
     "CA_VARIABLES": "codex_admin.proxy.env",
     "proxy_environment": "codex_admin.proxy.env",
+    "choose_event_loop": "codex_admin.proxy.eventloop",
+    "run_on_event_loop": "codex_admin.proxy.eventloop",
     "HostError": "codex_admin.proxy.hosts",
     "is_non_public": "codex_admin.proxy.hosts",
     "normalize_host": "codex_admin.proxy.hosts",
@@ -106,6 +115,7 @@ __all__ = [
     "PatternSet",
     "ProxyServer",
     "RequestShape",
+    "RequestSyntaxError",
     "ResolveError",
     "Resolver",
     "SessionCA",
@@ -114,6 +124,7 @@ __all__ = [
     "SystemResolver",
     "build_network_policy",
     "check_request",
+    "choose_event_loop",
     "compile_pattern",
     "decide",
     "dial_permitted",
@@ -121,6 +132,7 @@ __all__ = [
     "normalize_host",
     "parse_resolve_option",
     "proxy_environment",
+    "run_on_event_loop",
     "udp_association_decision",
 ]
 

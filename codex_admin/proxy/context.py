@@ -10,17 +10,20 @@ target; it cannot touch listeners, tasks or the CA key.
 Module map of the package, leaves first: ``hosts`` → ``patterns`` → ``resolver`` → ``policy``
 → ``audit`` → ``http1`` → ``streams`` → ``upstream`` → ``dial`` → ``context`` →
 ``responses`` → ``exchange`` → ``mitm`` → ``http_handler`` / ``udp_relay`` → ``socks5`` →
-``server``; ``ca``, ``env``, ``netconfig`` and ``check`` hang off the side.
+``server``; ``pool`` (idle upstream connections) sits beside ``dial``; ``ca``, ``env``,
+``netconfig``, ``check``, ``decider`` and ``eventloop`` hang off the side.
 """
 
 from __future__ import annotations
 
+import socket
 import ssl
 from collections.abc import Callable
 from typing import Protocol
 
 from codex_admin.proxy.dial import Streams
 from codex_admin.proxy.policy import Decision, NetworkPolicy, RequestShape
+from codex_admin.proxy.pool import UpstreamPool
 from codex_admin.proxy.upstream import UpstreamProxy
 
 __all__ = ["ProxyContext", "SniCheck"]
@@ -62,6 +65,11 @@ class ProxyContext(Protocol):
         """Seconds a SOCKS5 UDP association may go without datagrams."""
         ...
 
+    @property
+    def upstream_pool(self) -> UpstreamPool:
+        """Idle plain-HTTP upstream connections shared by this proxy's clients."""
+        ...
+
     async def check(
         self,
         *,
@@ -84,6 +92,10 @@ class ProxyContext(Protocol):
 
     async def dial(self, decision: Decision, *, tls: bool = False) -> Streams:
         """Connect to an allowed decision's checked addresses; raises ``DialError``."""
+        ...
+
+    async def dial_tunnel(self, decision: Decision) -> tuple[socket.socket, bytes]:
+        """The upstream end of an opaque tunnel (socket, bytes already read); ``DialError``."""
         ...
 
     async def dial_http(self, decision: Decision) -> tuple[Streams, UpstreamProxy | None]:

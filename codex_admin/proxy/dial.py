@@ -14,14 +14,19 @@ store costs tens of milliseconds, and most proxies (and every sandbox start-up) 
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from codex_admin.proxy.policy import Decision, NetworkPolicy, dial_permitted
+from codex_admin.proxy.tunnel import detach
 from codex_admin.proxy.upstream import UpstreamError, UpstreamProxy, UpstreamRoutes, open_tunnel
 
 __all__ = ["UPSTREAM_BUFFER", "DialError", "Dialer", "Streams", "refusal"]
 
 Streams = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+Dialled = TypeVar("Dialled")
 
 # Upstream reads buffer up to this much before pausing the socket (throughput for tunnels);
 # response heads are still capped at MAX_HEAD_BYTES by the parser.
@@ -105,6 +110,34 @@ class Dialer:
                 raise DialError(f"TLS through {route.display()}: {err}") from None
         return reader, writer
 
+    async def dial_tunnel(self, decision: Decision) -> tuple[socket.socket, bytes]:
+        """The upstream end of an opaque tunnel: a connected socket and any bytes already read.
+
+        Direct tunnels never get an asyncio transport (it would only be torn down again for
+        the splice relay): a non-blocking socket is connected to a checked address.
+        """
+        if self.upstream.for_tunnel(decision.host) is not None:
+            reader, writer = await self.dial(decision)
+            try:
+                return await detach(reader, writer)
+            finally:
+                writer.close()
+        loop = asyncio.get_running_loop()
+
+        async def connect(address: str) -> socket.socket:
+            family = socket.AF_INET6 if ":" in address else socket.AF_INET
+            sock = socket.socket(family, socket.SOCK_STREAM)
+            try:
+                sock.setblocking(False)
+                await loop.sock_connect(sock, (address, decision.port))
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except BaseException:
+                sock.close()
+                raise
+            return sock
+
+        return await self._each_address(decision, connect), b""
+
     async def dial_http(self, decision: Decision) -> tuple[Streams, UpstreamProxy | None]:
         """Open a connection for plain HTTP: to the target, or to the upstream HTTP proxy.
 
@@ -122,6 +155,24 @@ class Dialer:
         return conn, route
 
     async def _direct(self, decision: Decision, *, tls: bool) -> Streams:
+        async def connect(address: str) -> Streams:
+            if not tls:
+                return await asyncio.open_connection(address, decision.port, limit=UPSTREAM_BUFFER)
+            return await asyncio.open_connection(
+                address,
+                decision.port,
+                limit=UPSTREAM_BUFFER,
+                ssl=self.tls_context,
+                server_hostname=_tls_name(decision.host),
+            )
+
+        return await self._each_address(decision, connect)
+
+    async def _each_address(
+        self, decision: Decision, connect: Callable[[str], Awaitable[Dialled]]
+    ) -> Dialled:
+        """``connect`` to the first checked address that the connect-time guard permits and
+        that answers within the timeout (A6: only addresses the policy checked are tried)."""
         errors: list[str] = []
         vetoed = 0
         for address in decision.addresses:
@@ -130,19 +181,9 @@ class Dialer:
                 continue
             try:
                 async with asyncio.timeout(self.connect_timeout):
-                    if not tls:
-                        return await asyncio.open_connection(
-                            address, decision.port, limit=UPSTREAM_BUFFER
-                        )
-                    return await asyncio.open_connection(
-                        address,
-                        decision.port,
-                        limit=UPSTREAM_BUFFER,
-                        ssl=self.tls_context,
-                        server_hostname=_tls_name(decision.host),
-                    )
+                    return await connect(address)
             except (OSError, TimeoutError, ssl.SSLError) as err:
-                errors.append(f"{address}: {err}")
+                errors.append(f"{address}: {err or type(err).__name__}")
         if vetoed and not errors:
             raise DialError("network target rejected by policy", refused=True)
         raise DialError("; ".join(errors) or f"no address for {decision.host}")

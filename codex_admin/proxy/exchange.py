@@ -30,9 +30,21 @@ from codex_admin.proxy.policy import Decision
 from codex_admin.proxy.responses import send_decision, send_simple
 from codex_admin.proxy.streams import copy_body, read_head
 
-__all__ = ["client_name", "dial_or_answer", "exchange", "host_value", "same_host"]
+__all__ = [
+    "StaleUpstream",
+    "client_name",
+    "dial_or_answer",
+    "exchange",
+    "host_value",
+    "same_host",
+]
 
 Dialled = TypeVar("Dialled")
+_UPSTREAM_CLOSED = "upstream closed the connection"
+
+
+class StaleUpstream(Exception):
+    """A reused upstream connection failed before any response byte (``stale_ok`` only)."""
 
 
 def client_name(writer: asyncio.StreamWriter) -> str:
@@ -92,12 +104,15 @@ async def exchange(
     conn: Streams,
     *,
     extra_headers: list[tuple[str, str]] | None = None,
+    stale_ok: bool = False,
 ) -> tuple[bool, bool]:
     """Relay one request/response; return (client keep-alive, upstream reusable).
 
     ``path`` is the request target as sent upstream (origin form, or absolute form for an
     upstream proxy); ``host`` the ``Host`` value; ``extra_headers`` are added after the
-    client's (e.g. proxy credentials).
+    client's (e.g. proxy credentials). With ``stale_ok`` (a pooled connection and a request
+    without a body) an upstream that fails before answering raises :class:`StaleUpstream`
+    instead of a 502, so the caller can retry on a fresh connection.
     """
     up_reader, up_writer = conn
     method, _, version = head.start
@@ -133,17 +148,24 @@ async def exchange(
         while True:
             raw = await read_head(up_reader, ctx.body_timeout)
             if raw is None:
-                raise ProtocolError("upstream closed the connection", 502)
+                raise ProtocolError(_UPSTREAM_CLOSED, 502)
             response = parse_head(raw, request=False)
             status = int(response.start[1])
             if status >= 200 or status == 101:
                 break
     except ProtocolError as err:
+        if err.status == 502 and stale_ok and err.message == _UPSTREAM_CLOSED:
+            raise StaleUpstream from None
         if err.status == 502 or err.status == 431:
             await send_simple(writer, 502, b"upstream failure\n")
             return (False, False)
         raise
-    except (OSError, TimeoutError, ssl.SSLError):
+    except (OSError, ssl.SSLError):
+        if stale_ok:
+            raise StaleUpstream from None
+        await send_simple(writer, 502, b"upstream failure\n")
+        return (False, False)
+    except TimeoutError:
         await send_simple(writer, 502, b"upstream failure\n")
         return (False, False)
     if method == "HEAD" or status in (204, 304) or status == 101:

@@ -11,8 +11,14 @@ from __future__ import annotations
 import asyncio
 
 from codex_admin.proxy.context import ProxyContext
-from codex_admin.proxy.dial import Streams
-from codex_admin.proxy.exchange import client_name, dial_or_answer, exchange, host_value, same_host
+from codex_admin.proxy.exchange import (
+    StaleUpstream,
+    client_name,
+    dial_or_answer,
+    exchange,
+    host_value,
+    same_host,
+)
 from codex_admin.proxy.http1 import (
     Authority,
     Head,
@@ -23,16 +29,12 @@ from codex_admin.proxy.http1 import (
     parse_request_target,
 )
 from codex_admin.proxy.mitm import run_inspected
-from codex_admin.proxy.policy import RequestShape
+from codex_admin.proxy.policy import SAFE_METHODS, RequestShape
 from codex_admin.proxy.responses import send_decision, send_simple
 from codex_admin.proxy.streams import read_head
-from codex_admin.proxy.tunnel import tunnel_streams
-from codex_admin.proxy.upstream import UpstreamProxy
+from codex_admin.proxy.tunnel import tunnel_socket
 
 __all__ = ["handle_http"]
-
-# Plain-HTTP keep-alive upstreams per (host, port), with the upstream proxy they go through.
-Pool = dict[tuple[str, int], tuple[Streams, UpstreamProxy | None]]
 
 _ESTABLISHED = b"HTTP/1.1 200 Connection established\r\n\r\n"
 
@@ -42,27 +44,22 @@ async def handle_http(
 ) -> None:
     """Serve one client connection: keep-alive plain requests, or one CONNECT."""
     client = client_name(writer)
-    upstream: Pool = {}
-    try:
-        while True:
-            try:
-                raw = await read_head(reader, ctx.header_timeout)
-                if raw is None:
-                    return
-                head = parse_head(raw, request=True)
-                if head.start[0] == "CONNECT":
-                    await _connect(ctx, reader, writer, head, client)
-                    return
-                if not await _plain(ctx, reader, writer, head, client, upstream):
-                    return
-            except ProtocolError as err:
-                await send_simple(writer, err.status, f"{err.message}\n".encode())
+    while True:
+        try:
+            raw = await read_head(reader, ctx.header_timeout)
+            if raw is None:
                 return
-            except TimeoutError:
+            head = parse_head(raw, request=True)
+            if head.start[0] == "CONNECT":
+                await _connect(ctx, reader, writer, head, client)
                 return
-    finally:
-        for (_, up_writer), _via in upstream.values():
-            up_writer.close()
+            if not await _plain(ctx, reader, writer, head, client):
+                return
+        except ProtocolError as err:
+            await send_simple(writer, err.status, f"{err.message}\n".encode())
+            return
+        except TimeoutError:
+            return
 
 
 def _request_authority(head: Head, *, default_port: int) -> tuple[Authority, str]:
@@ -88,7 +85,6 @@ async def _plain(
     writer: asyncio.StreamWriter,
     head: Head,
     client: str,
-    upstream: Pool,
 ) -> bool:
     """Forward one absolute-form request; return whether the client connection stays open."""
     method = head.start[0]
@@ -106,34 +102,45 @@ async def _plain(
         await send_decision(writer, decision, protocol="http", method=method, json_body=True)
         return False
     key = (decision.host, authority.port)
-    cached = upstream.pop(key, None)
-    if cached is not None and cached[0][0].at_eof():  # the upstream closed while idle
-        cached[0][1].close()
-        cached = None
-    if cached is None:
-        for (_, old), _via in upstream.values():
-            old.close()
-        upstream.clear()
-        cached = await dial_or_answer(
+    host = head.get("host") or host_value(authority, 80)
+    # A safe request without a body may be retried once on a fresh connection if a pooled
+    # one turns out to have been closed by the upstream (nothing reached the client yet).
+    retry = method in SAFE_METHODS and framing in (("none", 0), ("length", 0))
+    pooled = ctx.upstream_pool.take(key)
+    while True:
+        conn = pooled or await dial_or_answer(
             ctx, writer, decision, "http", method, client, ctx.dial_http(decision)
         )
-        if cached is None:
+        if conn is None:
             return False
-    conn, via = cached
-    host = head.get("host") or host_value(authority, 80)
-    # Through an upstream HTTP proxy the request goes in absolute form with its credentials,
-    # naming the host exactly as the policy checked it (not the client's spelling).
-    checked = Authority(decision.host.split("%", 1)[0], authority.port)
-    target = path if via is None else f"http://{host_value(checked, 80)}{path}"
-    extra = [] if via is None else via.headers()
-    keep_client, keep_upstream = await exchange(
-        ctx, reader, writer, head, target, host, framing, conn, extra_headers=extra
-    )
-    if keep_upstream:
-        upstream[key] = cached
-    else:
-        conn[1].close()
-    return keep_client
+        (_, up_writer), via = conn
+        # Through an upstream HTTP proxy the request goes in absolute form with its
+        # credentials, naming the host exactly as the policy checked it (not the client's).
+        checked = Authority(decision.host.split("%", 1)[0], authority.port)
+        target = path if via is None else f"http://{host_value(checked, 80)}{path}"
+        reusable = False
+        try:
+            keep_client, reusable = await exchange(
+                ctx,
+                reader,
+                writer,
+                head,
+                target,
+                host,
+                framing,
+                conn[0],
+                extra_headers=[] if via is None else via.headers(),
+                stale_ok=pooled is not None and retry,
+            )
+        except StaleUpstream:
+            pooled = None
+            continue
+        finally:
+            if reusable:
+                ctx.upstream_pool.give(key, conn)
+            else:
+                up_writer.close()
+        return keep_client
 
 
 async def _connect(
@@ -161,14 +168,20 @@ async def _connect(
         await writer.drain()
         await run_inspected(ctx, reader, writer, decision, client)
         return
-    conn = await dial_or_answer(
-        ctx, writer, decision, "https_connect", "CONNECT", client, ctx.dial(decision)
+    dialled = await dial_or_answer(
+        ctx, writer, decision, "https_connect", "CONNECT", client, ctx.dial_tunnel(decision)
     )
-    if conn is None:
+    if dialled is None:
         return
-    writer.write(_ESTABLISHED)
-    await writer.drain()
+    upstream, leftover = dialled
     try:
-        await tunnel_streams((reader, writer), conn, idle_timeout=ctx.tunnel_idle_timeout)
-    finally:
-        conn[1].close()
+        writer.write(_ESTABLISHED)
+    except BaseException:
+        upstream.close()
+        raise
+    await tunnel_socket(
+        (reader, writer),
+        upstream,
+        upstream_leftover=leftover,
+        idle_timeout=ctx.tunnel_idle_timeout,
+    )

@@ -21,11 +21,11 @@ The one header that names a method legitimately, a CORS preflight's
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from urllib.parse import unquote_plus
 
+from codex_admin.errors import CodexError
 from codex_admin.proxy.hosts import (
     HostError,
     ip_literal,
@@ -88,11 +88,40 @@ class NetworkPolicy:
     dangerously_allow_non_loopback_proxy: bool = False
     managed_allowed_domains_only: bool = False
     warnings: tuple[str, ...] = ()
+    # Requirement floors that no user layer (config, -c, --config-file, network_rule, a CLI
+    # flag) can lift; see `build_network_policy`.
+    local_literals: PatternSet | None = None  # allow entries that may admit a local literal
+    non_loopback_forbidden: bool = False  # requirements: dangerously_allow_non_loopback_proxy
+    pinned_ports: tuple[str, ...] = ()  # "http_port" / "socks_port" set by requirements
 
     @property
     def inspects_https(self) -> bool:
         """TLS is terminated when inspection is on (the default in limited mode)."""
         return self.mitm
+
+    @property
+    def literal_allowed(self) -> PatternSet:
+        """The allow entries whose explicit literals (``127.0.0.1``, ``localhost``) may admit a
+        local/private target: every entry, or only managed ones when requirements set
+        ``allow_local_binding = false``."""
+        return self.allowed if self.local_literals is None else self.local_literals
+
+    def listener_port(self, kind: str, requested: int | None) -> int:
+        """The port of the standalone proxy's ``kind`` (``http``/``socks``) listener.
+
+        ``requested`` (a command-line choice) wins over the configured port, but never over a
+        port requirements pin: a conflicting request raises :class:`CodexError`.
+        """
+        key = f"{kind}_port"
+        configured = self.http_port if kind == "http" else self.socks_port
+        if key in self.pinned_ports and requested not in (None, configured):
+            raise CodexError(
+                f"requirements pin the {kind} listener to port {configured}; "
+                f"cannot listen on port {requested}",
+                hint=f"leave out the port (or use {configured}): "
+                f"experimental_network.{key} is set by your administrator",
+            )
+        return (configured or 0) if requested is None else requested
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -207,7 +236,7 @@ async def evaluate_host(
         return _deny(host, port, "denied", matched_pattern=deny_hit.text)
     guard = not policy.allow_local_binding
     if is_local_literal(host):
-        explicit = policy.allowed.explicit(host)
+        explicit = policy.literal_allowed.explicit(host)
         if guard and explicit is None:
             return _deny(host, port, "not_allowed_local")
         if explicit is None and not policy.allowed.match(host):
@@ -230,9 +259,12 @@ async def evaluate_host(
     else:
         try:
             addresses = tuple(await resolver.resolve(host))
-        except ResolveError:
+        except ResolveError as err:
             if guard:
-                return _deny(host, port, "not_allowed_local")
+                # Codex's reason (fail closed: a name we cannot check is treated as local), but
+                # the message says what happened: the lookup failed, nothing was found private.
+                detail = f"DNS lookup for {host} failed ({err}); unresolvable names are refused."
+                return _deny(host, port, "not_allowed_local", detail=detail)
             addresses = ()
         if guard and any(_non_public_text(a) for a in addresses):
             return _deny(host, port, "not_allowed_local")
@@ -263,10 +295,9 @@ def _literal_addresses(host: str) -> tuple[str, ...]:
 
 
 def _non_public_text(address: str) -> bool:
-    try:
-        return is_non_public(ipaddress.ip_address(address.split("%", 1)[0]))
-    except ValueError:
-        return True  # a resolver answer that is not an address is not dialable
+    ip = ip_literal(address)
+    # A resolver answer that is not an address is not dialable.
+    return True if ip is None else is_non_public(ip)
 
 
 def dial_permitted(policy: NetworkPolicy, host: str, address: str) -> bool:
@@ -276,15 +307,16 @@ def dial_permitted(policy: NetworkPolicy, host: str, address: str) -> bool:
     is an explicitly allowlisted local literal and the address is that literal (``localhost``:
     a loopback address). An allowlisted *hostname* never launders a private address.
     """
-    if ipaddress.ip_address(address.split("%", 1)[0]).is_unspecified:
+    ip = ip_literal(address)
+    if ip is None or ip.is_unspecified:
         return False  # a DNS answer of 0.0.0.0 / :: would reach loopback under no listed name
-    if policy.allow_local_binding or not _non_public_text(address):
+    if policy.allow_local_binding or not is_non_public(ip):
         return True
-    if policy.allowed.explicit(host) is None:
+    if policy.literal_allowed.explicit(host) is None:
         return False
     if host == "localhost" or host.endswith(".localhost"):
-        return ipaddress.ip_address(address.split("%", 1)[0]).is_loopback
-    return ip_literal(host) == ip_literal(address)
+        return ip.is_loopback
+    return ip_literal(host) == ip
 
 
 def udp_association_decision(

@@ -17,7 +17,10 @@ DEFAULT_TIMEOUT = 2.0
 
 
 class ResolveError(Exception):
-    """The name could not be resolved (NXDOMAIN, timeout, resolver failure)."""
+    """The name could not be resolved (NXDOMAIN, timeout, resolver failure).
+
+    The message says why, without repeating the name (callers put it in context).
+    """
 
 
 class Resolver(Protocol):
@@ -41,15 +44,18 @@ class SystemResolver:
         try:
             async with asyncio.timeout(self.timeout):
                 infos = await loop.getaddrinfo(host, None, type=socket.SOCK_STREAM)
-        except (OSError, TimeoutError, UnicodeError) as err:
-            raise ResolveError(f"cannot resolve {host}: {err}") from None
+        except TimeoutError:
+            raise ResolveError(f"no answer within {self.timeout:g} s") from None
+        except (OSError, UnicodeError) as err:
+            reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
+            raise ResolveError(reason or "resolver failure") from None
         addresses: list[str] = []
         for _family, _type, _proto, _canon, sockaddr in infos:
             addr = str(sockaddr[0])
             if addr not in addresses:
                 addresses.append(addr)
         if not addresses:
-            raise ResolveError(f"no addresses for {host}")
+            raise ResolveError("no addresses")
         return addresses
 
 
@@ -71,8 +77,8 @@ class StaticResolver:
         answer = self.answers.get(host.lower())
         if answer is not None:
             if not answer:
-                raise ResolveError(f"no addresses for {host}")
+                raise ResolveError("no addresses")
             return list(answer)
         if self.fallback is not None:
             return await self.fallback.resolve(host)
-        raise ResolveError(f"cannot resolve {host}: no answer configured")
+        raise ResolveError("no answer configured")

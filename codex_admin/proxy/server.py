@@ -35,7 +35,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from codex_admin.errors import CodexError
+from codex_admin.errors import CodexError, Location
 from codex_admin.proxy.audit import AuditLog, BlockedRequest
 from codex_admin.proxy.context import ProxyContext, SniCheck
 from codex_admin.proxy.dial import Dialer, Streams
@@ -43,6 +43,7 @@ from codex_admin.proxy.env import proxy_environment
 from codex_admin.proxy.http1 import MAX_HEAD_BYTES
 from codex_admin.proxy.http_handler import handle_http
 from codex_admin.proxy.policy import Decider, Decision, NetworkPolicy, RequestShape, decide
+from codex_admin.proxy.pool import UpstreamPool
 from codex_admin.proxy.resolver import Resolver, SystemResolver
 from codex_admin.proxy.socks5 import handle_socks
 from codex_admin.proxy.upstream import UpstreamProxy, UpstreamRoutes
@@ -94,11 +95,17 @@ class ProxyServer:
         udp_idle_timeout: float = 300.0,
     ) -> None:
         for bind in (http_bind, socks_bind):
-            if (
-                bind is not None
-                and not _is_loopback(bind[0])
-                and not (allow_non_loopback or policy.dangerously_allow_non_loopback_proxy)
-            ):
+            if bind is None or _is_loopback(bind[0]):
+                continue
+            if policy.non_loopback_forbidden:
+                raise CodexError(
+                    f"refusing to listen on non-loopback address {bind[0]}: requirements "
+                    "forbid it (experimental_network.dangerously_allow_non_loopback_proxy = "
+                    "false)",
+                    hint="listen on 127.0.0.1; --dangerously-allow-non-loopback cannot lift a "
+                    "requirement",
+                )
+            if not (allow_non_loopback or policy.dangerously_allow_non_loopback_proxy):
                 raise CodexError(
                     f"refusing to listen on non-loopback address {bind[0]}",
                     hint="the proxy listens on loopback only; to expose it to the network pass "
@@ -127,6 +134,7 @@ class ProxyServer:
         self._dialer = Dialer(
             policy, routes, connect_timeout=connect_timeout, tls_context=upstream_ssl_context
         )
+        self.upstream_pool = UpstreamPool()
         self._http_bind = http_bind
         self._socks_bind = socks_bind if policy.enable_socks5 else None
         self._unix_dir = unix_socket_dir
@@ -184,7 +192,8 @@ class ProxyServer:
             info = os.lstat(self._unix_dir)
         except OSError as err:
             raise CodexError(
-                f"cannot use {self._unix_dir} for the proxy's Unix sockets: {err.strerror or err}",
+                f"cannot use this directory for the proxy's Unix sockets: {err.strerror or err}",
+                location=Location(self._unix_dir),
                 hint="give an existing directory (it is not created for you)",
             ) from None
         if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode):
@@ -230,6 +239,7 @@ class ProxyServer:
             with contextlib.suppress(OSError):
                 await server.wait_closed()
         self._servers.clear()
+        self.upstream_pool.close()
         if self.ca is not None:
             self.ca.release()
         for path in (self.http_unix_path, self.socks_unix_path):
@@ -268,12 +278,9 @@ class ProxyServer:
                 pass
             finally:
                 self._tasks.discard(task)
+                # The transport flushes what is buffered and closes by itself; waiting for
+                # that (wait_closed) would cost every connection another loop turn and timer.
                 writer.close()
-                with contextlib.suppress(
-                    OSError, ssl.SSLError, asyncio.CancelledError, TimeoutError
-                ):
-                    async with asyncio.timeout(1.0):
-                        await writer.wait_closed()
 
         return run
 
@@ -353,6 +360,9 @@ class ProxyServer:
 
     async def dial(self, decision: Decision, *, tls: bool = False) -> Streams:
         return await self._dialer.dial(decision, tls=tls)
+
+    async def dial_tunnel(self, decision: Decision) -> tuple[socket.socket, bytes]:
+        return await self._dialer.dial_tunnel(decision)
 
     async def dial_http(self, decision: Decision) -> tuple[Streams, UpstreamProxy | None]:
         return await self._dialer.dial_http(decision)

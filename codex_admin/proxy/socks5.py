@@ -26,7 +26,7 @@ from codex_admin.proxy.dial import DialError, refusal
 from codex_admin.proxy.exchange import client_name
 from codex_admin.proxy.mitm import run_inspected
 from codex_admin.proxy.policy import Decision, udp_association_decision
-from codex_admin.proxy.tunnel import tunnel_streams
+from codex_admin.proxy.tunnel import tunnel_socket
 from codex_admin.proxy.udp_relay import UdpAssociation, encode_address
 
 __all__ = ["handle_socks"]
@@ -93,21 +93,24 @@ async def handle_socks(
         await run_inspected(ctx, reader, writer, decision, client)
         return
     try:
-        up_reader, up_writer = await ctx.dial(decision)
+        upstream, leftover = await ctx.dial_tunnel(decision)
     except DialError as err:
         if err.refused:
             ctx.record(refusal(decision), protocol=protocol, method="none", client=client)
         writer.write(_reply(NOT_ALLOWED if err.refused else HOST_UNREACHABLE))
         await writer.drain()
         return
-    writer.write(_reply(SUCCEEDED))
-    await writer.drain()
     try:
-        await tunnel_streams(
-            (reader, writer), (up_reader, up_writer), idle_timeout=ctx.tunnel_idle_timeout
-        )
-    finally:
-        up_writer.close()
+        writer.write(_reply(SUCCEEDED))
+    except BaseException:
+        upstream.close()
+        raise
+    await tunnel_socket(
+        (reader, writer),
+        upstream,
+        upstream_leftover=leftover,
+        idle_timeout=ctx.tunnel_idle_timeout,
+    )
 
 
 async def _udp_associate(

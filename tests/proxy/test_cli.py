@@ -62,6 +62,7 @@ def test_network_check_json_shape_and_exit_codes(cli_env: dict[str, str]) -> Non
         "status": None,
         "x_proxy_error": None,
         "matched_pattern": "**.example.com",
+        "message": "allowed",
     }
     denied = codex(cli_env, "network", "check", "--json", "--connect", "ads.example.com:443")
     assert denied.returncode == 3
@@ -71,6 +72,7 @@ def test_network_check_json_shape_and_exit_codes(cli_env: dict[str, str]) -> Non
         "status": 403,
         "x_proxy_error": "blocked-by-denylist",
         "matched_pattern": "ads.example.com",
+        "message": "Domain denied by the sandbox policy.",
     }
     local = codex(
         cli_env,
@@ -213,6 +215,7 @@ def test_network_check_socks5_udp(cli_env: dict[str, str], tmp_path: Path) -> No
         "status": None,
         "x_proxy_error": None,
         "matched_pattern": "127.0.0.1",
+        "message": "allowed",
     }
     name = codex(cli_env, *args, "--socks5", "localhost:53", "--udp")
     assert name.returncode == 3 and json.loads(name.stdout)["reason"] == "not_allowed"
@@ -227,6 +230,7 @@ def test_network_check_socks5_udp(cli_env: dict[str, str], tmp_path: Path) -> No
         "status": 403,
         "x_proxy_error": "blocked-by-method-policy",
         "matched_pattern": None,
+        "message": "Method not allowed in limited mode.",
     }
     policy.write_text("[network]\nenabled = true\nenable_socks5_udp = false\n")
     off = codex(
