@@ -18,6 +18,7 @@ connection when it carried no body.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import OrderedDict
 
@@ -53,7 +54,14 @@ class UpstreamPool:
         while entries:
             returned, conn = entries.pop()
             self._forget(conn)
-            if returned >= cutoff and not conn[0][0].at_eof() and not conn[0][1].is_closing():
+            reader, writer = conn[0]
+            # Bytes that arrived while idle were never asked for: never hand them on.
+            if (
+                returned >= cutoff
+                and not reader.at_eof()
+                and not writer.is_closing()
+                and not (_unread(reader))
+            ):
                 if not entries:
                     del self._idle[key]
                 return conn
@@ -62,7 +70,14 @@ class UpstreamPool:
         return None
 
     def give(self, key: Key, conn: Pooled) -> None:
-        """Keep ``conn`` for the next request to ``key`` (closing the oldest beyond a bound)."""
+        """Keep ``conn`` for the next request to ``key`` (closing the oldest beyond a bound).
+
+        A connection holding unread bytes is closed instead: an upstream that sent more than
+        its framed response would otherwise answer the next request with them.
+        """
+        if _unread(conn[0][0]):
+            conn[0][1].close()
+            return
         entries = self._idle.setdefault(key, [])
         entries.append((time.monotonic(), conn))
         self._order[id(conn)] = key
@@ -94,3 +109,10 @@ class UpstreamPool:
     def _forget(self, conn: Pooled) -> None:
         if self._order.pop(id(conn), None) is not None:
             self._count -= 1
+
+
+def _unread(reader: asyncio.StreamReader) -> bool:
+    """Does ``reader`` hold bytes nobody consumed? asyncio has no public peek, so this reads
+    its buffer (as :func:`.tunnel.detach` does); if that ever changes, say yes (not pooled)."""
+    buffer = getattr(reader, "_buffer", None)
+    return not isinstance(buffer, bytearray) or len(buffer) > 0

@@ -199,3 +199,49 @@ def test_pool_bounds_and_idle_expiry() -> None:
             sock.close()
 
     run(main())
+
+
+def test_a_connection_with_unsolicited_bytes_is_not_reused(tmp_path: Path) -> None:
+    """An origin that sends a second, unrequested response must not answer the next request."""
+
+    async def scenario() -> None:
+        smuggled = (
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+            b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nforged"
+        )
+        origin = await Origin(response=smuggled).start()
+        proxy, _ = make_proxy(tmp_path, {"domains": {"127.0.0.1": "allow"}})
+        async with proxy:
+            first = await _one_shot(proxy.http_address, "127.0.0.1", origin.port)
+            await asyncio.sleep(0.05)
+            second = await _one_shot(proxy.http_address, "127.0.0.1", origin.port)
+        origin.close()
+        assert first.endswith(b"ok") and second.endswith(b"ok")
+        assert b"forged" not in first + second
+        assert origin.connections == 2
+
+    run(scenario())
+
+
+def test_bytes_arriving_while_idle_poison_nothing(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        writers: list[asyncio.StreamWriter] = []
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            writers.append(writer)
+            while await reader.readuntil(b"\r\n\r\n"):
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        proxy, _ = make_proxy(tmp_path, {"domains": {"127.0.0.1": "allow"}})
+        async with proxy:
+            assert (await _one_shot(proxy.http_address, "127.0.0.1", port)).endswith(b"ok")
+            writers[0].write(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nforged")
+            await asyncio.sleep(0.05)
+            second = await _one_shot(proxy.http_address, "127.0.0.1", port)
+            assert second.endswith(b"ok") and b"forged" not in second
+        assert len(writers) == 2
+        server.close()
+
+    run(scenario())
