@@ -1,7 +1,8 @@
 """Proxy benchmark: ours vs tinyproxy vs mitmproxy vs direct, on loopback, in one run.
 
     .venv/bin/python benchmarks/proxy_bench.py [--seconds 2] [--clients 100] [--rounds 3]
-                                               [--bulk-mib 128] [--no-mitmproxy] [--no-tls]
+        [--bulk-mib 128] [--no-mitmproxy] [--no-tls] [--only plain,keepalive,connect,...]
+        [--baseline OTHER_CHECKOUT]     # e.g. `git worktree add /tmp/base main`: before/after
 
 Every component runs in its own process: a Python origin server (asyncio protocols, cheap per
 request), our proxy (`codex proxy run`, once on the default asyncio loop and once on uvloop when
@@ -23,7 +24,10 @@ missing and running as root), mitmproxy is pip-installed into its own virtual en
 ``$XDG_CACHE_HOME/codex-admin-bench`` (default ``~/.cache``), never into the project venv.
 Everything listens on 127.0.0.0/8 only and every run is bounded in time. On a small shared
 machine the numbers move with the load of other processes: compare ratios measured in the same
-run, never absolute figures from different runs.
+run, never absolute figures from different runs. Besides requests/s and p99 each proxy's CPU
+time per request is printed (user + system time of its process, all threads): under contention
+a proxy with a thread per client (tinyproxy) is simply scheduled more often than a
+single-threaded one, so CPU per request is the fairer measure of efficiency.
 """
 
 from __future__ import annotations

@@ -7,7 +7,8 @@ With ``--json`` a failing command prints exactly one document::
 
 and exits 1 for a user error (a :class:`~codex_admin.errors.CodexError`: bad config, a file that
 cannot be read, a port in use) or 2 for a usage error (a bad option value, a missing option, an
-unknown flag). Without ``--json`` nothing changes: the runner prints the error on stderr.
+unknown flag). The human message still goes to stderr as well (``error: ...``), as it does
+without ``--json``, where nothing changes: the runner prints the error on stderr.
 
 Use both halves in a command module::
 
@@ -53,17 +54,21 @@ def _error_object(message: str, hint: str | None = None) -> dict[str, object]:
     return {"message": message, "path": None, "line": None, "column": None, "hint": hint}
 
 
-def _usage_json(err: Exception, command: str | None) -> dict[str, object]:
+def _message(err: Exception) -> str:
     format_message = getattr(err, "format_message", None)
-    message = format_message() if callable(format_message) else str(err)
+    return str(format_message() if callable(format_message) else err)
+
+
+def _usage_json(err: Exception, command: str | None) -> dict[str, object]:
     hint = f"run `{command} --help` for the options" if command else None
-    return {"error": _error_object(str(message), hint)}
+    return {"error": _error_object(_message(err), hint)}
 
 
-def _exit_with(document: dict[str, object], code: int) -> NoReturn:
+def _exit_with(document: dict[str, object], code: int, text: str) -> NoReturn:
     sys.stdout.flush()
     print_json(document, pretty=False)
     sys.stdout.flush()
+    sys.stderr.write(f"error: {text}\n")
     raise typer.Exit(code)
 
 
@@ -84,7 +89,7 @@ class JsonErrorCommand(typer.core.TyperCommand):
         except _USAGE_ERROR as err:
             if not wants_json:
                 raise
-            _exit_with(_usage_json(err, ctx.command_path), EXIT_USAGE)
+            _exit_with(_usage_json(err, ctx.command_path), EXIT_USAGE, _message(err))
 
 
 @contextmanager
@@ -101,11 +106,12 @@ def json_errors(
     except CodexError as err:
         is_usage = isinstance(err, usage)
         if enabled:
-            _exit_with({"error": err.to_json()}, EXIT_USAGE if is_usage else EXIT_USER_ERROR)
+            code = EXIT_USAGE if is_usage else EXIT_USER_ERROR
+            _exit_with({"error": err.to_json()}, code, str(err))
         if is_usage:
             raise _USAGE_ERROR(str(err)) from None
         raise
     except _USAGE_ERROR as err:
         if not enabled:
             raise
-        _exit_with(_usage_json(err, command), EXIT_USAGE)
+        _exit_with(_usage_json(err, command), EXIT_USAGE, _message(err))
