@@ -17,6 +17,7 @@ import contextlib
 import ipaddress
 import json
 import os
+import socket
 import ssl
 import stat
 from collections.abc import Awaitable, Callable, Mapping
@@ -209,6 +210,23 @@ class ProxyServer:
         tb: TracebackType | None,
     ) -> None:
         await self.stop()
+
+    async def serve_socket(self, sock: socket.socket, protocol: str) -> asyncio.Server:
+        """Accept on ``sock``, a listening socket made elsewhere (``"http"`` or ``"socks"``).
+
+        The Linux sandbox opens its listeners inside the command's network namespace and hands
+        them over, so no socket of ours is ever reachable from the sandbox's filesystem. Close
+        the returned server when that sandbox ends; :meth:`stop` closes it too.
+        """
+        from codex_admin.proxy.http_handler import handle_http
+        from codex_admin.proxy.socks5 import handle_socks
+
+        handler = {"http": handle_http, "socks": handle_socks}[protocol]
+        server = await asyncio.start_server(
+            self._wrap(handler), sock=sock, limit=MAX_HEAD_BYTES, backlog=1024
+        )
+        self._servers.append(server)
+        return server
 
     def _wrap(self, handler: Handler) -> ClientCallback:
         async def run(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

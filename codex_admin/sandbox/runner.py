@@ -1,16 +1,30 @@
 """Run a command under a :class:`SandboxPolicy`, in the caller's asyncio loop (no threads).
 
-Process hygiene: bubblewrap runs in its own session (so a timeout can kill its whole process
-group), the command gets a new session and PID namespace inside (``--new-session``,
-``--unshare-pid``), ``--die-with-parent`` ties it to us, and only stdio is inherited
-(``close_fds``). The inner process group id comes from ``--info-fd``, so SIGINT/SIGTERM/SIGHUP we
-receive can be forwarded to the command itself, and a timeout kills everything (when bubblewrap
-dies, the namespace's init dies with it and the kernel kills the rest of the namespace).
+Process hygiene: bubblewrap runs in its own session with an *empty* environment (the command's
+variables travel as ``--setenv`` options inside a memfd read through ``--args``, so they reach
+only the command and never a command line in ``/proc``); the command gets a new session and PID
+namespace inside (``--new-session``, ``--unshare-pid``), ``--die-with-parent`` ties it to us,
+and only stdio is inherited (``close_fds``). The inner process group id comes from
+``--json-status-fd``, so SIGINT/SIGTERM/SIGHUP we receive can be forwarded to the command
+itself, and a timeout kills everything (when bubblewrap dies, the namespace's init dies with it
+and the kernel kills the rest of the namespace). The same status stream says whether the
+command was started at all: bubblewrap failing before that is explained by a probe (never
+probed on the normal path, see :mod:`.bwrap`).
 
-In ``proxy`` network mode the caller passes :class:`ProxyEndpoints` (see :mod:`.session`, which
-starts the session proxy): the proxy's Unix sockets and CA bundle are exposed read-only, and the
-bridge (:mod:`._bridge`) listens on :data:`BRIDGE_HTTP_PORT` / :data:`BRIDGE_SOCKS_PORT` inside
-the fresh network namespace.
+The program is resolved with the command's own ``PATH`` before launch, so a missing command
+exits 127 ("command not found") and an unexecutable one 126, as a shell would.
+
+After the command is gone, the protected names below the writable roots are checked again
+(:func:`.guard.repair`): anything created during the run is moved aside, and every repair is
+reported in :attr:`RunResult.repairs`.
+
+``proxy`` network mode: the namespace is empty, so a tiny helper (:data:`NETNS_HELPER`, Python
+with no site, no environment and only ``posix``/``_socket``) opens the listeners on
+``127.0.0.1:3128`` (and ``:8081`` for SOCKS5) *inside* the namespace, hands them to us over an
+inherited socketpair (``SCM_RIGHTS``), and execs the command. The session proxy then accepts on
+those sockets directly. Nothing inside the sandbox can create a Unix socket (the seccomp filter),
+the proxy's own sockets are never mounted in, and the helper holds no privilege the command
+lacks.
 """
 
 from __future__ import annotations
@@ -21,79 +35,115 @@ import fcntl
 import json
 import os
 import signal
+import socket
+import stat
 import sys
-import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from codex_admin.errors import CodexError
-from codex_admin.sandbox.bwrap import build_bwrap_argv, require_bwrap
+from codex_admin.sandbox.bwrap import (
+    bwrap_options,
+    explain_launch_failure,
+    find_usable_bwrap,
+)
 from codex_admin.sandbox.env import build_child_env
-from codex_admin.sandbox.plan import SandboxPlan, is_bwrap_mount_point, plan_sandbox
+from codex_admin.sandbox.guard import Repair, TreeIndex, is_mount_point_file, repair
+from codex_admin.sandbox.plan import SandboxPlan, plan_sandbox
 from codex_admin.sandbox.policy import NetworkMode, SandboxPolicy
-from codex_admin.sandbox.seccomp import unix_socket_filter
+from codex_admin.sandbox.seccomp import sandbox_filter
 
 __all__ = [
     "BRIDGE_HTTP_PORT",
     "BRIDGE_SOCKS_PORT",
+    "NETNS_HELPER",
     "ProxyEndpoints",
     "RunResult",
     "explain",
     "run_sandboxed",
 ]
 
-#: Ports the bridge listens on inside the (empty) network namespace: Codex's documented defaults.
+#: Ports the helper listens on inside the (empty) network namespace: Codex's documented defaults.
 BRIDGE_HTTP_PORT = 3128
 BRIDGE_SOCKS_PORT = 8081
 TIMEOUT_EXIT_CODE = 124
+NOT_FOUND_EXIT_CODE = 127
+NOT_EXECUTABLE_EXIT_CODE = 126
 _FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-_BRIDGE_SCRIPT = Path(__file__).with_name("_bridge.py")
+
+#: Runs inside the sandbox (``python -I -S -B -c``) in ``proxy`` mode. argv: control fd,
+#: environment fd, comma-separated ports, program, argv... It opens the listeners, sends them
+#: to the host, reads the command's environment and execs the command.
+NETNS_HELPER = """\
+import _socket, posix, sys
+a = sys.argv
+ctrl, envfd, ports, program, argv = int(a[1]), int(a[2]), a[3], a[4], a[5:]
+listeners = []
+for port in ports.split(","):
+    s = _socket.socket(_socket.AF_INET, _socket.SOCK_STREAM)
+    s.setsockopt(_socket.SOL_SOCKET, _socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", int(port)))
+    s.listen(1024)
+    listeners.append(s)
+c = _socket.socket(_socket.AF_UNIX, _socket.SOCK_SEQPACKET, 0, ctrl)
+fds = b"".join(s.fileno().to_bytes(4, sys.byteorder) for s in listeners)
+c.sendmsg([b"L"], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, fds)])
+c.close()
+for s in listeners:
+    s.close()
+data = b""
+while chunk := posix.read(envfd, 1 << 16):
+    data += chunk
+posix.close(envfd)
+env = dict(item.split(b"=", 1) for item in data.split(b"\\0") if item)
+try:
+    posix.execve(program, argv, env)
+except OSError as e:
+    posix.write(2, ("codex sandbox: cannot run %s: %s\\n" % (program, e.strerror)).encode())
+    posix._exit(127 if e.errno == 2 else 126)
+"""
+
+
+class _Listener(Protocol):
+    def close(self) -> None: ...
 
 
 @dataclass(frozen=True)
 class ProxyEndpoints:
-    """Where the running session proxy can be reached, and the variables the child needs.
+    """How sandboxes reach the running session proxy (built by :class:`.SandboxSession`).
 
-    ``environment`` maps a ``(http_url, socks_url)`` pair (URLs inside the namespace) to the
-    proxy/CA variables; it is the proxy package's ``proxy_environment`` bound to this session.
+    ``serve`` starts serving one listening socket (``"http"`` or ``"socks"``) and returns the
+    server to close after the run; ``environment`` maps the ``(http_url, socks_url)`` pair
+    (URLs inside the namespace) to the proxy/CA variables.
     """
 
-    http_unix_path: Path
-    socks_unix_path: Path | None
+    socks: bool
     ca_bundle: Path | None
     environment: Callable[[str, str | None], dict[str, str]]
+    serve: Callable[[socket.socket, str], Awaitable[_Listener]]
 
     def expose(self) -> list[Path]:
-        paths = {self.http_unix_path.parent}
-        if self.socks_unix_path is not None:
-            paths.add(self.socks_unix_path.parent)
-        if self.ca_bundle is not None:
-            paths.add(self.ca_bundle)
-        return sorted(paths)
+        return [self.ca_bundle] if self.ca_bundle is not None else []
 
-    def wrapper(self, seccomp_fd: str | None = None) -> list[str]:
-        """The bridge argv; it installs the seccomp program read from ``seccomp_fd`` in the
-        command (not in itself: the bridge must open Unix sockets to reach the proxy)."""
-        argv = [sys.executable, "-I", "-S", "-B", str(_BRIDGE_SCRIPT)]
-        if seccomp_fd is not None:
-            argv += ["--seccomp-fd", seccomp_fd]
-        argv += ["--listen", f"{BRIDGE_HTTP_PORT}={self.http_unix_path}"]
-        if self.socks_unix_path is not None:
-            argv += ["--listen", f"{BRIDGE_SOCKS_PORT}={self.socks_unix_path}"]
-        return [*argv, "--"]
+    def ports(self) -> list[int]:
+        return [BRIDGE_HTTP_PORT, BRIDGE_SOCKS_PORT] if self.socks else [BRIDGE_HTTP_PORT]
 
     def child_env(self) -> dict[str, str]:
         http = f"http://127.0.0.1:{BRIDGE_HTTP_PORT}"
-        socks = f"socks5h://127.0.0.1:{BRIDGE_SOCKS_PORT}" if self.socks_unix_path else None
+        socks = f"socks5h://127.0.0.1:{BRIDGE_SOCKS_PORT}" if self.socks else None
         return self.environment(http, socks)
 
 
 @dataclass
 class RunResult:
-    """How the command ended. ``exit_code`` is shell-style: ``128 + N`` after signal N."""
+    """How the command ended. ``exit_code`` is shell-style: ``128 + N`` after signal N.
+
+    ``argv`` is what was run, with environment values replaced by ``<value>``; ``repairs`` is
+    what the post-run check did to protected names (see :mod:`.guard`).
+    """
 
     exit_code: int
     timed_out: bool = False
@@ -102,6 +152,7 @@ class RunResult:
     stdout: bytes | None = None
     stderr: bytes | None = None
     argv: list[str] = field(default_factory=list)
+    repairs: list[Repair] = field(default_factory=list)
 
 
 def _child_env(
@@ -112,10 +163,53 @@ def _child_env(
         if proxy is None:
             raise CodexError(
                 "network mode `proxy` needs a running session proxy",
-                hint="run through `codex sandbox linux --network proxy`, which starts one",
+                hint="run through SandboxSession (`codex sandbox linux --network proxy`)",
             )
         env.update(proxy.child_env())
     return env
+
+
+class _NotRunnable(Exception):
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def resolve_program(name: str, path: str | None, cwd: Path) -> str:
+    """``name`` resolved like ``execvp`` does with the command's ``PATH``: an absolute path.
+
+    Raises :class:`_NotRunnable` (127 not found, 126 found but not executable).
+    """
+    if not name:
+        raise _NotRunnable(NOT_FOUND_EXIT_CODE, "codex sandbox: empty command name")
+    if "/" in name:
+        candidates = [name if os.path.isabs(name) else str(cwd / name)]
+    else:
+        dirs = (path if path is not None else os.defpath).split(os.pathsep)
+        candidates = [str(cwd / d / name) if not os.path.isabs(d) else f"{d}/{name}" for d in dirs]
+    denied = None
+    for candidate in candidates:
+        try:
+            st = os.stat(candidate)
+        except OSError:
+            continue
+        if stat.S_ISREG(st.st_mode) and os.access(candidate, os.X_OK):
+            return candidate
+        denied = denied or candidate
+    if denied is not None:
+        raise _NotRunnable(
+            NOT_EXECUTABLE_EXIT_CODE, f"codex sandbox: {name}: permission denied ({denied})"
+        )
+    raise _NotRunnable(NOT_FOUND_EXIT_CODE, f"codex sandbox: {name}: command not found")
+
+
+def _redacted(env: Mapping[str, str]) -> dict[str, str]:
+    return dict.fromkeys(env, "<value>")
+
+
+def _helper_argv(ports: Sequence[int], fds: tuple[str, str], program: str) -> list[str]:
+    python = os.path.realpath(sys.executable)
+    return [python, "-I", "-S", "-B", "-c", NETNS_HELPER, *fds, ",".join(map(str, ports)), program]
 
 
 def explain(
@@ -131,14 +225,19 @@ def explain(
     if proxy is not None and policy.network is NetworkMode.PROXY:
         env.update(proxy.child_env())
     if plan.use_sandbox:
-        argv = build_bwrap_argv(
+        wrapper: list[str] = []
+        if proxy is not None and policy.network is NetworkMode.PROXY:
+            helper = _helper_argv(proxy.ports(), ("<ctrl-fd>", "<env-fd>"), "<program>")
+            wrapper = [*helper[:5], "<netns-helper>", *helper[6:]]
+        options = bwrap_options(
             plan,
-            command,
-            mask_file=Path("<mask-file>"),
+            mask_fds=["<empty-fd>"] * len(plan.masked_files),
             expose=proxy.expose() if proxy else (),
-            wrapper=proxy.wrapper("<seccomp-fd>") if proxy else (),
-            seccomp_fd=None if proxy or plan.network is NetworkMode.FULL else "<seccomp-fd>",
+            env={} if wrapper else _redacted(env),
+            status_fd=None,
+            seccomp_fd="<seccomp-fd>",
         )
+        argv = ["bwrap", *options, "--", *wrapper, *command]
     else:
         argv = list(command)
     return {
@@ -177,35 +276,60 @@ def _mount_point_janitor(plan: SandboxPlan) -> Iterator[None]:
                 fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
                 continue
-            if is_bwrap_mount_point(path):
+            if is_mount_point_file(path):
                 with contextlib.suppress(OSError):
                     path.unlink()
         for fd in fds.values():
             os.close(fd)
 
 
-async def _read_child_pid(fd: int) -> int | None:
-    """Read bubblewrap's ``--info-fd`` JSON (written once, then closed) without a thread."""
-    loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader()
-    transport, _ = await loop.connect_read_pipe(
-        lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(fd, "rb", buffering=0)
-    )
+def _memfd(name: str, data: bytes, *, seal: bool = False) -> int:
+    """An anonymous in-memory file holding ``data``, positioned at its start.
+
+    Never a file on a filesystem: one under /tmp could be rewritten by another sandboxed
+    command (same uid, /tmp writable) between our write and bubblewrap's read. ``seal`` makes it
+    immutable (the seccomp program: rewriting it would mean "allow everything").
+    """
+    flags = os.MFD_CLOEXEC | (os.MFD_ALLOW_SEALING if seal else 0)
+    fd = os.memfd_create(name, flags)
     try:
-        data = await reader.read()
-    finally:
-        transport.close()
-    try:
-        pid = json.loads(data.decode()).get("child-pid")
-    except (ValueError, AttributeError):
-        return None
-    return pid if isinstance(pid, int) else None
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        if seal:
+            fcntl.fcntl(fd, fcntl.F_ADD_SEALS, _SEALS)
+        os.lseek(fd, 0, os.SEEK_SET)
+    except OSError:
+        os.close(fd)
+        raise
+    return fd
 
 
-def _killpg(pgid: int | None, sig: int) -> None:
-    if pgid:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pgid, sig)
+# Once written the program can neither grow, shrink, be rewritten nor be resealed.
+_SEALS = fcntl.F_SEAL_SEAL | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_WRITE
+
+
+def _nul_joined(items: Sequence[str]) -> bytes:
+    return b"".join(os.fsencode(item) + b"\0" for item in items)
+
+
+def _refusal_output(io: _Stdio, message: str) -> tuple[bytes | None, bytes | None]:
+    """Deliver a refusal where the command's stderr would have gone: ``(stdout, stderr)``."""
+    data = (message + "\n").encode()
+    target = io.stdout if io.stderr == asyncio.subprocess.STDOUT else io.stderr
+    if target == asyncio.subprocess.PIPE:
+        return (data, None) if io.stderr == asyncio.subprocess.STDOUT else (None, data)
+    if target != asyncio.subprocess.DEVNULL:
+        with contextlib.suppress(OSError):
+            os.write(2 if target is None else target, data)
+    return None, None
+
+
+@dataclass(frozen=True)
+class _Stdio:
+    stdin: int | None
+    stdout: int | None
+    stderr: int | None
 
 
 async def run_sandboxed(
@@ -219,134 +343,313 @@ async def run_sandboxed(
     stdin: int | None = None,
     stdout: int | None = None,
     stderr: int | None = None,
+    index: TreeIndex | None = None,
 ) -> RunResult:
     """Run ``command`` confined by ``policy``. Raises CodexError before launch on bad input or
-    when the sandbox cannot be created (never falls back to running unsandboxed)."""
+    when the sandbox cannot be created (never falls back to running unsandboxed).
+
+    ``index`` is the session's protected-name cache (:class:`.guard.TreeIndex`).
+    """
     if not command:
         raise CodexError("no command given", hint="put the command after `--`")
-    plan = plan_sandbox(policy)
+    index = index or TreeIndex()
+    plan = plan_sandbox(policy, index=index)
     env = _child_env(policy, environ, proxy)
-    if not plan.use_sandbox:
-        return await spawn(
-            list(command),
-            env,
-            plan.cwd,
-            None,
-            timeout,
-            forward_signals,
-            stdin,
-            stdout,
-            stderr,
-            sandboxed=False,
-        )
-    bwrap = require_bwrap()
-    with tempfile.TemporaryDirectory(prefix="codex-sandbox-") as runtime:
-        mask = Path(runtime, "masked")
-        mask.touch(mode=0o000)
-        mask.chmod(0o000)
-        seccomp_fd = _seccomp_fd(plan)
-        seccomp = str(seccomp_fd) if seccomp_fd is not None else None
-        info_r, info_w = os.pipe()
-        argv = build_bwrap_argv(
-            plan,
-            command,
-            bwrap=bwrap,
-            mask_file=mask,
-            expose=proxy.expose() if proxy else (),
-            wrapper=proxy.wrapper(seccomp) if proxy else (),
-            info_fd=info_w,
-            seccomp_fd=None if proxy else seccomp,
-        )
-        try:
-            with _mount_point_janitor(plan):
-                return await spawn(
-                    argv,
-                    env,
-                    plan.cwd,
-                    (info_r, info_w),
-                    timeout,
-                    forward_signals,
-                    stdin,
-                    stdout,
-                    stderr,
-                    sandboxed=True,
-                    pass_fds=(seccomp_fd,) if seccomp_fd is not None else (),
-                )
-        finally:
-            if seccomp_fd is not None:
-                os.close(seccomp_fd)
-
-
-def _seccomp_fd(plan: SandboxPlan) -> int | None:
-    """An fd holding the Unix-socket filter (:mod:`.seccomp`) for the none/proxy modes.
-
-    The program lives in an anonymous memory file, never on a filesystem: a file under /tmp
-    could be rewritten by another sandboxed command (same uid, /tmp writable) between our write
-    and bwrap's read, replacing the filter with "allow everything".
-    """
-    if plan.network is NetworkMode.FULL:
-        return None
-    program = unix_socket_filter()
-    if program is None:
-        return None
-    fd = os.memfd_create("codex-seccomp", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
+    io = _Stdio(stdin, stdout, stderr)
     try:
-        os.write(fd, program)
-        fcntl.fcntl(fd, fcntl.F_ADD_SEALS, _SEALS)
-        os.lseek(fd, 0, os.SEEK_SET)
+        program = resolve_program(command[0], env.get("PATH"), plan.cwd)
+    except _NotRunnable as err:
+        out, errout = _refusal_output(io, str(err))
+        return RunResult(
+            err.code, sandboxed=plan.use_sandbox, stdout=out, stderr=errout, argv=list(command)
+        )
+    if not plan.use_sandbox:
+        return await _spawn(list(command), env, plan.cwd, timeout, forward_signals, io, program)
+    seccomp = sandbox_filter(plan.network)  # raises on an unknown architecture: fail closed
+    bwrap = find_usable_bwrap()
+    started = time.monotonic()
+    launch = _Launch(plan, proxy, env, program, command)
+    try:
+        with _mount_point_janitor(plan):
+            result = await launch.run(bwrap, seccomp, timeout, forward_signals, io)
+    finally:
+        await launch.close()
+        after = index.scan(plan.writable, _scan_skip(plan)) if plan.writable else {}
+        repairs = repair({e.path: e for e in plan.guarded}, after, plan.watched)
+    result.repairs = repairs
+    result.duration = time.monotonic() - started
+    return result
+
+
+def _scan_skip(plan: SandboxPlan) -> set[Path]:
+    return {*plan.masked_dirs, *(p for p in plan.protected if p.is_dir())}
+
+
+class _Launch:
+    """The fds, helper and listeners of one bubblewrap launch (all closed whatever happens)."""
+
+    def __init__(
+        self,
+        plan: SandboxPlan,
+        proxy: ProxyEndpoints | None,
+        env: dict[str, str],
+        program: str,
+        command: Sequence[str],
+    ) -> None:
+        self.plan, self.env = plan, env
+        self.proxy = proxy if plan.network is NetworkMode.PROXY else None
+        self.program, self.command = program, list(command)
+        self.passed: list[int] = []  # fds for the child; closed here once it has them
+        self.ctrl: socket.socket | None = None
+        self.status: _StatusReader | None = None
+        self.serving: asyncio.Task[None] | None = None
+        self.servers: list[_Listener] = []
+
+    def _pass(self, fd: int) -> int:
+        self.passed.append(fd)
+        return fd
+
+    def _argv(self, bwrap: str, seccomp: bytes) -> tuple[list[str], list[str]]:
+        """(argv to run, argv to show): options go through ``--args``, values redacted."""
+        plan, proxy = self.plan, self.proxy
+        seccomp_fd = self._pass(_memfd("codex-seccomp", seccomp, seal=True))
+        status_r, status_w = os.pipe()
+        self.status = _StatusReader(status_r)
+        self._pass(status_w)
+        env: Mapping[str, str] = self.env
+        argv0: str | None = self.command[0] if self.command[0] != self.program else None
+        tail = shown = [self.program, *self.command[1:]]
+        if proxy is not None:
+            host, inner = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            self.ctrl = host
+            ctrl_fd = self._pass(inner.detach())
+            variables = [f"{k}={v}" for k, v in self.env.items()]
+            env_fd = self._pass(_memfd("codex-env", _nul_joined(variables)))
+            helper = _helper_argv(proxy.ports(), (str(ctrl_fd), str(env_fd)), self.program)
+            tail = [*helper, *self.command]
+            shown = [*helper[:5], "<netns-helper>", *helper[6:], *self.command]
+            env, argv0 = {}, None
+        masks = [str(self._pass(os.open(os.devnull, os.O_RDONLY))) for _ in plan.masked_files]
+        common: dict[str, Any] = {
+            "mask_fds": masks,
+            "expose": proxy.expose() if proxy else (),
+            "status_fd": status_w,
+            "seccomp_fd": str(seccomp_fd),
+            "argv0": argv0,
+        }
+        args = _nul_joined(bwrap_options(plan, env=env, **common))
+        args_fd = self._pass(_memfd("codex-bwrap-args", args))
+        display = [bwrap, *bwrap_options(plan, env=_redacted(env), **common), "--", *shown]
+        return [bwrap, "--args", str(args_fd), "--", *tail], display
+
+    async def run(
+        self,
+        bwrap: str,
+        seccomp: bytes,
+        timeout: float | None,
+        forward_signals: bool,
+        io: _Stdio,
+    ) -> RunResult:
+        argv, display = self._argv(bwrap, seccomp)
+        if self.ctrl is not None and self.proxy is not None:
+            self.serving = asyncio.ensure_future(self._serve(self.ctrl, self.proxy))
+        result = await _spawn(
+            argv, {}, self.plan.cwd, timeout, forward_signals, io, bwrap, launch=self
+        )
+        result.argv = display
+        assert self.status is not None
+        if not result.timed_out and not self.status.started and result.exit_code != 0:
+            raise explain_launch_failure()
+        return result
+
+    def spawned(self) -> None:
+        """The child has its copies: close ours, start reading bubblewrap's status."""
+        for fd in self.passed:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self.passed.clear()
+        if self.status is not None:
+            self.status.start()
+
+    async def _serve(self, ctrl: socket.socket, proxy: ProxyEndpoints) -> None:
+        """Receive the listeners the helper opened inside the namespace and serve them."""
+        expected = proxy.ports()
+        sockets = await _receive_listeners(ctrl, len(expected))
+        if [s.getsockname()[1] for s in sockets] != expected or not all(
+            _is_listener(s) for s in sockets
+        ):
+            for s in sockets:
+                s.close()
+            return
+        for sock, protocol in zip(sockets, ("http", "socks"), strict=False):
+            self.servers.append(await proxy.serve(sock, protocol))
+
+    async def close(self) -> None:
+        if self.serving is not None:
+            self.serving.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.serving
+        for server in self.servers:
+            server.close()
+        self.servers.clear()
+        if self.ctrl is not None:
+            self.ctrl.close()
+        for fd in self.passed:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self.passed.clear()
+        if self.status is not None:
+            await self.status.finish()
+
+
+def _is_listener(sock: socket.socket) -> bool:
+    try:
+        return (
+            sock.family == socket.AF_INET
+            and sock.type == socket.SOCK_STREAM
+            and sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN) == 1
+            and sock.getsockname()[0] == "127.0.0.1"
+        )
     except OSError:
-        os.close(fd)
-        raise
-    return fd
+        return False
 
 
-# Once written the program can neither grow, shrink, be rewritten nor be resealed.
-_SEALS = fcntl.F_SEAL_SEAL | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_WRITE
+async def _receive_listeners(ctrl: socket.socket, count: int) -> list[socket.socket]:
+    """One SCM_RIGHTS message with ``count`` fds (fewer or other kinds: none are kept)."""
+    loop = asyncio.get_running_loop()
+    ctrl.setblocking(False)
+    received: asyncio.Future[list[int]] = loop.create_future()
+
+    def readable() -> None:
+        try:
+            _, fds, _, _ = socket.recv_fds(ctrl, 16, count + 1)
+        except BlockingIOError:
+            return
+        except OSError:
+            fds = []
+        loop.remove_reader(ctrl.fileno())
+        if not received.done():
+            received.set_result(list(fds))
+
+    loop.add_reader(ctrl.fileno(), readable)
+    try:
+        fds = await received
+    finally:
+        loop.remove_reader(ctrl.fileno())
+    sockets = []
+    for fd in fds:
+        try:
+            sockets.append(socket.socket(fileno=fd))
+        except OSError:
+            os.close(fd)
+    if len(sockets) != count:
+        for s in sockets:
+            s.close()
+        return []
+    return sockets
 
 
-async def spawn(
+class _StatusReader:
+    """bubblewrap's ``--json-status-fd`` stream: ``child-pid`` first, ``exit-code`` last (the
+    latter only when the sandbox was set up and the command started)."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.child_pid: asyncio.Future[int | None] | None = None
+        self.started = False
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.child_pid = loop.create_future()
+        self._task = asyncio.ensure_future(self._read())
+
+    async def _read(self) -> None:
+        assert self.child_pid is not None
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader()
+        transport, _ = await loop.connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(self.fd, "rb", buffering=0)
+        )
+        decoder = json.JSONDecoder()
+        buffer = ""
+        try:
+            while chunk := await reader.read(4096):
+                buffer += chunk.decode("utf-8", "replace")
+                while buffer.strip():
+                    try:
+                        document, end = decoder.raw_decode(buffer.lstrip())
+                    except ValueError:
+                        break
+                    buffer = buffer.lstrip()[end:]
+                    if isinstance(document, dict):
+                        self._note(document)
+        finally:
+            transport.close()
+            if not self.child_pid.done():
+                self.child_pid.set_result(None)
+
+    def _note(self, document: dict[str, Any]) -> None:
+        assert self.child_pid is not None
+        pid = document.get("child-pid")
+        if isinstance(pid, int) and not self.child_pid.done():
+            self.child_pid.set_result(pid)
+        if "exit-code" in document:
+            self.started = True
+
+    async def finish(self) -> None:
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(self._task, 5.0)
+
+
+def _killpg(pgid: int | None, sig: int) -> None:
+    if pgid:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pgid, sig)
+
+
+async def _spawn(
     argv: list[str],
-    env: dict[str, str],
+    env: Mapping[str, str],
     cwd: Path,
-    info: tuple[int, int] | None,
     timeout: float | None,
     forward_signals: bool,
-    stdin: int | None,
-    stdout: int | None,
-    stderr: int | None,
+    io: _Stdio,
+    executable: str,
     *,
-    sandboxed: bool,
-    pass_fds: tuple[int, ...] = (),
+    launch: _Launch | None = None,
 ) -> RunResult:
+    """Run ``argv`` (``executable`` is the resolved program) with ``env``, forwarding signals
+    and enforcing ``timeout``. With ``launch`` it is bubblewrap: the status stream names the
+    namespace's process group."""
     loop = asyncio.get_running_loop()
     started = time.monotonic()
     try:
         proc = await asyncio.create_subprocess_exec(
             *argv,
-            env=env,
+            executable=executable,
+            env=dict(env),
             cwd=cwd,
-            stdin=stdin,
-            stdout=stdout,
-            stderr=stderr,
+            stdin=io.stdin,
+            stdout=io.stdout,
+            stderr=io.stderr,
             start_new_session=True,
-            pass_fds=((info[1],) if info else ()) + pass_fds,
+            pass_fds=tuple(launch.passed) if launch else (),
         )
     except OSError as err:
-        if info:
-            os.close(info[0])
-            os.close(info[1])
-        raise CodexError(f"cannot run {argv[0]}: {err.strerror}") from None
-    inner: asyncio.Task[int | None] | None = None
-    if info:
-        os.close(info[1])
-        inner = asyncio.ensure_future(_read_child_pid(info[0]))
+        raise CodexError(f"cannot run {executable}: {err.strerror}") from None
+    status = None
+    if launch is not None:
+        launch.spawned()
+        status = launch.status
 
     async def target() -> int | None:
         # bwrap: the namespace's process group (the command's); direct: the command's own group.
-        if inner is None:
+        if status is None or status.child_pid is None:
             return proc.pid
         with contextlib.suppress(TimeoutError):
-            return await asyncio.wait_for(asyncio.shield(inner), 1.0)
+            return await asyncio.wait_for(asyncio.shield(status.child_pid), 1.0)
         return None
 
     pending: set[asyncio.Task[None]] = set()
@@ -359,6 +662,11 @@ async def spawn(
         pending.add(task)
         task.add_done_callback(pending.discard)
 
+    def kill_all() -> None:
+        _killpg(proc.pid, signal.SIGKILL)
+        if status is not None and status.child_pid is not None and status.child_pid.done():
+            _killpg(status.child_pid.result(), signal.SIGKILL)
+
     if forward_signals:
         for sig in _FORWARDED:
             loop.add_signal_handler(sig, forward, sig)
@@ -368,19 +676,19 @@ async def spawn(
             out, errout = await asyncio.wait_for(proc.communicate(), timeout)
         except TimeoutError:
             timed_out = True
-            _killpg(proc.pid, signal.SIGKILL)
-            if inner is not None and inner.done():
-                _killpg(inner.result(), signal.SIGKILL)
+            kill_all()
             out, errout = await proc.communicate()
+        except asyncio.CancelledError:
+            kill_all()
+            with contextlib.suppress(asyncio.CancelledError):
+                await proc.wait()
+            raise
     finally:
         if forward_signals:
             for sig in _FORWARDED:
                 loop.remove_signal_handler(sig)
-        if inner is not None:
-            if not inner.done():
-                inner.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await inner
+        if status is not None:
+            await status.finish()
     code = proc.returncode if proc.returncode is not None else 1
     if code < 0:
         code = 128 - code
@@ -389,9 +697,9 @@ async def spawn(
     return RunResult(
         exit_code=code,
         timed_out=timed_out,
-        sandboxed=sandboxed,
+        sandboxed=launch is not None,
         duration=time.monotonic() - started,
         stdout=out,
         stderr=errout,
-        argv=argv,
+        argv=list(argv),
     )

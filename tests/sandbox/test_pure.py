@@ -139,16 +139,16 @@ def _index(argv: list[str], *seq: str) -> int:
 
 
 def test_bwrap_argv_order_and_hardening() -> None:
-    argv = build_bwrap_argv(_plan(), ["ls", "-l"], mask_file=Path("/run/m"), expose=[Path("/s")])
+    argv = build_bwrap_argv(_plan(), ["ls", "-l"], mask_fds=["9"], expose=[Path("/s")])
     for flag in ("--new-session", "--die-with-parent", "--unshare-pid", "--unshare-net"):
         assert flag in argv
     assert _index(argv, "--cap-drop", "ALL") < _index(argv, "--")
     ro_root = _index(argv, "--ro-bind", "/", "/")
     bind = _index(argv, "--bind", "/w", "/w")
-    prot = _index(argv, "--ro-bind", "/w/.git", "/w/.git")
+    prot = _index(argv, "--ro-bind-try", "/w/.git", "/w/.git")
     block = _index(argv, "--ro-bind", "/dev/null", "/w/.codex")
     mask_dir = _index(argv, "--perms", "0000", "--tmpfs", "/w/secrets")
-    mask_file = _index(argv, "--ro-bind", "/run/m", "/etc/shadow")
+    mask_file = _index(argv, "--perms", "0000", "--ro-bind-data", "9", "/etc/shadow")
     expose = _index(argv, "--ro-bind", "/s", "/s")
     assert ro_root < bind < prot < block < mask_dir < mask_file < expose
     assert argv[-3:] == ["--", "ls", "-l"]
