@@ -275,7 +275,7 @@ def namespace_refusal(stderr: str = "") -> str | None:
 
 
 _USERNS_MESSAGES = (
-    "no permissions to create",
+    "no permissions to creat",
     "setting up uid map",
     "creating new namespace failed",
     "unshare user namespace",

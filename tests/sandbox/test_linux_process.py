@@ -214,6 +214,7 @@ def test_namespaces_unavailable_refuses_with_a_clear_message(ws: Path, bwrap: st
     )
     assert r.returncode == 1
     assert "cannot sandbox the command: bubblewrap cannot create namespaces" in r.stdout
+    assert "user namespaces are refused" in r.stdout, r.stdout
     r = subprocess.run(
         [*outer, sys.executable, "-c", code, "danger-full-access", "full"],
         capture_output=True,
