@@ -170,8 +170,17 @@ class Governance:
     @cached_property
     def network_table(self) -> dict[str, Any] | None:
         """The config's `[network]` plus the rules' `network_rule` hosts (before clamping)."""
+        if not self._may_have_rules():
+            # No rules folder and no requirement rules: the same empty answer, without
+            # starting the Starlark engine (a proxied sandbox run pays for it otherwise).
+            return network_table_with_rules(self.config.config.get("network"), (), ())
         allowed, denied = self.rules.compiled_network_domains()
         return network_table_with_rules(self.config.config.get("network"), allowed, denied)
+
+    def _may_have_rules(self) -> bool:
+        if self.config.requirements.value("rules") is not None:
+            return True
+        return any(os.path.lexists(folder / "rules") for folder in self.config.config_folders)
 
     def network_source(self) -> str:
         """Which layer set `[network]` (for messages)."""

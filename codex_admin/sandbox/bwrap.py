@@ -58,6 +58,7 @@ def bwrap_options(
     env: Mapping[str, str] | None = None,
     status_fd: int | None = None,
     seccomp_fd: str | None = None,
+    block_fd: int | str | None = None,
     argv0: str | None = None,
 ) -> list[str]:
     """Every option for ``plan`` (the part the runner hands over through ``--args FD``).
@@ -67,7 +68,9 @@ def bwrap_options(
     them ``/dev/null`` is mounted, which reads as empty); ``expose`` are paths made readable
     after the masks; ``env`` is the command's whole
     environment (``--clearenv`` then ``--setenv``: bubblewrap itself runs with an empty one);
-    ``seccomp_fd`` names the inherited fd holding the filter (see :mod:`.seccomp`); ``argv0``
+    ``seccomp_fd`` names the inherited fd holding the filter (see :mod:`.seccomp`); with
+    ``block_fd`` bubblewrap waits before starting the command until the runner has opened the
+    proxy's listeners in the new namespace (see :mod:`.netns`); ``argv0``
     keeps the command's own ``argv[0]`` when the runner resolved the program to a full path.
     """
     opts = ["--new-session", "--die-with-parent", "--unshare-pid", "--cap-drop", "ALL"]
@@ -77,6 +80,8 @@ def bwrap_options(
         opts += ["--json-status-fd", str(status_fd)]
     if seccomp_fd is not None:
         opts += ["--seccomp", seccomp_fd]
+    if block_fd is not None:
+        opts += ["--block-fd", str(block_fd)]
     root_bind = "--bind" if plan.mode is SandboxMode.DANGER_FULL_ACCESS else "--ro-bind"
     opts += [root_bind, "/", "/", "--dev", "/dev", "--proc", "/proc"]
     for path in plan.writable:

@@ -31,7 +31,7 @@ import contextlib
 import os
 import stat
 import time
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,11 +78,16 @@ class Entry:
 
 @dataclass(frozen=True)
 class WatchedLink:
-    """A symlink that decides what a later run reads; restored after the run if changed."""
+    """A symlink that decides what a later run reads; restored after the run if changed.
+
+    ``critical`` links lie on the way to a protected path ($CODEX_HOME, a loaded config file):
+    they are restored even in a shared root.
+    """
 
     path: Path
     target: str
     ino: int
+    critical: bool = False
 
     def intact(self) -> bool:
         try:
@@ -97,7 +102,7 @@ class Repair:
     """One thing :func:`repair` did after a run."""
 
     path: Path
-    action: str  # quarantined | restored | failed
+    action: str  # quarantined | restored | reported | failed
     moved_to: Path | None = None
     detail: str = ""
 
@@ -117,6 +122,12 @@ class Repair:
             )
         if self.action == "restored":
             return f"{self.path} was removed or replaced during the run; restored the symlink"
+        if self.action == "reported":
+            return (
+                f"{self.path} appeared during the run in a directory other processes share "
+                "(/tmp, $TMPDIR); left in place because it may not be the command's: check it "
+                "before trusting it"
+            )
         return f"could not repair {self.path}: {self.detail}"
 
 
@@ -133,20 +144,21 @@ class TreeIndex:
     """Protected entries below writable roots, with a per-directory cache (see module doc).
 
     One index per sandbox session; it is only an optimisation: a fresh index gives the same
-    answers, slower.
+    answers, slower. Paths are plain strings inside (a rescan visits every directory, and
+    :class:`~pathlib.Path` arithmetic would cost more than the ``lstat``).
     """
 
     def __init__(self) -> None:
-        self._dirs: dict[Path, _Listing] = {}
-        self.unreadable: set[Path] = set()
+        self._dirs: dict[str, _Listing] = {}
+        self.unreadable: set[str] = set()
 
     def scan(self, roots: Sequence[Path], skip: Collection[Path] = ()) -> dict[Path, Entry]:
         """Every protected entry at any depth below ``roots`` (real paths), not descending into
         protected entries, ``skip`` (read-only mounts) or symlinks."""
         found: dict[Path, Entry] = {}
-        seen: set[Path] = set()
-        skipped = set(skip)
-        stack = [root for root in roots if root not in skipped]
+        seen: set[str] = set()
+        skipped = {str(p) for p in skip}
+        stack = [str(root) for root in roots if str(root) not in skipped]
         while stack:
             directory = stack.pop()
             if directory in seen:
@@ -157,14 +169,14 @@ class TreeIndex:
                 continue
             for entry in listing.protected:
                 found[entry.path] = entry
-            stack.extend(
-                child
-                for name in listing.subdirs
-                if (child := directory / name) not in skipped and child not in seen
-            )
+            prefix = directory.rstrip("/") + "/"
+            for name in listing.subdirs:
+                child = prefix + name
+                if child not in skipped and child not in seen:
+                    stack.append(child)
         return found
 
-    def _listing(self, directory: Path) -> _Listing | None:
+    def _listing(self, directory: str) -> _Listing | None:
         try:
             st = os.lstat(directory)
         except OSError:
@@ -186,8 +198,7 @@ class TreeIndex:
                 for item in entries:
                     if item.name in PROTECTED_NAMES:
                         with contextlib.suppress(OSError):
-                            path = Path(item.path)
-                            protected.append(Entry.of(path, os.lstat(path)))
+                            protected.append(Entry.of(Path(item.path), os.lstat(item.path)))
                     elif item.is_dir(follow_symlinks=False):
                         subdirs.append(item.name)
         except OSError:
@@ -196,8 +207,8 @@ class TreeIndex:
             self.unreadable.add(directory)
             for name in PROTECTED_NAMES:
                 with contextlib.suppress(OSError):
-                    path = directory / name
-                    protected.append(Entry.of(path, os.lstat(path)))
+                    path = os.path.join(directory, name)
+                    protected.append(Entry.of(Path(path), os.lstat(path)))
             return _Listing(st.st_ino, st.st_ctime_ns, False, (), tuple(protected))
         listing = _Listing(
             st.st_ino,
@@ -246,14 +257,21 @@ def is_mount_point_file(path: Path) -> bool:
 
 
 def repair(
-    before: Mapping[Path, Entry], after: Mapping[Path, Entry], links: Iterable[WatchedLink]
+    before: Mapping[Path, Entry],
+    after: Mapping[Path, Entry],
+    links: Iterable[WatchedLink],
+    *,
+    shared: Callable[[Path], bool] = lambda path: False,
 ) -> list[Repair]:
     """Undo what a finished run did to protected names: quarantine every entry in ``after``
     that ``before`` does not have (same path, kind, inode and link target), and restore every
     watched symlink that is gone or different.
 
-    Empty read-only files are left alone: they are this or a concurrent run's ``/dev/null``
-    blocks (moving one would lift the block inside a sandbox still running; the runner's janitor
+    Where ``shared(path)`` (the entry lies in /tmp or $TMPDIR, which every process on the
+    machine writes) a new entry is only reported: nothing tells the command's entries from
+    another process's, and moving someone else's ``.git`` mid-test is a worse harm. Empty
+    read-only files are left alone: they are this or a concurrent run's ``/dev/null`` blocks
+    (moving one would lift the block inside a sandbox still running; the runner's janitor
     removes them), and an empty file cannot carry configuration.
     """
     repairs: list[Repair] = []
@@ -263,8 +281,12 @@ def repair(
             continue
         if entry.kind == "file" and is_mount_point_file(path):
             continue
-        repairs.append(_quarantine(path))
+        repairs.append(Repair(path, "reported") if shared(path) else _quarantine(path))
     for link in watched.values():
-        if not link.intact():
+        if link.intact():
+            continue
+        if shared(link.path) and not link.critical:
+            repairs.append(Repair(link.path, "reported", detail="the symlink was changed"))
+        else:
             repairs.extend(_restore(link))
     return repairs

@@ -68,6 +68,12 @@ class SandboxPlan:
     pinned: tuple[Path, ...] = ()
     watched: tuple[WatchedLink, ...] = ()
     guarded: tuple[Entry, ...] = ()  # the protected names found before the run (for repair)
+    shared: tuple[Path, ...] = ()  # writable roots other processes use too (/tmp, $TMPDIR)
+
+    def in_shared_root(self, path: Path) -> bool:
+        """``path``'s nearest writable root is a shared one (see :func:`.guard.repair`)."""
+        root = _root_of(path, self.writable)
+        return root is not None and root in self.shared
 
     @property
     def use_sandbox(self) -> bool:
@@ -90,6 +96,7 @@ class SandboxPlan:
             "masked_dirs": [str(p) for p in self.masked_dirs],
             "masked_files": [str(p) for p in self.masked_files],
             "pinned": [str(p) for p in self.pinned],
+            "shared": [str(p) for p in self.shared],
             "watched_links": [{"path": str(w.path), "target": w.target} for w in self.watched],
         }
 
@@ -98,9 +105,11 @@ def _real(path: Path) -> Path:
     return Path(os.path.realpath(path))
 
 
-def _writable_roots(policy: SandboxPolicy, cwd: Path) -> tuple[Path, ...]:
+def _writable_roots(policy: SandboxPolicy, cwd: Path) -> tuple[tuple[Path, ...], tuple[Path, ...]]:
+    """``(writable roots, the shared ones)``: /tmp and $TMPDIR are shared with every other
+    process on the machine, unless the same directory is also the cwd or a named root."""
     if policy.mode is not SandboxMode.WORKSPACE_WRITE:
-        return ()
+        return (), ()
     candidates: list[tuple[Path, str]] = [(cwd, "the working directory")]
     candidates += [(Path(r), "writable root") for r in policy.writable_roots]
     if not policy.exclude_slash_tmp:
@@ -108,6 +117,7 @@ def _writable_roots(policy: SandboxPolicy, cwd: Path) -> tuple[Path, ...]:
     if not policy.exclude_tmpdir_env_var and policy.tmpdir is not None:
         candidates.append((policy.tmpdir, "$TMPDIR"))
     roots: list[Path] = []
+    owned: set[Path] = set()
     for path, what in candidates:
         if not path.is_absolute():
             path = cwd / path
@@ -126,8 +136,11 @@ def _writable_roots(policy: SandboxPolicy, cwd: Path) -> tuple[Path, ...]:
             )
         if real not in roots:
             roots.append(real)
+        if what not in ("/tmp", "$TMPDIR"):
+            owned.add(real)
     # Parents before children, so a nested root's bind is not hidden by its parent's.
-    return tuple(sorted(roots, key=lambda p: (len(p.parts), str(p))))
+    ordered = tuple(sorted(roots, key=lambda p: (len(p.parts), str(p))))
+    return ordered, tuple(r for r in ordered if r not in owned)
 
 
 def _gitdir_targets(dot_git: Path, base: Path, root: Path) -> list[Path]:
@@ -153,10 +166,26 @@ def _gitdir_targets(dot_git: Path, base: Path, root: Path) -> list[Path]:
     return [_real(t) for t in targets if t.exists()]
 
 
+def _ancestors(path: Path) -> list[str]:
+    """``path``'s proper ancestors as strings, nearest first (string work: plans can hold
+    hundreds of paths, and ``Path.parents`` comparisons dominate otherwise)."""
+    text = os.fspath(path)
+    out = []
+    while (cut := text.rfind("/")) > 0:
+        text = text[:cut]
+        out.append(text)
+    if os.fspath(path) != "/":
+        out.append("/")
+    return out
+
+
 def _root_of(path: Path, roots: tuple[Path, ...]) -> Path | None:
     """The deepest writable root holding ``path`` (its mount is the one on top)."""
-    holders = [r for r in roots if path == r or r in path.parents]
-    return max(holders, key=lambda r: len(r.parts)) if holders else None
+    by_name = {os.fspath(r): r for r in roots}
+    for candidate in [os.fspath(path), *_ancestors(path)]:
+        if candidate in by_name:
+            return by_name[candidate]
+    return None
 
 
 class _Protection:
@@ -171,12 +200,13 @@ class _Protection:
 
     def _pin_ancestors(self, path: Path) -> None:
         root = _root_of(path, self.roots)
-        if root is None:
+        if root is None or root == path:
             return
-        for parent in path.parents:
-            if parent == root or root not in parent.parents:
+        stop = os.fspath(root)
+        for parent in _ancestors(path):
+            if parent == stop:
                 break
-            self.pinned.add(parent)
+            self.pinned.add(Path(parent))
 
     def read_only(self, real: Path) -> None:
         """Mount ``real`` (an existing real path) read-only if a writable root holds it."""
@@ -186,18 +216,22 @@ class _Protection:
         self._pin_ancestors(real)
 
     def block(self, path: Path) -> None:
-        """``/dev/null`` over a missing ``path`` whose parent is a real directory."""
-        if _root_of(path.parent, self.roots) is None:
+        """``/dev/null`` over a missing ``path`` whose parent is a real directory. Not where
+        we cannot write (a read-only filesystem): the command cannot create it there either,
+        and bubblewrap could not create its mount point."""
+        if _root_of(path.parent, self.roots) is None or not os.access(path.parent, os.W_OK):
             return
         self.blocked.append(path)
         self._pin_ancestors(path)
 
-    def watch(self, link: Path) -> None:
+    def watch(self, link: Path, *, critical: bool) -> None:
         if _root_of(link.parent, self.roots) is None:
             return
         with contextlib.suppress(OSError):
             st = os.lstat(link)
-            self.watched[link] = WatchedLink(link, os.readlink(link), st.st_ino)
+            known = self.watched.get(link)
+            critical = critical or (known is not None and known.critical)
+            self.watched[link] = WatchedLink(link, os.readlink(link), st.st_ino, critical)
             self._pin_ancestors(link)
 
     def entry(self, entry: Entry) -> None:
@@ -211,14 +245,14 @@ class _Protection:
                     self.read_only(target)
             return
         # A link named .git/.codex/.agents: protect what it points at; watch the link itself.
-        self.watch(entry.path)
-        self.path(entry.path)
+        self.watch(entry.path, critical=False)
+        self.path(entry.path, critical=False)
 
-    def path(self, path: Path) -> None:
+    def path(self, path: Path, *, critical: bool = True) -> None:
         """A path that must stay read-only (it may not exist, it may pass through symlinks)."""
         real, links, missing = _resolve(path)
         for link in links:
-            self.watch(link)
+            self.watch(link, critical=critical)
         if real is not None:
             self.read_only(real)
         elif missing is not None:
@@ -287,7 +321,7 @@ def plan_sandbox(policy: SandboxPolicy, *, index: TreeIndex | None = None) -> Sa
             f"working directory {policy.cwd} does not exist", hint="pass an existing -C DIR"
         )
     cwd = _real(policy.cwd)
-    writable = _writable_roots(policy, cwd)
+    writable, shared = _writable_roots(policy, cwd)
     masked_dirs, masked_files = _expand_deny(policy.deny_read)
     guard = _Protection(writable)
     guarded: dict[Path, Entry] = {}
@@ -300,7 +334,8 @@ def plan_sandbox(policy: SandboxPolicy, *, index: TreeIndex | None = None) -> Sa
             for name in PROTECTED_NAMES
             if not os.path.lexists(root / name) or is_mount_point_file(root / name)
         }
-        guard.blocked += sorted(top_blocks)
+        for path in sorted(top_blocks):
+            guard.block(path)
         skip = {*masked_dirs, *(p for p in guard.protected if p.is_dir())}
         guarded = (index or TreeIndex()).scan(writable, skip)
         for path, entry in sorted(guarded.items()):
@@ -312,10 +347,10 @@ def plan_sandbox(policy: SandboxPolicy, *, index: TreeIndex | None = None) -> Sa
 
     # Inside a read-only protected directory nothing can be created or moved anyway: no block
     # (bubblewrap could not create its mount point there) and no pin is needed.
-    read_only_dirs = [p for p in guard.protected if p.is_dir()]
+    read_only_dirs = {os.fspath(p) for p in guard.protected if p.is_dir()}
 
     def outside_read_only(path: Path) -> bool:
-        return not any(d in path.parents for d in read_only_dirs)
+        return read_only_dirs.isdisjoint(_ancestors(path))
 
     return SandboxPlan(
         mode=policy.mode,
@@ -329,8 +364,9 @@ def plan_sandbox(policy: SandboxPolicy, *, index: TreeIndex | None = None) -> Sa
         pinned=ordered(
             p
             for p in guard.pinned
-            if p not in writable and p not in read_only_dirs and outside_read_only(p)
+            if p not in writable and os.fspath(p) not in read_only_dirs and outside_read_only(p)
         ),
         watched=tuple(guard.watched[p] for p in sorted(guard.watched)),
         guarded=tuple(guarded[p] for p in sorted(guarded)),
+        shared=shared,
     )

@@ -14,17 +14,14 @@ probed on the normal path, see :mod:`.bwrap`).
 The program is resolved with the command's own ``PATH`` before launch, so a missing command
 exits 127 ("command not found") and an unexecutable one 126, as a shell would.
 
-After the command is gone, the protected names below the writable roots are checked again
-(:func:`.guard.repair`): anything created during the run is moved aside, and every repair is
-reported in :attr:`RunResult.repairs`.
+``proxy`` network mode: bubblewrap waits (``--block-fd``) while we open the proxy's listeners on
+``127.0.0.1:3128`` (and ``:8081`` for SOCKS5) *inside* the new network namespace
+(:mod:`.netns`) and serve them from the session proxy; then the command starts. No helper runs
+inside the sandbox, nothing inside can create a Unix socket (the seccomp filter), the proxy's
+own sockets are never mounted in, and if the listeners cannot be opened the command never runs.
 
-``proxy`` network mode: the namespace is empty, so a tiny helper (:data:`NETNS_HELPER`, Python
-with no site, no environment and only ``posix``/``_socket``) opens the listeners on
-``127.0.0.1:3128`` (and ``:8081`` for SOCKS5) *inside* the namespace, hands them to us over an
-inherited socketpair (``SCM_RIGHTS``), and execs the command. The session proxy then accepts on
-those sockets directly. Nothing inside the sandbox can create a Unix socket (the seccomp filter),
-the proxy's own sockets are never mounted in, and the helper holds no privilege the command
-lacks.
+After the command is gone, the protected names below the writable roots are checked again
+(:func:`.guard.repair`) and every repair is reported in :attr:`RunResult.repairs`.
 """
 
 from __future__ import annotations
@@ -37,7 +34,6 @@ import os
 import signal
 import socket
 import stat
-import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -59,7 +55,6 @@ from codex_admin.sandbox.seccomp import sandbox_filter
 __all__ = [
     "BRIDGE_HTTP_PORT",
     "BRIDGE_SOCKS_PORT",
-    "NETNS_HELPER",
     "ProxyEndpoints",
     "RunResult",
     "explain",
@@ -73,38 +68,6 @@ TIMEOUT_EXIT_CODE = 124
 NOT_FOUND_EXIT_CODE = 127
 NOT_EXECUTABLE_EXIT_CODE = 126
 _FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-
-#: Runs inside the sandbox (``python -I -S -B -c``) in ``proxy`` mode. argv: control fd,
-#: environment fd, comma-separated ports, program, argv... It opens the listeners, sends them
-#: to the host, reads the command's environment and execs the command.
-NETNS_HELPER = """\
-import _socket, posix, sys
-a = sys.argv
-ctrl, envfd, ports, program, argv = int(a[1]), int(a[2]), a[3], a[4], a[5:]
-listeners = []
-for port in ports.split(","):
-    s = _socket.socket(_socket.AF_INET, _socket.SOCK_STREAM)
-    s.setsockopt(_socket.SOL_SOCKET, _socket.SO_REUSEADDR, 1)
-    s.bind(("127.0.0.1", int(port)))
-    s.listen(1024)
-    listeners.append(s)
-c = _socket.socket(_socket.AF_UNIX, _socket.SOCK_SEQPACKET, 0, ctrl)
-fds = b"".join(s.fileno().to_bytes(4, sys.byteorder) for s in listeners)
-c.sendmsg([b"L"], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, fds)])
-c.close()
-for s in listeners:
-    s.close()
-data = b""
-while chunk := posix.read(envfd, 1 << 16):
-    data += chunk
-posix.close(envfd)
-env = dict(item.split(b"=", 1) for item in data.split(b"\\0") if item)
-try:
-    posix.execve(program, argv, env)
-except OSError as e:
-    posix.write(2, ("codex sandbox: cannot run %s: %s\\n" % (program, e.strerror)).encode())
-    posix._exit(127 if e.errno == 2 else 126)
-"""
 
 
 class _Listener(Protocol):
@@ -207,11 +170,6 @@ def _redacted(env: Mapping[str, str]) -> dict[str, str]:
     return dict.fromkeys(env, "<value>")
 
 
-def _helper_argv(ports: Sequence[int], fds: tuple[str, str], program: str) -> list[str]:
-    python = os.path.realpath(sys.executable)
-    return [python, "-I", "-S", "-B", "-c", NETNS_HELPER, *fds, ",".join(map(str, ports)), program]
-
-
 def explain(
     policy: SandboxPolicy,
     command: Sequence[str],
@@ -225,19 +183,17 @@ def explain(
     if proxy is not None and policy.network is NetworkMode.PROXY:
         env.update(proxy.child_env())
     if plan.use_sandbox:
-        wrapper: list[str] = []
-        if proxy is not None and policy.network is NetworkMode.PROXY:
-            helper = _helper_argv(proxy.ports(), ("<ctrl-fd>", "<env-fd>"), "<program>")
-            wrapper = [*helper[:5], "<netns-helper>", *helper[6:]]
+        proxied = proxy is not None and policy.network is NetworkMode.PROXY
         options = bwrap_options(
             plan,
             mask_fds=["<empty-fd>"] * len(plan.masked_files),
             expose=proxy.expose() if proxy else (),
-            env={} if wrapper else _redacted(env),
+            env=_redacted(env),
             status_fd=None,
             seccomp_fd="<seccomp-fd>",
+            block_fd="<block-fd>" if proxied else None,
         )
-        argv = ["bwrap", *options, "--", *wrapper, *command]
+        argv = ["bwrap", *options, "--", *command]
     else:
         argv = list(command)
     return {
@@ -368,17 +324,40 @@ async def run_sandboxed(
     seccomp = sandbox_filter(plan.network)  # raises on an unknown architecture: fail closed
     bwrap = find_usable_bwrap()
     started = time.monotonic()
-    launch = _Launch(plan, proxy, env, program, command)
-    try:
-        with _mount_point_janitor(plan):
-            result = await launch.run(bwrap, seccomp, timeout, forward_signals, io)
-    finally:
-        await launch.close()
-        after = index.scan(plan.writable, _scan_skip(plan)) if plan.writable else {}
-        repairs = repair({e.path: e for e in plan.guarded}, after, plan.watched)
-    result.repairs = repairs
-    result.duration = time.monotonic() - started
-    return result
+    for attempt in range(_LAUNCH_ATTEMPTS):
+        if attempt:
+            # A path the plan mounts vanished before bubblewrap reached it (another process
+            # cleaning /tmp): the command never started, so plan again and retry.
+            plan = plan_sandbox(policy, index=index)
+        launch = _Launch(plan, proxy, env, program, command)
+        try:
+            with _mount_point_janitor(plan):
+                result = await launch.run(bwrap, seccomp, timeout, forward_signals, io)
+        except _NotStarted:
+            if attempt + 1 == _LAUNCH_ATTEMPTS or not _stale(plan):
+                raise explain_launch_failure() from None
+            continue
+        finally:
+            await launch.close()
+            after = index.scan(plan.writable, _scan_skip(plan)) if plan.writable else {}
+            before = {e.path: e for e in plan.guarded}
+            repairs = repair(before, after, plan.watched, shared=plan.in_shared_root)
+        result.repairs = repairs
+        result.duration = time.monotonic() - started
+        return result
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+_LAUNCH_ATTEMPTS = 3
+
+
+class _NotStarted(Exception):
+    """bubblewrap exited before starting the command (see :class:`_StatusReader`)."""
+
+
+def _stale(plan: SandboxPlan) -> bool:
+    """A path the plan mounts has vanished since it was made (worth planning again)."""
+    return not all(os.path.lexists(p) for p in (*plan.pinned, *plan.protected))
 
 
 def _scan_skip(plan: SandboxPlan) -> set[Path]:
@@ -386,7 +365,7 @@ def _scan_skip(plan: SandboxPlan) -> set[Path]:
 
 
 class _Launch:
-    """The fds, helper and listeners of one bubblewrap launch (all closed whatever happens)."""
+    """The fds and proxy listeners of one bubblewrap launch (all closed whatever happens)."""
 
     def __init__(
         self,
@@ -400,9 +379,8 @@ class _Launch:
         self.proxy = proxy if plan.network is NetworkMode.PROXY else None
         self.program, self.command = program, list(command)
         self.passed: list[int] = []  # fds for the child; closed here once it has them
-        self.ctrl: socket.socket | None = None
+        self.block: int | None = None  # write end of --block-fd (proxy mode)
         self.status: _StatusReader | None = None
-        self.serving: asyncio.Task[None] | None = None
         self.servers: list[_Listener] = []
 
     def _pass(self, fd: int) -> int:
@@ -411,35 +389,28 @@ class _Launch:
 
     def _argv(self, bwrap: str, seccomp: bytes) -> tuple[list[str], list[str]]:
         """(argv to run, argv to show): options go through ``--args``, values redacted."""
-        plan, proxy = self.plan, self.proxy
+        plan = self.plan
         seccomp_fd = self._pass(_memfd("codex-seccomp", seccomp, seal=True))
         status_r, status_w = os.pipe()
         self.status = _StatusReader(status_r)
         self._pass(status_w)
-        env: Mapping[str, str] = self.env
-        argv0: str | None = self.command[0] if self.command[0] != self.program else None
-        tail = shown = [self.program, *self.command[1:]]
-        if proxy is not None:
-            host, inner = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-            self.ctrl = host
-            ctrl_fd = self._pass(inner.detach())
-            variables = [f"{k}={v}" for k, v in self.env.items()]
-            env_fd = self._pass(_memfd("codex-env", _nul_joined(variables)))
-            helper = _helper_argv(proxy.ports(), (str(ctrl_fd), str(env_fd)), self.program)
-            tail = [*helper, *self.command]
-            shown = [*helper[:5], "<netns-helper>", *helper[6:], *self.command]
-            env, argv0 = {}, None
+        block_fd = None
+        if self.proxy is not None:
+            block_r, self.block = os.pipe()
+            block_fd = self._pass(block_r)
         masks = [str(self._pass(os.open(os.devnull, os.O_RDONLY))) for _ in plan.masked_files]
         common: dict[str, Any] = {
             "mask_fds": masks,
-            "expose": proxy.expose() if proxy else (),
+            "expose": self.proxy.expose() if self.proxy else (),
             "status_fd": status_w,
             "seccomp_fd": str(seccomp_fd),
-            "argv0": argv0,
+            "block_fd": block_fd,
+            "argv0": self.command[0] if self.command[0] != self.program else None,
         }
-        args = _nul_joined(bwrap_options(plan, env=env, **common))
+        args = _nul_joined(bwrap_options(plan, env=self.env, **common))
         args_fd = self._pass(_memfd("codex-bwrap-args", args))
-        display = [bwrap, *bwrap_options(plan, env=_redacted(env), **common), "--", *shown]
+        tail = [self.program, *self.command[1:]]
+        display = [bwrap, *bwrap_options(plan, env=_redacted(self.env), **common), "--", *tail]
         return [bwrap, "--args", str(args_fd), "--", *tail], display
 
     async def run(
@@ -451,15 +422,13 @@ class _Launch:
         io: _Stdio,
     ) -> RunResult:
         argv, display = self._argv(bwrap, seccomp)
-        if self.ctrl is not None and self.proxy is not None:
-            self.serving = asyncio.ensure_future(self._serve(self.ctrl, self.proxy))
         result = await _spawn(
             argv, {}, self.plan.cwd, timeout, forward_signals, io, bwrap, launch=self
         )
         result.argv = display
         assert self.status is not None
         if not result.timed_out and not self.status.started and result.exit_code != 0:
-            raise explain_launch_failure()
+            raise _NotStarted
         return result
 
     def spawned(self) -> None:
@@ -471,82 +440,39 @@ class _Launch:
         if self.status is not None:
             self.status.start()
 
-    async def _serve(self, ctrl: socket.socket, proxy: ProxyEndpoints) -> None:
-        """Receive the listeners the helper opened inside the namespace and serve them."""
-        expected = proxy.ports()
-        sockets = await _receive_listeners(ctrl, len(expected))
-        if [s.getsockname()[1] for s in sockets] != expected or not all(
-            _is_listener(s) for s in sockets
-        ):
-            for s in sockets:
-                s.close()
+    async def attach(self) -> None:
+        """Proxy mode, while bubblewrap waits on ``--block-fd``: open the listeners inside the
+        sandbox's namespace, serve them, then let the command start. Raises CodexError (the
+        caller kills the sandbox before the command ever runs)."""
+        if self.proxy is None or self.block is None:
             return
+        assert self.status is not None and self.status.child_pid is not None
+        pid = await self.status.child_pid
+        if pid is None:
+            return  # bubblewrap failed before starting: reported as not started
+        from codex_admin.sandbox.netns import listeners_in  # ctypes: only in proxy mode
+
+        sockets = listeners_in(pid, self.proxy.ports())
         for sock, protocol in zip(sockets, ("http", "socks"), strict=False):
-            self.servers.append(await proxy.serve(sock, protocol))
+            self.servers.append(await self.proxy.serve(sock, protocol))
+        with contextlib.suppress(BrokenPipeError):  # bubblewrap is gone: reported as not started
+            os.write(self.block, b"1")
+        os.close(self.block)
+        self.block = None
 
     async def close(self) -> None:
-        if self.serving is not None:
-            self.serving.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.serving
         for server in self.servers:
             server.close()
         self.servers.clear()
-        if self.ctrl is not None:
-            self.ctrl.close()
+        if self.block is not None:
+            os.close(self.block)
+            self.block = None
         for fd in self.passed:
             with contextlib.suppress(OSError):
                 os.close(fd)
         self.passed.clear()
         if self.status is not None:
             await self.status.finish()
-
-
-def _is_listener(sock: socket.socket) -> bool:
-    try:
-        return (
-            sock.family == socket.AF_INET
-            and sock.type == socket.SOCK_STREAM
-            and sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN) == 1
-            and sock.getsockname()[0] == "127.0.0.1"
-        )
-    except OSError:
-        return False
-
-
-async def _receive_listeners(ctrl: socket.socket, count: int) -> list[socket.socket]:
-    """One SCM_RIGHTS message with ``count`` fds (fewer or other kinds: none are kept)."""
-    loop = asyncio.get_running_loop()
-    ctrl.setblocking(False)
-    received: asyncio.Future[list[int]] = loop.create_future()
-
-    def readable() -> None:
-        try:
-            _, fds, _, _ = socket.recv_fds(ctrl, 16, count + 1)
-        except BlockingIOError:
-            return
-        except OSError:
-            fds = []
-        loop.remove_reader(ctrl.fileno())
-        if not received.done():
-            received.set_result(list(fds))
-
-    loop.add_reader(ctrl.fileno(), readable)
-    try:
-        fds = await received
-    finally:
-        loop.remove_reader(ctrl.fileno())
-    sockets = []
-    for fd in fds:
-        try:
-            sockets.append(socket.socket(fileno=fd))
-        except OSError:
-            os.close(fd)
-    if len(sockets) != count:
-        for s in sockets:
-            s.close()
-        return []
-    return sockets
 
 
 class _StatusReader:
@@ -643,6 +569,14 @@ async def _spawn(
     if launch is not None:
         launch.spawned()
         status = launch.status
+        try:
+            await launch.attach()
+        except BaseException:
+            # Never let the command start without what it was promised (the proxy).
+            _killpg(proc.pid, signal.SIGKILL)
+            await proc.wait()
+            await launch.close()
+            raise
 
     async def target() -> int | None:
         # bwrap: the namespace's process group (the command's); direct: the command's own group.

@@ -308,3 +308,86 @@ def test_proxy_mode_closes_unix_side_doors_and_nothing_inside_holds_a_socket(
     assert "unix-blocked 1" in out and "UNIX-CONNECTED" not in out, r.stderr
     assert "sockets []" in out
     assert "fds ['0', '1', '2', '3']" in out  # stdio + the listdir handle
+
+
+def test_proxy_mode_for_an_unprivileged_user(
+    ws: Path, tmp_path: Path, bwrap: str, http_port: int
+) -> None:
+    """As a non-root user bubblewrap makes a user namespace, and the listeners are opened by a
+    forked child that joins it (netns._in_child). Run the CLI as uid 1000 inside an outer
+    sandbox (a user namespace without privileges) to take that path for real."""
+    import os
+    import subprocess
+
+    home, system = tmp_path / "h", tmp_path / "s"
+    home.mkdir()
+    system.mkdir()
+    outer = [
+        bwrap,
+        "--unshare-user",
+        "--uid",
+        "1000",
+        "--gid",
+        "1000",
+        "--ro-bind",
+        "/",
+        "/",
+        "--dev",
+        "/dev",
+        "--bind",
+        "/proc",
+        "/proc",
+        "--bind",
+        str(tmp_path),
+        str(tmp_path),
+        "--setenv",
+        "CODEX_HOME",
+        str(home),
+        "--setenv",
+        "CODEX_SYSTEM_DIR",
+        str(system),
+        "--chdir",
+        str(ws),
+        "--",
+    ]
+    probe = subprocess.run(
+        [*outer, bwrap, "--ro-bind", "/", "/", "--unshare-net", "--", "true"],
+        capture_output=True,
+        check=False,
+    )
+    if probe.returncode != 0:
+        pytest.skip(f"no nested unprivileged bubblewrap here: {probe.stderr.decode().strip()}")
+    script = f'id -u; curl -sS -m 10 --noproxy "" -x "$HTTP_PROXY" http://127.0.0.1:{http_port}/'
+    r = subprocess.run(
+        [
+            *outer,
+            sys.executable,
+            "-m",
+            "codex_admin.cli.main",
+            "sandbox",
+            "linux",
+            "-s",
+            "workspace-write",
+            "-c",
+            "sandbox_workspace_write.exclude_slash_tmp=true",
+            "-c",
+            "network.enabled=true",
+            "-c",
+            "network.allow_local_binding=true",
+            "-c",
+            'network.domains={"127.0.0.1"="allow"}',
+            "--network",
+            "proxy",
+            "--",
+            "sh",
+            "-c",
+            script,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ},
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[0] == "1000" and "hello" in r.stdout

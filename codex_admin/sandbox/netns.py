@@ -1,0 +1,152 @@
+"""Open listening sockets *inside* a sandbox's network namespace, from the host side.
+
+``proxy`` network mode gives the command an empty network namespace whose only way out is the
+session proxy. The proxy must therefore listen in that namespace. Instead of running a helper
+process inside the sandbox (a Python start per command, and a process the command could attack),
+the host joins the namespace just long enough to create the sockets:
+
+* when the namespace belongs to our own user namespace (bubblewrap run as root), one short-lived
+  thread calls ``setns(CLONE_NEWNET)`` (the namespace is per thread) and binds the sockets;
+* otherwise (unprivileged bubblewrap made a user namespace we own), a forked child joins the
+  user namespace that owns the network namespace (``NS_GET_USERNS``; its owner, us, has every
+  capability in it) and then the network namespace, binds, and hands the sockets back over a
+  socketpair (``SCM_RIGHTS``).
+
+A socket stays in the namespace it was created in, so the proxy then accepts connections that
+only processes inside that sandbox can make. Nothing is inherited by the command. ``ctypes`` is
+imported only here, and this module only in ``proxy`` mode.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import fcntl
+import os
+import socket
+import threading
+from collections.abc import Sequence
+
+from codex_admin.errors import CodexError
+
+__all__ = ["listeners_in"]
+
+_CLONE_NEWUSER = 0x10000000
+_CLONE_NEWNET = 0x40000000
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _setns(fd: int, nstype: int) -> None:
+    if _libc.setns(fd, nstype) != 0:
+        code = ctypes.get_errno()
+        raise OSError(code, os.strerror(code))
+
+
+def _bind(ports: Sequence[int]) -> list[socket.socket]:
+    sockets = []
+    try:
+        for port in ports:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sockets.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(("127.0.0.1", port))
+            sock.listen(1024)
+    except OSError:
+        for sock in sockets:
+            sock.close()
+        raise
+    return sockets
+
+
+_NS_GET_USERNS = 0xB701  # ioctl: an fd for the user namespace that owns a namespace
+
+
+def _owner(net: int) -> int:
+    """The user namespace owning the network namespace ``net`` (not the process's own: bubblewrap
+    may nest another user namespace after creating the network one)."""
+    return fcntl.ioctl(net, _NS_GET_USERNS)
+
+
+def _same(fd: int, path: str) -> bool:
+    ours, theirs = os.stat(path), os.fstat(fd)
+    return (ours.st_dev, ours.st_ino) == (theirs.st_dev, theirs.st_ino)
+
+
+def _in_thread(net: int, ports: Sequence[int]) -> list[socket.socket]:
+    result: list[socket.socket] = []
+    failure: list[OSError] = []
+
+    def work() -> None:
+        try:
+            _setns(net, _CLONE_NEWNET)
+            result.extend(_bind(ports))
+        except OSError as err:
+            failure.append(err)
+
+    thread = threading.Thread(target=work, name="codex-netns")
+    thread.start()
+    thread.join()
+    if failure:
+        raise failure[0]
+    return result
+
+
+def _in_child(user: int, net: int, ports: Sequence[int]) -> list[socket.socket]:
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the forked child, reported through the pair
+        code = 1
+        try:
+            ours.close()
+            step = "setns(user)"
+            _setns(user, _CLONE_NEWUSER)
+            step = "setns(net)"
+            _setns(net, _CLONE_NEWNET)
+            step = "listen"
+            sockets = _bind(ports)
+            socket.send_fds(theirs, [b"L"], [s.fileno() for s in sockets])
+            code = 0
+        except OSError as err:
+            with contextlib.suppress(OSError):
+                theirs.send(f"{step}: {err.strerror or err}".encode())
+        finally:
+            os._exit(code)
+    theirs.close()
+    try:
+        ours.settimeout(10)
+        message, fds, _, _ = socket.recv_fds(ours, 256, len(ports) + 1)
+    finally:
+        ours.close()
+        _, status = os.waitpid(pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0 or len(fds) != len(ports):
+        for fd in fds:
+            os.close(fd)
+        detail = message.decode("utf-8", "replace") or "no answer"
+        raise OSError(f"the child joining the sandbox's namespaces failed ({detail})")
+    return [socket.socket(fileno=fd) for fd in fds]
+
+
+def listeners_in(pid: int, ports: Sequence[int]) -> list[socket.socket]:
+    """Listening TCP sockets on ``127.0.0.1:<port>`` inside the network namespace of ``pid``.
+
+    Raises CodexError when the namespace cannot be joined (the command must then not run).
+    """
+    try:
+        net = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            user = _owner(net)
+            try:
+                if _same(user, "/proc/self/ns/user"):
+                    return _in_thread(net, ports)
+                return _in_child(user, net, ports)
+            finally:
+                os.close(user)
+        finally:
+            os.close(net)
+    except OSError as err:
+        raise CodexError(
+            f"cannot open the proxy's listeners inside the sandbox's network namespace: "
+            f"{err.strerror or err}",
+            hint="network mode `proxy` needs bubblewrap to run unprivileged (user namespaces) "
+            "or as root; a setuid bubblewrap cannot be joined",
+        ) from None
