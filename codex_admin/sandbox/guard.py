@@ -14,7 +14,9 @@ seccomp cannot see paths, so the protection has two halves:
   have created it on the host meanwhile) and puts back a protected symlink the command removed
   or replaced (a mount cannot be placed on a symlink with bubblewrap).
 
-The window between creation and repair is the run itself; see SECURITY.md for what that means.
+The window between creation and repair is the run itself. /tmp and $TMPDIR are shared with
+every other process, so there only the names directly in the root are protected (see
+:mod:`.plan`). SECURITY.md states the guarantees and their limits.
 
 Scanning a large tree each call would be slow, so :class:`TreeIndex` remembers each directory's
 subdirectories and protected entries, keyed by its inode and ``st_ctime_ns``. Any change to a
@@ -102,7 +104,7 @@ class Repair:
     """One thing :func:`repair` did after a run."""
 
     path: Path
-    action: str  # quarantined | restored | reported | failed
+    action: str  # quarantined | restored | failed
     moved_to: Path | None = None
     detail: str = ""
 
@@ -122,12 +124,6 @@ class Repair:
             )
         if self.action == "restored":
             return f"{self.path} was removed or replaced during the run; restored the symlink"
-        if self.action == "reported":
-            return (
-                f"{self.path} appeared during the run in a directory other processes share "
-                "(/tmp, $TMPDIR); left in place because it may not be the command's: check it "
-                "before trusting it"
-            )
         return f"could not repair {self.path}: {self.detail}"
 
 
@@ -267,12 +263,13 @@ def repair(
     that ``before`` does not have (same path, kind, inode and link target), and restore every
     watched symlink that is gone or different.
 
-    Where ``shared(path)`` (the entry lies in /tmp or $TMPDIR, which every process on the
-    machine writes) a new entry is only reported: nothing tells the command's entries from
-    another process's, and moving someone else's ``.git`` mid-test is a worse harm. Empty
-    read-only files are left alone: they are this or a concurrent run's ``/dev/null`` blocks
-    (moving one would lift the block inside a sandbox still running; the runner's janitor
-    removes them), and an empty file cannot carry configuration.
+    Where ``shared(path)`` (/tmp or $TMPDIR, which every process on the machine writes) nothing
+    is moved: the command's entries cannot be told from another process's, and moving someone
+    else's ``.git`` mid-test is a harm of its own; only a ``critical`` link (on the way to
+    $CODEX_HOME or a loaded config file) is restored there. Empty read-only files are left
+    alone: they are this or a concurrent run's ``/dev/null`` blocks (moving one would lift the
+    block inside a sandbox still running; the runner's janitor removes them), and an empty file
+    cannot carry configuration.
     """
     repairs: list[Repair] = []
     watched = {link.path: link for link in links}
@@ -281,12 +278,9 @@ def repair(
             continue
         if entry.kind == "file" and is_mount_point_file(path):
             continue
-        repairs.append(Repair(path, "reported") if shared(path) else _quarantine(path))
+        if not shared(path):
+            repairs.append(_quarantine(path))
     for link in watched.values():
-        if link.intact():
-            continue
-        if shared(link.path) and not link.critical:
-            repairs.append(Repair(link.path, "reported", detail="the symlink was changed"))
-        else:
+        if not link.intact() and (link.critical or not shared(link.path)):
             repairs.extend(_restore(link))
     return repairs

@@ -10,13 +10,19 @@ Security notes (why things are done this way):
   symlink inside the workspace that points outside, ``/proc/self/root/...``, or a path component
   swapped for a link during the run all resolve to a location that is still read-only.
 * ``.git`` (plus a ``gitdir:`` target and its ``commondir``), ``.codex`` and ``.agents`` are
-  mounted read-only at *every depth* of every writable root (:mod:`.guard` finds them), and their
-  ancestors below the root are pinned (bound onto themselves: still writable, but a mount point
-  cannot be renamed or removed, so a protected directory cannot be moved away and replaced).
-  Directly in a writable root, a missing name gets ``/dev/null`` mounted over it, so it cannot
-  be created (bubblewrap creates an empty file on the host as the mount point; the runner
-  removes it afterwards). Deeper, names that do not exist yet cannot be blocked by any mount;
-  the runner's post-run repair (:func:`.guard.repair`) moves aside whatever appeared.
+  mounted read-only at *every depth* of the workspace roots (the cwd and the named writable
+  roots; :mod:`.guard` finds them), and their ancestors below the root are pinned (bound onto
+  themselves: still writable, but a mount point cannot be renamed or removed, so a protected
+  directory cannot be moved away and replaced). Directly in every writable root, a missing name
+  gets ``/dev/null`` mounted over it, so it cannot be created (bubblewrap creates an empty file
+  on the host as the mount point; the runner removes it afterwards). Deeper, names that do not
+  exist yet cannot be blocked by any mount; the runner's post-run repair
+  (:func:`.guard.repair`) moves aside whatever appeared.
+* ``/tmp`` and ``$TMPDIR`` are *shared* roots: every process on the machine writes there, so a
+  new ``.git`` cannot be told from another process's (moving it would break that process), and
+  the hundreds of throw-away repositories test suites leave there would cost a mount each on
+  every call (bubblewrap's mounts cost grows with their number). There only the names directly
+  in the root are protected, plus every protected path below.
 * ``protected_paths`` (``$CODEX_HOME``, the system dir, the config, rules and requirements files
   the run loaded) stay read-only when they lie below a writable root; a missing one is blocked at
   its first missing component; a symlink on the way is watched and restored after the run.
@@ -69,6 +75,11 @@ class SandboxPlan:
     watched: tuple[WatchedLink, ...] = ()
     guarded: tuple[Entry, ...] = ()  # the protected names found before the run (for repair)
     shared: tuple[Path, ...] = ()  # writable roots other processes use too (/tmp, $TMPDIR)
+
+    @property
+    def owned_roots(self) -> tuple[Path, ...]:
+        """The writable roots the protected-name scan covers (all but the shared ones)."""
+        return tuple(r for r in self.writable if r not in self.shared)
 
     def in_shared_root(self, path: Path) -> bool:
         """``path``'s nearest writable root is a shared one (see :func:`.guard.repair`)."""
@@ -336,11 +347,20 @@ def plan_sandbox(policy: SandboxPolicy, *, index: TreeIndex | None = None) -> Sa
         }
         for path in sorted(top_blocks):
             guard.block(path)
-        skip = {*masked_dirs, *(p for p in guard.protected if p.is_dir())}
-        guarded = (index or TreeIndex()).scan(writable, skip)
+        skip = {*masked_dirs, *shared, *(p for p in guard.protected if p.is_dir())}
+        owned = tuple(r for r in writable if r not in shared)
+        guarded = (index or TreeIndex()).scan(owned, skip)
         for path, entry in sorted(guarded.items()):
             if path not in top_blocks:
                 guard.entry(entry)
+        # Shared roots (/tmp, $TMPDIR): the names directly inside, as Codex does (see the
+        # module docstring for why not deeper).
+        for root in shared:
+            for name in PROTECTED_NAMES:
+                path = root / name
+                if path not in top_blocks and os.path.lexists(path):
+                    with contextlib.suppress(OSError):
+                        guard.entry(Entry.of(path, os.lstat(path)))
 
     def ordered(paths: Any) -> tuple[Path, ...]:
         return tuple(sorted(dict.fromkeys(paths), key=lambda p: (len(p.parts), str(p))))

@@ -339,7 +339,7 @@ async def run_sandboxed(
             continue
         finally:
             await launch.close()
-            after = index.scan(plan.writable, _scan_skip(plan)) if plan.writable else {}
+            after = index.scan(plan.owned_roots, _scan_skip(plan)) if plan.writable else {}
             before = {e.path: e for e in plan.guarded}
             repairs = repair(before, after, plan.watched, shared=plan.in_shared_root)
         result.repairs = repairs
@@ -361,7 +361,7 @@ def _stale(plan: SandboxPlan) -> bool:
 
 
 def _scan_skip(plan: SandboxPlan) -> set[Path]:
-    return {*plan.masked_dirs, *(p for p in plan.protected if p.is_dir())}
+    return {*plan.masked_dirs, *plan.shared, *(p for p in plan.protected if p.is_dir())}
 
 
 class _Launch:
