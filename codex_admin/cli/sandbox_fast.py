@@ -16,7 +16,6 @@ Exit codes: the command's own (128+N after signal N, 124 on timeout, 127 command
 
 from __future__ import annotations
 
-import asyncio
 import math
 import sys
 from collections.abc import Sequence
@@ -31,7 +30,6 @@ from codex_admin.vocabulary import NetworkMode, SandboxMode
 if TYPE_CHECKING:
     from codex_admin.errors import CodexError
     from codex_admin.governance import Governance
-    from codex_admin.sandbox import RunResult
 
 __all__ = ["LinuxArgs", "UsageProblem", "json_error", "run_linux", "try_linux"]
 
@@ -94,20 +92,9 @@ def run_linux(args: LinuxArgs) -> int:
     if args.explain:
         _render_explain(governance.explain_sandbox(args.command, policy), args.json_out)
         return 0
-    pipe = asyncio.subprocess.PIPE if args.json_out else None
-
-    async def run() -> RunResult:
-        async with governance.sandbox_session() as session:
-            return await session.run(
-                policy,
-                args.command,
-                timeout=args.timeout,
-                forward_signals=True,
-                stdout=pipe,
-                stderr=pipe,
-            )
-
-    result = asyncio.run(run())
+    result = governance.run_sandboxed(
+        policy, args.command, timeout=args.timeout, capture=args.json_out
+    )
     for repaired in result.repairs:
         sys.stderr.write(f"codex sandbox: {repaired.message()}\n")
     if args.json_out:

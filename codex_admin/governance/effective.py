@@ -43,7 +43,7 @@ from codex_admin.vocabulary import (
 if TYPE_CHECKING:
     from codex_admin.execpolicy import ExecDecision, Policy
     from codex_admin.proxy import NetworkPolicy
-    from codex_admin.sandbox import SandboxPolicy, SandboxSession, UntrustedSetting
+    from codex_admin.sandbox import RunResult, SandboxPolicy, SandboxSession, UntrustedSetting
 
 __all__ = ["Governance", "load_governance"]
 
@@ -341,6 +341,30 @@ class Governance:
         )
         result["bwrap"] = bwrap_info()
         return result
+
+    def run_sandboxed(
+        self,
+        policy: SandboxPolicy,
+        argv: Sequence[str],
+        *,
+        timeout: float | None = None,
+        capture: bool = False,
+        forward_signals: bool = True,
+    ) -> RunResult:
+        """Run one command now and wait for it (``codex sandbox``): without an event loop
+        unless the command needs the proxy, which then lives for this command only."""
+        from codex_admin.sandbox import run_once
+
+        return run_once(
+            policy,
+            argv,
+            codex_home=self.codex_home,
+            network_policy=lambda: self.network_policy()[0],
+            timeout=timeout,
+            capture=capture,
+            forward_signals=forward_signals,
+            environ=self.environ,
+        )
 
     def sandbox_session(self, **proxy_options: Any) -> SandboxSession:
         """A session that runs many commands with one lazily started managed proxy."""

@@ -15,19 +15,22 @@ Module map:
 * :mod:`.plan` and :mod:`.guard` -- mounts, protected names at every depth, post-run repair;
 * :mod:`.seccomp` -- the BPF filter (socket families per network mode, dangerous syscalls);
 * :mod:`.bwrap` -- bubblewrap options, which bwrap, the probe;
-* :mod:`.runner` -- one launch (environment, fds, status, proxy listeners, repair);
+* :mod:`.launch` -- one launch prepared and finished (environment, fds, status, repair);
+* :mod:`.runner` (asyncio, the agent's path) and :mod:`.blocking` (a one-shot CLI run, no
+  asyncio) -- waiting for it; :mod:`.netns` -- the proxy's listeners inside the namespace;
 * :mod:`.session` -- :class:`SandboxSession`, explain, macOS;
 * :mod:`.seatbelt` -- the macOS profile.
 
 Names are resolved lazily (PEP 562): ``codex doctor`` asking for :func:`bwrap_status` does not
-import asyncio or the runner, and nothing here imports the proxy package until a command needs
-the network.
+import asyncio or the runner, :func:`run_once` imports asyncio only for a proxied command, and
+nothing here imports the proxy package until a command needs the network.
 """
 
 import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from codex_admin.sandbox.blocking import run_blocking, run_once
     from codex_admin.sandbox.bwrap import (
         BwrapStatus,
         build_bwrap_argv,
@@ -49,6 +52,13 @@ if TYPE_CHECKING:
         strip_url_credentials,
     )
     from codex_admin.sandbox.guard import PROTECTED_NAMES, Repair, TreeIndex
+    from codex_admin.sandbox.launch import (
+        BRIDGE_HTTP_PORT,
+        BRIDGE_SOCKS_PORT,
+        ProxyEndpoints,
+        RunResult,
+        explain,
+    )
     from codex_admin.sandbox.plan import SandboxPlan, plan_sandbox
     from codex_admin.sandbox.policy import (
         NetworkMode,
@@ -57,14 +67,7 @@ if TYPE_CHECKING:
         check_network_mode,
         policy_from_config,
     )
-    from codex_admin.sandbox.runner import (
-        BRIDGE_HTTP_PORT,
-        BRIDGE_SOCKS_PORT,
-        ProxyEndpoints,
-        RunResult,
-        explain,
-        run_sandboxed,
-    )
+    from codex_admin.sandbox.runner import run_sandboxed
     from codex_admin.sandbox.seatbelt import (
         glob_to_sbpl_regex,
         sandbox_exec_argv,
@@ -109,14 +112,9 @@ _MODULES = {
         "check_network_mode",
         "policy_from_config",
     ),
-    "runner": (
-        "BRIDGE_HTTP_PORT",
-        "BRIDGE_SOCKS_PORT",
-        "ProxyEndpoints",
-        "RunResult",
-        "explain",
-        "run_sandboxed",
-    ),
+    "blocking": ("run_blocking", "run_once"),
+    "launch": ("BRIDGE_HTTP_PORT", "BRIDGE_SOCKS_PORT", "ProxyEndpoints", "RunResult", "explain"),
+    "runner": ("run_sandboxed",),
     "seatbelt": ("glob_to_sbpl_regex", "sandbox_exec_argv", "seatbelt_profile"),
     "seccomp": ("sandbox_filter",),
     "session": (
@@ -174,8 +172,10 @@ __all__ = [
     "plan_sandbox",
     "policy_from_config",
     "require_bwrap",
+    "run_blocking",
     "run_command",
     "run_command_macos",
+    "run_once",
     "run_sandboxed",
     "sandbox_exec_argv",
     "sandbox_filter",

@@ -24,19 +24,17 @@ from typing import TYPE_CHECKING, Any
 from codex_admin.errors import CodexError
 from codex_admin.sandbox.env import build_child_env
 from codex_admin.sandbox.guard import TreeIndex
-from codex_admin.sandbox.plan import plan_sandbox
-from codex_admin.sandbox.policy import NetworkMode, SandboxPolicy
-from codex_admin.sandbox.runner import (
+from codex_admin.sandbox.launch import (
     BRIDGE_HTTP_PORT,
     BRIDGE_SOCKS_PORT,
     ProxyEndpoints,
     RunResult,
-    _spawn,
-    _Stdio,
     explain,
     resolve_program,
-    run_sandboxed,
 )
+from codex_admin.sandbox.plan import plan_sandbox
+from codex_admin.sandbox.policy import NetworkMode, SandboxPolicy
+from codex_admin.sandbox.runner import run_sandboxed, spawn_unsandboxed
 from codex_admin.sandbox.seatbelt import sandbox_exec_argv, seatbelt_profile
 
 if TYPE_CHECKING:
@@ -283,12 +281,11 @@ async def run_command_macos(  # pragma: no cover - needs macOS
 
     plan = plan_sandbox(policy)
     env = build_child_env(policy.env, os.environ)
-    io = _Stdio(None, None, None)
 
     async def launch(profile: str) -> RunResult:
         argv = sandbox_exec_argv(profile, command)
         program = resolve_program(argv[0], os.environ.get("PATH"), plan.cwd)
-        return await _spawn(argv, env, plan.cwd, timeout, True, io, program)
+        return await spawn_unsandboxed(argv, env, plan.cwd, program, timeout=timeout)
 
     if policy.network is not NetworkMode.PROXY:
         return await launch(seatbelt_profile(plan, deny_read_globs=policy.deny_read))

@@ -334,3 +334,32 @@ def test_fast_path_and_typer_path_agree(ws: Path) -> None:
     assert fast.returncode == slow.returncode == 3
     assert json.loads(fast.stdout)["exit_code"] == json.loads(slow.stdout)["exit_code"] == 3
     assert codex("sandbox", "linux", "-h", cwd=ws).returncode == 0
+
+
+@pytest.mark.usefixtures("bwrap")
+def test_signals_reach_the_command_through_the_blocking_cli(ws: Path) -> None:
+    import signal
+    import time
+
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "codex_admin.cli.main",
+            "sandbox",
+            "linux",
+            "--",
+            "sh",
+            "-c",
+            "trap 'echo got-term; exit 7' TERM; sleep 20 & wait",
+        ],
+        cwd=ws,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=os.environ.copy(),
+    )
+    time.sleep(2.5)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 7, err
+    assert b"got-term" in out

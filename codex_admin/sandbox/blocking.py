@@ -1,0 +1,252 @@
+"""One sandboxed command, run to completion without asyncio: ``codex sandbox linux``.
+
+A one-shot CLI run that needs no proxy has nothing to multiplex, and importing asyncio (with
+``ssl`` and ``concurrent.futures`` behind it) costs about as much as starting Python itself, so
+this module waits with plain ``subprocess``: the same preparation and repair as the asyncio
+runner (:mod:`.launch`), signals forwarded with ``signal.signal``, the timeout from
+``communicate``. :func:`run_once` picks it, or the asyncio session when the command needs the
+proxy (its listeners are served by an event loop).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+from codex_admin.errors import CodexError
+from codex_admin.sandbox.bwrap import explain_launch_failure, find_usable_bwrap
+from codex_admin.sandbox.guard import TreeIndex
+from codex_admin.sandbox.launch import (
+    LAUNCH_ATTEMPTS,
+    TIMEOUT_EXIT_CODE,
+    NotRunnable,
+    Prepared,
+    RunResult,
+    StatusParser,
+    child_env,
+    mount_point_janitor,
+    refusal,
+    resolve_program,
+)
+from codex_admin.sandbox.plan import plan_sandbox
+from codex_admin.sandbox.policy import NetworkMode, SandboxPolicy
+from codex_admin.sandbox.seccomp import sandbox_filter
+
+if TYPE_CHECKING:
+    from codex_admin.proxy import NetworkPolicy
+
+__all__ = ["run_blocking", "run_once"]
+
+_FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def run_once(
+    policy: SandboxPolicy,
+    command: Sequence[str],
+    *,
+    codex_home: Path,
+    network_policy: Callable[[], NetworkPolicy] | None = None,
+    timeout: float | None = None,
+    forward_signals: bool = True,
+    capture: bool = False,
+    environ: Mapping[str, str] | None = None,
+) -> RunResult:
+    """Run one command and wait for it: blocking, or through a one-command asyncio
+    :class:`.SandboxSession` when ``policy`` needs the proxy. ``capture`` collects stdout and
+    stderr into the result."""
+    if policy.network is not NetworkMode.PROXY:
+        pipe = subprocess.PIPE if capture else None
+        return run_blocking(
+            policy,
+            command,
+            timeout=timeout,
+            forward_signals=forward_signals,
+            stdout=pipe,
+            stderr=pipe,
+            environ=environ,
+        )
+    # The proxy runs in an event loop: asyncio only for commands that need it.
+    import asyncio
+
+    from codex_admin.sandbox.session import SandboxSession
+
+    async def proxied() -> RunResult:
+        async with SandboxSession(codex_home=codex_home, network_policy=network_policy) as s:
+            pipe = asyncio.subprocess.PIPE if capture else None
+            return await s.run(
+                policy,
+                command,
+                timeout=timeout,
+                forward_signals=forward_signals,
+                stdout=pipe,
+                stderr=pipe,
+                environ=environ,
+            )
+
+    return asyncio.run(proxied())
+
+
+def run_blocking(
+    policy: SandboxPolicy,
+    command: Sequence[str],
+    *,
+    timeout: float | None = None,
+    forward_signals: bool = False,
+    stdin: int | None = None,
+    stdout: int | None = None,
+    stderr: int | None = None,
+    environ: Mapping[str, str] | None = None,
+    index: TreeIndex | None = None,
+) -> RunResult:
+    """:func:`.run_sandboxed` without an event loop, for every network mode but ``proxy``."""
+    if not command:
+        raise CodexError("no command given", hint="put the command after `--`")
+    if policy.network is NetworkMode.PROXY:
+        raise CodexError(
+            "network mode `proxy` needs the session proxy's event loop",
+            hint="use run_once or SandboxSession",
+        )
+    index = index or TreeIndex()
+    plan = plan_sandbox(policy, index=index)
+    env = child_env(policy, environ, None)
+    streams = (stdin, stdout, stderr)
+    try:
+        program = resolve_program(command[0], env.get("PATH"), plan.cwd)
+    except NotRunnable as err:
+        return refusal(err, command, plan.use_sandbox, stdout, stderr)
+    if not plan.use_sandbox:
+        proc = _popen(list(command), env, plan.cwd, program, streams, ())
+        return _communicate(proc, list(command), timeout, forward_signals, None)
+    seccomp = sandbox_filter(plan.network)  # raises on an unknown architecture: fail closed
+    bwrap = find_usable_bwrap()
+    started = time.monotonic()
+    for attempt in range(1, LAUNCH_ATTEMPTS + 1):
+        launch = Prepared(plan, env, program, command, bwrap=bwrap, seccomp=seccomp, proxy=None)
+        try:
+            with mount_point_janitor(plan):
+                proc = _popen(launch.argv, {}, plan.cwd, bwrap, streams, launch.passed)
+                launch.spawned()
+                status = _Status(launch.status_fd)
+                result = _communicate(proc, launch.display, timeout, forward_signals, status)
+        finally:
+            launch.close()
+            repairs = launch.repairs(index)
+        if result.timed_out or status.parser.started or result.exit_code == 0:
+            result.repairs = repairs
+            result.duration = time.monotonic() - started
+            return result
+        if attempt == LAUNCH_ATTEMPTS or not launch.stale():
+            raise explain_launch_failure()
+        plan = plan_sandbox(policy, index=index)  # a planned path vanished: plan again
+    raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+
+def _popen(
+    argv: list[str],
+    env: Mapping[str, str],
+    cwd: Path,
+    program: str,
+    streams: tuple[int | None, int | None, int | None],
+    pass_fds: Sequence[int],
+) -> subprocess.Popen[bytes]:
+    try:
+        return subprocess.Popen(
+            argv,
+            executable=program,
+            env=dict(env),
+            cwd=cwd,
+            stdin=streams[0],
+            stdout=streams[1],
+            stderr=streams[2],
+            start_new_session=True,
+            pass_fds=tuple(pass_fds),
+        )
+    except OSError as err:
+        raise CodexError(f"cannot run {program}: {err.strerror}") from None
+
+
+class _Status:
+    """bubblewrap's status stream, read without a loop: ``child_pid`` on demand (bubblewrap
+    writes it right after creating the namespaces), the rest at the end."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd: int | None = fd
+        self.parser = StatusParser()
+
+    def _read(self, until_pid: bool) -> None:
+        while self.fd is not None and not (until_pid and self.parser.child_pid is not None):
+            try:
+                chunk = os.read(self.fd, 4096)
+            except InterruptedError:  # pragma: no cover - PEP 475 retries for us
+                continue
+            if not chunk:
+                os.close(self.fd)
+                self.fd = None
+                return
+            self.parser.feed(chunk)
+
+    @property
+    def child_pid(self) -> int | None:
+        self._read(until_pid=True)
+        return self.parser.child_pid
+
+    def finish(self) -> None:
+        self._read(until_pid=False)
+
+
+def _killpg(pgid: int | None, sig: int) -> None:
+    if pgid:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pgid, sig)
+
+
+def _communicate(
+    proc: subprocess.Popen[bytes],
+    argv: list[str],
+    timeout: float | None,
+    forward_signals: bool,
+    status: _Status | None,
+) -> RunResult:
+    started = time.monotonic()
+    target = proc.pid if status is None else status.child_pid
+    previous: dict[int, Any] = {}
+
+    def forward(sig: int, _frame: FrameType | None) -> None:
+        _killpg(target, sig)
+
+    if forward_signals:
+        for sig in _FORWARDED:
+            previous[sig] = signal.signal(sig, forward)
+    timed_out = False
+    try:
+        try:
+            out, errout = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            _killpg(proc.pid, signal.SIGKILL)
+            _killpg(target, signal.SIGKILL)
+            out, errout = proc.communicate()
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        if status is not None:
+            status.finish()
+    code = proc.returncode if proc.returncode is not None else 1
+    if code < 0:
+        code = 128 - code
+    return RunResult(
+        exit_code=TIMEOUT_EXIT_CODE if timed_out else code,
+        timed_out=timed_out,
+        sandboxed=status is not None,
+        duration=time.monotonic() - started,
+        stdout=out,
+        stderr=errout,
+        argv=argv,
+    )
