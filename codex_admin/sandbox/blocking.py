@@ -1,21 +1,33 @@
 """One sandboxed command, run to completion without asyncio: ``codex sandbox linux``.
 
-A one-shot CLI run that needs no proxy has nothing to multiplex, and importing asyncio (with
-``ssl`` and ``concurrent.futures`` behind it) costs about as much as starting Python itself, so
-this module waits with plain ``subprocess``: the same preparation and repair as the asyncio
-runner (:mod:`.launch`), signals forwarded with ``signal.signal``, the timeout from
-``communicate``. :func:`run_once` picks it, or the asyncio session when the command needs the
-proxy (its listeners are served by an event loop).
+A one-shot CLI run has nothing to multiplex, and importing asyncio (with ``ssl`` and
+``concurrent.futures`` behind it) costs about as much as starting Python itself, so this module
+waits with plain ``subprocess``: the same preparation and repair as the asyncio runner
+(:mod:`.launch`), signals forwarded with ``signal.signal``, the timeout from ``communicate``.
+
+``proxy`` mode without HTTPS inspection starts the proxy *lazily*: the listeners are opened in
+the sandbox's namespace before the command starts (so nothing changes for the command), and a
+watcher thread waits for the first connection; only then does it import asyncio and the proxy
+and serve the listeners on its own event loop (a thread because the main thread is blocked in
+``communicate``; the thread owns every proxy object). A command that never connects, like
+``true``, never pays for the proxy. With inspection the session CA must exist before the
+command starts (its bundle is mounted and named in the environment), so :func:`run_once` uses
+the asyncio session then.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import select
 import signal
+import socket
 import subprocess
+import sys
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
@@ -28,6 +40,7 @@ from codex_admin.sandbox.launch import (
     TIMEOUT_EXIT_CODE,
     NotRunnable,
     Prepared,
+    ProxyEndpoints,
     RunResult,
     StatusParser,
     child_env,
@@ -58,11 +71,16 @@ def run_once(
     capture: bool = False,
     environ: Mapping[str, str] | None = None,
 ) -> RunResult:
-    """Run one command and wait for it: blocking, or through a one-command asyncio
-    :class:`.SandboxSession` when ``policy`` needs the proxy. ``capture`` collects stdout and
-    stderr into the result."""
-    if policy.network is not NetworkMode.PROXY:
-        pipe = subprocess.PIPE if capture else None
+    """Run one command and wait for it: blocking (with a lazily started proxy in ``proxy``
+    mode), or through a one-command asyncio :class:`.SandboxSession` when the proxy inspects
+    HTTPS. ``capture`` collects stdout and stderr into the result."""
+    pipe = subprocess.PIPE if capture else None
+    lazy = None
+    if policy.network is NetworkMode.PROXY:
+        net = _network(network_policy)
+        if not net.inspects_https:
+            lazy = _LazyProxy(net, codex_home)
+    if policy.network is not NetworkMode.PROXY or lazy is not None:
         return run_blocking(
             policy,
             command,
@@ -71,8 +89,9 @@ def run_once(
             stdout=pipe,
             stderr=pipe,
             environ=environ,
+            proxy=lazy,
         )
-    # The proxy runs in an event loop: asyncio only for commands that need it.
+    # Inspection: the session CA exists before the command starts, in the session's loop.
     import asyncio
 
     from codex_admin.sandbox.session import SandboxSession
@@ -104,18 +123,23 @@ def run_blocking(
     stderr: int | None = None,
     environ: Mapping[str, str] | None = None,
     index: TreeIndex | None = None,
+    proxy: _LazyProxy | None = None,
 ) -> RunResult:
-    """:func:`.run_sandboxed` without an event loop, for every network mode but ``proxy``."""
+    """:func:`.run_sandboxed` without an event loop; ``proxy`` mode needs ``proxy`` (see
+    :func:`run_once`)."""
     if not command:
         raise CodexError("no command given", hint="put the command after `--`")
-    if policy.network is NetworkMode.PROXY:
+    if policy.network is NetworkMode.PROXY and proxy is None:
         raise CodexError(
-            "network mode `proxy` needs the session proxy's event loop",
+            "network mode `proxy` needs a proxy to reach",
             hint="use run_once or SandboxSession",
         )
+    if policy.network is not NetworkMode.PROXY:
+        proxy = None
     index = index or TreeIndex()
     plan = plan_sandbox(policy, index=index)
-    env = child_env(policy, environ, None)
+    endpoints = proxy.endpoints() if proxy is not None else None
+    env = child_env(policy, environ, endpoints)
     streams = (stdin, stdout, stderr)
     try:
         program = resolve_program(command[0], env.get("PATH"), plan.cwd)
@@ -128,15 +152,21 @@ def run_blocking(
     bwrap = find_usable_bwrap()
     started = time.monotonic()
     for attempt in range(1, LAUNCH_ATTEMPTS + 1):
-        launch = Prepared(plan, env, program, command, bwrap=bwrap, seccomp=seccomp, proxy=None)
+        launch = Prepared(
+            plan, env, program, command, bwrap=bwrap, seccomp=seccomp, proxy=endpoints
+        )
         try:
             with mount_point_janitor(plan):
                 proc = _popen(launch.argv, {}, plan.cwd, bwrap, streams, launch.passed)
                 launch.spawned()
                 status = _Status(launch.status_fd)
+                if proxy is not None:
+                    _attach(proc, launch, status, proxy)
                 result = _communicate(proc, launch.display, timeout, forward_signals, status)
         finally:
             launch.close()
+            if proxy is not None:
+                proxy.stop()
             repairs = launch.repairs(index)
         if result.timed_out or status.parser.started or result.exit_code == 0:
             result.repairs = repairs
@@ -146,6 +176,113 @@ def run_blocking(
             raise explain_launch_failure()
         plan = plan_sandbox(policy, index=index)  # a planned path vanished: plan again
     raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+
+def _network(factory: Callable[[], NetworkPolicy] | None) -> NetworkPolicy:
+    if factory is not None:
+        return factory()
+    from codex_admin.proxy import build_network_policy  # proxy mode only
+
+    return build_network_policy(None, None)
+
+
+def _attach(
+    proc: subprocess.Popen[bytes], launch: Prepared, status: _Status, proxy: _LazyProxy
+) -> None:
+    """While bubblewrap waits on ``--block-fd``: open the listeners inside the namespace, hand
+    them to the lazy proxy, then let the command start. On failure the sandbox dies first."""
+    try:
+        pid = status.child_pid
+        if pid is not None:
+            from codex_admin.sandbox.netns import listeners_in  # ctypes: only in proxy mode
+
+            proxy.watch(listeners_in(pid, proxy.ports()))
+    except BaseException:
+        _killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        raise
+    launch.unblock()
+
+
+class _LazyProxy:
+    """The session proxy, started on the first connection (see the module docstring)."""
+
+    def __init__(self, net: NetworkPolicy, codex_home: Path) -> None:
+        self.net, self.codex_home = net, codex_home
+        self.error: str | None = None
+        self._stop_r, self._stop_w = os.pipe()
+        self._thread: threading.Thread | None = None
+
+    def ports(self) -> list[int]:
+        return self.endpoints().ports()
+
+    def endpoints(self) -> ProxyEndpoints:
+        from codex_admin.proxy import proxy_environment  # the variables only, no server
+
+        return ProxyEndpoints(
+            socks=self.net.enable_socks5,
+            ca_bundle=None,
+            environment=partial(
+                proxy_environment, allow_local_binding=self.net.allow_local_binding, ca_bundle=None
+            ),
+            serve=_served_by_the_thread,
+        )
+
+    def watch(self, listeners: list[socket.socket]) -> None:
+        self._thread = threading.Thread(
+            target=self._run, args=(listeners,), name="codex-lazy-proxy", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self, listeners: list[socket.socket]) -> None:
+        try:
+            fds = [sock.fileno() for sock in listeners]
+            ready, _, _ = select.select([*fds, self._stop_r], [], [])
+            if self._stop_r not in ready:
+                import asyncio  # only once the command really connects
+
+                asyncio.run(self._serve(listeners))
+        except (OSError, CodexError) as err:
+            self.error = f"the proxy could not start: {err}"
+        finally:
+            for sock in listeners:
+                sock.close()
+
+    async def _serve(self, listeners: list[socket.socket]) -> None:
+        import asyncio
+
+        from codex_admin.proxy import ProxyServer
+
+        server = ProxyServer(self.net, codex_home=self.codex_home)
+        await server.start()
+        try:
+            for sock, protocol in zip(listeners, ("http", "socks"), strict=False):
+                await server.serve_socket(sock, protocol)
+            loop = asyncio.get_running_loop()
+            stopped: asyncio.Future[None] = loop.create_future()
+
+            def stop() -> None:
+                loop.remove_reader(self._stop_r)
+                if not stopped.done():
+                    stopped.set_result(None)
+
+            loop.add_reader(self._stop_r, stop)
+            await stopped
+        finally:
+            await server.stop()
+
+    def stop(self) -> None:
+        os.write(self._stop_w, b"x")
+        if self._thread is not None:
+            self._thread.join(10)
+        os.close(self._stop_r)
+        os.close(self._stop_w)
+        if self.error:
+            sys.stderr.write(f"codex sandbox: {self.error}\n")
+
+
+async def _served_by_the_thread(sock: socket.socket, protocol: str) -> Any:
+    raise CodexError("the lazy proxy serves its listeners itself")  # pragma: no cover
 
 
 def _popen(

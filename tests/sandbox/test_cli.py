@@ -363,3 +363,52 @@ def test_signals_reach_the_command_through_the_blocking_cli(ws: Path) -> None:
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 7, err
     assert b"got-term" in out
+
+
+@pytest.mark.usefixtures("bwrap")
+def test_one_shot_proxy_runs_start_the_proxy_on_first_use_and_inspect_eagerly(
+    ws: Path, tmp_path: Path
+) -> None:
+    import http.server
+    import threading
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    net = [
+        "-c",
+        "network.enabled=true",
+        "-c",
+        "network.allow_local_binding=true",
+        "-c",
+        'network.domains={"127.0.0.1"="allow"}',
+        "--network",
+        "proxy",
+    ]
+    try:
+        script = (
+            f'curl -s -o /dev/null -w "%{{http_code}} " --noproxy "" -x "$HTTP_PROXY" '
+            f"http://127.0.0.1:{port}/; "
+            'curl -s -o /dev/null -w "%{http_code}" -x "$HTTP_PROXY" http://denied.example/'
+        )
+        r = codex("sandbox", "linux", *net, "--", "sh", "-c", script, cwd=ws)
+        assert r.returncode == 0 and r.stdout == "200 403", (r.stdout, r.stderr)
+        # Nothing connects: the command still gets the proxy variables.
+        r = codex("sandbox", "linux", *net, "--", "sh", "-c", 'echo "$HTTP_PROXY"', cwd=ws)
+        assert r.stdout.strip() == "http://127.0.0.1:3128"
+        # Inspection needs the session CA before the command starts.
+        r = codex(
+            "sandbox",
+            "linux",
+            *net,
+            "-c",
+            "network.mitm=true",
+            "--",
+            "sh",
+            "-c",
+            'test -s "$SSL_CERT_FILE" && echo bundle-ok',
+            cwd=ws,
+        )
+        assert "bundle-ok" in r.stdout, r.stderr
+    finally:
+        server.shutdown()

@@ -384,5 +384,5 @@ def test_the_blocking_runner_matches_the_asyncio_one(ws: Path) -> None:
     assert r.exit_code == 127 and b"command not found" in (r.stderr or b"")
     r = run_blocking(policy(ws), ["sh", "-c", "mkdir -p a/.codex"], stderr=pipe)
     assert [rep.action for rep in r.repairs] == ["quarantined"]
-    with pytest.raises(CodexError, match="event loop"):
+    with pytest.raises(CodexError, match="needs a proxy"):
         run_blocking(policy(ws, network=NetworkMode.PROXY), ["true"])
