@@ -13,8 +13,8 @@ the host joins the namespace just long enough to create the sockets:
   socketpair (``SCM_RIGHTS``).
 
 A socket stays in the namespace it was created in, so the proxy then accepts connections that
-only processes inside that sandbox can make. Nothing is inherited by the command. ``ctypes`` is
-imported only here, and this module only in ``proxy`` mode.
+only processes inside that sandbox can make. Nothing is inherited by the command. ``ctypes``
+(for ``setns`` before Python 3.12) is imported only here, and this module only in ``proxy`` mode.
 """
 
 from __future__ import annotations
@@ -33,11 +33,15 @@ __all__ = ["listeners_in"]
 
 _CLONE_NEWUSER = 0x10000000
 _CLONE_NEWNET = 0x40000000
-_libc = ctypes.CDLL(None, use_errno=True)
 
 
 def _setns(fd: int, nstype: int) -> None:
-    if _libc.setns(fd, nstype) != 0:
+    native = getattr(os, "setns", None)  # Python 3.12+
+    if native is not None:
+        native(fd, nstype)
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.setns(fd, nstype) != 0:
         code = ctypes.get_errno()
         raise OSError(code, os.strerror(code))
 
