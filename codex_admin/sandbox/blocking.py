@@ -160,8 +160,7 @@ def run_blocking(
                 proc = _popen(launch.argv, {}, plan.cwd, bwrap, streams, launch.passed)
                 launch.spawned()
                 status = _Status(launch.status_fd)
-                if proxy is not None:
-                    _attach(proc, launch, status, proxy)
+                _attach(proc, launch, status, proxy)
                 result = _communicate(proc, launch.display, timeout, forward_signals, status)
         finally:
             launch.close()
@@ -187,16 +186,27 @@ def _network(factory: Callable[[], NetworkPolicy] | None) -> NetworkPolicy:
 
 
 def _attach(
-    proc: subprocess.Popen[bytes], launch: Prepared, status: _Status, proxy: _LazyProxy
+    proc: subprocess.Popen[bytes], launch: Prepared, status: _Status, proxy: _LazyProxy | None
 ) -> None:
-    """While bubblewrap waits on ``--block-fd``: open the listeners inside the namespace, hand
-    them to the lazy proxy, then let the command start. On failure the sandbox dies first."""
+    """While bubblewrap waits on ``--block-fd``: pin the protected symlinks, open the proxy's
+    listeners inside the namespace and hand them to the lazy proxy, then let the command
+    start. On failure the sandbox dies first."""
+    if launch.block is None:
+        return
     try:
         pid = status.child_pid
+        deadline = time.monotonic() + 10
+        while pid is not None and not launch.waiting(pid):
+            if launch.waiting(pid) is None or time.monotonic() > deadline:
+                pid = None  # bubblewrap died (reported as not started) or never got ready
+                break
+            time.sleep(0.0005)
         if pid is not None:
-            from codex_admin.sandbox.netns import listeners_in  # ctypes: only in proxy mode
+            launch.pin(pid)
+            if proxy is not None:
+                from codex_admin.sandbox.netns import listeners_in  # ctypes: proxy mode only
 
-            proxy.watch(listeners_in(pid, proxy.ports()))
+                proxy.watch(listeners_in(pid, proxy.ports()))
     except BaseException:
         _killpg(proc.pid, signal.SIGKILL)
         proc.wait()

@@ -62,6 +62,7 @@ TIMEOUT_EXIT_CODE = 124
 NOT_FOUND_EXIT_CODE = 127
 NOT_EXECUTABLE_EXIT_CODE = 126
 LAUNCH_ATTEMPTS = 3
+_READ_SYSCALL = {"x86_64": "0", "aarch64": "63"}.get(os.uname().machine, "")
 
 
 class Listener(Protocol):
@@ -314,8 +315,9 @@ class Prepared:
     """The fds and argv of one bubblewrap launch; the runner waits, then calls :meth:`close`.
 
     ``passed`` are fds the child inherits (closed here right after the spawn); ``status_fd`` is
-    the read end of ``--json-status-fd``; ``block`` the write end of ``--block-fd`` (proxy mode:
-    the command waits until the listeners exist).
+    the read end of ``--json-status-fd``; ``block`` the write end of ``--block-fd``: the command
+    waits until :meth:`pin` has pinned the protected symlinks and (proxy mode) the
+    listeners exist.
     """
 
     def __init__(
@@ -337,9 +339,11 @@ class Prepared:
         self.status_fd, status_w = os.pipe()
         self._pass(status_w)
         block_fd = None
-        if self.proxy is not None:
+        self.pin_note: str | None = None  # why protected symlinks could not be pinned
+        if self.proxy is not None or plan.watched:
             block_r, self.block = os.pipe()
             block_fd = self._pass(block_r)
+        self.block_fd = block_fd
         masks = [str(self._pass(os.open(os.devnull, os.O_RDONLY))) for _ in plan.masked_files]
         common: dict[str, Any] = {
             "mask_fds": masks,
@@ -366,6 +370,30 @@ class Prepared:
             with contextlib.suppress(OSError):
                 os.close(fd)
         self.passed.clear()
+
+    def waiting(self, pid: int) -> bool | None:
+        """Is bubblewrap (``pid``, the namespace's init) blocked reading ``--block-fd``, i.e.
+        done setting up? None when it is gone. Mounts made before that could land in the tree
+        it is about to pivot away from."""
+        try:
+            fields = Path(f"/proc/{pid}/syscall").read_text().split()
+        except PermissionError:
+            return True  # not observable here (a strict Yama ptrace scope): go ahead
+        except OSError:
+            return None
+        return (
+            len(fields) > 1
+            and fields[0] == _READ_SYSCALL
+            and fields[1].startswith("0x")
+            and int(fields[1], 16) == self.block_fd
+        )
+
+    def pin(self, pid: int) -> None:
+        """Pin the plan's protected symlinks in the waiting sandbox (see :mod:`.netns`)."""
+        if self.plan.watched:
+            from codex_admin.sandbox.netns import pin_symlinks  # ctypes: only when needed
+
+            self.pin_note = pin_symlinks(pid, [link.path for link in self.plan.watched])
 
     def unblock(self) -> None:
         """Let a waiting (proxy-mode) command start."""

@@ -1,4 +1,7 @@
-"""Open listening sockets *inside* a sandbox's network namespace, from the host side.
+"""Reach into a running sandbox's namespaces from the host, while bubblewrap waits on
+``--block-fd`` before starting the command: open the proxy's listeners in its network
+namespace (:func:`listeners_in`), and pin protected symlinks in its mount namespace
+(:func:`pin_symlinks`).
 
 ``proxy`` network mode gives the command an empty network namespace whose only way out is the
 session proxy. The proxy must therefore listen in that namespace. Instead of running a helper
@@ -26,11 +29,13 @@ import os
 import socket
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 
 from codex_admin.errors import CodexError
 
-__all__ = ["listeners_in"]
+__all__ = ["listeners_in", "pin_symlinks"]
 
+_CLONE_NEWNS = 0x00020000
 _CLONE_NEWUSER = 0x10000000
 _CLONE_NEWNET = 0x40000000
 
@@ -154,3 +159,84 @@ def listeners_in(pid: int, ports: Sequence[int]) -> list[socket.socket]:
             hint="network mode `proxy` needs bubblewrap to run unprivileged (user namespaces) "
             "or as root; a setuid bubblewrap cannot be joined",
         ) from None
+
+
+# ------------------------------------------------------------------------ pinning symlinks
+
+_OPEN_TREE = 428  # same number on x86_64 and aarch64 (Linux 5.2)
+_MOVE_MOUNT = 429
+_OPEN_TREE_CLONE = 0x1
+_OPEN_TREE_CLOEXEC = os.O_CLOEXEC
+_AT_SYMLINK_NOFOLLOW = 0x100
+_MOVE_MOUNT_F_EMPTY_PATH = 0x4
+
+
+def _pin(libc: ctypes.CDLL, root: int, relative: bytes) -> None:
+    """Mount the symlink at ``relative`` (below the dir fd ``root``) onto itself: a mount
+    point cannot be unlinked or renamed, and the link keeps working."""
+    flags = _OPEN_TREE_CLONE | _OPEN_TREE_CLOEXEC | _AT_SYMLINK_NOFOLLOW
+    tree = libc.syscall(_OPEN_TREE, root, relative, flags)
+    if tree < 0:
+        code = ctypes.get_errno()
+        raise OSError(code, f"open_tree: {os.strerror(code)}")
+    try:
+        empty = b""
+        if libc.syscall(_MOVE_MOUNT, tree, empty, root, relative, _MOVE_MOUNT_F_EMPTY_PATH) < 0:
+            code = ctypes.get_errno()
+            raise OSError(code, f"move_mount: {os.strerror(code)}")
+    finally:
+        os.close(tree)
+
+
+def pin_symlinks(pid: int, links: Sequence[Path]) -> str | None:
+    """Make each symlink in ``links`` a mount point inside the mount namespace of ``pid``, so
+    the sandboxed command cannot remove or replace it (bubblewrap can only mount *through* a
+    symlink). Runs in a forked child (joining a mount namespace needs a process that shares its
+    filesystem attributes with no thread). Returns None, or why it could not (the post-run
+    restore still covers the links then)."""
+    if not links:
+        return None
+    try:
+        mnt = os.open(f"/proc/{pid}/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
+        root = os.open(f"/proc/{pid}/root", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError as err:
+        return f"cannot reach the sandbox's mount namespace: {err.strerror}"
+    try:
+        user = _owner(mnt)
+    except OSError as err:
+        os.close(mnt)
+        os.close(root)
+        return f"cannot reach the sandbox's mount namespace: {err.strerror}"
+    join_user = not _same(user, "/proc/self/ns/user")
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    child = os.fork()
+    if child == 0:  # pragma: no cover - runs in the forked child, reported through the pair
+        code = 1
+        try:
+            ours.close()
+            libc = ctypes.CDLL(None, use_errno=True)
+            if join_user:
+                _setns(user, _CLONE_NEWUSER)
+            _setns(mnt, _CLONE_NEWNS)
+            for link in links:
+                _pin(libc, root, os.fsencode(link).lstrip(b"/"))
+            code = 0
+        except OSError as err:
+            with contextlib.suppress(OSError):
+                theirs.send(str(err).encode())
+        finally:
+            os._exit(code)
+    theirs.close()
+    for fd in (user, mnt, root):
+        os.close(fd)
+    try:
+        ours.settimeout(10)
+        message = ours.recv(512)
+    except OSError:
+        message = b""
+    finally:
+        ours.close()
+        _, status = os.waitpid(child, 0)
+    if os.waitstatus_to_exitcode(status) == 0:
+        return None
+    return message.decode("utf-8", "replace") or "the child pinning them failed"
