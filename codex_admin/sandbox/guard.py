@@ -12,7 +12,8 @@ seccomp cannot see paths, so the protection has two halves:
   with its init -- :func:`repair` scans again, moves aside every protected name that appeared
   (``sub/.codex`` becomes ``sub/.codex.codex-quarantine-<stamp>``, never deleted: a person may
   have created it on the host meanwhile) and puts back a protected symlink the command removed
-  or replaced (a mount cannot be placed on a symlink with bubblewrap).
+  or replaced. (Such links are normally pinned before the command starts, see :mod:`.netns`;
+  bubblewrap itself can only mount *through* a symlink, so this is the fallback.)
 
 The window between creation and repair is the run itself. /tmp and $TMPDIR are shared with
 every other process, so there only the names directly in the root are protected (see

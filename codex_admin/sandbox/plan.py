@@ -25,7 +25,8 @@ Security notes (why things are done this way):
   in the root are protected, plus every protected path below.
 * ``protected_paths`` (``$CODEX_HOME``, the system dir, the config, rules and requirements files
   the run loaded) stay read-only when they lie below a writable root; a missing one is blocked at
-  its first missing component; a symlink on the way is watched and restored after the run.
+  its first missing component; a symlink on the way is watched: pinned in the sandbox's mount
+  namespace before the command starts (:mod:`.netns`), restored after the run otherwise.
 * ``deny_read`` entries are expanded (globs too) and masked after every other mount, so no writable
   root or mode can re-expose them.
 """
