@@ -175,6 +175,12 @@ def main(argv: Sequence[str] | None = None) -> None:
 
         if try_show(rest[1:]):
             return
+    if name == "sandbox" and rest[:1] == ["linux"]:
+        # Fast path: one start-up per confined command; typer's import costs more than the
+        # rest (see sandbox_fast for the exact contract).
+        from codex_admin.cli.sandbox_fast import try_linux
+
+        try_linux(rest[1:])  # exits when it handled the invocation
     module = importlib.import_module(GROUPS[name][0])
     from codex_admin.cli.runner import run_typer_app
 

@@ -260,6 +260,20 @@ class ProxyServer:
     ) -> None:
         await self.stop()
 
+    async def serve_socket(self, sock: socket.socket, protocol: str) -> asyncio.Server:
+        """Accept on ``sock``, a listening socket made elsewhere (``"http"`` or ``"socks"``).
+
+        The Linux sandbox opens its listeners inside the command's network namespace and hands
+        them over, so no socket of ours is ever reachable from the sandbox's filesystem. Close
+        the returned server when that sandbox ends; :meth:`stop` closes it too.
+        """
+        handler = {"http": handle_http, "socks": handle_socks}[protocol]
+        server = await asyncio.start_server(
+            self._wrap(handler), sock=sock, limit=MAX_HEAD_BYTES, backlog=1024
+        )
+        self._servers.append(server)
+        return server
+
     def _wrap(self, handler: Handler) -> ClientCallback:
         async def run(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             task = asyncio.current_task()
