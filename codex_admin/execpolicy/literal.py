@@ -81,8 +81,12 @@ def _tokens(value: Any) -> bool:
 
 def _record(line: int, args: dict[str, Any]) -> list[Any]:
     kind, required, params = _SIGNATURES[args.pop(_BUILTIN)]
-    if any(key not in params for key in args) or any(key not in args for key in required):
-        raise _NotLiteral
+    for key in args:
+        if key not in params:
+            raise _NotLiteral
+    for key in required:
+        if key not in args:
+            raise _NotLiteral
     values = [args.get(key) for key in params]
     if kind == "p":
         pattern, decision, match, not_match, justification = values
@@ -141,7 +145,11 @@ def literal_records(source: str) -> list[Any] | None:
     code = _STRING.join(parts[0::2])
     if not _CODE.fullmatch(code):
         return None
-    code = _OPEN.sub("(", _EQUALS.sub("=", code))
+    code = code.replace(" = ", "=")
+    if " =" in code or "= " in code or "\t" in code:
+        code = _EQUALS.sub("=", code)
+    if " (" in code or "\t" in code:
+        code = _OPEN.sub("(", code)
     if len(_CALL_START.findall(code)) != len(texts) or len(_CALL_END.findall(code)) != len(texts):
         return None  # a line that is not exactly one call
     code = "\n" + _CALL_END.sub("}", code)
@@ -152,13 +160,18 @@ def literal_records(source: str) -> list[Any] | None:
     for keyword in _KEYWORDS:
         code = code.replace(f"{keyword}=", f'"{keyword}":')
         bare = bare.replace(f"{keyword}=", "")
-    if _LEFTOVER.search(_NONE.sub("", bare)):
+    if "None" in code:
+        bare = _NONE.sub("", bare)
+        code = _NONE.sub("null", code)
+    if _LEFTOVER.search(bare):
         return None  # a variable, a positional argument, a stray `=` or a nested call
-    pieces = _NONE.sub("null", code[1:]).replace("\n", ",").split(_STRING)
-    text = "".join(
-        piece if index == len(strings) else f'{piece}"{strings[index]}"'
-        for index, piece in enumerate(pieces)
-    )
+    pieces = code[1:].replace("\n", ",").split(_STRING)
+    if len(pieces) != len(strings) + 1:
+        return None
+    alternating: list[str] = [""] * (len(pieces) + len(strings))
+    alternating[0::2] = pieces
+    alternating[1::2] = strings
+    text = '"'.join(alternating)
     try:
         decoded = json.loads("[" + text + "]", object_pairs_hook=_pairs)
         return [_record(number, args) for number, args in zip(numbers, decoded, strict=True)]

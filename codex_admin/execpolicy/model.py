@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = [
     "Decision",
@@ -108,12 +108,12 @@ def token_display(token: PatternToken) -> str | list[str]:
     return token if isinstance(token, str) else list(token)
 
 
-@dataclass(frozen=True, slots=True)
-class PrefixRule:
+class PrefixRule(NamedTuple):
     """One ``prefix_rule`` after first-token expansion: ``program`` followed by ``rest``.
 
     ``source`` (``file:line``) and the examples are bookkeeping for ``show`` and ``test``; they
-    take no part in matching.
+    take no part in matching. A named tuple rather than a frozen dataclass: a 100,000-rule file
+    builds 100,000 of these, and a tuple is built in C several times faster.
     """
 
     program: str
@@ -121,8 +121,8 @@ class PrefixRule:
     decision: Decision
     justification: str | None = None
     source: str | None = None
-    match_examples: tuple[tuple[str, ...], ...] = field(default=(), compare=False)
-    not_match_examples: tuple[tuple[str, ...], ...] = field(default=(), compare=False)
+    match_examples: tuple[tuple[str, ...], ...] = ()
+    not_match_examples: tuple[tuple[str, ...], ...] = ()
 
     @property
     def length(self) -> int:

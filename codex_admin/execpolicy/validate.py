@@ -125,15 +125,17 @@ def decode_pattern(enc: Any) -> list[PatternToken]:
     return tokens
 
 
-_PLAIN_EXAMPLE = re.compile(r"[^'\"\\]*")
 _SHLEX_SPACE = re.compile(r"[ \t\r\n]+")
 
 
 def _shell_split(text: str) -> list[str]:
-    """POSIX shlex split; examples without quotes or backslashes take a fast path."""
-    if _PLAIN_EXAMPLE.fullmatch(text):
+    """POSIX shlex split; examples without quotes or backslashes take a fast path (shlex's
+    whitespace is exactly space, tab, CR and LF)."""
+    if "'" in text or '"' in text or "\\" in text:
+        return shlex.split(text)
+    if "\t" in text or "\n" in text or "\r" in text:
         return [token for token in _SHLEX_SPACE.split(text) if token]
-    return shlex.split(text)
+    return [token for token in text.split(" ") if token]
 
 
 def decode_examples(enc: Any, param: str) -> list[tuple[str, ...]]:
