@@ -151,6 +151,10 @@ class Policy:
         """True when any prefix rule prompts or forbids."""
         return bool(self._restrictive_programs)
 
+    def restricted_programs(self) -> frozenset[str]:
+        """The programs that prompt/forbidden rules name."""
+        return frozenset(self._restrictive_programs)
+
     def is_restricted(self, program: str) -> bool:
         """True when a prompt/forbidden rule names ``program`` (a bare name)."""
         return program in self._restrictive_programs

@@ -98,6 +98,8 @@ def test_explain_json_with_explicit_rules(env: Env) -> None:
             "bypassSandbox": False,
             "proposedAmendment": None,
         },
+        "sandboxBypassAllowed": True,
+        "notes": [],
     }
 
 
@@ -191,7 +193,7 @@ def test_test_command_formats_and_exit_codes(env: Env) -> None:
     ok = run_codex("execpolicy", "test", str(good))
     assert ok.returncode == 0 and "PASSED" in ok.stdout
     failed = run_codex("execpolicy", "test", str(bad), "--format", "json")
-    assert failed.returncode == 1
+    assert failed.returncode == 3
     report = json.loads(failed.stdout)
     assert report["ok"] is False
     statuses = [r["status"] for r in report["files"][0]["rules"]]
@@ -204,8 +206,8 @@ def test_test_command_formats_and_exit_codes(env: Env) -> None:
     assert root.tag == "testsuites" and root.get("failures") == "1"
     assert len(root.findall("testsuite")) == 2
     broken = _rules(env, "prefix_rule(\n", "broken.rules")
-    load_fail = run_codex("execpolicy", "test", str(broken), "--format", "json")
-    assert load_fail.returncode == 1
+    load_fail = run_codex("execpolicy", "test", str(broken), "--json")
+    assert load_fail.returncode == 3
     assert "broken.rules:1" in json.loads(load_fail.stdout)["files"][0]["error"]
     assert run_codex("execpolicy", "test", str(env.root / "missing")).returncode == 1
 
@@ -243,7 +245,7 @@ def test_shipped_policies_pass(env: Env) -> None:
     """What `make test` runs for the admin rule packs."""
     proc = run_codex("execpolicy", "test", str(REPO / "policies"))
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "0 failures, 0 uncovered, 0 shadowed" in proc.stdout
+    assert " 0 failures, 0 uncovered, 0 shadowed" in proc.stdout
 
 
 def test_test_command_defaults_to_the_configured_rules(env: Env) -> None:
