@@ -46,6 +46,7 @@ class Invocation:
     assignments: tuple[str, ...] = ()
     stdin: str | None = None
     stdin_dynamic: bool = False
+    scanned: bool = False  # a command of a scanned script (its scan reported a computed name)
 
     @property
     def texts(self) -> list[str]:
@@ -99,7 +100,7 @@ def analyse(roots: list[Invocation], restricted: frozenset[str] = frozenset()) -
         if not words:
             continue
         if not words[0].static:
-            if invocation.direct:  # (a script's scan already reported its own)
+            if not invocation.scanned:
                 result.problem(f"the command name `{words[0].text}` is computed at run time")
             continue
         for name in invocation.assignments:
@@ -126,7 +127,10 @@ def _targets(
         result.problems.extend(p for p in git.problems if p not in result.problems)
         if git.words is not None and git.globals:
             result.normalized.append(Invocation(git.words, "git", invocation.direct))
-        found: list[Argv | Script | Opaque] = [Script(s, "git") for s in git.scripts]
+        # git feeds its pager, editor, hooks and helpers on standard input
+        found: list[Argv | Script | Opaque] = [
+            Script(s, "git", stdin_dynamic=True) for s in git.scripts
+        ]
         found += [Argv(c, "git") for c in git.commands]
         return found
     return list(
@@ -153,7 +157,8 @@ def _script(target: Script, result: Analysis) -> list[Invocation]:
             False,
             tuple(command.assignments),
             command.stdin,
-            command.stdin_dynamic,
+            command.stdin_dynamic or target.stdin_dynamic,
+            scanned=True,
         )
         for command in scan.commands
     ]

@@ -40,6 +40,7 @@ from codex_admin.execpolicy.model import (
     RuleMatch,
 )
 from codex_admin.execpolicy.policy import Policy
+from codex_admin.execpolicy.scan import scan_script
 from codex_admin.execpolicy.shell import (
     extract_shell_script,
     parse_heredoc_command,
@@ -330,10 +331,18 @@ def _longest(matches: list[RuleMatch], decision: Decision) -> PrefixRuleMatch | 
 
 
 def _roots(argv: list[str], commands: list[list[str]], complex_parsing: bool) -> list[Invocation]:
-    """What the security analysis starts from: the split commands when the script was plain,
-    else the whole argv (its script is then scanned completely)."""
+    """What the security analysis starts from: the split commands when the script was plain
+    (with what feeds their stdin: ``echo x | sh``), else the whole argv (its script is then
+    scanned completely)."""
     if complex_parsing or commands == [argv]:
         return [invocation_of(argv)]
+    script = extract_shell_script(argv)
+    scanned = scan_script(script).commands if script is not None else []
+    if [[w.text for w in c.words] for c in scanned] == commands:
+        return [
+            Invocation(c.words, None, True, tuple(c.assignments), c.stdin, c.stdin_dynamic)
+            for c in scanned
+        ]
     return [invocation_of(cmd) for cmd in commands]
 
 

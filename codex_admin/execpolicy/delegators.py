@@ -57,6 +57,7 @@ class Script:
     text: Word
     via: str
     shell: str = "sh"
+    stdin_dynamic: bool = False  # its commands read data the caller pipes in (a git pager)
 
 
 @dataclass(frozen=True)

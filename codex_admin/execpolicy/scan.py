@@ -9,7 +9,8 @@ It also lists the *problems*: constructs that can run code the tree does not sho
 commands may be incomplete. The caller treats a script with problems as opaque while prompt or
 forbidden rules are active. They are:
 
-* a parse error, a script over 64 KiB, a NUL byte, too many commands;
+* a parse error, a script over 64 KiB, a NUL byte, too many commands, a backslash-newline
+  outside quotes (bash joins the lines; the tree splits the word);
 * a command name computed at run time (``$cmd push``, ``"$(which git)" push``);
 * arithmetic over names (``$((x))``, ``((x))``, ``let``, ``for ((...))``, ``[[ $x -eq 1 ]]``,
   ``${a[i]}``, ``${x:n}``), indirection and prompt expansion (``${!x}``, ``${x@P}``): bash
@@ -138,14 +139,34 @@ def _arith_problem(node: Any) -> bool:
     return False
 
 
-def _stdin_of(command: Any) -> tuple[str | None, bool]:
+def _heredoc_body(redirect: Any, source: bytes) -> tuple[str | None, bool]:
+    """(static body, dynamic) of a heredoc, read from the source text: the tree's own body node
+    is unreliable (a body starting with a backslash is parsed as words of the redirect)."""
+    start = next((c for c in redirect.children if c.type == "heredoc_start"), None)
+    end = next((c for c in redirect.children if c.type == "heredoc_end"), None)
+    if start is None or end is None:
+        return None, True
+    newline = source.find(b"\n", start.end_byte)
+    if newline < 0 or newline >= end.start_byte:
+        return "", False
+    body = source[newline + 1 : end.start_byte].decode("utf-8", "surrogateescape")
+    operator = next((node_text(c) for c in redirect.children if not c.is_named), "<<")
+    if operator == "<<-":
+        body = "\n".join(line.lstrip("\t") for line in body.split("\n"))
+    quoted = any(q in node_text(start) for q in "'\"\\")
+    if not quoted and any(ch in body for ch in "$`\\"):
+        return None, True  # an unquoted delimiter: the body is expanded
+    return body, False
+
+
+def _stdin_of(command: Any, source: bytes) -> tuple[str | None, bool]:
     """(static stdin text, dynamic) from the redirects around and inside ``command``."""
     static: str | None = None
     dynamic = False
     redirects = list(command.children)
     parent = command.parent
     if parent is not None and parent.type == "redirected_statement":
-        redirects += [c for c in parent.children if c is not command]
+        redirects += [c for c in parent.children if c.start_byte != command.start_byte]
     for redirect in redirects:
         if redirect.type == "herestring_redirect":
             value = next((word_of(c) for c in redirect.named_children), None)
@@ -154,38 +175,43 @@ def _stdin_of(command: Any) -> tuple[str | None, bool]:
             else:
                 dynamic = True
         elif redirect.type == "heredoc_redirect":
-            body = next((c for c in redirect.children if c.type == "heredoc_body"), None)
-            start = next((c for c in redirect.children if c.type == "heredoc_start"), None)
-            quoted = start is not None and any(q in node_text(start) for q in "'\"\\")
-            if body is None:
-                static = ""
-            elif quoted or not (body.named_children or "\\" in node_text(body)):
-                static = node_text(body)
-            else:
-                dynamic = True
+            body, unknown = _heredoc_body(redirect, source)
+            static = body if body is not None else static
+            dynamic = dynamic or unknown
         elif redirect.type == "file_redirect":
             operator = next((c for c in redirect.children if not c.is_named), None)
             if operator is not None and node_text(operator) in ("<", "<>", "<&"):
                 dynamic = True
-    if parent is not None and parent.type == "pipeline" and parent.named_children[0] is not command:
-        dynamic = True
-    if (
-        parent is not None
-        and parent.type == "redirected_statement"
-        and parent.parent is not None
-        and parent.parent.type == "pipeline"
-        and parent.parent.named_children[0] is not parent
+    if _piped_into(command) or (
+        parent is not None and parent.type == "redirected_statement" and _piped_into(parent)
     ):
         dynamic = True
     return static, dynamic
 
 
+def _piped_into(node: Any) -> bool:
+    """True when ``node`` is a pipeline stage after the first (its stdin is the pipe)."""
+    parent = node.parent
+    if parent is None or parent.type != "pipeline":
+        return False
+    first = parent.named_children[0]
+    return bool(first.start_byte != node.start_byte)
+
+
 _REDIRECTS = frozenset({"herestring_redirect", "file_redirect", "heredoc_redirect", "comment"})
 
 
-def _command(node: Any, problems: list[str]) -> ScannedCommand | None:
+def _join(left: Word, right: Word) -> Word:
+    if left.static and right.static:
+        return Word(left.text + right.text)
+    return Word(left.text + right.text, static=False)
+
+
+def _command(node: Any, problems: list[str], source: bytes) -> ScannedCommand | None:
     words: list[Word] = []
     assignments: list[str] = []
+    end = -1  # where the previous word ended: bash joins words that touch (`'g'\\it`), and the
+    # tree sometimes splits them, so touching siblings are joined here
     for child in node.children:
         kind = child.type
         if kind == "variable_assignment":
@@ -193,19 +219,26 @@ def _command(node: Any, problems: list[str]) -> ScannedCommand | None:
             assignments.append(name)
             if subscript:
                 problems.append(f"an assignment to `{node_text(child)}` evaluates a subscript")
-        elif kind == "command_name":
+            continue
+        if kind == "command_name":
             inner = child.named_children
             word = word_of(inner[0]) if len(inner) == 1 else Word(node_text(child), False)
-            if not word.static:
-                problems.append(f"the command name `{word.text}` is computed at run time")
-            words.append(word)
-        elif kind in _REDIRECTS or not child.is_named:
+        elif kind in _REDIRECTS or not child.is_named or not words:
+            if not child.is_named and node_text(child) == "$":
+                end = child.end_byte if end == child.start_byte else end
             continue
-        elif words:
-            words.append(word_of(child))
+        else:
+            word = word_of(child)
+        if words and child.start_byte == end:
+            words[-1] = _join(words[-1], word)
+        else:
+            words.append(word)
+        end = child.end_byte
     if not words:
         return None
-    stdin, dynamic = _stdin_of(node)
+    if not words[0].static:
+        problems.append(f"the command name `{words[0].text}` is computed at run time")
+    stdin, dynamic = _stdin_of(node, source)
     name = words[0].text.rsplit("/", 1)[-1] if words[0].static else ""
     args = words[1:]
     names = args if name in _NAME_BUILTINS else []
@@ -229,16 +262,19 @@ def scan_script(script: str) -> ScriptScan:
     root = parse_tree(script)
     if root is None:
         return ScriptScan([], ["the script is too large, has a NUL byte or is not encodable"])
+    source = bytes(root.text)
     problems: list[str] = []
     if root.has_error:
         problems.append("the script does not parse as a shell script")
+    if "\\\n" in script:
+        problems.append("a backslash-newline joins lines in a way the parse does not follow")
     commands: list[ScannedCommand] = []
     for node in _walk(root):
         kind = node.type
         if node.is_missing:
             problems.append("the script is incomplete")
         if kind == "command":
-            scanned = _command(node, problems)
+            scanned = _command(node, problems, source)
             if scanned is not None:
                 commands.append(scanned)
                 if len(commands) > MAX_COMMANDS:
