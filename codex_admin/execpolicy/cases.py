@@ -55,7 +55,7 @@ _SETTINGS = ("approval_policy", "sandbox_mode", "sandbox_bypass")
 _CASE = ("name", "cmd", "decision", "runtime", "bypass_sandbox", *_SETTINGS)
 _DECISIONS = ("allow", "prompt", "forbidden", "none")
 _RUNTIMES = ("skip", "needs_approval", "forbidden")
-_CASE_HEADER = re.compile(r"^\s*\[\[\s*case\s*\]\]", re.MULTILINE)
+_CASE_HEADER = re.compile(r"^[ \t]*\[\[[ \t]*case[ \t]*\]\]", re.MULTILINE)
 _MAX_BYTES = 4 * 1024 * 1024
 
 
