@@ -30,7 +30,15 @@ from codex_admin.execpolicy.gitcli import normalize
 from codex_admin.execpolicy.scan import code_env, scan_script
 from codex_admin.execpolicy.words import Word
 
-__all__ = ["MAX_DEPTH", "MAX_INVOCATIONS", "Analysis", "Invocation", "analyse"]
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_INVOCATIONS",
+    "Analysis",
+    "Invocation",
+    "analyse",
+    "delegated_commands",
+    "invocation_of",
+]
 
 MAX_DEPTH = 8
 MAX_INVOCATIONS = 128
@@ -162,3 +170,11 @@ def _script(target: Script, result: Analysis) -> list[Invocation]:
         )
         for command in scan.commands
     ]
+
+
+def delegated_commands(argv: list[str]) -> tuple[list[list[str]], bool]:
+    """The static commands ``argv`` runs besides itself, and whether something it runs could
+    not be inspected (the older, string-only view of :func:`analyse`)."""
+    result = analyse([invocation_of(list(argv))])
+    commands = [inv.literal_prefix() for inv in result.invocations if inv.words]
+    return [c for c in commands if c], bool(result.problems)

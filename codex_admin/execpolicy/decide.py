@@ -330,6 +330,15 @@ def _longest(matches: list[RuleMatch], decision: Decision) -> PrefixRuleMatch | 
     return best
 
 
+def _writable(tokens: Sequence[str]) -> bool:
+    """Whether an amendment with these tokens can be written (rules files are UTF-8)."""
+    try:
+        "".join(tokens).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _roots(argv: list[str], commands: list[list[str]], complex_parsing: bool) -> list[Invocation]:
     """What the security analysis starts from: the split commands when the script was plain
     (with what feeds their stdin: ``echo x | sh``), else the whole argv (its script is then
@@ -378,7 +387,7 @@ def evaluate_exec(
         if complex_parsing or not requested_prefix_rule or any_rule or opaque:
             return None
         requested = list(requested_prefix_rule)
-        if tuple(requested) in BANNED_PREFIX_SUGGESTIONS:
+        if tuple(requested) in BANNED_PREFIX_SUGGESTIONS or not _writable(requested):
             return None
         trial = Policy()
         trial.add_prefix_rule(requested, Decision.ALLOW)
@@ -390,7 +399,7 @@ def evaluate_exec(
     def first_heuristic(verdict: Decision) -> list[str] | None:
         for match in matches:
             if isinstance(match, HeuristicsRuleMatch) and match.decision is verdict:
-                return match.command
+                return match.command if _writable(match.command) else None
         return None
 
     never = approval is ApprovalPolicy.NEVER

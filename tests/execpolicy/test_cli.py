@@ -363,3 +363,19 @@ def test_decision_test_files_are_validated(env: Env) -> None:
     good = run_codex("execpolicy", "test", str(case), "--json")
     assert good.returncode == 0, good.stdout
     assert json.loads(good.stdout)["summary"]["cases"] == 2
+
+
+def test_check_stays_on_the_typer_free_fast_path(env: Env) -> None:
+    rules = _rules(env)
+    code = (
+        "import sys; from codex_admin.cli.main import main; "
+        f"main(['execpolicy', 'check', '-r', {str(rules)!r}, '--json', 'git', 'push']); "
+        "heavy = [m for m in ('typer', 'click', 'pydantic', 'tree_sitter', 'httpx', 'rich') "
+        "if m in sys.modules]; print(heavy)"
+    )
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "[]"
