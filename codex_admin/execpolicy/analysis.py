@@ -119,7 +119,15 @@ def analyse(roots: list[Invocation], restricted: frozenset[str] = frozenset()) -
             if isinstance(target, Opaque):
                 result.problem(target.reason)
             elif isinstance(target, Argv):
-                child = Invocation(target.words, target.via, invocation.direct, target.assignments)
+                # a wrapper's command inherits its standard input (`sudo sh <<EOF`)
+                child = Invocation(
+                    target.words,
+                    target.via,
+                    invocation.direct,
+                    target.assignments,
+                    invocation.stdin,
+                    invocation.stdin_dynamic,
+                )
                 pending.append((child, depth + 1))
             else:
                 pending.extend((child, depth + 1) for child in reversed(_script(target, result)))

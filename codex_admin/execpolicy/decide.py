@@ -269,7 +269,10 @@ class _Outcome:
 
 
 def _evaluate(
-    ctx: _Context, commands: Sequence[Sequence[str]], roots: Sequence[Invocation]
+    ctx: _Context,
+    commands: Sequence[Sequence[str]],
+    roots: Sequence[Invocation],
+    root_problems: Sequence[str] = (),
 ) -> _Outcome:
     policy = ctx.policy
     matches: list[RuleMatch] = []
@@ -281,7 +284,7 @@ def _evaluate(
         explicit_allow.append(allowed)
         per_command.append({id(m.rule) for m in found if isinstance(m, PrefixRuleMatch)})
     analysis = analyse(list(roots), policy.restricted_programs())
-    problems = list(analysis.problems)
+    problems = [*root_problems, *(p for p in analysis.problems if p not in root_problems)]
     reached_allowed = True
     for index, root in enumerate(roots):
         counted = per_command[index] if len(roots) == len(commands) else set()
@@ -339,20 +342,25 @@ def _writable(tokens: Sequence[str]) -> bool:
     return True
 
 
-def _roots(argv: list[str], commands: list[list[str]], complex_parsing: bool) -> list[Invocation]:
-    """What the security analysis starts from: the split commands when the script was plain
-    (with what feeds their stdin: ``echo x | sh``), else the whole argv (its script is then
-    scanned completely)."""
+def _roots(
+    argv: list[str], commands: list[list[str]], complex_parsing: bool
+) -> tuple[list[Invocation], list[str]]:
+    """What the security analysis starts from, and the problems of a split script: the split
+    commands when the script was plain (with what feeds their stdin: ``echo x | sh``), else the
+    whole argv (its script is then scanned completely)."""
     if complex_parsing or commands == [argv]:
-        return [invocation_of(argv)]
+        return [invocation_of(argv)], []
     script = extract_shell_script(argv)
-    scanned = scan_script(script).commands if script is not None else []
-    if [[w.text for w in c.words] for c in scanned] == commands:
-        return [
+    if script is None:
+        return [invocation_of(cmd) for cmd in commands], []
+    scan = scan_script(script)
+    if [[w.text for w in c.words] for c in scan.commands] == commands:
+        roots = [
             Invocation(c.words, None, True, tuple(c.assignments), c.stdin, c.stdin_dynamic)
-            for c in scanned
+            for c in scan.commands
         ]
-    return [invocation_of(cmd) for cmd in commands]
+        return roots, scan.problems
+    return [invocation_of(cmd) for cmd in commands], scan.problems
 
 
 def evaluate_exec(
@@ -373,8 +381,8 @@ def evaluate_exec(
     argv = list(argv)
     commands, complex_parsing = commands_for_exec_policy(argv)
     ctx = _Context(policy, approval, sandbox, permissions, complex_parsing)
-    roots = _roots(argv, commands, complex_parsing)
-    outcome = _evaluate(ctx, commands, roots)
+    roots, root_problems = _roots(argv, commands, complex_parsing)
+    outcome = _evaluate(ctx, commands, roots, root_problems)
     evaluation = Evaluation(outcome.matches)
     decision = evaluation.decision or Decision.ALLOW
     shown = shlex.join(argv)
@@ -392,7 +400,7 @@ def evaluate_exec(
         trial = Policy()
         trial.add_prefix_rule(requested, Decision.ALLOW)
         trial_ctx = _Context(policy.merge_overlay(trial), approval, sandbox, permissions, False)
-        trial_outcome = _evaluate(trial_ctx, commands, roots)
+        trial_outcome = _evaluate(trial_ctx, commands, roots, root_problems)
         trial_decision = Evaluation(trial_outcome.matches).decision
         return requested if trial_decision is Decision.ALLOW else None
 

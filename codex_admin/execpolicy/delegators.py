@@ -530,7 +530,7 @@ def _is_name(text: str) -> bool:
     return _NAME.fullmatch(text) is not None
 
 
-def _wrapper(name: str, spec: _Spec, words: list[Word], stdin_known: bool) -> list[Target]:
+def _wrapper(name: str, spec: _Spec, words: list[Word], stdin: str | None) -> list[Target]:
     args = words[1:]
     out: list[Target] = []
     for state in _read_options(spec, name, args):
@@ -550,14 +550,35 @@ def _wrapper(name: str, spec: _Spec, words: list[Word], stdin_known: bool) -> li
                 if len(rest) > 1:
                     out.append(Script(rest[1], name))
                 continue
+        if name == "script":
+            rest = []  # its operand is the typescript file, not a command
         assigned = tuple(state.assignments)
         if name == "coproc" and len(rest) > 1:
             out.append(Argv(rest[1:], name, assigned))  # coproc NAME command
         if rest:
             out.append(Argv(list(rest), name, assigned))
-        elif spec.shell_default and not state.scripts and not stdin_known:
-            continue  # an interactive shell on the runtime's (empty) standard input
+        elif (spec.shell_default or _shell_flag(name, state.args[: state.index])) and not (
+            state.scripts
+        ):
+            if stdin is not None:
+                out.append(Script(Word(stdin), f"{name} (standard input)"))
+            else:  # an interactive shell: whatever is typed into it is never evaluated
+                out.append(Opaque(f"`{name}` starts a shell that reads commands as they come"))
     return out
+
+
+def _shell_flag(name: str, options: list[Word]) -> bool:
+    """``sudo -s``/``sudo -i`` (and clusters such as ``-iu root``) without a command start a
+    shell."""
+    if name != "sudo":
+        return False
+    for word in options:
+        text = word.text
+        if text in ("--shell", "--login") or (
+            text.startswith("-") and not text.startswith("--") and ("s" in text or "i" in text)
+        ):
+            return True
+    return False
 
 
 def _shell(name: str, words: list[Word], stdin: str | None, stdin_dynamic: bool) -> list[Target]:
@@ -590,9 +611,8 @@ def _shell(name: str, words: list[Word], stdin: str | None, stdin_dynamic: bool)
         return [Opaque(f"`{name} {rest[0].text}` runs a script file")]
     if stdin is not None:
         return [Script(Word(stdin), f"{name} (standard input)", name)]
-    if stdin_dynamic:
-        return [Opaque(f"`{name}` runs commands read from its standard input")]
-    return []
+    # an interactive shell or one fed by a pipe: whatever it reads is never evaluated
+    return [Opaque(f"`{name}` runs commands read from its standard input")]
 
 
 def _find(words: list[Word]) -> list[Target]:
@@ -639,7 +659,7 @@ def _xargs(words: list[Word]) -> list[Target]:
         elif text.startswith(("-i", "--replace=")):
             replace = text.split("=", 1)[1] if "=" in text else text[2:]
     out: list[Target] = []
-    for target in _wrapper("xargs", _XARGS, words, True):
+    for target in _wrapper("xargs", _XARGS, words, None):
         if isinstance(target, Argv):
             command = [
                 Word(w.text, False) if replace and replace in w.text else w for w in target.words
@@ -717,6 +737,8 @@ def _su(name: str, words: list[Word]) -> list[Target]:
         i += 1
     if shell_args:
         out.extend(_shell("sh", [Word("sh"), *shell_args], None, False))
+    elif not out:
+        out.append(Opaque(f"`{name}` starts a shell that reads commands as they come"))
     return out
 
 
@@ -800,6 +822,9 @@ def _interpreter(
         codes.extend(args[1:2] if len(args) > 1 and not args[1].text.startswith("-") else [])
     if stdin is not None and not codes:
         codes.append(Word(stdin))
+    repl = not codes and not any(not w.text.startswith("-") for w in args)
+    if repl and key not in ("sqlite3", "psql", "mysql", "dc"):  # (those REPLs run SQL or maths)
+        return [Opaque(f"`{name}` reads code from its standard input")]
     pattern = re.compile(primitives, re.IGNORECASE)
     for code in codes:
         if not code.static:
@@ -836,6 +861,8 @@ def _other(name: str, words: list[Word]) -> list[Target]:
     args = words[1:]
     out: list[Target] = []
     if name in _SSH:
+        if name in ("ssh", "slogin", "autossh"):
+            out.extend(_ssh_command(name, args))
         for index, word in enumerate(args):
             value = args[index + 1].text if index + 1 < len(args) else ""
             text = word.text
@@ -858,6 +885,27 @@ def _other(name: str, words: list[Word]) -> list[Target]:
         elif name == "tar" and "checkpoint-action=exec=" in word.text:
             out.append(Script(Word(word.text.split("exec=", 1)[1], word.static), name))
     return out
+
+
+_SSH_VALUES = frozenset("BbcDEeFIiJLlmOoPpQRSWw")
+
+
+def _ssh_command(name: str, args: list[Word]) -> list[Target]:
+    """The remote command of ``ssh [options] HOST COMMAND...``: a shell script (run by the remote
+    user's shell, on ``localhost`` as much as anywhere), so it meets the same rules."""
+    i = 0
+    while i < len(args) and args[i].text.startswith("-") and args[i].text != "-":
+        text = args[i].text
+        if text == "--":
+            i += 1
+            break
+        i += 2 if text[-1] in _SSH_VALUES and len(text) == 2 else 1
+    rest = args[i + 1 :]
+    if not rest:
+        return []
+    if not all(w.static for w in rest):
+        return [Opaque(f"`{name}` runs a remote command computed at run time")]
+    return [Script(Word(" ".join(w.text for w in rest)), name)]
 
 
 def targets(
@@ -887,7 +935,7 @@ def targets(
             return [Opaque(f"`{name}` scripts are not analysed")]
         return []
     if name in _SPECS:
-        return _wrapper(name, _SPECS[name], words, stdin is not None)
+        return _wrapper(name, _SPECS[name], words, stdin)
     if name == "find":
         return _find(words)
     if name == "xargs":

@@ -252,6 +252,8 @@ def _command(node: Any, problems: list[str], source: bytes) -> ScannedCommand | 
         problems.append(f"`{name} -v` evaluates a variable subscript")
     if name in ("mapfile", "readarray") and any(w.text.startswith("-C") for w in args):
         problems.append(f"`{name} -C` runs a callback")
+    if name == "hash" and any(w.text.startswith("-") and "p" in w.text for w in args):
+        problems.append("`hash -p` makes a name run another program")
     if name in _CODE_BUILTINS or (name == "enable" and any("f" in w.text for w in args)):
         problems.append(f"`{name}` can run code it is given as text")
     return ScannedCommand(words, assignments, stdin, dynamic)

@@ -217,6 +217,27 @@ ROWS: list[tuple[str, list[str], str]] = [
     ("npm option before subcommand", ["npm", "--prefix", ".", "publish"], F),
     ("npm two options", ["npm", "--loglevel", "silent", "--prefix=.", "publish"], F),
     ("curl via env", ["env", "curl", "x"], ASK),
+    # --- standard input and interactive sessions (whatever is typed in is never evaluated)
+    ("heredoc through sudo", sh("sudo sh <<'EOF'\ngit push\nEOF"), F),
+    ("pipe through sudo", sh("echo 'git push' | sudo sh"), ASK),
+    ("interactive shell", ["bash"], ASK),
+    ("interactive su", ["su", "-"], ASK),
+    ("sudo -s", ["sudo", "-s"], ASK),
+    ("sudo -iu", ["sudo", "-iu", "root"], ASK),
+    ("script without -c", ["script", "-q", "/dev/null"], ASK),
+    ("python REPL", ["python3"], ASK),
+    ("file fed to a shell", sh("timeout 5 bash < x.sh"), ASK),
+    # --- remote and name tricks
+    ("ssh localhost", ["ssh", "localhost", "git", "push"], F),
+    ("ssh with options", ["ssh", "-p", "22", "-o", "BatchMode=yes", "host", "git push"], F),
+    ("ssh ProxyCommand", ["ssh", "-o", "ProxyCommand=./x", "host"], ASK),
+    ("hash -p", sh("hash -p /usr/bin/git g; g push"), ASK),
+    ("BASH_CMDS", sh("BASH_CMDS[g]=/usr/bin/git; g push"), ASK),
+    ("BASH_ALIASES", sh("BASH_ALIASES[p]='git push'; p"), ASK),
+    ("array command", sh('cmd=(git push); "${cmd[@]}"'), ASK),
+    ("positional command", sh('set -- git push; "$@"'), ASK),
+    ("read into a command", sh('read -r c <<< "git push"; $c'), ASK),
+    ("git alias chain", ["git", "-c", "alias.p=push", "-c", "alias.q=p", "q"], ASK),
 ]
 
 
