@@ -56,19 +56,24 @@ class RuleIndex:
             for node in nodes:
                 node.rules.append((seq, rule))
 
-    def candidates(self, args: Sequence[str]) -> list[PrefixRule]:
-        """Rules that may match a command whose arguments (after the program) are ``args``."""
+    def candidates(self, cmd: Sequence[str], start: int = 1) -> list[PrefixRule]:
+        """Rules that may match a command whose arguments begin at ``cmd[start]``."""
         node = self._root
-        found = list(node.rules)
+        found = node.rules
         several = False
-        for arg in args[:MAX_DEPTH]:
-            child = node.children.get(arg)
+        for position in range(start, min(len(cmd), start + MAX_DEPTH)):
+            child = node.children.get(cmd[position])
             if child is None:
                 break
             node = child
             if node.rules:
-                several = several or bool(found)
-                found.extend(node.rules)
+                if found:
+                    if not several:
+                        found = list(found)
+                        several = True
+                    found.extend(node.rules)
+                else:
+                    found = node.rules
         if several:
             found.sort(key=lambda item: item[0])
         return [rule for _, rule in found]

@@ -62,24 +62,27 @@ class _NotLiteral(Exception):
     pass
 
 
-def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result = dict(pairs)
-    if len(result) != len(pairs):
-        raise _NotLiteral  # a repeated keyword: Starlark reports it
-    return result
-
-
 def _strings(value: Any) -> bool:
     return value.__class__ is list and all(item.__class__ is str for item in value)
 
 
 def _tokens(value: Any) -> bool:
-    return value.__class__ is list and all(
-        item.__class__ is str or _strings(item) for item in value
-    )
+    if value.__class__ is not list:
+        return False
+    for item in value:
+        if item.__class__ is not str:
+            if item.__class__ is not list:
+                return False
+            for member in item:
+                if member.__class__ is not str:
+                    return False
+    return True
 
 
-def _record(line: int, args: dict[str, Any]) -> list[Any]:
+def _record(line: int, pairs: list[tuple[str, Any]]) -> list[Any]:
+    args = dict(pairs)
+    if len(args) != len(pairs):
+        raise _NotLiteral  # a repeated keyword: Starlark reports it
     kind, required, params = _SIGNATURES[args.pop(_BUILTIN)]
     for key in args:
         if key not in params:
@@ -173,7 +176,8 @@ def literal_records(source: str) -> list[Any] | None:
     alternating[1::2] = strings
     text = '"'.join(alternating)
     try:
-        decoded = json.loads("[" + text + "]", object_pairs_hook=_pairs)
+        # object_pairs_hook=list keeps each call's pairs (a repeated keyword must be seen)
+        decoded = json.loads("[" + text + "]", object_pairs_hook=list)
         return [_record(number, args) for number, args in zip(numbers, decoded, strict=True)]
     except (ValueError, RecursionError, _NotLiteral):
         return None

@@ -215,7 +215,7 @@ class Policy:
         index = self._indexes.get(program)
         if index is None:
             index = self._indexes[program] = RuleIndex(rules)
-        return index.candidates(cmd[1:])
+        return index.candidates(cmd)
 
     def _restrictive_index(self, program: str) -> RuleIndex | None:
         if program not in self._restrictive:
@@ -234,7 +234,7 @@ class Policy:
         index = self._restrictive_index(cmd[0])
         if index is None:
             return []
-        return match_rules(index.candidates(cmd[1:]), cmd)
+        return match_rules(index.candidates(cmd), cmd)
 
     def first_restrictive(self, program: str, args: Sequence[str]) -> PrefixRule | None:
         """A prompt/forbidden rule for ``program`` that ``[program, *args, <more words>]``

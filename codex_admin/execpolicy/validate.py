@@ -16,8 +16,7 @@ import posixpath
 import re
 import shlex
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from codex_admin.execpolicy.model import Decision, PatternToken
 from codex_admin.execpolicy.policy import expand_home
@@ -291,8 +290,7 @@ def normalize_network_host(raw: str) -> str:
 _INTERNAL = "invalid call of an internal builtin; call prefix_rule/network_rule/host_executable"
 
 
-@dataclass(frozen=True, slots=True)
-class PrefixRuleCall:
+class PrefixRuleCall(NamedTuple):
     line: int | None
     tokens: list[PatternToken]
     decision: Decision
@@ -301,8 +299,7 @@ class PrefixRuleCall:
     justification: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class NetworkRuleCall:
+class NetworkRuleCall(NamedTuple):
     line: int | None
     host: str
     protocol: str
@@ -310,8 +307,7 @@ class NetworkRuleCall:
     justification: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class HostExecutableCall:
+class HostExecutableCall(NamedTuple):
     line: int | None
     name: str
     paths: tuple[str, ...]
