@@ -89,6 +89,7 @@ class ScriptScan:
 
 @lru_cache(maxsize=1)
 def _parser() -> Any:
+    # imported on first use: loading and `check` never parse shell scripts
     import tree_sitter
     import tree_sitter_bash
 

@@ -283,7 +283,7 @@ def _run(
     limits: Limits,
     raised: list[BuiltinError],
 ) -> StarlarkFailure | None:
-    import starlark as sl
+    import starlark as sl  # on first use: flat generated files never need the interpreter
 
     dialect = sl.Dialect.extended()
     dialect.enable_f_strings = True

@@ -195,7 +195,7 @@ class TestReport:
         return "\n".join(lines) + "\n"
 
     def to_junit(self) -> str:
-        from xml.sax.saxutils import quoteattr
+        from xml.sax.saxutils import quoteattr  # only the JUnit format needs it
 
         out = ['<?xml version="1.0" encoding="UTF-8"?>']
         total = sum(max(1, len(f.calls)) for f in self.files) + sum(
