@@ -144,6 +144,21 @@ class Governance:
     def rule_files(self) -> list[Path]:
         return self._rules[1]
 
+    @property
+    def sandbox_bypass_allowed(self) -> bool:
+        """Whether an explicit ``allow`` rule may run a command outside the sandbox at all.
+
+        Never while requirements constrain the filesystem or the network (``deny_read``,
+        ``experimental_network`` or ``allowed_sandbox_modes`` set): running outside the sandbox
+        would read the denied paths and reach the network around the managed proxy.
+        """
+        requirements = self.config.requirements
+        return not (
+            self.deny_read
+            or self.managed_network is not None
+            or requirements.value("allowed_sandbox_modes") is not None
+        )
+
     def decide(
         self,
         argv: Sequence[str],
@@ -152,8 +167,13 @@ class Governance:
         requested_prefix_rule: Sequence[str] | None = None,
         approval: ApprovalPolicy | None = None,
         sandbox: SandboxMode | None = None,
+        sandbox_bypass: bool = True,
     ) -> ExecDecision:
-        """May ``argv`` run, how, and why: skip (run), needs approval, or forbidden."""
+        """May ``argv`` run, how, and why: skip (run), needs approval, or forbidden.
+
+        ``sandbox_bypass=False`` forbids running outside the sandbox even where requirements
+        would allow it (``codex execpolicy explain --no-sandbox-bypass``).
+        """
         from codex_admin.execpolicy import evaluate_exec
 
         return evaluate_exec(
@@ -163,6 +183,7 @@ class Governance:
             sandbox=sandbox or self.sandbox_mode,
             permissions=permissions,
             requested_prefix_rule=requested_prefix_rule,
+            sandbox_bypass=sandbox_bypass and self.sandbox_bypass_allowed,
         )
 
     # ----------------------------------------------------------------------------- the network
