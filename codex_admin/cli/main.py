@@ -44,6 +44,8 @@ GROUPS: dict[str, tuple[str, str]] = {
         "codex_admin.cli.hooks_cmd",
         "List, trust and test lifecycle hooks (Claude-Code-compatible)",
     ),
+    "login": ("codex_admin.cli.login_cmd", "Sign in with ChatGPT or an API key; show the login"),
+    "logout": ("codex_admin.cli.logout_cmd", "Remove stored authentication credentials"),
     "doctor": (
         "codex_admin.cli.doctor_cmd",
         "Diagnose configuration, requirements, rules, sandbox and proxy",

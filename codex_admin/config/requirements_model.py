@@ -153,6 +153,9 @@ class RequirementsToml(Strict):
     allowed_permission_profiles: Any = None
     allowed_permissions: Any = None
     default_permissions: str | None = None
+    # Login restrictions; they beat the same keys in config (`codex_admin.auth` applies them).
+    forced_login_method: Literal["chatgpt", "api"] | None = None
+    forced_chatgpt_workspace_id: str | list[str] | None = None
 
 
 # Fields in the order `codex requirements show` lists them.
@@ -180,4 +183,6 @@ REQUIREMENT_FIELDS: tuple[str, ...] = (
     "allowed_permission_profiles",
     "allowed_permissions",
     "default_permissions",
+    "forced_login_method",
+    "forced_chatgpt_workspace_id",
 )
