@@ -27,7 +27,13 @@ from codex_admin.config.requirements import (
 from codex_admin.config.requirements_model import REQUIREMENT_FIELDS, RequirementsToml
 from codex_admin.config.resolve import Flags
 from codex_admin.config.schema import SCHEMA_KINDS, json_schema, json_schema_text
-from codex_admin.config.toml_io import format_key, locate_key, parse_key_path, read_text_file
+from codex_admin.config.toml_io import (
+    format_key,
+    locate_key,
+    parse_key_path,
+    parse_toml_text,
+    read_text_file,
+)
 from codex_admin.config.validate import (
     KINDS,
     FileReport,
@@ -74,6 +80,7 @@ __all__ = [
     "parse_override",
     "parse_overrides",
     "parse_requirements",
+    "parse_toml_text",
     "read_mdm_plist",
     "read_text_file",
     "system_dir",

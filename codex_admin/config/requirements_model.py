@@ -148,6 +148,7 @@ class RequirementsToml(Strict):
     computer_use: dict[str, Any] | None = None
     windows: dict[str, Any] | None = None
     guardian_policy_config: str | None = None
+    guardian_extra_policy: str | None = None
     allow_guardian_fail_open: bool | None = None
     marketplaces: Any = None
     allowed_permission_profiles: Any = None
@@ -176,6 +177,7 @@ REQUIREMENT_FIELDS: tuple[str, ...] = (
     "hooks",
     "allow_managed_hooks_only",
     "guardian_policy_config",
+    "guardian_extra_policy",
     "allow_guardian_fail_open",
     "computer_use",
     "windows",
