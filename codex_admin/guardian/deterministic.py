@@ -140,7 +140,10 @@ class _Subject:
         if isinstance(action, ShellAction):
             return view_shell(action.command, action.cwd)
         if isinstance(action, NetworkAction) and action.trigger:
-            return view_shell(action.trigger, self.context.workspace_roots[0] if self.context.workspace_roots else "/")
+            return view_shell(
+                action.trigger,
+                self.context.workspace_roots[0] if self.context.workspace_roots else "/",
+            )
         return None
 
     def word_paths(self, view: ShellView) -> Iterator[str]:
@@ -168,7 +171,9 @@ class _Subject:
             args = list(command[1:])
             operands = _operands(args, name)
             if name in ("sed", "gsed", "perl") and not any(
-                a.startswith("-i") or a.startswith("--in-place") or (a.startswith("-") and "i" in a and name == "perl")
+                a.startswith("-i")
+                or a.startswith("--in-place")
+                or (a.startswith("-") and "i" in a and name == "perl")
                 for a in args
             ):
                 continue
@@ -185,7 +190,11 @@ class _Subject:
                 for index, arg in enumerate(args[:-1]):
                     if arg in ("-o", "--output", "-O", "--output-document"):
                         raw.append(args[index + 1])
-                raw.extend(a.split("=", 1)[1] for a in args if a.startswith(("--output=", "--output-document=")))
+                raw.extend(
+                    a.split("=", 1)[1]
+                    for a in args
+                    if a.startswith(("--output=", "--output-document="))
+                )
         out: list[str] = []
         for target in raw:
             resolved = self.env.resolve(target, view.cwd)
@@ -298,9 +307,11 @@ def _senders(rule: Rule, view: ShellView) -> list[tuple[str, ...]]:
         first = _operands(command[1:], name)[:1]
         if name in ("rsync", "scp", "sftp") and not _command_hosts(command):
             continue  # a local copy, not a transfer
-        if name in programs or (first and (name, first[0]) in pairs):
-            found.append(command)
-        elif any("/dev/tcp/" in w or "/dev/udp/" in w for w in command):
+        if (
+            name in programs
+            or (first and (name, first[0]) in pairs)
+            or any("/dev/tcp/" in w or "/dev/udp/" in w for w in command)
+        ):
             found.append(command)
     return found
 
@@ -332,9 +343,9 @@ def _is_upload(rule: Rule, command: Sequence[str]) -> bool:
         return True
     methods = {m.upper() for m in rule.strings("upload_methods")}
     for index, arg in enumerate(args):
-        if arg in ("-X", "--request", "--method") and index + 1 < len(args):
-            if args[index + 1].upper() in methods:
-                return True
+        following = args[index + 1].upper() if index + 1 < len(args) else ""
+        if arg in ("-X", "--request", "--method") and following in methods:
+            return True
         if arg.startswith("-X") and arg[2:].upper() in methods:
             return True
         if arg.startswith(("--request=", "--method=")) and arg.split("=", 1)[1].upper() in methods:
@@ -367,7 +378,8 @@ def _deletion_targets(view: ShellView) -> Iterator[str]:
         if name == "rm":
             before = args[: args.index("--")] if "--" in args else args
             recursive = any(
-                a == "--recursive" or (a.startswith("-") and not a.startswith("--") and ("r" in a or "R" in a))
+                a == "--recursive"
+                or (a.startswith("-") and not a.startswith("--") and ("r" in a or "R" in a))
                 for a in before
             )
             if recursive:

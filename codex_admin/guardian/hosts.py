@@ -38,8 +38,51 @@ _TEXT_NAME = re.compile(
     r"(?i)(?<![\w.\-@/])((?:[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?\.)+[a-z]{2,63})(?![\w\-])"
 )
 _FILE_SUFFIXES = frozenset(
-    "py js ts tsx jsx json toml yaml yml md txt sh rs go rb java c h cc cpp lock cfg ini log "
-    "html css xml csv env pem key crt conf rules zip gz tgz tar whl so dll exe bin".split()
+    [
+        "py",
+        "js",
+        "ts",
+        "tsx",
+        "jsx",
+        "json",
+        "toml",
+        "yaml",
+        "yml",
+        "md",
+        "txt",
+        "sh",
+        "rs",
+        "go",
+        "rb",
+        "java",
+        "c",
+        "h",
+        "cc",
+        "cpp",
+        "lock",
+        "cfg",
+        "ini",
+        "log",
+        "html",
+        "css",
+        "xml",
+        "csv",
+        "env",
+        "pem",
+        "key",
+        "crt",
+        "conf",
+        "rules",
+        "zip",
+        "gz",
+        "tgz",
+        "tar",
+        "whl",
+        "so",
+        "dll",
+        "exe",
+        "bin",
+    ]
 )
 
 

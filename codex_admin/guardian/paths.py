@@ -17,13 +17,18 @@ from __future__ import annotations
 import os
 import posixpath
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
 __all__ = ["PathEnv", "PathPattern", "path_candidates"]
 
 _GLOB = re.compile(r"[*?\[]")
+
+
+def _literal(text: str) -> Callable[[re.Match[str]], str]:
+    """A replacement function: ``re.sub`` would read backslashes in a plain string."""
+    return lambda _match: text
 
 
 @dataclass(frozen=True)
@@ -35,7 +40,9 @@ class PathEnv:
     system_dir: str = "/etc/codex"
 
     @classmethod
-    def from_environ(cls, *, codex_home: str | None = None, system_dir: str | None = None) -> PathEnv:
+    def from_environ(
+        cls, *, codex_home: str | None = None, system_dir: str | None = None
+    ) -> PathEnv:
         home = os.environ.get("HOME") or os.path.expanduser("~")
         return cls(
             home=posixpath.normpath(home),
@@ -52,7 +59,7 @@ class PathEnv:
             ("HOME", self.home),
         ):
             value = value.replace("${" + name + "}", target)
-            value = re.sub(r"\$" + name + r"(?![A-Za-z0-9_])", lambda _m, t=target: t, value)
+            value = re.sub(r"\$" + name + r"(?![A-Za-z0-9_])", _literal(target), value)
         if value == "~" or value.startswith("~/"):
             value = self.home + value[1:]
         if "$" in value or "`" in value or value.startswith("~"):

@@ -105,7 +105,12 @@ class PatchAction:
     kind: ActionKind = field(init=False, default=ActionKind.APPLY_PATCH)
 
     def to_json(self) -> dict[str, Any]:
-        return {"tool": "apply_patch", "cwd": self.cwd, "files": list(self.files), "patch": self.patch}
+        return {
+            "tool": "apply_patch",
+            "cwd": self.cwd,
+            "files": list(self.files),
+            "patch": self.patch,
+        }
 
     def summary(self) -> dict[str, Any]:
         """cwd and files only: the patch text is redacted from events (it may hold secrets)."""
@@ -322,9 +327,7 @@ def parse_action(data: Any, *, where: str = "request", path: str = "action") -> 
         fields.unknown(("type", "cwd", "patch", "files"))
         cwd = _absolute(fields, "cwd", fields.text("cwd", required=True) or "")
         patch = fields.text("patch", required=True) or ""
-        listed = tuple(
-            posixpath.normpath(posixpath.join(cwd, f)) for f in fields.strings("files")
-        )
+        listed = tuple(posixpath.normpath(posixpath.join(cwd, f)) for f in fields.strings("files"))
         files = tuple(dict.fromkeys((*patch_files(patch, cwd), *listed)))
         return PatchAction(cwd=cwd, files=files, patch=patch)
     if kind == ActionKind.NETWORK_ACCESS:
@@ -362,9 +365,9 @@ def parse_action(data: Any, *, where: str = "request", path: str = "action") -> 
 _ROLE_SPELLING = re.compile(r"^tool (\S+) (call|result)$")
 
 
-def parse_transcript(data: Any, *, where: str = "request", path: str = "transcript") -> tuple[
-    TranscriptEntry, ...
-]:
+def parse_transcript(
+    data: Any, *, where: str = "request", path: str = "transcript"
+) -> tuple[TranscriptEntry, ...]:
     """A list of ``{role, text}`` entries (see the module docstring for roles)."""
     if data is None:
         return ()

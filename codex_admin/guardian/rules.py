@@ -187,13 +187,13 @@ def parse_rules(doc: TomlDoc) -> RuleTable:
     """Validate a parsed rule table (see the module docstring)."""
     top = Table(doc, doc.data, array=None, index=None)
     top.only(("version", "sets", "rule"))
-    version = top.int("version", minimum=1)
+    version = top.integer("version", minimum=1)
     if version != 1:
         raise top.fail("version", "must be 1", "this codex-admin reads rule table version 1")
     sets_table = Table(doc, doc.data.get("sets", {}), array=None, index=None, prefix="sets.")
     sets: dict[str, list[str]] = {}
     for name in sets_table.data:
-        values = sets_table.strs(str(name))
+        values = sets_table.strings(str(name))
         sets[str(name)] = values or []
     raw_rules = doc.data.get("rule", [])
     if not isinstance(raw_rules, list) or not raw_rules:
@@ -202,35 +202,31 @@ def parse_rules(doc: TomlDoc) -> RuleTable:
     seen: set[str] = set()
     for index, raw in enumerate(raw_rules):
         table = Table(doc, raw, array="rule", index=index)
-        kind_name = table.str("kind", required=True, choices=tuple(KINDS)) or ""
+        kind_name = table.required("kind", choices=tuple(KINDS))
         kind = KINDS[kind_name]
-        table.only(
-            (*_BASE_KEYS, *kind.lists, *kind.regexes, *kind.ints, *kind.bools, *kind.groups)
-        )
-        rule_id = table.str("id", required=True) or ""
+        table.only((*_BASE_KEYS, *kind.lists, *kind.regexes, *kind.ints, *kind.bools, *kind.groups))
+        rule_id = table.text("id", required=True) or ""
         if not _ID.match(rule_id):
             raise table.fail("id", f"{rule_id!r} must be lower-case letters, digits and dashes")
         if rule_id in seen:
             raise table.fail("id", f"{rule_id!r} is used by an earlier rule")
         seen.add(rule_id)
-        decision = Outcome(table.str("decision", required=True, choices=("allow", "deny")))
+        decision = Outcome(table.required("decision", choices=("allow", "deny")))
         if decision is not kind.decision:
             raise table.fail(
                 "decision",
                 f"must be {kind.decision.value!r} for kind {kind_name!r}",
                 "allow kinds: read_only, workspace_patch; every other kind denies",
             )
-        risk = RiskLevel(
-            table.str("risk", required=True, choices=tuple(r.value for r in RiskLevel))
-        )
+        risk = RiskLevel(table.required("risk", choices=tuple(r.value for r in RiskLevel)))
         if decision is Outcome.ALLOW and risk is not RiskLevel.LOW:
             raise table.fail("risk", "must be low for an allow rule")
         if decision is Outcome.DENY and risk in (RiskLevel.LOW, RiskLevel.MEDIUM):
             raise table.fail("risk", "must be high or critical for a deny rule")
-        reason = (table.str("reason", required=True) or "").strip()
+        reason = (table.text("reason", required=True) or "").strip()
         if not reason:
             raise table.fail("reason", "must say why the rule decides")
-        actions_raw = table.strs("actions")
+        actions_raw = table.strings("actions")
         actions = kind.actions
         if actions_raw is not None:
             chosen: list[ActionKind] = []
@@ -245,23 +241,23 @@ def parse_rules(doc: TomlDoc) -> RuleTable:
             if key not in table.data:
                 raise table.fail(key, f"is required for kind {kind_name!r}")
         for key in kind.lists:
-            values = table.strs(key)
+            values = table.strings(key)
             if values is not None:
                 params[key] = tuple(_expand(values, sets, table, key))
         compiled: list[re.Pattern[str]] = []
         for key in kind.regexes:
-            values = table.strs(key)
+            values = table.strings(key)
             for value in _expand(values or [], sets, table, key):
                 try:
                     compiled.append(re.compile(value))
                 except re.error as err:
                     raise table.fail(key, f"has an invalid regex {value!r}: {err}") from None
         for key in kind.ints:
-            number = table.int(key, minimum=1)
+            number = table.integer(key, minimum=1)
             if number is not None:
                 params[key] = number
         for key in kind.bools:
-            flag = table.bool(key)
+            flag = table.flag(key)
             if flag is not None:
                 params[key] = flag
         for key in kind.groups:
@@ -279,7 +275,9 @@ def parse_rules(doc: TomlDoc) -> RuleTable:
         except ValueError as err:
             raise table.fail(host_key, str(err)) from None
         rules.append(
-            Rule(rule_id, kind_name, decision, risk, reason, actions, params, hosts, tuple(compiled))
+            Rule(
+                rule_id, kind_name, decision, risk, reason, actions, params, hosts, tuple(compiled)
+            )
         )
     return RuleTable(doc.where, tuple(rules))
 

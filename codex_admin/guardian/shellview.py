@@ -156,9 +156,9 @@ def _nested_scripts(commands: Sequence[Sequence[str]]) -> list[str]:
 
 def view_shell(argv: Sequence[str], cwd: str) -> ShellView:
     """Build the two views of ``argv`` run in ``cwd`` (see the module docstring)."""
-    argv = tuple(argv)
-    structured, complex_parsing = commands_for_exec_policy(list(argv))
-    script = extract_shell_script(list(argv))
+    words = tuple(argv)
+    structured, complex_parsing = commands_for_exec_policy(list(words))
+    script = extract_shell_script(list(words))
     plain = not complex_parsing
     opaque = complex_parsing
     if script is not None and parse_plain_commands(script) is None:
@@ -187,21 +187,21 @@ def view_shell(argv: Sequence[str], cwd: str) -> ShellView:
         lexical, redirects, tokenised = _lexical(text)
         ok = ok and tokenised
         targets.extend(redirects)
-        for command in lexical:
-            found.append(tuple(command))
-            nested, hidden = delegated_commands(command)
+        for lexed in lexical:
+            found.append(tuple(lexed))
+            nested, hidden = delegated_commands(lexed)
             opaque = opaque or hidden
             found.extend(tuple(c) for c in nested)
         pending += [(inner, depth + 1) for inner in _nested_scripts([tuple(c) for c in lexical])]
     opaque = opaque or not ok
-    for command in found:
-        if _inline_code(command):
+    for entry in found:
+        if _inline_code(entry):
             opaque = True
             plain = False
     commands = tuple(dict.fromkeys(c for c in found if c))
-    text = " ".join(argv) if script is None else f"{' '.join(argv[:2])} {script}"
+    text = " ".join(words) if script is None else f"{' '.join(words[:2])} {script}"
     return ShellView(
-        argv=argv,
+        argv=words,
         cwd=cwd,
         script=script,
         commands=commands,

@@ -18,7 +18,7 @@ from typing import Any
 from codex_admin.config import parse_toml_text, read_text_file
 from codex_admin.errors import CodexError, Location
 
-__all__ = ["TomlDoc", "Table"]
+__all__ = ["Table", "TomlDoc"]
 
 _HEADER = re.compile(r"^\s*\[\[\s*([A-Za-z0-9_.\-]+)\s*\]\]")
 _TABLE = re.compile(r"^\s*\[\s*([A-Za-z0-9_.\-]+)\s*\]")
@@ -101,7 +101,12 @@ class Table:
                     str(key), "is not a known key", f"allowed here: {', '.join(allowed)}"
                 )
 
-    def str(self, key: str, *, required: bool = False, choices: Sequence[str] = ()) -> str | None:
+    def required(self, key: str, *, choices: Sequence[str] = ()) -> str:
+        value = self.text(key, required=True, choices=choices)
+        assert value is not None
+        return value
+
+    def text(self, key: str, *, required: bool = False, choices: Sequence[str] = ()) -> str | None:
         value = self.data.get(key)
         if value is None:
             if required:
@@ -113,7 +118,7 @@ class Table:
             raise self.fail(key, f"is {value!r}, not one of {', '.join(choices)}")
         return value
 
-    def strs(self, key: str) -> list[str] | None:
+    def strings(self, key: str) -> list[str] | None:
         value = self.data.get(key)
         if value is None:
             return None
@@ -121,7 +126,7 @@ class Table:
             raise self.fail(key, "must be a list of strings")
         return list(value)
 
-    def int(self, key: str, *, minimum: int = 0) -> int | None:
+    def integer(self, key: str, *, minimum: int = 0) -> int | None:
         value = self.data.get(key)
         if value is None:
             return None
@@ -129,7 +134,7 @@ class Table:
             raise self.fail(key, f"must be an integer >= {minimum}")
         return value
 
-    def bool(self, key: str) -> bool | None:
+    def flag(self, key: str) -> bool | None:
         value = self.data.get(key)
         if value is None:
             return None
