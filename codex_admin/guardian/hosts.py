@@ -37,6 +37,7 @@ _NAME = re.compile(r"(?i)^(?:[a-z0-9_](?:[a-z0-9_\-]{0,61}[a-z0-9_])?\.)+[a-z][a
 _TEXT_NAME = re.compile(
     r"(?i)(?<![\w.\-@/])((?:[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?\.)+[a-z]{2,63})(?![\w\-])"
 )
+_TEXT_IPV4 = re.compile(r"(?<![\w.])((?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3})(?![\w.])")
 _FILE_SUFFIXES = frozenset(
     [
         "py",
@@ -166,6 +167,8 @@ def hosts_in_text(text: str) -> set[str]:
         name = match.group(1)
         if name.rsplit(".", 1)[-1].lower() not in _FILE_SUFFIXES:
             found.add(normalize_host(name))
+    for match in _TEXT_IPV4.finditer(text):
+        found.add(normalize_host(match.group(1)))
     return found
 
 
