@@ -1,7 +1,8 @@
 """Regression cases for a guardian policy: `codex guardian test DIR`.
 
 A case file is TOML (``[[case]]`` tables) or JSON (``{"case": [...]}`` or a list); every
-``*.toml`` / ``*.json`` under DIR is read, in path order. One case::
+``*.toml`` / ``*.json`` under DIR is read, in path order (a rule table found there -- a file
+with ``[[rule]]`` and no cases -- is skipped). One case::
 
     [[case]]
     name = "force-pushing main is denied"
@@ -154,6 +155,8 @@ def load_cases(paths: Sequence[Path]) -> list[Case]:
             doc = (
                 _json_doc(path, text) if path.suffix == ".json" else TomlDoc.parse(text, str(path))
             )
+            if path != root and "rule" in doc.data and "case" not in doc.data:
+                continue  # a rule table beside the cases (policies/guardian/rules.toml)
             top = Table(doc, doc.data, array=None, index=None)
             top.only(("case",))
             raw = doc.data.get("case")

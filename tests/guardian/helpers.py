@@ -26,7 +26,9 @@ PATHS = PathEnv(HOME, f"{HOME}/.codex")
 CONTEXT = DeterministicContext(PATHS, (CWD,))
 
 
-def shell(script: str, *, transcript: list[dict[str, str]] | None = None, **extra: Any) -> ReviewRequest:
+def shell(
+    script: str, *, transcript: list[dict[str, str]] | None = None, **extra: Any
+) -> ReviewRequest:
     return parse_request(
         {
             "action": {"type": "shell", "command": ["bash", "-lc", script], "cwd": CWD},

@@ -30,8 +30,12 @@ from .helpers import CWD, guardian
 
 PUSH = parse_request(
     {
-        "action": {"type": "shell", "command": ["git", "push", "origin", "feature"], "cwd": CWD,
-                   "sandbox_permissions": "require_escalated"},
+        "action": {
+            "type": "shell",
+            "command": ["git", "push", "origin", "feature"],
+            "cwd": CWD,
+            "sandbox_permissions": "require_escalated",
+        },
         "transcript": [{"role": "user", "text": "push feature"}],
         "thread_id": "thread-9",
         "turn_id": "turn-1",
@@ -55,7 +59,11 @@ async def _review(server: MockResponsesServer, tmp: Path, request=PUSH, **kw):  
 
 
 def test_allow(responses_server: MockResponsesServer, tmp_path: Path) -> None:
-    responses_server.enqueue(verdict_turn(outcome="allow", risk_level="medium", user_authorization="high", rationale="asked"))
+    responses_server.enqueue(
+        verdict_turn(
+            outcome="allow", risk_level="medium", user_authorization="high", rationale="asked"
+        )
+    )
     verdict, events = run(_review(responses_server, tmp_path))  # type: ignore[misc]
     assert verdict.status is ReviewStatus.APPROVED and verdict.decided_by is DecidedBy.MODEL
     assert verdict.to_json()["outcome"] == "allow" and verdict.model == "review-model"
@@ -65,28 +73,46 @@ def test_allow(responses_server: MockResponsesServer, tmp_path: Path) -> None:
     fmt = body["text"]["format"]
     assert fmt["type"] == "json_schema" and fmt["schema"]["required"] == ["outcome"]
     assert fmt["strict"] is False
-    assert body["input"][0]["role"] == "developer" and "approval reviewer" in body["input"][0]["content"][0]["text"]
+    assert (
+        body["input"][0]["role"] == "developer"
+        and "approval reviewer" in body["input"][0]["content"][0]["text"]
+    )
     assert body["model"] == "review-model"
     statuses = [e.status for e in events if isinstance(e, AssessmentEvent)]
     assert statuses == ["in_progress", "approved"]
     warning = [e for e in events if isinstance(e, GuardianWarning)][-1]
-    assert warning.message.startswith("Automatic approval review approved (risk: medium, authorization: high)")
+    assert warning.message.startswith(
+        "Automatic approval review approved (risk: medium, authorization: high)"
+    )
 
 
-def test_deny_message_forbids_workarounds(responses_server: MockResponsesServer, tmp_path: Path) -> None:
-    responses_server.enqueue(verdict_turn(outcome="deny", risk_level="high", rationale="remote not verified"))
+def test_deny_message_forbids_workarounds(
+    responses_server: MockResponsesServer, tmp_path: Path
+) -> None:
+    responses_server.enqueue(
+        verdict_turn(outcome="deny", risk_level="high", rationale="remote not verified")
+    )
     verdict, _ = run(_review(responses_server, tmp_path))  # type: ignore[misc]
     assert verdict.status is ReviewStatus.DENIED and verdict.decided_by is DecidedBy.MODEL
-    assert "remote not verified" in verdict.message and "Do not try to reach the same result another way" in verdict.message
+    assert (
+        "remote not verified" in verdict.message
+        and "Do not try to reach the same result another way" in verdict.message
+    )
 
 
-def test_threshold_enforced_on_model_allow(responses_server: MockResponsesServer, tmp_path: Path) -> None:
-    responses_server.enqueue(verdict_turn(outcome="allow", risk_level="critical", user_authorization="high"))
+def test_threshold_enforced_on_model_allow(
+    responses_server: MockResponsesServer, tmp_path: Path
+) -> None:
+    responses_server.enqueue(
+        verdict_turn(outcome="allow", risk_level="critical", user_authorization="high")
+    )
     verdict, _ = run(_review(responses_server, tmp_path))  # type: ignore[misc]
     assert verdict.status is ReviewStatus.DENIED and "overridden" in verdict.rationale
 
 
-def test_malformed_verdict_is_denied_without_retry(responses_server: MockResponsesServer, tmp_path: Path) -> None:
+def test_malformed_verdict_is_denied_without_retry(
+    responses_server: MockResponsesServer, tmp_path: Path
+) -> None:
     responses_server.enqueue(assistant_turn("Looks fine to me!"))
     verdict, _ = run(_review(responses_server, tmp_path))  # type: ignore[misc]
     assert verdict.status is ReviewStatus.DENIED and verdict.decided_by is DecidedBy.FAIL_CLOSED
@@ -99,13 +125,18 @@ def test_malformed_verdict_is_denied_without_retry(responses_server: MockRespons
 def test_500_twice_is_denied(responses_server: MockResponsesServer, tmp_path: Path) -> None:
     responses_server.enqueue(server_error(500), server_error(500))
     verdict, events = run(_review(responses_server, tmp_path))  # type: ignore[misc]
-    assert verdict.status is ReviewStatus.DENIED and verdict.failure_reason is FailureReason.SESSION_ERROR
+    assert (
+        verdict.status is ReviewStatus.DENIED
+        and verdict.failure_reason is FailureReason.SESSION_ERROR
+    )
     assert "500" in verdict.rationale
     assert len(responses_server.model_requests) == 2  # exactly one retry, no client retries
     assert any(isinstance(e, GuardianWarning) and e.kind == "retry" for e in events)
 
 
-def test_500_then_allow_is_approved_and_the_retry_says_why(responses_server: MockResponsesServer, tmp_path: Path) -> None:
+def test_500_then_allow_is_approved_and_the_retry_says_why(
+    responses_server: MockResponsesServer, tmp_path: Path
+) -> None:
     responses_server.enqueue(server_error(503, "over capacity"), verdict_turn(outcome="allow"))
     verdict, _ = run(_review(responses_server, tmp_path))  # type: ignore[misc]
     assert verdict.status is ReviewStatus.APPROVED
@@ -113,8 +144,12 @@ def test_500_then_allow_is_approved_and_the_retry_says_why(responses_server: Moc
     assert any("previous review attempt failed" in c["text"] for c in retry)
 
 
-def test_400_is_denied_with_the_error_and_not_retried(responses_server: MockResponsesServer, tmp_path: Path) -> None:
-    responses_server.enqueue(http_error(400, "Unsupported model codex-auto-review", type="invalid_request_error"))
+def test_400_is_denied_with_the_error_and_not_retried(
+    responses_server: MockResponsesServer, tmp_path: Path
+) -> None:
+    responses_server.enqueue(
+        http_error(400, "Unsupported model codex-auto-review", type="invalid_request_error")
+    )
     verdict, _ = run(_review(responses_server, tmp_path))  # type: ignore[misc]
     assert verdict.status is ReviewStatus.DENIED
     assert "Unsupported model codex-auto-review" in verdict.rationale
@@ -122,14 +157,21 @@ def test_400_is_denied_with_the_error_and_not_retried(responses_server: MockResp
     assert len(responses_server.model_requests) == 1
 
 
-def test_stall_times_out_after_one_retry(responses_server: MockResponsesServer, tmp_path: Path) -> None:
+def test_stall_times_out_after_one_retry(
+    responses_server: MockResponsesServer, tmp_path: Path
+) -> None:
     responses_server.enqueue(stall(seconds=5), stall(seconds=5))
     verdict, events = run(_review(responses_server, tmp_path, timeout=0.4))  # type: ignore[misc]
-    assert verdict.status is ReviewStatus.TIMED_OUT and verdict.failure_reason is FailureReason.TIMEOUT
+    assert (
+        verdict.status is ReviewStatus.TIMED_OUT and verdict.failure_reason is FailureReason.TIMEOUT
+    )
     assert "not mean the action was judged unsafe" in (verdict.message or "")
     assert "retry the same request once" in (verdict.message or "")
     assert len(responses_server.model_requests) == 2
-    assert [e.status for e in events if isinstance(e, AssessmentEvent)] == ["in_progress", "timed_out"]
+    assert [e.status for e in events if isinstance(e, AssessmentEvent)] == [
+        "in_progress",
+        "timed_out",
+    ]
 
 
 def test_cancel_event_aborts(responses_server: MockResponsesServer, tmp_path: Path) -> None:
@@ -145,11 +187,16 @@ def test_cancel_event_aborts(responses_server: MockResponsesServer, tmp_path: Pa
 
     verdict, events = run(go())  # type: ignore[misc]
     assert verdict.status is ReviewStatus.ABORTED
-    assert [e.status for e in events if isinstance(e, AssessmentEvent)] == ["in_progress", "aborted"]
+    assert [e.status for e in events if isinstance(e, AssessmentEvent)] == [
+        "in_progress",
+        "aborted",
+    ]
     assert not [e for e in events if isinstance(e, GuardianWarning)]
 
 
-def test_task_cancellation_propagates_and_reports_aborted(responses_server: MockResponsesServer, tmp_path: Path) -> None:
+def test_task_cancellation_propagates_and_reports_aborted(
+    responses_server: MockResponsesServer, tmp_path: Path
+) -> None:
     responses_server.enqueue(stall(seconds=5))
 
     async def go() -> list[GuardianEvent]:
@@ -163,26 +210,44 @@ def test_task_cancellation_propagates_and_reports_aborted(responses_server: Mock
         return events
 
     events = run(go())
-    assert [e.status for e in events if isinstance(e, AssessmentEvent)] == ["in_progress", "aborted"]  # type: ignore[union-attr]
+    assert [e.status for e in events if isinstance(e, AssessmentEvent)] == [
+        "in_progress",
+        "aborted",
+    ]  # type: ignore[union-attr]
 
 
-def test_patch_text_is_redacted_from_events(responses_server: MockResponsesServer, tmp_path: Path) -> None:
+def test_patch_text_is_redacted_from_events(
+    responses_server: MockResponsesServer, tmp_path: Path
+) -> None:
     secret = "AKIA-SECRET-IN-PATCH"
     request = parse_request(
-        {"action": {"type": "apply_patch", "cwd": CWD,
-                    "patch": f"*** Begin Patch\n*** Update File: /etc/app.conf\n@@\n+key={secret}\n*** End Patch\n"},
-         "transcript": [{"role": "user", "text": "configure"}]}
+        {
+            "action": {
+                "type": "apply_patch",
+                "cwd": CWD,
+                "patch": f"*** Begin Patch\n*** Update File: /etc/app.conf\n@@\n+key={secret}\n*** End Patch\n",
+            },
+            "transcript": [{"role": "user", "text": "configure"}],
+        }
     )
     responses_server.enqueue(verdict_turn(outcome="deny", risk_level="high"))
     _, events = run(_review(responses_server, tmp_path, request=request))  # type: ignore[misc]
     for event in events:
         assert secret not in json.dumps(event.to_json())
     first = events[0]
-    assert isinstance(first, AssessmentEvent) and first.action == {"type": "apply_patch", "cwd": CWD, "files": ["/etc/app.conf"]}
+    assert isinstance(first, AssessmentEvent) and first.action == {
+        "type": "apply_patch",
+        "cwd": CWD,
+        "files": ["/etc/app.conf"],
+    }
 
 
-def test_deterministic_decisions_never_call_the_model(responses_server: MockResponsesServer, tmp_path: Path) -> None:
-    request = parse_request({"action": {"type": "shell", "command": ["curl", "http://169.254.169.254/"], "cwd": CWD}})
+def test_deterministic_decisions_never_call_the_model(
+    responses_server: MockResponsesServer, tmp_path: Path
+) -> None:
+    request = parse_request(
+        {"action": {"type": "shell", "command": ["curl", "http://169.254.169.254/"], "cwd": CWD}}
+    )
     verdict, _ = run(_review(responses_server, tmp_path, request=request))  # type: ignore[misc]
     assert verdict.rule == "cloud-metadata" and not responses_server.model_requests
 

@@ -43,7 +43,11 @@ def _entries(*pairs: tuple[str, str]) -> list[TranscriptEntry]:
 
 def test_first_and_last_user_messages_survive_a_huge_history() -> None:
     big = "x" * (MESSAGE_ENTRY_TOKENS * 4)
-    entries = _entries(("user", "FIRST " + big), *[("user", f"middle {i} " + big) for i in range(20)], ("user", "LAST " + big))
+    entries = _entries(
+        ("user", "FIRST " + big),
+        *[("user", f"middle {i} " + big) for i in range(20)],
+        ("user", "LAST " + big),
+    )
     kept, omitted = select_transcript(entries)
     numbers = [k.number for k in kept]
     assert omitted
@@ -114,16 +118,43 @@ def test_layout_order_and_markers() -> None:
 
 
 def test_large_patch_strings_are_truncated_and_flagged() -> None:
-    big = parse_request({"action": {"type": "apply_patch", "cwd": CWD, "patch": "*** Begin Patch\n" + "+x\n" * 40_000}})
-    small = parse_request({"action": {"type": "apply_patch", "cwd": CWD, "patch": "*** Begin Patch\n+x\n"}})
+    big = parse_request(
+        {
+            "action": {
+                "type": "apply_patch",
+                "cwd": CWD,
+                "patch": "*** Begin Patch\n" + "+x\n" * 40_000,
+            }
+        }
+    )
+    small = parse_request(
+        {"action": {"type": "apply_patch", "cwd": CWD, "patch": "*** Begin Patch\n+x\n"}}
+    )
     assert build_prompt(big, "P").action_truncated
     assert not build_prompt(small, "P").action_truncated
 
 
 def test_network_preambles() -> None:
-    with_trigger = parse_request({"action": {"type": "network_access", "host": "pypi.org", "port": 443, "trigger": ["pip", "install", "x"]}})
+    with_trigger = parse_request(
+        {
+            "action": {
+                "type": "network_access",
+                "host": "pypi.org",
+                "port": 443,
+                "trigger": ["pip", "install", "x"],
+            }
+        }
+    )
     without = parse_request({"action": {"type": "network_access", "host": "pypi.org", "port": 443}})
-    candidates = parse_request({"action": {"type": "network_access", "host": "pypi.org", "possible_triggers": [["pip", "install", "x"]]}})
+    candidates = parse_request(
+        {
+            "action": {
+                "type": "network_access",
+                "host": "pypi.org",
+                "possible_triggers": [["pip", "install", "x"]],
+            }
+        }
+    )
     assert any("triggering command shown" in i for i in build_prompt(with_trigger, "P").items)
     assert any("no triggering command is known" in i for i in build_prompt(without, "P").items)
     assert any("candidate commands" in i for i in build_prompt(candidates, "P").items)
@@ -131,7 +162,13 @@ def test_network_preambles() -> None:
 
 def test_omission_note_and_unreadable_paths() -> None:
     entries = [{"role": "assistant", "text": f"a{i}"} for i in range(50)]
-    request = parse_request({"action": {"type": "shell", "command": ["ls"], "cwd": CWD}, "transcript": entries, "unreadable_paths": ["~/.ssh/**"]})
+    request = parse_request(
+        {
+            "action": {"type": "shell", "command": ["ls"], "cwd": CWD},
+            "transcript": entries,
+            "unreadable_paths": ["~/.ssh/**"],
+        }
+    )
     items = build_prompt(request, "P").items
     assert any("were omitted" in i for i in items)
     assert any("~/.ssh/**" in i and "unreadable" in i for i in items)

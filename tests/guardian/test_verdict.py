@@ -25,7 +25,12 @@ def test_schema_requires_only_outcome() -> None:
         "outcome",
         "rationale",
     }
-    assert OUTPUT_SCHEMA["properties"]["risk_level"]["enum"] == ["low", "medium", "high", "critical"]
+    assert OUTPUT_SCHEMA["properties"]["risk_level"]["enum"] == [
+        "low",
+        "medium",
+        "high",
+        "critical",
+    ]
 
 
 def test_full_verdict() -> None:
@@ -33,7 +38,9 @@ def test_full_verdict() -> None:
         '{"risk_level": "medium", "user_authorization": "high", "outcome": "allow",'
         ' "rationale": "user asked for it"}'
     )
-    assert v == ModelVerdict(Outcome.ALLOW, RiskLevel.MEDIUM, UserAuthorization.HIGH, "user asked for it")
+    assert v == ModelVerdict(
+        Outcome.ALLOW, RiskLevel.MEDIUM, UserAuthorization.HIGH, "user asked for it"
+    )
 
 
 def test_prose_wrapped_json_parses() -> None:
