@@ -21,8 +21,8 @@ import os
 import posixpath
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
-from functools import cached_property
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
 
 from codex_admin.guardian.hosts import HostSet, hosts_in_text, hosts_in_word
 from codex_admin.guardian.paths import PathEnv, PathPattern, path_candidates
@@ -109,30 +109,52 @@ def _host_covered(host: str, mentions: set[str]) -> bool:
     return any(host == m or host.endswith("." + m) for m in mentions)
 
 
+@dataclass(frozen=True)
+class _PatternSet:
+    """Several path globs as one regex, plus their anchors for ancestor checks."""
+
+    regex: re.Pattern[str] | None
+    anchors: tuple[str, ...]
+
+    def within(self, path: str) -> bool:
+        if path == "/":
+            return bool(self.anchors)
+        prefix = path.rstrip("/") + "/"
+        return any(anchor == path or anchor.startswith(prefix) for anchor in self.anchors)
+
+
+@lru_cache(maxsize=256)
+def _pattern_set(patterns: tuple[str, ...], env: PathEnv) -> _PatternSet:
+    compiled: list[PathPattern] = [env.pattern(p) for p in patterns]
+    regex = "|".join(f"(?:{c.regex.pattern})" for c in compiled)
+    anchors = tuple(c.anchor for c in compiled if c.anchor is not None)
+    return _PatternSet(re.compile(regex) if regex else None, anchors)
+
+
 @dataclass
 class _Subject:
     """One request plus everything derived from it, computed at most once per review."""
 
     request: ReviewRequest
     context: DeterministicContext
-    _patterns: dict[str, PathPattern] = field(default_factory=dict)
 
     @property
     def env(self) -> PathEnv:
         return self.context.paths
 
-    def pattern(self, text: str) -> PathPattern:
-        cached = self._patterns.get(text)
-        if cached is None:
-            cached = self._patterns[text] = self.env.pattern(text)
-        return cached
+    def path_matches(self, path: str, patterns: Sequence[str], *, within: bool) -> bool:
+        compiled = _pattern_set(tuple(patterns), self.env)
+        if compiled.regex is not None and compiled.regex.fullmatch(path):
+            return True
+        return within and compiled.within(path)
 
-    def path_matches(self, path: str, patterns: Iterable[str], *, within: bool) -> bool:
-        for text in patterns:
-            pattern = self.pattern(text)
-            if pattern.matches(path) or (within and pattern.within(path)):
-                return True
-        return False
+    @cached_property
+    def action_hosts(self) -> tuple[str, ...]:
+        view = self.view
+        if view is None:
+            return ()
+        words = dict.fromkeys((*view.argv, *view.words))
+        return tuple(dict.fromkeys(h for w in words for h in hosts_in_word(w)))
 
     @cached_property
     def view(self) -> ShellView | None:
@@ -241,11 +263,7 @@ def _match_host(rule: Rule, subject: _Subject) -> bool:
     action = subject.request.action
     if isinstance(action, NetworkAction):
         return rule.hosts.contains(action.host)
-    view = subject.view
-    if view is None:
-        return False
-    words = (*view.argv, *view.words)
-    return any(rule.hosts.contains(host) for word in words for host in hosts_in_word(word))
+    return any(rule.hosts.contains(host) for host in subject.action_hosts)
 
 
 def _sent_words(command: Sequence[str], auth_options: Sequence[str]) -> Iterator[str]:

@@ -10,11 +10,14 @@ name that embeds the address (``169.254.169.254.nip.io``, ``169-254-169-254.ssli
 * :func:`normalize_host` -- lower case, no trailing dot, brackets and zone id removed;
 * :func:`hosts_in_word` -- the hosts one shell word names (URL authority, ``user@host:path``,
   a bare address or dotted name);
-* :func:`hosts_in_text` -- the hosts a transcript entry mentions (URLs and dotted names);
+* :func:`hosts_in_text` -- the hosts a transcript entry mentions (URLs, dotted names, IPv4;
+  the first and last 128 KiB of a longer entry);
 * :class:`HostSet` -- names (exact, or ``*.suffix``) plus networks, with the embedded-address
   check.
 
-Pure functions; no DNS (the proxy's DNS guard covers names that *resolve* to private addresses).
+Every scan is linear: no backtracking regex ever runs over attacker-controlled text (a
+nested-quantifier host pattern took seconds on 27 KB of crafted tool output). Pure functions;
+no DNS (the proxy's DNS guard covers names that *resolve* to private addresses).
 """
 
 from __future__ import annotations
@@ -31,15 +34,16 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 _INET_ATON = re.compile(r"^(?:0[xX][0-9a-fA-F]+|[0-9]+)(?:\.(?:0[xX][0-9a-fA-F]+|[0-9]+)){0,3}$")
-_URL = re.compile(r"(?i)\b[a-z][a-z0-9+.\-]*://([^/\s?#'\"<>`]+)")
 _SCP = re.compile(r"^(?:[^@/\s:]+@)?(\[[0-9a-fA-F:.%]+\]|[A-Za-z0-9.\-]+):(?!//)")
-_NAME = re.compile(r"(?i)^(?:[a-z0-9_](?:[a-z0-9_\-]{0,61}[a-z0-9_])?\.)+[a-z][a-z0-9\-]{0,62}$")
-_TEXT_NAME = re.compile(
-    r"(?i)(?<![\w.\-@/])((?:[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?\.)+[a-z]{2,63})(?![\w\-])"
-)
-_TEXT_IPV4 = re.compile(
-    r"(?<![\w.])((?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3})(?![\w.])"
-)
+_LABEL = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_\-]*[A-Za-z0-9_])?")
+_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9.\-]*")
+_IPV4 = re.compile(r"(?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3}")
+_SCHEME = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-")
+_AUTHORITY_STOP = frozenset("/?#'\"<>` \t\r\n\\")
+MAX_NAME = 253
+MAX_SCHEME = 32
+MAX_AUTHORITY = 512
+MAX_SCAN = 256 * 1024
 _FILE_SUFFIXES = frozenset(
     [
         "py",
@@ -89,8 +93,44 @@ _FILE_SUFFIXES = frozenset(
 )
 
 
+def _url_authorities(text: str) -> list[str]:
+    """The authority of every ``scheme://authority`` in ``text``, in one linear pass (no
+    backtracking regex: transcript text is attacker-controlled and can be megabytes)."""
+    found: list[str] = []
+    index = text.find("://")
+    while index != -1:
+        start = index
+        while start > 0 and index - start < MAX_SCHEME and text[start - 1] in _SCHEME:
+            start -= 1
+        if start < index and text[start].isalpha():
+            begin = end = index + 3
+            while (
+                end < len(text) and end - begin < MAX_AUTHORITY and text[end] not in _AUTHORITY_STOP
+            ):
+                end += 1
+            if end > begin:
+                found.append(text[begin:end])
+        index = text.find("://", index + 3)
+    return found
+
+
+def _is_name(text: str) -> bool:
+    """A dotted DNS name whose last label is alphabetic (checked label by label, linear)."""
+    if len(text) > MAX_NAME or "." not in text:
+        return False
+    labels = text.split(".")
+    tld = labels[-1]
+    if not (2 <= len(tld) <= 63 and tld.isascii() and tld.isalpha()):
+        return False
+    if tld.lower() in _FILE_SUFFIXES:
+        return False
+    return all(0 < len(label) <= 63 and _LABEL.fullmatch(label) for label in labels[:-1])
+
+
 def parse_ip(text: str) -> IPAddress | None:
     """An IP literal in any spelling a client accepts (see the module docstring), else None."""
+    if len(text) > 64:
+        return None
     value = text.strip()
     if value.startswith("[") and value.endswith("]"):
         value = value[1:-1]
@@ -137,12 +177,18 @@ def hosts_in_word(word: str) -> list[str]:
     """Normalised hosts one shell word names. Single-label names count only in a URL or an
     ``scp``-style ``host:path`` (so ``grep metadata`` does not name the host ``metadata``)."""
     found: list[str] = []
-    for match in _URL.finditer(word):
-        host = _authority_host(match.group(1))
+    for authority in _url_authorities(word):
+        host = _authority_host(authority)
         if host:
             found.append(normalize_host(host))
     if found:
-        return found
+        return list(dict.fromkeys(found))
+    if len(word) > MAX_AUTHORITY:
+        return []
+    if "." not in word and ":" not in word:  # only a bare integer address remains possible
+        digits = word.lstrip("@").split("=", 1)[-1]
+        address = parse_ip(digits) if digits[:1].isdigit() else None
+        return [str(address)] if address is not None else []
     for piece in {word, word.split("=", 1)[-1], word.lstrip("@")}:
         scp = _SCP.match(piece)
         if scp and not piece.startswith(("/", ".", "~")):
@@ -151,26 +197,31 @@ def hosts_in_word(word: str) -> list[str]:
         bare = piece.rsplit("@", 1)[-1]
         head = bare.split("/", 1)[0]
         host = _authority_host(head) or ""
-        if parse_ip(host) is not None or parse_ip(head) is not None:
-            found.append(normalize_host(host if parse_ip(host) is not None else head))
-        elif _NAME.match(host) and host.rsplit(".", 1)[-1].lower() not in _FILE_SUFFIXES:
+        if parse_ip(host) is not None:
+            found.append(normalize_host(host))
+        elif parse_ip(head) is not None:
+            found.append(normalize_host(head))
+        elif _is_name(host):
             found.append(normalize_host(host))
     return list(dict.fromkeys(found))
 
 
 def hosts_in_text(text: str) -> set[str]:
-    """Hosts a free-text transcript entry mentions: URL authorities and dotted names."""
+    """Hosts a free-text transcript entry mentions: URL authorities, dotted names, IPv4."""
+    if len(text) > MAX_SCAN:  # the head and the tail: bounded work on megabytes of tool output
+        text = text[: MAX_SCAN // 2] + "\n" + text[-MAX_SCAN // 2 :]
     found = set()
-    for match in _URL.finditer(text):
-        host = _authority_host(match.group(1))
+    for authority in set(_url_authorities(text)):
+        host = _authority_host(authority)
         if host:
             found.add(normalize_host(host))
-    for match in _TEXT_NAME.finditer(text):
-        name = match.group(1)
-        if name.rsplit(".", 1)[-1].lower() not in _FILE_SUFFIXES:
-            found.add(normalize_host(name))
-    for match in _TEXT_IPV4.finditer(text):
-        found.add(normalize_host(match.group(1)))
+    for match in _TOKEN.finditer(text):
+        before = text[match.start() - 1] if match.start() else ""
+        if before == "/":
+            continue  # a path component
+        token = match.group(0).rstrip(".-")
+        if _IPV4.fullmatch(token) or _is_name(token):
+            found.add(normalize_host(token))
     return found
 
 
