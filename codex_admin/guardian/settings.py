@@ -14,7 +14,9 @@ Policy composition (spec guardian_otel_hooks §1.4 "Overrides"; managed wins):
 
 ``[auto_review]`` never comes from a project's `.codex/config.toml` (the config loader strips
 it: a repository must not rewrite its own reviewer). The review model defaults to the session's
-model; the timeout to :data:`DEFAULT_TIMEOUT` (90 s, Codex's ``GUARDIAN_REVIEW_TIMEOUT``).
+model; the timeout to :data:`DEFAULT_TIMEOUT` (90 s, Codex's ``GUARDIAN_REVIEW_TIMEOUT``);
+reasoning effort is ``low`` when the config sets ``model_reasoning_effort`` (the model
+reasons), else no ``reasoning`` field is sent.
 """
 
 from __future__ import annotations
@@ -187,10 +189,12 @@ def guardian_settings(result: ConfigResult) -> GuardianSettings:
     )
     model = table.get("model") or result.resolved.get("model") or result.config.get("model")
     timeout = table.get("timeout_seconds")
-    effort = result.config.get("model_reasoning_effort")
+    # Codex reviews with effort "low" when the model reasons; a configured effort says it does
+    # (sending `reasoning` to a model without it is a 400, which would fail every review closed)
+    effort = "low" if result.config.get("model_reasoning_effort") not in (None, "none") else None
     return GuardianSettings(
         policy=policy,
         model=str(model or "gpt-5-codex"),
         timeout=float(timeout) if isinstance(timeout, int | float) else DEFAULT_TIMEOUT,
-        reasoning_effort=str(effort) if isinstance(effort, str) else None,
+        reasoning_effort=effort,
     )
