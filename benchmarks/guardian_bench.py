@@ -74,15 +74,21 @@ def deterministic(rounds: int) -> None:
     print(f"deterministic tier: {n} requests of the shipped case pack, median of {rounds}")
     print(f"  execpolicy split + known-safe (baseline): {n / base:10.0f} actions/s")
     print(f"  decide_deterministic:                     {n / ours:10.0f} decisions/s")
-    print(f"  ratio: {ours / base:.2f}x the baseline ({(ours - base) / n * 1e6:.0f} µs added per action)")
+    print(
+        f"  ratio: {ours / base:.2f}x the baseline ({(ours - base) / n * 1e6:.0f} µs added per action)"
+    )
 
 
 def model_tier(rounds: int) -> None:
     verdict = '{"outcome": "allow", "risk_level": "low", "rationale": "requested"}'
     request = parse_request(
         {
-            "action": {"type": "shell", "command": ["pip", "install", "-r", "requirements.txt"],
-                       "cwd": "/home/user/repo", "sandbox_permissions": "require_escalated"},
+            "action": {
+                "type": "shell",
+                "command": ["pip", "install", "-r", "requirements.txt"],
+                "cwd": "/home/user/repo",
+                "sandbox_permissions": "require_escalated",
+            },
             "transcript": [{"role": "user", "text": "set up the environment"}]
             + [{"role": "tool", "name": "shell", "kind": "result", "text": "ok " * 200}] * 10,
             "thread_id": "bench",
@@ -99,8 +105,16 @@ def model_tier(rounds: int) -> None:
             async with ModelClient(provider, credentials) as client:
                 tier = ModelTier(provider, credentials, settings)
                 guardian = Guardian(settings, model_tier=tier)
-                bare = ModelRequest(model="m", input=[{"type": "message", "role": "user",
-                                                       "content": [{"type": "input_text", "text": "hi"}]}])
+                bare = ModelRequest(
+                    model="m",
+                    input=[
+                        {
+                            "type": "message",
+                            "role": "user",
+                            "content": [{"type": "input_text", "text": "hi"}],
+                        }
+                    ],
+                )
 
                 async def baseline() -> None:
                     async for _ in client.stream(bare):
@@ -124,7 +138,9 @@ def model_tier(rounds: int) -> None:
     print(f"model tier: one review on the mock Responses server, median of {rounds * 4}")
     print(f"  bare ModelClient turn (baseline): {base * 1000:7.2f} ms")
     print(f"  full guardian review:             {ours * 1000:7.2f} ms")
-    print(f"  added latency per reviewed action: {(ours - base) * 1000:.2f} ms ({ours / base:.2f}x the baseline)")
+    print(
+        f"  added latency per reviewed action: {(ours - base) * 1000:.2f} ms ({ours / base:.2f}x the baseline)"
+    )
 
 
 def main() -> None:

