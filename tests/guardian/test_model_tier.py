@@ -268,3 +268,68 @@ def test_an_unbuildable_model_tier_fails_closed(tmp_path: Path) -> None:
     verdict = run(go())
     assert verdict.status is ReviewStatus.DENIED and "not logged in" in verdict.rationale  # type: ignore[union-attr]
     assert verdict.failure_reason is FailureReason.MODEL_UNAVAILABLE  # type: ignore[union-attr]
+
+
+def test_a_stream_cut_mid_answer_is_retried_once(
+    responses_server: MockResponsesServer, tmp_path: Path
+) -> None:
+    from tests.support import early_close
+
+    responses_server.enqueue(early_close(), verdict_turn(outcome="allow"))
+    verdict, _ = run(_review(responses_server, tmp_path))  # type: ignore[misc]
+    assert verdict.status is ReviewStatus.APPROVED and len(responses_server.model_requests) == 2
+
+
+def test_rate_limit_is_retried_after_the_servers_delay(
+    responses_server: MockResponsesServer, tmp_path: Path
+) -> None:
+    from tests.support import rate_limited
+
+    responses_server.enqueue(rate_limited(0.05), verdict_turn(outcome="allow"))
+    verdict, _ = run(_review(responses_server, tmp_path))  # type: ignore[misc]
+    assert verdict.status is ReviewStatus.APPROVED and len(responses_server.model_requests) == 2
+
+
+def test_authentication_failure_is_denied_without_retry(
+    responses_server: MockResponsesServer, tmp_path: Path
+) -> None:
+    responses_server.enqueue(http_error(401, "invalid api key"))
+    verdict, _ = run(_review(responses_server, tmp_path))  # type: ignore[misc]
+    assert (
+        verdict.status is ReviewStatus.DENIED
+        and verdict.failure_reason is FailureReason.SESSION_ERROR
+    )
+    assert "401" in verdict.rationale and len(responses_server.model_requests) == 1
+
+
+def test_prompt_build_error_is_denied_without_a_request(
+    responses_server: MockResponsesServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A prompt that cannot be built (here: forced) fails closed before anything is sent."""
+    import codex_admin.guardian.model_tier as model_tier
+
+    def broken(*args: object, **kwargs: object) -> object:
+        raise ValueError("action JSON could not be rendered")
+
+    monkeypatch.setattr(model_tier, "build_prompt", broken)
+    verdict, _ = run(_review(responses_server, tmp_path))  # type: ignore[misc]
+    assert verdict.failure_reason is FailureReason.PROMPT_BUILD_ERROR
+    assert verdict.status is ReviewStatus.DENIED and "could not be rendered" in verdict.rationale
+    assert not responses_server.model_requests
+
+
+@pytest.mark.parametrize(
+    ("message", "transient"),
+    [
+        ("503 Service Unavailable: over capacity", True),
+        ("upstream connection reset", True),
+        ("Rate limit reached", True),
+        ("invalid_request_error: unknown parameter", False),
+    ],
+)
+def test_transient_classification(message: str, transient: bool) -> None:
+    from codex_admin.guardian import is_transient
+    from codex_admin.providers import InvalidResponse, RequestRejected
+
+    assert is_transient(RequestRejected(message)) is transient
+    assert not is_transient(InvalidResponse("malformed event stream"))
