@@ -139,6 +139,7 @@ def test_doctor_healthy_machine(tmp_path: Path, env: dict[str, str]) -> None:
         "rules",
         "sandbox",
         "proxy",
+        "credentials",
     }
     assert checks["requirements"]["status"] == "ok"
     assert checks["remote"]["status"] == "info"
