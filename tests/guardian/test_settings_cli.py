@@ -184,3 +184,24 @@ def test_cli_policy_show(env: Env) -> None:
     assert data["notes"] and data["timeout_seconds"] == 90
     human = run_codex("guardian", "policy", "show")
     assert "# tenant_policy: requirements:" in human.stdout
+
+
+def test_cli_test_with_the_model_tier(env: Env, tmp_path: Path) -> None:
+    """Without --offline a case the rules cannot decide is judged by the review model."""
+    case = tmp_path / "model.toml"
+    case.write_text(
+        '[[case]]\nname = "install goes to the model"\nexpect = "allow"\noffline = "fail_closed"\n'
+        '[case.request]\ntranscript = [{role = "user", text = "install the deps"}]\n'
+        '[case.request.action]\ntype = "shell"\ncommand = ["pip", "install", "-r", "requirements.txt"]\n'
+        'cwd = "/home/user/repo"\n'
+    )
+    with MockResponsesServer() as server:
+        server.enqueue(assistant_turn('{"outcome": "allow", "risk_level": "low"}'))
+        table = "\n".join(f"{k} = {json.dumps(v)}" for k, v in server.provider_config().items())
+        env.user(f'model = "m"\nmodel_provider = "mock"\n[model_providers.mock]\n{table}\n')
+        online = run_codex("guardian", "test", str(case), "--json")
+        assert online.returncode == 0, online.stdout + online.stderr
+        assert json.loads(online.stdout)["cases"][0]["decided_by"] == "model"
+        offline = run_codex("guardian", "test", str(case), "--offline")
+        assert offline.returncode == 0 and "[deny by fail_closed]" in offline.stdout
+        assert len(server.model_requests) == 1
