@@ -181,6 +181,12 @@ class _Subject:
         return tuple(dict.fromkeys(self.word_paths(view))) if view else ()
 
     @cached_property
+    def real_words(self) -> tuple[str, ...]:
+        """:attr:`resolved_words` plus, for paths that exist, where their symlinks lead
+        (``cat notes.txt`` where notes.txt -> ~/.ssh/id_rsa reads the key)."""
+        return tuple(dict.fromkeys(p for w in self.resolved_words for p in (w, _real(w))))
+
+    @cached_property
     def write_targets(self) -> tuple[str, ...]:
         view = self.view
         if view is None:
@@ -291,7 +297,10 @@ def _secret_source(rule: Rule, subject: _Subject, view: ShellView) -> bool:
                 continue
             for candidate in path_candidates(word):
                 path = subject.env.resolve(candidate, view.cwd)
-                if path is not None and subject.path_matches(path, secrets, within=True):
+                if path is not None and (
+                    subject.path_matches(path, secrets, within=True)
+                    or subject.path_matches(_real(path), secrets, within=True)
+                ):
                     return True
             if _glob_any(env_globs, _VAR.findall(word)):
                 return True
@@ -528,10 +537,18 @@ def _match_read_only(rule: Rule, subject: _Subject) -> bool:
     if view is None or not isinstance(subject.request.action, ShellAction) or not view.known_safe():
         return False
     excluded = (*rule.strings("exclude_paths"), *subject.request.unreadable_paths)
-    if any(subject.path_matches(p, excluded, within=True) for p in subject.resolved_words):
+    if any(subject.path_matches(p, excluded, within=True) for p in subject.real_words):
         return False
     env_globs = rule.strings("exclude_env")
     return not any(_glob_any(env_globs, _VAR.findall(word)) for word in view.words)
+
+
+def _real(path: str) -> str:
+    """``path`` with the symlinks of its existing components followed (lexical otherwise)."""
+    try:
+        return os.path.realpath(path)
+    except (OSError, ValueError):
+        return path
 
 
 def _inside(path: str, roots: Sequence[str], resolve: bool) -> bool:
