@@ -29,7 +29,7 @@ from codex_admin.guardian.reviewer import Guardian
 from codex_admin.guardian.verdict import ReviewStatus, Verdict
 from codex_admin.vocabulary import SandboxMode
 
-__all__ = ["REVIEWABLE", "NetworkContext", "NetworkDecision", "NetworkGate"]
+__all__ = ["NOT_REVIEWABLE", "REVIEWABLE", "NetworkContext", "NetworkDecision", "NetworkGate"]
 
 REVIEWABLE = frozenset({"not_allowed"})
 NOT_REVIEWABLE = frozenset({"denied", "managed_denied", "not_allowed_local"})
@@ -81,7 +81,8 @@ class NetworkGate:
         blocked_by: str = "not_allowed",
         context: NetworkContext | None = None,
     ) -> NetworkDecision:
-        """Allow or refuse one connection the proxy's allow list did not cover."""
+        """Allow or refuse one connection the proxy's allow list did not cover. Anything but
+        an allow-list miss (``NOT_REVIEWABLE`` and unknown reasons alike) is refused unreviewed."""
         if blocked_by not in REVIEWABLE:
             return NetworkDecision(
                 False,

@@ -13,6 +13,10 @@ Layout of the user message (spec guardian_otel_hooks §1.3; one ``input_text`` i
    every string capped), ``>>> APPROVAL REQUEST END``. Network requests get their own
    preamble (trigger known / candidate triggers / none).
 
+Entry text is rendered as given, except that lines imitating the layout -- a line starting
+``>>> `` or ``[n] user`` / ``developer`` / ``assistant`` / ``tool`` -- get a ``| `` prefix: tool
+output must not be able to close the transcript or forge a user message (:func:`defang`).
+
 Budgets (Codex v2/v3): tokens are approximated as UTF-8 bytes / 4. Each message entry is capped
 at 2,000 tokens and each tool entry at 1,000; messages share a 10,000-token budget and tool
 entries a separate 10,000. Kept: the first and the last user message, then the other user
@@ -25,6 +29,7 @@ tokens.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -80,6 +85,15 @@ NETWORK_WITHOUT_TRIGGER = (
     "This is a network connection outside the allow list, and no triggering command is known. "
     "Judge from the transcript whether the user's task explains a connection to this host."
 )
+
+
+_FORGED_LINE = re.compile(r"(?m)^(?=>>> |\[\d+\] (?:user|developer|assistant|tool)\b)")
+
+
+def defang(text: str) -> str:
+    """Entry text with lines that imitate the layout (``>>> TRANSCRIPT END``, ``[7] user:``)
+    prefixed by ``| ``, so tool output cannot forge a user message or close the transcript."""
+    return _FORGED_LINE.sub("| ", text)
 
 
 def approx_tokens(text: str) -> int:
@@ -194,7 +208,7 @@ def build_prompt(
     """The whole prompt for one review (see the module docstring for the layout)."""
     kept, omitted = select_transcript(request.transcript)
     items = [INTRO, ">>> TRANSCRIPT START"]
-    items += [f"[{k.number}] {k.entry.label}: {k.text}" for k in kept]
+    items += [f"[{k.number}] {k.entry.label}: {defang(k.text)}" for k in kept]
     if not kept:
         items.append("(no conversation entries)")
     items.append(">>> TRANSCRIPT END")
@@ -220,7 +234,8 @@ def build_prompt(
         items.append(ACTION_INTRO)
     items.append(">>> APPROVAL REQUEST START")
     if request.retry_reason:
-        items.append(f"Retry reason: {truncate_middle(request.retry_reason, TOOL_ENTRY_TOKENS)[0]}")
+        reason = truncate_middle(request.retry_reason, TOOL_ENTRY_TOKENS)[0]
+        items.append(f"Retry reason: {defang(reason)}")
     if attempt_note:
         items.append(attempt_note)
     items.append(ACTION_INSTRUCTION)

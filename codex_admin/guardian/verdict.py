@@ -24,7 +24,7 @@ A deny is never turned into an allow.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
@@ -222,7 +222,6 @@ class Verdict:
     ttft_ms: float | None = None
     action_truncated: bool = False
     usage: dict[str, int] | None = None
-    details: dict[str, Any] = field(default_factory=dict)
 
     @property
     def approved(self) -> bool:
