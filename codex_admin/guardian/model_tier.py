@@ -9,7 +9,8 @@ what happened               retried?    result
 ==========================  ==========  ======================================================
 deadline passed             once        ``timeout`` (the caller: ``timed_out``, not a denial)
 transient provider error    once        ``session_error`` when the retry fails too
-other provider error        no          ``session_error``
+other provider error        no          ``session_error`` (also any other CodexError, e.g. a
+                                        credential store that cannot be read)
 prompt could not be built   no          ``prompt_build_error``
 answer is not a verdict     no          ``parse_error``
 task cancelled              no          ``CancelledError`` propagates (the caller: aborted)
@@ -204,6 +205,14 @@ class ModelTier:
                     delay = err.retry_after if err.retry_after is not None else 0.2
                     await self._sleep(min(max(delay, 0.0), MAX_RETRY_DELAY))
                     continue
+                return ModelAssessment(
+                    None,
+                    FailureReason.SESSION_ERROR,
+                    err.message,
+                    action_truncated=truncated,
+                    attempts=attempt,
+                )
+            except CodexError as err:  # e.g. a credential store that cannot be read
                 return ModelAssessment(
                     None,
                     FailureReason.SESSION_ERROR,
