@@ -40,7 +40,7 @@ __all__ = [
 
 DEFAULT_TIMEOUT = 90.0
 BUILT_IN = "built-in"
-_PLACEHOLDER = "{tenant_policy_config}"
+_TENANT_SLOT = "{tenant_policy_config}"
 
 OUTPUT_CONTRACT = """\
 ## Answer format
@@ -96,7 +96,7 @@ class GuardianPolicy:
         )
         template = by_name["template"].text.strip()
         contract = by_name["output_contract"].text.strip()
-        return template.replace(_PLACEHOLDER, tenant) + "\n\n" + contract + "\n"
+        return template.replace(_TENANT_SLOT, tenant) + "\n\n" + contract + "\n"
 
     def to_json(self) -> dict[str, Any]:
         return {
