@@ -44,6 +44,10 @@ GROUPS: dict[str, tuple[str, str]] = {
         "codex_admin.cli.hooks_cmd",
         "List, trust and test lifecycle hooks (Claude-Code-compatible)",
     ),
+    "guardian": (
+        "codex_admin.cli.guardian_cmd",
+        "Review actions with the auto-reviewer; test and show its policy",
+    ),
     "login": ("codex_admin.cli.login_cmd", "Sign in with ChatGPT or an API key; show the login"),
     "logout": ("codex_admin.cli.logout_cmd", "Remove stored authentication credentials"),
     "doctor": (

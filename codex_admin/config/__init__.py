@@ -67,7 +67,7 @@ if TYPE_CHECKING:
     from codex_admin.config.resolve import Flags
     from codex_admin.config.schema import SCHEMA_KINDS, json_schema, json_schema_text
     from codex_admin.config.spelling import suggest
-    from codex_admin.config.toml_io import format_key, locate_key, parse_key_path
+    from codex_admin.config.toml_io import format_key, locate_key, parse_key_path, parse_toml_text
     from codex_admin.config.trust import TRUST_STATE_NAME
     from codex_admin.config.validate import (
         KINDS,
@@ -123,6 +123,7 @@ _EXPORTS = {
     "suggest": "codex_admin.config.spelling",
     "format_key": "codex_admin.config.toml_io",
     "locate_key": "codex_admin.config.toml_io",
+    "parse_toml_text": "codex_admin.config.toml_io",
     "parse_key_path": "codex_admin.config.toml_io",
     "TRUST_STATE_NAME": "codex_admin.config.trust",
     "KINDS": "codex_admin.config.validate",
@@ -190,6 +191,7 @@ __all__ = [
     "parse_override",
     "parse_overrides",
     "parse_requirements",
+    "parse_toml_text",
     "read_file_bytes",
     "read_mdm_plist",
     "read_text_file",

@@ -24,6 +24,7 @@ __all__ = [
     "SANDBOX_MODES",
     "WEB_SEARCH_MODES",
     "ApprovalPolicy",
+    "AutoReviewConfig",
     "ConfigToml",
     "GranularApproval",
     "McpServerConfig",
@@ -206,6 +207,16 @@ class NetworkConfig(Strict):
     dangerously_allow_all_unix_sockets: bool | None = None
 
 
+class AutoReviewConfig(Strict):
+    """`[auto_review]`: the guardian auto-reviewer (codex_admin.guardian). Never from a project
+    layer (see `PROJECT_DENYLIST`); `guardian_policy_config` in requirements beats `policy`."""
+
+    policy: str | None = None  # replaces the built-in tenant policy text
+    extra_policy: str | None = None  # appended to the tenant policy
+    model: str | None = None  # the review model (default: the session's model)
+    timeout_seconds: float | None = Field(default=None, gt=0, le=3600)
+
+
 class Profile(Strict):
     """A legacy named profile `[profiles.NAME]`: overlays the merged files, below `-c`."""
 
@@ -244,6 +255,7 @@ class ConfigToml(Strict):
     model_auto_compact_token_limit: int | None = None
     approval_policy: ApprovalPolicy | None = None
     approvals_reviewer: ReviewerName | None = None
+    auto_review: AutoReviewConfig | None = None
     sandbox_mode: SandboxModeName | None = None
     sandbox_workspace_write: SandboxWorkspaceWrite | None = None
     default_permissions: str | None = None

@@ -69,6 +69,7 @@ REQUIREMENT_FIELDS: tuple[str, ...] = (
     "hooks",
     "allow_managed_hooks_only",
     "guardian_policy_config",
+    "guardian_extra_policy",
     "allow_guardian_fail_open",
     "computer_use",
     "windows",
@@ -210,9 +211,10 @@ def _normalise(
         table["allowed_approvals_reviewers"] = list(
             dict.fromkeys("auto_review" if r == "guardian_subagent" else r for r in reviewers)
         )
-    policy = table.get("guardian_policy_config")
-    if isinstance(policy, str) and not policy.strip():
-        del table["guardian_policy_config"]
+    for key in ("guardian_policy_config", "guardian_extra_policy"):
+        policy = table.get(key)
+        if isinstance(policy, str) and not policy.strip():
+            del table[key]
     deny = table.get("permissions", {}).get("filesystem", {}).get("deny_read")
     if isinstance(deny, list):
         resolved = []

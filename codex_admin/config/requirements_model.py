@@ -147,6 +147,7 @@ class RequirementsToml(Strict):
     computer_use: dict[str, Any] | None = None
     windows: dict[str, Any] | None = None
     guardian_policy_config: str | None = None
+    guardian_extra_policy: str | None = None
     allow_guardian_fail_open: bool | None = None
     marketplaces: Any = None
     allowed_permission_profiles: Any = None
