@@ -109,7 +109,7 @@ def bwrap_options(
             opts += ["--setenv", name, value]
     if argv0 is not None:
         opts += ["--argv0", argv0]
-    opts += ["--chdir", str(plan.cwd)]
+    opts += ["--chdir", str(plan.run_dir)]
     return opts
 
 

@@ -76,6 +76,14 @@ class SandboxPlan:
     watched: tuple[WatchedLink, ...] = ()
     guarded: tuple[Entry, ...] = ()  # the protected names found before the run (for repair)
     shared: tuple[Path, ...] = ()  # writable roots other processes use too (/tmp, $TMPDIR)
+    # Where the command starts when it is not the policy's cwd (the shell tool's `workdir`):
+    # only the starting directory; what is writable stays what the policy's cwd decides.
+    workdir: Path | None = None
+
+    @property
+    def run_dir(self) -> Path:
+        """The directory the command starts in."""
+        return self.workdir or self.cwd
 
     @property
     def owned_roots(self) -> tuple[Path, ...]:

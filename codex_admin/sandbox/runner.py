@@ -23,7 +23,9 @@ After the command is gone, the protected names below the writable roots are chec
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
+import dataclasses
 import os
 import signal
 import time
@@ -48,7 +50,7 @@ from codex_admin.sandbox.launch import (
     refusal,
     resolve_program,
 )
-from codex_admin.sandbox.plan import plan_sandbox
+from codex_admin.sandbox.plan import SandboxPlan, plan_sandbox
 from codex_admin.sandbox.policy import SandboxPolicy
 from codex_admin.sandbox.seccomp import sandbox_filter
 
@@ -62,6 +64,56 @@ class _Stdio:
     stdin: int | None
     stdout: int | None
     stderr: int | None
+    output_limit: int | None = None
+
+
+class _Capped:
+    """One pipe's output: everything up to ``limit`` bytes, else head + marker + tail."""
+
+    def __init__(self, limit: int | None) -> None:
+        self.limit = limit
+        self.head = bytearray()
+        self.tail: collections.deque[bytes] = collections.deque()
+        self.tail_size = 0
+        self.dropped = 0
+
+    def add(self, chunk: bytes) -> None:
+        if self.limit is None:
+            self.head += chunk
+            return
+        half = self.limit // 2
+        room = half - len(self.head)
+        if room > 0:
+            self.head += chunk[:room]
+            chunk = chunk[room:]
+        if not chunk:
+            return
+        self.tail.append(chunk)
+        self.tail_size += len(chunk)
+        while self.tail_size > half:
+            extra = self.tail_size - half
+            first = self.tail[0]
+            if len(first) <= extra:
+                self.tail.popleft()
+                cut = len(first)
+            else:
+                self.tail[0] = first[extra:]
+                cut = extra
+            self.tail_size -= cut
+            self.dropped += cut
+
+    def value(self) -> bytes:
+        if not self.dropped:
+            return bytes(self.head) + b"".join(self.tail)
+        marker = f"\n[... {self.dropped} bytes of output omitted ...]\n".encode()
+        return bytes(self.head) + marker + b"".join(self.tail)
+
+
+async def _drain(stream: asyncio.StreamReader | None, into: _Capped) -> None:
+    if stream is None:
+        return
+    while chunk := await stream.read(65536):
+        into.add(chunk)
 
 
 async def run_sandboxed(
@@ -76,27 +128,33 @@ async def run_sandboxed(
     stdout: int | None = None,
     stderr: int | None = None,
     index: TreeIndex | None = None,
+    workdir: Path | None = None,
+    output_limit: int | None = None,
 ) -> RunResult:
     """Run ``command`` confined by ``policy``. Raises CodexError before launch on bad input or
     when the sandbox cannot be created (never falls back to running unsandboxed).
 
-    ``index`` is the session's protected-name cache (:class:`.guard.TreeIndex`).
+    ``index`` is the session's protected-name cache (:class:`.guard.TreeIndex`). ``workdir``
+    starts the command elsewhere than ``policy.cwd`` without changing what it may write.
+    ``output_limit`` bounds the captured bytes per pipe: the head and the tail are kept around
+    an omission marker, the rest is read and dropped (a command printing forever cannot fill
+    memory).
     """
     if not command:
         raise CodexError("no command given", hint="put the command after `--`")
     index = index or TreeIndex()
-    plan = plan_sandbox(policy, index=index)
+    plan = _with_workdir(plan_sandbox(policy, index=index), workdir)
     env = child_env(policy, environ, proxy)
-    io = _Stdio(stdin, stdout, stderr)
+    io = _Stdio(stdin, stdout, stderr, output_limit)
     try:
-        program = resolve_program(command[0], env.get("PATH"), plan.cwd)
+        program = resolve_program(command[0], env.get("PATH"), plan.run_dir)
     except NotRunnable as err:
         return refusal(err, command, plan.use_sandbox, stdout, stderr)
     if not plan.use_sandbox:
         return await spawn_unsandboxed(
             list(command),
             env,
-            plan.cwd,
+            plan.run_dir,
             program,
             timeout=timeout,
             io=io,
@@ -123,7 +181,15 @@ async def run_sandboxed(
             raise explain_launch_failure()
         # A path the plan mounts vanished before bubblewrap reached it (another process
         # cleaning /tmp): the command never started, so plan again and retry.
-        plan = plan_sandbox(policy, index=index)
+        plan = _with_workdir(plan_sandbox(policy, index=index), workdir)
+
+
+def _with_workdir(plan: SandboxPlan, workdir: Path | None) -> SandboxPlan:
+    if workdir is None:
+        return plan
+    if not workdir.is_dir():
+        raise CodexError(f"working directory {workdir} does not exist", hint="pass an existing one")
+    return dataclasses.replace(plan, workdir=Path(os.path.realpath(workdir)))
 
 
 async def spawn_unsandboxed(
@@ -137,8 +203,9 @@ async def spawn_unsandboxed(
     io: _Stdio | None = None,
 ) -> RunResult:
     """Run ``argv`` directly (danger-full-access, or macOS's ``sandbox-exec``)."""
-    proc = await _create(argv, env, cwd, program, io or _Stdio(None, None, None), ())
-    return await _communicate(proc, argv, timeout, forward_signals, None)
+    io = io or _Stdio(None, None, None)
+    proc = await _create(argv, env, cwd, program, io, ())
+    return await _communicate(proc, argv, timeout, forward_signals, None, io.output_limit)
 
 
 async def _create(
@@ -199,7 +266,7 @@ async def _wait(
     launch: Prepared, timeout: float | None, forward_signals: bool, io: _Stdio
 ) -> RunResult | None:
     """Run the prepared launch; None when bubblewrap exited before starting the command."""
-    proc = await _create(launch.argv, {}, launch.plan.cwd, launch.argv[0], io, launch.passed)
+    proc = await _create(launch.argv, {}, launch.plan.run_dir, launch.argv[0], io, launch.passed)
     launch.spawned()
     status = _Status(launch.status_fd)
     servers: list[Listener] = []
@@ -214,7 +281,9 @@ async def _wait(
             server.close()
         raise
     try:
-        result = await _communicate(proc, launch.display, timeout, forward_signals, status)
+        result = await _communicate(
+            proc, launch.display, timeout, forward_signals, status, io.output_limit
+        )
     finally:
         for server in servers:
             server.close()
@@ -258,9 +327,15 @@ async def _communicate(
     timeout: float | None,
     forward_signals: bool,
     status: _Status | None,
+    output_limit: int | None = None,
 ) -> RunResult:
     loop = asyncio.get_running_loop()
     started = time.monotonic()
+    out_buf, err_buf = _Capped(output_limit), _Capped(output_limit)
+
+    async def collect() -> None:
+        await asyncio.gather(_drain(proc.stdout, out_buf), _drain(proc.stderr, err_buf))
+        await proc.wait()
 
     async def target() -> int | None:
         # bwrap: the namespace's process group (the command's); direct: the command's own group.
@@ -291,11 +366,11 @@ async def _communicate(
     timed_out = False
     try:
         try:
-            out, errout = await asyncio.wait_for(proc.communicate(), timeout)
+            await asyncio.wait_for(collect(), timeout)
         except TimeoutError:
             timed_out = True
             kill_all()
-            out, errout = await proc.communicate()
+            await collect()  # what was read before the timeout is kept in the buffers
         except asyncio.CancelledError:
             kill_all()
             with contextlib.suppress(asyncio.CancelledError):
@@ -317,7 +392,7 @@ async def _communicate(
         timed_out=timed_out,
         sandboxed=status is not None,
         duration=time.monotonic() - started,
-        stdout=out,
-        stderr=errout,
+        stdout=out_buf.value() if proc.stdout is not None else None,
+        stderr=err_buf.value() if proc.stderr is not None else None,
         argv=list(argv),
     )

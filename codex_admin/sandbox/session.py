@@ -183,8 +183,11 @@ class SandboxSession:
         stdin: int | None = None,
         stdout: int | None = None,
         stderr: int | None = None,
+        workdir: Path | None = None,
+        output_limit: int | None = None,
     ) -> RunResult:
-        """Run one command under ``policy``; in ``proxy`` mode through the session proxy."""
+        """Run one command under ``policy``; in ``proxy`` mode through the session proxy.
+        ``workdir`` and ``output_limit`` are as in :func:`run_sandboxed`."""
         proxy = await self.endpoints() if policy.network is NetworkMode.PROXY else None
         return await run_sandboxed(
             policy,
@@ -197,6 +200,8 @@ class SandboxSession:
             stdout=stdout,
             stderr=stderr,
             index=self.index,
+            workdir=workdir,
+            output_limit=output_limit,
         )
 
     async def close(self) -> None:
