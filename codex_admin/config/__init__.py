@@ -9,7 +9,12 @@ from codex_admin.config.layers import Layer
 from codex_admin.config.loader import ConfigResult, LoadOptions, RequirementSource, load_config
 from codex_admin.config.mdm import MdmPayload, read_mdm_plist
 from codex_admin.config.merge import get_value
-from codex_admin.config.models import ConfigToml, NetworkConfig
+from codex_admin.config.models import (
+    ConfigToml,
+    ModelProviderAuth,
+    ModelProviderConfig,
+    NetworkConfig,
+)
 from codex_admin.config.overrides import parse_override, parse_overrides
 from codex_admin.config.paths import codex_home, system_dir
 from codex_admin.config.requirements import (
@@ -47,6 +52,8 @@ __all__ = [
     "Layer",
     "LoadOptions",
     "MdmPayload",
+    "ModelProviderAuth",
+    "ModelProviderConfig",
     "NetworkConfig",
     "RequirementSource",
     "RequirementValue",

@@ -61,6 +61,7 @@ _PATH_KEYS: tuple[tuple[str, ...], ...] = (
     ("js_repl_node_module_dirs", "*"),
     ("zsh_path",),
     ("mcp_servers", "*", "cwd"),
+    ("model_providers", "*", "auth", "cwd"),
     ("profiles", "*", "model_instructions_file"),
     ("profiles", "*", "sandbox_workspace_write", "writable_roots", "*"),
 )

@@ -25,6 +25,7 @@ __all__ = [
     "ConfigToml",
     "GranularApproval",
     "McpServerConfig",
+    "ModelProviderAuth",
     "ModelProviderConfig",
     "NetworkConfig",
     "Profile",
@@ -130,8 +131,22 @@ class McpServerConfig(Strict):
         return self
 
 
+class ModelProviderAuth(Strict):
+    """`[model_providers.<id>.auth]`: a command that prints the provider's bearer token."""
+
+    command: str
+    args: list[str] | None = None
+    timeout_ms: int | None = Field(default=None, ge=1)
+    refresh_interval_ms: int | None = Field(default=None, ge=0)
+    cwd: str | None = None
+
+
 class ModelProviderConfig(Strict):
-    """A model provider entry under `[model_providers.<id>]`."""
+    """A model provider entry under `[model_providers.<id>]` (retry counts above 100 are capped).
+
+    ``wire_api = "chat"`` is accepted (newest Codex removed it; this product keeps Chat
+    Completions for local and gateway servers). ``auth`` excludes the other credential sources.
+    """
 
     name: str | None = None
     base_url: str | None = None
@@ -142,19 +157,32 @@ class ModelProviderConfig(Strict):
     query_params: dict[str, str] | None = None
     http_headers: dict[str, str] | None = None
     env_http_headers: dict[str, str] | None = None
-    request_max_retries: int | None = Field(default=None, ge=0, le=100)
-    stream_max_retries: int | None = Field(default=None, ge=0, le=100)
-    stream_idle_timeout_ms: int | None = Field(default=None, ge=0)
+    request_max_retries: int | None = Field(default=None, ge=0)
+    stream_max_retries: int | None = Field(default=None, ge=0)
+    stream_idle_timeout_ms: int | None = Field(default=None, ge=1)
     requires_openai_auth: bool | None = None
-    auth: dict[str, Any] | None = None
+    auth: ModelProviderAuth | None = None
     aws: dict[str, Any] | None = None
     supports_websockets: bool | None = None
     websocket_connect_timeout_ms: int | None = None
 
     @model_validator(mode="after")
-    def _wire(self) -> ModelProviderConfig:
-        if self.wire_api == "chat":
-            raise ValueError('wire_api = "chat" is no longer supported; use wire_api = "responses"')
+    def _auth_sources(self) -> ModelProviderConfig:
+        if self.auth is None:
+            return self
+        if not self.auth.command.strip():
+            raise ValueError("provider auth.command must not be empty")
+        conflicts = [
+            name
+            for name, value in (
+                ("env_key", self.env_key),
+                ("experimental_bearer_token", self.experimental_bearer_token),
+                ("requires_openai_auth", self.requires_openai_auth or None),
+            )
+            if value is not None
+        ]
+        if conflicts:
+            raise ValueError(f"provider auth cannot be combined with {', '.join(conflicts)}")
         return self
 
 

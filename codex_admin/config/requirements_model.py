@@ -141,6 +141,9 @@ class RequirementsToml(Strict):
     allowed_permission_profiles: Any = None
     allowed_permissions: Any = None
     default_permissions: str | None = None
+    # Login restrictions; they beat the same keys in config (`codex_admin.auth` applies them).
+    forced_login_method: Literal["chatgpt", "api"] | None = None
+    forced_chatgpt_workspace_id: str | list[str] | None = None
 
 
 # Fields in the order `codex requirements show` lists them.
@@ -168,4 +171,6 @@ REQUIREMENT_FIELDS: tuple[str, ...] = (
     "allowed_permission_profiles",
     "allowed_permissions",
     "default_permissions",
+    "forced_login_method",
+    "forced_chatgpt_workspace_id",
 )
