@@ -94,8 +94,12 @@ class PatchApproval:
     kind: str = field(init=False, default="apply_patch")
 
     def to_json(self) -> dict[str, Any]:
-        return {"type": self.kind, "cwd": str(self.cwd), "files": list(self.files),
-                "patch": self.patch}
+        return {
+            "type": self.kind,
+            "cwd": str(self.cwd),
+            "files": list(self.files),
+            "patch": self.patch,
+        }
 
 
 @dataclass(frozen=True)

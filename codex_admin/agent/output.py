@@ -13,8 +13,8 @@ from __future__ import annotations
 import json
 
 __all__ = [
-    "MAX_LINES",
     "MAX_BYTES",
+    "MAX_LINES",
     "format_exec_output",
     "shell_output_json",
     "shell_output_text",
@@ -70,6 +70,5 @@ def shell_output_json(output: str, exit_code: int, duration_seconds: float) -> s
 
 def shell_output_text(output: str, exit_code: int, duration_seconds: float) -> str:
     """The plain-text form used when the freeform apply_patch tool is in use."""
-    return (
-        f"Exit code: {exit_code}\nWall time: {round(duration_seconds, 1)} seconds\nOutput:\n{output}"
-    )
+    wall = round(duration_seconds, 1)
+    return f"Exit code: {exit_code}\nWall time: {wall} seconds\nOutput:\n{output}"

@@ -202,9 +202,7 @@ def list_rollouts(codex_home: Path) -> list[Path]:
     return sorted(found, key=lambda p: p.name, reverse=True)
 
 
-def find_rollout(
-    codex_home: Path, session: str | None, *, cwd: Path | None = None
-) -> RolloutState:
+def find_rollout(codex_home: Path, session: str | None, *, cwd: Path | None = None) -> RolloutState:
     """The rollout of ``session`` (a thread id), or the newest one (``session=None``).
 
     With ``cwd`` only sessions recorded in that directory count (Codex's default for

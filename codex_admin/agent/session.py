@@ -34,7 +34,9 @@ from codex_admin.agent.context import compact_prompt, user_message
 from codex_admin.agent.events import (
     AgentMessageItem,
     ErrorEvent,
+    ErrorItem,
     Event,
+    ItemCompleted,
     ReasoningItem,
     ThreadStarted,
     TurnCompleted,
@@ -153,6 +155,11 @@ class Session:
                 self.rollout.close()
             self._events.put_nowait(_END)
 
+    def warn(self, message: str) -> None:
+        """A session-level warning (before any turn), as an ``error`` item."""
+        item = ErrorItem(self.services.next_item_id(), message=message)
+        self._emit(ItemCompleted(None, item.to_json()))
+
     def _emit(self, event: Event) -> None:
         if self.rollout is not None:
             self.rollout.write("event_msg", event.to_json())
@@ -169,18 +176,20 @@ class Session:
             if submission is _END:
                 return
             assert isinstance(submission, UserInput)
-            self._turn = asyncio.create_task(self._run_turn(submission.text))
+            self._turn = asyncio.create_task(self._run_turn(submission))
             with contextlib.suppress(asyncio.CancelledError):
                 await self._turn
             self._turn = None
 
     # ------------------------------------------------------------------------------ the turn
 
-    async def _run_turn(self, text: str) -> None:
+    async def _run_turn(self, submission: UserInput) -> None:
         turn_id = str(uuid.uuid4())
         self._emit(TurnStarted(turn_id))
         ctx = TurnContext(self.services, turn_id, self.history)
-        self._record(user_message(text))
+        prompt = user_message(submission.text)
+        prompt["content"].extend(dict(image) for image in submission.images)
+        self._record(prompt)
         usage = Usage()
         last_message: str | None = None
         try:
@@ -221,7 +230,9 @@ class Session:
         self._emit(ErrorEvent(ctx.turn_id, message))
         self._emit(TurnFailed(ctx.turn_id, message))
 
-    def _request(self, *, extra_input: Sequence[dict[str, Any]] = (), tools: bool = True) -> ModelRequest:
+    def _request(
+        self, *, extra_input: Sequence[dict[str, Any]] = (), tools: bool = True
+    ) -> ModelRequest:
         text = None
         if self.config.output_schema is not None and tools:
             from codex_admin.providers import output_schema_format
@@ -293,7 +304,9 @@ class Session:
         prompt = [user_message(self.config.extra.get("compact_prompt") or compact_prompt())]
         history = list(self.history)
         while True:
-            trial = replace(self._request(extra_input=prompt, tools=False), input=[*history, *prompt])
+            trial = replace(
+                self._request(extra_input=prompt, tools=False), input=[*history, *prompt]
+            )
             try:
                 response = await collect_response(
                     self.client, trial, lambda r: self._announce_retry(ctx, r)
@@ -310,6 +323,8 @@ class Session:
         self.history[:] = replacement
         self._compactions += 1
         if self.rollout is not None:
-            self.rollout.write("compacted", {"message": summary, "replacement_history": replacement})
+            self.rollout.write(
+                "compacted", {"message": summary, "replacement_history": replacement}
+            )
         if self._compactions > 1:
             ctx.warn(REPEATED_COMPACTION_WARNING)

@@ -27,7 +27,10 @@ __all__ = [
 
 @dataclass(frozen=True)
 class UserInput:
+    """A user message; ``images`` are Responses ``input_image`` parts to attach."""
+
     text: str
+    images: tuple[dict[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

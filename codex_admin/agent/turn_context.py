@@ -123,8 +123,10 @@ class TurnContext:
         """Close every item still open: commands and patches abandoned mid-run are ``failed``
         (never ``completed``); the plan completes with its last state."""
         for item in list(self._open.values()):
-            if isinstance(item, CommandExecutionItem | FileChangeItem):
-                if item.status is ItemStatus.IN_PROGRESS:
-                    item.status = ItemStatus.FAILED
+            if (
+                isinstance(item, CommandExecutionItem | FileChangeItem)
+                and item.status is ItemStatus.IN_PROGRESS
+            ):
+                item.status = ItemStatus.FAILED
             self.complete(item)
         self._plan = None

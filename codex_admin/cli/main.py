@@ -39,6 +39,7 @@ GROUPS: dict[str, tuple[str, str]] = {
         "codex_admin.cli.managed_cmd",
         "Build, inspect, diff, sign and verify managed policy",
     ),
+    "exec": ("codex_admin.cli.exec_cmd", "Run the governed agent non-interactively"),
     "doctor": (
         "codex_admin.cli.doctor_cmd",
         "Diagnose configuration, requirements, rules, sandbox and proxy",
@@ -117,6 +118,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     module = importlib.import_module(GROUPS[name][0])
     from codex_admin.cli.runner import run_typer_app
 
+    if name == "exec" and rest[:1] == ["resume"]:
+        run_typer_app(module.resume_app, rest[1:], prog_name="codex exec resume")
+        return
     run_typer_app(module.app, rest, prog_name=f"codex {name}")
 
 

@@ -121,8 +121,9 @@ class Governance:
         from codex_admin.execpolicy import load_configured_policy  # Starlark: only when asked
 
         requirements = self.config.requirements
+        folders = [] if self.request.ignore_rules else self.config.config_folders
         return load_configured_policy(
-            self.config.config_folders,
+            folders,
             requirements.value("rules"),
             requirements.source("rules") or "requirements",
         )

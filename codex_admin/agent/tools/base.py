@@ -35,7 +35,9 @@ class ToolCall:
         kind = item.get("type")
         call_id = str(item.get("call_id") or item.get("id") or "")
         if kind == "function_call":
-            return cls(call_id, str(item.get("name", "")), "function", str(item.get("arguments", "")))
+            return cls(
+                call_id, str(item.get("name", "")), "function", str(item.get("arguments", ""))
+            )
         if kind == "custom_tool_call":
             return cls(call_id, str(item.get("name", "")), "custom", str(item.get("input", "")))
         if kind == "local_shell_call":

@@ -41,8 +41,14 @@ _SPEC: dict[str, Any] = {
                 "items": {"type": "string"},
                 "description": "The command to execute",
             },
-            "workdir": {"type": "string", "description": "The working directory to execute the command in"},
-            "timeout_ms": {"type": "number", "description": "The timeout for the command in milliseconds"},
+            "workdir": {
+                "type": "string",
+                "description": "The working directory to execute the command in",
+            },
+            "timeout_ms": {
+                "type": "number",
+                "description": "The timeout for the command in milliseconds",
+            },
             "sandbox_permissions": {
                 "type": "string",
                 "description": (
@@ -74,7 +80,9 @@ _SPEC: dict[str, Any] = {
 
 def _strings(value: Any, name: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ToolArgumentError(f"failed to parse function arguments: `{name}` must be an array of strings")
+        raise ToolArgumentError(
+            f"failed to parse function arguments: `{name}` must be an array of strings"
+        )
     return tuple(value)
 
 

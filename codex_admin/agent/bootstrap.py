@@ -1,0 +1,231 @@
+"""`open_session`: from the governance of a directory to a running, recorded session.
+
+The one entry point a front-end calls. It resolves the model provider and its credentials,
+builds the context messages (base instructions, permissions, AGENTS.md, environment), the
+tools, the reviewer (the guardian for ``approvals_reviewer = "auto_review"`` under an asking
+approval policy, else a refusing one for headless runs), the sandbox session with its lazily
+started proxy, and the rollout -- or resumes a recorded thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from codex_admin import __version__
+from codex_admin.agent.approvals import RefusingReviewer, Reviewer
+from codex_admin.agent.context import SessionContext, base_instructions, context_messages
+from codex_admin.agent.rollout import RolloutState, RolloutWriter
+from codex_admin.agent.session import Session, SessionConfig, new_thread_id
+from codex_admin.agent.tools import PlanTool, ToolRegistry
+from codex_admin.agent.turn_context import SessionServices
+from codex_admin.errors import CodexError
+from codex_admin.governance import Governance
+
+__all__ = ["SessionOptions", "open_session", "session_summary"]
+
+
+@dataclass(frozen=True)
+class SessionOptions:
+    """How a front-end wants the session: who it is, whether to record, what to return."""
+
+    originator: str = "codex_exec"
+    exec_mode: bool = True
+    ephemeral: bool = False
+    output_schema: dict[str, Any] | None = None
+    oss: bool = False
+    local_provider: str | None = None
+    resume: RolloutState | None = None
+    reviewer: Reviewer | None = None
+    environ: Mapping[str, str] | None = None
+    redact: Any = None  # Callable[[str], str]; default: the telemetry package's redactor
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _redactor(options: SessionOptions, secrets: list[str]) -> Any:
+    if options.redact is not None:
+        return options.redact
+    from codex_admin.telemetry import redact_secrets
+
+    def redact(text: str) -> str:
+        for secret in secrets:
+            if secret:
+                text = text.replace(secret, "[REDACTED]")
+        return str(redact_secrets(text))
+
+    return redact
+
+
+def _instructions(config: Mapping[str, Any], cwd: Path) -> str:
+    path = config.get("model_instructions_file") or config.get("experimental_instructions_file")
+    if isinstance(path, str) and path:
+        from codex_admin.config import read_text_file
+
+        text = read_text_file((cwd / os.path.expanduser(path)), what="model instructions file")
+        if text is None:
+            raise CodexError(f"model_instructions_file {path} does not exist")
+        return text
+    base = config.get("base_instructions")
+    return base if isinstance(base, str) and base else base_instructions()
+
+
+def session_summary(governance: Governance, session: Session) -> list[tuple[str, str]]:
+    """The lines `codex exec` prints before the first turn (human mode)."""
+    resolved = governance.config.resolved
+    policy = governance.sandbox_policy()
+    roots = ", ".join(["workdir", *(str(r) for r in policy.writable_roots)])
+    sandbox = governance.sandbox_mode.value
+    if governance.sandbox_mode.value == "workspace-write":
+        sandbox += f" [{roots}]"
+    return [
+        ("workdir", str(governance.cwd)),
+        ("model", str(session.config.model)),
+        ("provider", str(resolved.get("model_provider") or "openai")),
+        ("approval", governance.approval_policy.value),
+        ("sandbox", sandbox),
+        ("network", policy.network.value),
+        ("reviewer", governance.reviewer.value),
+        ("session id", session.thread_id),
+    ]
+
+
+@contextlib.asynccontextmanager
+async def open_session(
+    governance: Governance, options: SessionOptions | None = None
+) -> AsyncIterator[Session]:
+    """A running session for ``governance``'s directory (closed, with its proxy, on exit)."""
+    from codex_admin.auth import auth_settings
+    from codex_admin.providers import ModelClient, resolve_credentials, resolve_provider
+
+    options = options or SessionOptions()
+    config = governance.config.config
+    resolved = governance.config.resolved
+    environ = options.environ if options.environ is not None else governance.environ
+    provider = resolve_provider(
+        config,
+        provider_id=str(resolved.get("model_provider") or "openai") if not options.oss else None,
+        oss=options.oss,
+        local_provider=options.local_provider,
+        environ=environ,
+    )
+    settings = auth_settings(
+        config,
+        codex_home=governance.codex_home,
+        requirements=governance.config.requirements,
+        environ=environ,
+    )
+    credentials = resolve_credentials(
+        provider, settings, exec_mode=options.exec_mode, environ=environ
+    )
+    thread_id = options.resume.thread_id if options.resume else new_thread_id()
+    redact = _redactor(options, list(credentials.secrets()))
+    policy = governance.sandbox_policy()
+    session_context = SessionContext(
+        cwd=governance.cwd,
+        approval_policy=governance.approval_policy,
+        sandbox_mode=governance.sandbox_mode,
+        network=policy.network,
+        writable_roots=policy.writable_roots,
+        developer_instructions=_text(config.get("developer_instructions")),
+        user_instructions=_text(config.get("instructions")),
+    )
+    session_config = SessionConfig(
+        model=str(resolved.get("model")),
+        instructions=_instructions(config, governance.cwd),
+        context=context_messages(session_context),
+        reasoning=_reasoning(config),
+        parallel_tool_calls=bool(config.get("parallel_tool_calls", False)),
+        output_schema=options.output_schema,
+        auto_compact_token_limit=_int(config.get("model_auto_compact_token_limit")),
+        extra={"compact_prompt": _text(config.get("compact_prompt"))},
+    )
+    reviewer = options.reviewer or RefusingReviewer()
+    rollout = None
+    if not options.ephemeral:
+        if options.resume is not None:
+            rollout = RolloutWriter.reopen(options.resume.path, redact=redact)
+        else:
+            rollout = RolloutWriter.create(governance.codex_home, thread_id, redact=redact)
+            rollout.write("session_meta", _meta(governance, thread_id, options, session_config))
+    async with ModelClient(
+        provider, credentials, environ=environ, originator=options.originator
+    ) as client:
+        services = SessionServices(
+            thread_id=thread_id,
+            governance=governance,
+            sandbox=governance.sandbox_session(),
+            reviewer=reviewer,
+            emit=lambda event: None,
+        )
+        tools = ToolRegistry([PlanTool()])
+        session = Session(
+            session_config,
+            services,
+            client,
+            tools,
+            rollout=rollout,
+            history=options.resume.history if options.resume else None,
+            resumed=options.resume is not None,
+        )
+        async with session:
+            yield session
+
+
+def _meta(
+    governance: Governance, thread_id: str, options: SessionOptions, config: SessionConfig
+) -> dict[str, Any]:
+    return {
+        "id": thread_id,
+        "cwd": str(governance.cwd),
+        "originator": options.originator,
+        "cli_version": __version__,
+        "source": "exec" if options.exec_mode else "cli",
+        "model_provider": governance.config.resolved.get("model_provider"),
+        "model": config.model,
+        "approval_policy": governance.approval_policy.value,
+        "sandbox_mode": governance.sandbox_mode.value,
+    }
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value.strip() else None
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
+def _reasoning(config: Mapping[str, Any]) -> dict[str, Any] | None:
+    effort = config.get("model_reasoning_effort")
+    summary = config.get("model_reasoning_summary")
+    if effort is None and summary is None:
+        return None
+    data: dict[str, Any] = {}
+    if effort is not None and effort != "none":
+        data["effort"] = effort
+    if summary is not None and summary != "none":
+        data["summary"] = summary
+    return data or None
+
+
+def json_schema_file(path: Path) -> dict[str, Any]:
+    """An ``--output-schema`` file (exit 1 with a clear message when unreadable or invalid)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise CodexError(f"Failed to read output schema file {path}: {err}") from None
+    try:
+        schema = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise CodexError(
+            f"Output schema file {path} is not valid JSON: {err.msg} at line {err.lineno} "
+            f"column {err.colno}"
+        ) from None
+    if not isinstance(schema, dict):
+        raise CodexError(f"Output schema file {path} must contain a JSON object")
+    return schema
