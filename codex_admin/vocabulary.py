@@ -16,6 +16,7 @@ from enum import StrEnum
 __all__ = [
     "ApprovalPolicy",
     "ApprovalsReviewer",
+    "HookEventName",
     "NetworkMode",
     "SandboxMode",
     "SandboxPermissions",
@@ -114,3 +115,23 @@ class WebSearchMode(StrEnum):
     DISABLED = "disabled"
     CACHED = "cached"
     LIVE = "live"
+
+
+class HookEventName(StrEnum):
+    """Lifecycle hook events, spelled as in `hooks.json`, `[hooks]` tables and hook stdin.
+
+    The Claude-Code-compatible names Codex accepts (spec guardian_otel_hooks §3.4). Config and
+    requirements validate `[hooks]` keys against this list; the hooks engine fires them.
+    """
+
+    PRE_TOOL_USE = "PreToolUse"
+    PERMISSION_REQUEST = "PermissionRequest"
+    POST_TOOL_USE = "PostToolUse"
+    PRE_COMPACT = "PreCompact"
+    POST_COMPACT = "PostCompact"
+    SESSION_START = "SessionStart"
+    SESSION_END = "SessionEnd"
+    USER_PROMPT_SUBMIT = "UserPromptSubmit"
+    SUBAGENT_START = "SubagentStart"
+    SUBAGENT_STOP = "SubagentStop"
+    STOP = "Stop"

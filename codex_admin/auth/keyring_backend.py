@@ -57,7 +57,7 @@ def open_backend(environ: Mapping[str, str] | None = None) -> KeyringBackend:
     name = backend_name(environ)
     try:
         return load_keyring(name)
-    except (RuntimeError, ImportError, AttributeError, ValueError) as err:
+    except (RuntimeError, ImportError, AttributeError, ValueError, OSError) as err:
         raise KeyringUnavailable(
             f"the OS keyring is not available ({name}): {err}",
             hint=_hint(),

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -102,19 +102,19 @@ async def login_with_chatgpt(
     client: httpx.AsyncClient,
     *,
     on_url: Callable[[str], None],
-    port: int | None = None,
+    ports: Sequence[int] | None = None,
     timeout: float | None = None,
 ) -> AuthDotJson:
     """PKCE sign-in: start the callback server, hand its URL to ``on_url``, wait, store."""
     # The OAuth module (and httpx behind it) is imported only by the flows that sign in.
-    from codex_admin.auth.oauth import LoginServer, auth_from_tokens
+    from codex_admin.auth.oauth import DEFAULT_PORT, FALLBACK_PORT, LoginServer, auth_from_tokens
 
     _check_chatgpt_allowed(settings)
     async with LoginServer(
         client,
         issuer=settings.issuer,
         client_id=settings.client_id,
-        port=port,
+        ports=ports or (DEFAULT_PORT, FALLBACK_PORT),
         workspace_ids=settings.forced_workspace_ids,
     ) as server:
         on_url(server.auth_url)

@@ -64,6 +64,7 @@ FALLBACK_PORT = 1457
 SCOPE = "openid profile email offline_access"
 _DEVICE_MAX_WAIT = 15 * 60.0
 _MAX_REQUEST_HEAD = 16 * 1024
+_SUCCESS_WAIT = 5.0  # seconds to wait for the browser to load /success after the callback
 _HTTP_TIMEOUT = 30.0
 
 
@@ -428,7 +429,8 @@ class _Outcome:
 class LoginServer:
     """The local PKCE callback server (asyncio). Use ``async with``; then ``await wait()``.
 
-    ``port=None`` means Codex's ports (1455, else 1457); ``port=0`` an ephemeral one (tests).
+    ``ports`` are tried in order: Codex's 1455, then 1457 when it is busy (``(0,)`` = any free
+    port, for tests).
     """
 
     def __init__(
@@ -437,20 +439,21 @@ class LoginServer:
         *,
         issuer: str,
         client_id: str,
-        port: int | None = None,
+        ports: Sequence[int] = (DEFAULT_PORT, FALLBACK_PORT),
         workspace_ids: Sequence[str] | None = None,
         originator: str = "codex_cli_rs",
     ) -> None:
         self._client = client
         self._issuer = issuer.rstrip("/")
         self._client_id = client_id
-        self._wanted_port = port
+        self._ports = tuple(ports)
         self._workspaces = tuple(workspace_ids) if workspace_ids else None
         self._originator = originator
         self._pkce = generate_pkce()
         self._state = _b64url(secrets.token_bytes(32))
         self._server: asyncio.Server | None = None
         self._done: asyncio.Future[_Outcome] | None = None
+        self._pending: _Outcome | None = None
         self.port = 0
         self.auth_url = ""
 
@@ -479,9 +482,7 @@ class LoginServer:
             await self._server.wait_closed()
 
     async def _bind(self) -> asyncio.Server:
-        ports = (
-            [self._wanted_port] if self._wanted_port is not None else [DEFAULT_PORT, FALLBACK_PORT]
-        )
+        ports = self._ports
         last: OSError | None = None
         for port in ports:
             try:
@@ -530,8 +531,9 @@ class LoginServer:
         params = {k: v[0] for k, v in parse_qs(target.query).items()}
         if target.path == "/auth/callback":
             await self._callback(writer, params)
-        elif target.path == "/success":
+        elif target.path == "/success" and self._pending is not None:
             await self._respond(writer, 200, "text/html; charset=utf-8", _SUCCESS_PAGE)
+            self._finish(self._pending)
         elif target.path == "/cancel":
             await self._respond(writer, 200, "text/plain", "Login cancelled")
             self.cancel()
@@ -573,7 +575,9 @@ class LoginServer:
             await self._fail(writer, err)
             return
         api_key = await obtain_api_key(self._client, self._issuer, self._client_id, tokens.id_token)
-        self._finish(_Outcome(tokens, api_key))
+        # Done once the browser has shown /success (as Codex); if it never asks, soon anyway.
+        self._pending = _Outcome(tokens, api_key)
+        asyncio.get_running_loop().call_later(_SUCCESS_WAIT, self._finish, self._pending)
         location = f"http://localhost:{self.port}/success"
         await self._respond(writer, 302, "text/plain", "", extra=f"Location: {location}\r\n")
 

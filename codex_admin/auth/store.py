@@ -198,7 +198,7 @@ class KeyringStore:
         backend = open_backend(self.environ)
         try:
             secret = backend.get_password(KEYRING_SERVICE, self.account)
-        except KeyringError as err:
+        except (KeyringError, OSError, RuntimeError) as err:
             raise _keyring_failed("read", err) from None
         if secret is None:
             return None
@@ -210,7 +210,7 @@ class KeyringStore:
         backend = open_backend(self.environ)
         try:
             backend.set_password(KEYRING_SERVICE, self.account, auth.dumps(pretty=False))
-        except KeyringError as err:
+        except (KeyringError, OSError, RuntimeError) as err:
             raise _keyring_failed("write", err) from None
         FileStore(self.home).delete()  # the keyring holds it now: no plain-text copy remains
 
@@ -222,7 +222,7 @@ class KeyringStore:
             backend.delete_password(KEYRING_SERVICE, self.account)
         except PasswordDeleteError:
             return False
-        except KeyringError as err:
+        except (KeyringError, OSError, RuntimeError) as err:
             raise _keyring_failed("delete", err) from None
         return True
 

@@ -8,6 +8,7 @@ group's typer app (with pydantic, httpx, cryptography behind it) is imported on 
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
@@ -40,11 +41,19 @@ GROUPS: dict[str, tuple[str, str]] = {
         "Build, inspect, diff, sign and verify managed policy",
     ),
     "exec": ("codex_admin.cli.exec_cmd", "Run the governed agent non-interactively"),
+    "hooks": (
+        "codex_admin.cli.hooks_cmd",
+        "List, trust and test lifecycle hooks (Claude-Code-compatible)",
+    ),
+    "login": ("codex_admin.cli.login_cmd", "Sign in with ChatGPT or an API key; show the login"),
+    "logout": ("codex_admin.cli.logout_cmd", "Remove stored authentication credentials"),
     "doctor": (
         "codex_admin.cli.doctor_cmd",
         "Diagnose configuration, requirements, rules, sandbox and proxy",
     ),
 }
+
+COMPLETION_ENTRY = ("completion", "Print a shell completion script (bash, zsh, fish)")
 
 ROOT_HELP = """\
 Usage: codex [-c KEY=VALUE]... COMMAND [ARGS]...
@@ -62,10 +71,19 @@ Commands:
 Run `codex COMMAND --help` for a command's options.
 """
 
+COMPLETION_HELP = """\
+Usage: codex completion [bash|zsh|fish]
+
+  Print a shell completion script (default: bash).
+
+  Example: eval "$(codex completion bash)"    # or add it to ~/.bashrc
+"""
+
 
 def _root_help() -> str:
-    width = max(len(name) for name in GROUPS)
-    lines = [f"  {name.ljust(width)}  {text}" for name, (_, text) in GROUPS.items()]
+    entries = [*((name, text) for name, (_, text) in GROUPS.items()), COMPLETION_ENTRY]
+    width = max(len(name) for name, _ in entries)
+    lines = [f"  {name.ljust(width)}  {text}" for name, text in entries]
     return ROOT_HELP.format(commands="\n".join(lines))
 
 
@@ -76,6 +94,11 @@ def _usage_error(message: str) -> NoReturn:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Parse root options, pick the group, hand the rest of argv to the group's typer app."""
+    if os.environ.get("_CODEX_COMPLETE"):
+        from codex_admin.cli.completion import complete
+
+        complete(GROUPS)
+        return
     args = list(sys.argv[1:] if argv is None else argv)
     overrides: list[str] = []
     while args:
@@ -105,6 +128,15 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.stdout.write(_root_help())
         return
     name, rest = args[0], args[1:]
+    if name == "completion":
+        from codex_admin.cli.completion import print_script
+
+        if rest[:1] in (["-h"], ["--help"]):
+            sys.stdout.write(COMPLETION_HELP)
+            return
+        if len(rest) > 1:
+            _usage_error("codex completion takes one shell name")
+        sys.exit(print_script(rest[0] if rest else "bash"))
     if name not in GROUPS:
         _usage_error(f"No such command '{name}'. Run `codex --help` for the list.")
     context.ROOT_OVERRIDES[:] = overrides

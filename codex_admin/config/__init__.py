@@ -27,7 +27,7 @@ from codex_admin.config.requirements import (
 from codex_admin.config.requirements_model import REQUIREMENT_FIELDS, RequirementsToml
 from codex_admin.config.resolve import Flags
 from codex_admin.config.schema import SCHEMA_KINDS, json_schema, json_schema_text
-from codex_admin.config.toml_io import format_key, parse_key_path, read_text_file
+from codex_admin.config.toml_io import format_key, locate_key, parse_key_path, read_text_file
 from codex_admin.config.validate import (
     KINDS,
     FileReport,
@@ -68,6 +68,7 @@ __all__ = [
     "json_schema",
     "json_schema_text",
     "load_config",
+    "locate_key",
     "parse_config_document",
     "parse_key_path",
     "parse_override",

@@ -35,6 +35,7 @@ KNOWN_FEATURES: dict[str, bool] = {
 # legacy or alternative spellings accepted in requirements and config
 FEATURE_ALIASES: dict[str, str] = {
     "auto_review": "guardian_approval",
+    "codex_hooks": "hooks",
     "experimental_use_unified_exec_tool": "unified_exec",
     "experimental_use_freeform_apply_patch": "apply_patch_freeform",
     "include_apply_patch_tool": "apply_patch_freeform",

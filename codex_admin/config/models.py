@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from codex_admin.telemetry.otel_table import OtelConfig
 from codex_admin.vocabulary import ApprovalPolicy as ApprovalPolicyEnum
 from codex_admin.vocabulary import ApprovalsReviewer, WebSearchMode
 from codex_admin.vocabulary import SandboxMode as SandboxModeEnum
@@ -321,7 +322,7 @@ class ConfigToml(Strict):
     disable_paste_burst: bool | None = None
     analytics: dict[str, Any] | None = None
     feedback: dict[str, Any] | None = None
-    otel: dict[str, Any] | None = None
+    otel: OtelConfig | None = None  # strict: unknown [otel] keys are errors, not warnings
     windows: dict[str, Any] | None = None
     notice: dict[str, Any] | None = None
     windows_wsl_setup_acknowledged: bool | None = None

@@ -10,6 +10,12 @@ list still counts as set):
 5. legacy `<system dir>/managed_config.toml`, reinterpreted
 
 Every malformed source is fatal with a located error: requirements fail closed.
+
+One field is composed across sources instead (Era B's field-specific merger): managed `[hooks]`
+event groups from every source are concatenated, highest precedence first, so an MDM profile and
+`requirements.toml` can each push hooks; two sources naming different `hooks.managed_dir` is a
+fatal conflict. Unknown keys inside `[hooks]` are located errors (a misspelt event must not make
+an admin's hook silently never run).
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import copy
 import fnmatch
 import json
 import socket
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +34,8 @@ from codex_admin.config.features import canonical_feature
 from codex_admin.config.requirements_model import REQUIREMENT_FIELDS, RequirementsToml
 from codex_admin.config.toml_io import parse_toml_text
 from codex_admin.config.validation import ConfigValidationError, Issue, issue_at, validate_table
+from codex_admin.errors import CodexError
+from codex_admin.vocabulary import HookEventName
 
 __all__ = [
     "EffectiveRequirements",
@@ -107,6 +116,11 @@ def load_requirements_document(
     """Parse, validate and normalise one document into a TOML-shaped table."""
     where = doc.source if doc.path is None else str(doc.path)
     table = parse_toml_text(doc.text, where)
+    hook_issues = _hook_key_issues(table, where, doc.text)
+    if hook_issues:
+        raise ConfigValidationError(
+            hook_issues, hint="requirements fail closed: fix the requirements source and retry"
+        )
     _, warnings = validate_table(
         RequirementsToml, table, where=where, text=doc.text, strict=strict, drop_unknown=True
     )
@@ -176,6 +190,39 @@ def _normalise(
                 path = doc.path.parent / path
             resolved.append(str(path))
         table["permissions"]["filesystem"]["deny_read"] = list(dict.fromkeys(resolved))
+
+
+_HOOK_TABLE_KEYS = ("managed_dir", "windows_managed_dir", *(e.value for e in HookEventName))
+
+
+def _hook_key_issues(table: dict[str, Any], where: str, text: str) -> list[Issue]:
+    """Unknown keys in `[hooks]` and a relative `managed_dir` (checked before unknown keys drop)."""
+    hooks = table.get("hooks")
+    if not isinstance(hooks, dict):
+        return []
+    issues = []
+    for key in hooks:
+        if key not in _HOOK_TABLE_KEYS:
+            issues.append(
+                issue_at(
+                    f"unknown key `hooks.{key}` in requirements; expected an event"
+                    f" ({', '.join(e.value for e in HookEventName)}) or `managed_dir`",
+                    where,
+                    text,
+                    ["hooks", key],
+                )
+            )
+    managed_dir = hooks.get("managed_dir")
+    if isinstance(managed_dir, str) and not Path(managed_dir).is_absolute():
+        issues.append(
+            issue_at(
+                f"`hooks.managed_dir` must be an absolute path (got {managed_dir!r})",
+                where,
+                text,
+                ["hooks", "managed_dir"],
+            )
+        )
+    return issues
 
 
 def _check_allow_lists(table: dict[str, Any], doc: RequirementsDocument, fail: Any) -> None:
@@ -374,12 +421,37 @@ def compose_requirements(
             source, table = doc
             sources = {}
         for name in REQUIREMENT_FIELDS:
-            if name in table and name not in result.fields:
+            if name == "hooks" and name in table and name in result.fields:
+                result.fields[name] = _compose_hooks(result.fields[name], table[name], source)
+            elif name in table and name not in result.fields:
                 result.fields[name] = RequirementValue(
                     copy.deepcopy(table[name]), sources.get(name, source)
                 )
     _check_combined(result)
     return result
+
+
+def _compose_hooks(
+    higher: RequirementValue, lower: dict[str, Any], source: str
+) -> RequirementValue:
+    """Concatenate managed hook groups, higher source first; differing managed dirs conflict."""
+    merged = copy.deepcopy(higher.value)
+    active = "windows_managed_dir" if sys.platform == "win32" else "managed_dir"
+    for key in ("managed_dir", "windows_managed_dir"):
+        ours, theirs = merged.get(key), lower.get(key)
+        if key == active and ours is not None and theirs is not None and ours != theirs:
+            raise CodexError(
+                f"failed to compose requirements field `hooks.{key}` between {higher.source}"
+                f" and {source}: {ours!r} != {theirs!r}",
+                hint=f"set `hooks.{key}` in one requirements source only, or make them agree",
+            )
+        if ours is None and theirs is not None:
+            merged[key] = theirs
+    for event in HookEventName:
+        groups = lower.get(event.value)
+        if groups:
+            merged[event.value] = [*merged.get(event.value, []), *copy.deepcopy(groups)]
+    return RequirementValue(merged, f"{higher.source} + {source}")
 
 
 def _check_combined(result: EffectiveRequirements) -> None:

@@ -86,19 +86,29 @@ class PermissionsRequirement(BaseModel):
 
 
 class HookHandler(Strict):
-    type: Literal["command"] = "command"
-    command: str
+    """One handler. Only `command` handlers run; `prompt`/`agent` are accepted and skipped."""
+
+    type: Literal["command", "prompt", "agent"] = "command"
+    command: str | None = None
+    commandWindows: str | None = None
     timeout: float | None = Field(default=None, gt=0)
+    timeoutSec: float | None = Field(default=None, gt=0)
     async_: bool | None = Field(default=None, alias="async")
     statusMessage: str | None = None
 
 
 class HookGroup(Strict):
     matcher: str | None = None
-    hooks: list[HookHandler]
+    hooks: list[HookHandler] = Field(default_factory=list)
 
 
 class HooksRequirement(Strict):
+    """`[hooks]`: managed hooks (always trusted, cannot be disabled) and where they live.
+
+    The event keys are :class:`~codex_admin.vocabulary.HookEventName`; any other key is a
+    located error (requirements fail closed, see `requirements.py`).
+    """
+
     managed_dir: str | None = None
     windows_managed_dir: str | None = None
     PreToolUse: list[HookGroup] | None = None
@@ -107,8 +117,10 @@ class HooksRequirement(Strict):
     PreCompact: list[HookGroup] | None = None
     PostCompact: list[HookGroup] | None = None
     SessionStart: list[HookGroup] | None = None
+    SessionEnd: list[HookGroup] | None = None
     UserPromptSubmit: list[HookGroup] | None = None
     SubagentStart: list[HookGroup] | None = None
+    SubagentStop: list[HookGroup] | None = None
     Stop: list[HookGroup] | None = None
 
 

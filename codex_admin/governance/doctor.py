@@ -76,6 +76,8 @@ def run_doctor(
     checks.append(_rules_check(governance))
     checks.append(_sandbox_check())
     checks.append(_proxy_check(governance))
+    checks.append(_hooks_check(governance))
+    checks.append(_credentials_check(governance))
     checks.extend(extra(governance) for extra in extra_checks)
     return DoctorReport(checks)
 
@@ -255,3 +257,82 @@ def _proxy_check(governance: Governance | None) -> Check:
             "network.socks_port so `codex proxy run` picks a free one",
         )
     return Check("proxy", "ok" if policy.enabled else "info", summary, details)
+
+
+def _hooks_check(governance: Governance | None) -> Check:
+    """Hooks in force, and every one that will not run (untrusted, modified, rejected)."""
+    if governance is None:
+        return Check("hooks", "info", "not checked (the configuration does not load)", {})
+    from codex_admin.hooks import discover_hooks
+
+    try:
+        hooks = discover_hooks(governance.config)
+    except CodexError as err:
+        return Check("hooks", "error", err.message, {"error": err.to_json()}, err.hint)
+    details: dict[str, Any] = {
+        "enabled": hooks.enabled,
+        "managed_only": hooks.managed_only,
+        "hooks": len(hooks.hooks),
+        "runnable": len(hooks.runnable),
+        "problems": [problem.to_json() for problem in hooks.problems],
+    }
+    if not hooks.enabled:
+        return Check("hooks", "info", f"hooks are off ({hooks.disabled_reason})", details)
+    if hooks.problems:
+        first = hooks.problems[0]
+        return Check(
+            "hooks",
+            "warn",
+            f"{len(hooks.problems)} hook problem(s): {first.message}",
+            details,
+            first.hint or "review with `codex hooks list`, then `codex hooks trust ID`",
+        )
+    if not hooks.hooks:
+        return Check("hooks", "info", "no hooks configured", details)
+    return Check("hooks", "ok", f"{len(hooks.runnable)} hook(s) in force", details)
+
+
+def _credentials_check(governance: Governance | None) -> Check:
+    """Which credential store is in use and whether a login exists (never the secret)."""
+    from codex_admin.auth import auth_settings, describe_credentials
+
+    try:
+        if governance is None:
+            settings = auth_settings({}, codex_home=codex_home())
+        else:
+            config = governance.config
+            settings = auth_settings(
+                config.config, codex_home=config.codex_home, requirements=config.requirements
+            )
+        info = describe_credentials(settings)
+    except CodexError as err:
+        return Check("credentials", "warn", err.message, {"error": err.to_json()}, err.hint)
+    where = info.get("location") or info.get("store")
+    if info.get("error"):
+        return Check(
+            "credentials",
+            "warn",
+            f"credential store {info.get('store')}: {info['error']}",
+            info,
+            info.get("hint") or "run `codex login status` for details",
+        )
+    if info.get("restriction"):
+        return Check(
+            "credentials", "warn", str(info["restriction"]), info, "sign in again: `codex login`"
+        )
+    if info.get("logged_in"):
+        return Check(
+            "credentials",
+            "ok",
+            f"logged in ({info.get('auth_mode')}); store {info.get('store')}: {where}",
+            info,
+        )
+    return Check(
+        "credentials",
+        "info",
+        f"not logged in; store {info.get('store')}: {where}",
+        info,
+        "`codex login` (or `printenv OPENAI_API_KEY | codex login --with-api-key`) when the"
+        " provider needs the Codex login",
+    )
+

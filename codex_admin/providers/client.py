@@ -16,7 +16,8 @@ The thin I/O edge around the sans-IO parts (:mod:`.sse`, :mod:`.responses_wire`,
   :class:`AuthenticationFailed` ("authentication failed for provider X (HTTP 401)").
 
 Headers: ``Authorization`` from the credentials, ``chatgpt-account-id`` for a ChatGPT login,
-``originator``, ``session_id``, the provider's ``http_headers`` / ``env_http_headers`` and the
+``originator``, ``session-id`` / ``thread-id`` / ``x-client-request-id`` (as Codex 0.169), the
+provider's ``http_headers`` / ``env_http_headers`` and the
 request's ``extra_headers``. Nothing here prints or logs; secrets are redacted from every error.
 """
 
@@ -177,7 +178,10 @@ class ModelClient:
         }
         headers.update(self.provider.headers(self._environ))
         if request.session_id:
-            headers["session_id"] = request.session_id
+            headers["session-id"] = request.session_id
+            headers["x-client-request-id"] = request.session_id
+        if request.thread_id or request.session_id:
+            headers["thread-id"] = request.thread_id or request.session_id or ""
         headers.update(request.extra_headers)
         headers.update(await self.credentials.headers(self._http))
         return headers
@@ -280,6 +284,15 @@ class ModelClient:
             except httpx.UnsupportedProtocol as err:
                 raise ProviderConfigError(
                     f"cannot send to {self.endpoint}: {err}", provider=self.provider.id
+                ) from None
+            except httpx.LocalProtocolError as err:
+                # e.g. a CR/LF in a header value (from env_http_headers): never retried, never
+                # sent -- h11 refuses to put it on the wire, so no header can be smuggled
+                raise ProviderConfigError(
+                    f"cannot build the request to provider {self._name()}: "
+                    + redact(str(err), self._secrets()),
+                    hint="check http_headers / env_http_headers values for line breaks",
+                    provider=self.provider.id,
                 ) from None
             except httpx.TransportError as err:
                 reason = redact(f"{type(err).__name__}: {err}", self._secrets())
@@ -388,7 +401,9 @@ class ModelClient:
             if finishing:
                 wait = min(wait, _CHAT_TRAILER_GRACE)
             try:
-                chunk = await asyncio.wait_for(chunks.__anext__(), wait)
+                # scoped to the read: a timeout must never fire in the consumer's code
+                async with asyncio.timeout(wait):
+                    chunk = await chunks.__anext__()
             except StopAsyncIteration:
                 break
             except TimeoutError:

@@ -186,12 +186,13 @@ def check_base_url(url: str, provider_id: str) -> str:
     hint = (
         'use e.g. base_url = "https://gateway.example.com/v1" (query parameters go in query_params)'
     )
+    shown = "<redacted: it contains credentials>" if "@" in url else url
     try:
         parts = urlsplit(url.strip())
         port = parts.port
     except ValueError as err:
         raise ProviderConfigError(
-            f"invalid base_url for model provider `{provider_id}`: {url!r} ({err})",
+            f"invalid base_url for model provider `{provider_id}`: {shown!r}: {err}",
             hint=hint,
             provider=provider_id,
         ) from None
@@ -207,7 +208,6 @@ def check_base_url(url: str, provider_id: str) -> str:
     elif port == 0:
         problem = "port 0 is not a valid port"
     if problem:
-        shown = url if parts.username is None and parts.password is None else "<redacted>"
         raise ProviderConfigError(
             f"invalid base_url for model provider `{provider_id}`: {shown!r}: {problem}",
             hint=hint,

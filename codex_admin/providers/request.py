@@ -38,18 +38,21 @@ class ModelRequest:
     prompt_cache_key: str | None = None
     text: Mapping[str, Any] | None = None  # {"verbosity": ..., "format": output_schema_format(...)}
     service_tier: str | None = None
-    session_id: str | None = None  # sent as the session_id header (thread / conversation id)
+    session_id: str | None = None  # sent as `session-id` and `x-client-request-id`
+    thread_id: str | None = None  # sent as `thread-id` (default: the session id)
     extra_headers: Mapping[str, str] = field(default_factory=dict)  # e.g. x-openai-subagent
 
     def responses_body(self, *, default_store: bool) -> dict[str, Any]:
-        """The JSON body of POST ``{base_url}/responses`` (Codex's field order)."""
+        """The JSON body of POST ``{base_url}/responses`` (Codex's fields; ``instructions`` only
+        when set -- Codex 0.169 carries them as a developer message instead)."""
         store = default_store if self.store is None else self.store
         include = self.include
         if include is None:
             include = ["reasoning.encrypted_content"] if self.reasoning and not store else []
-        body: dict[str, Any] = {
-            "model": self.model,
-            "instructions": self.instructions,
+        body: dict[str, Any] = {"model": self.model}
+        if self.instructions:
+            body["instructions"] = self.instructions
+        body |= {
             "input": [dict(item) for item in self.input],
             "tools": [dict(tool) for tool in self.tools],
             "tool_choice": self.tool_choice,

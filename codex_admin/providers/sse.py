@@ -17,11 +17,13 @@ and bounded where it is not. Feed it bytes in pieces of any size; it returns the
 from __future__ import annotations
 
 import codecs
+import re
 from dataclasses import dataclass
 
 __all__ = ["SSEDecoder", "SSEError", "SSEEvent"]
 
 MAX_EVENT_BYTES = 16 * 1024 * 1024
+_EOL = re.compile(r"\r\n|\r|\n")
 
 
 class SSEError(ValueError):
@@ -72,33 +74,23 @@ class SSEDecoder:
             self._started = True
             text = text.removeprefix("\ufeff")
         events: list[SSEEvent] = []
-        start = 0
+        pos = 0
         if self._pending_cr and text:
             self._pending_cr = False
             if text[0] == "\n":
-                start = 1
+                pos = 1
         length = len(text)
-        while start < length:
-            cr = text.find("\r", start)
-            lf = text.find("\n", start)
-            ends = [i for i in (cr, lf) if i >= 0]
-            if not ends:
-                self._append(text[start:])
-                break
-            end = min(ends)
-            self._append(text[start:end])
+        for match in _EOL.finditer(text, pos):  # one pass over the piece
+            self._append(text[pos : match.start()])
             line, self._line = self._line, ""
             event = self._line_done(line)
             if event is not None:
                 events.append(event)
-            if text[end] == "\r":
-                if end + 1 < length:
-                    start = end + 2 if text[end + 1] == "\n" else end + 1
-                else:
-                    self._pending_cr = True
-                    start = length
-            else:
-                start = end + 1
+            pos = match.end()
+            if pos == length and match.group() == "\r":
+                self._pending_cr = True  # an LF may start the next piece
+        if pos < length:
+            self._append(text[pos:])
         return events
 
     def _append(self, piece: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -138,7 +139,9 @@ def test_doctor_healthy_machine(tmp_path: Path, env: dict[str, str]) -> None:
         "remote",
         "rules",
         "sandbox",
+        "credentials",
         "proxy",
+        "hooks",
     }
     assert checks["requirements"]["status"] == "ok"
     assert checks["remote"]["status"] == "info"
@@ -173,10 +176,8 @@ def test_doctor_does_not_warn_about_ports_the_proxy_does_not_use(
 ) -> None:
     """`codex proxy run` binds a free port unless one is configured; 3128 busy is no problem."""
     with socket.socket() as holder:
-        try:
+        with contextlib.suppress(OSError):  # someone else holds it: the same situation
             holder.bind(("127.0.0.1", 3128))
-        except OSError:
-            pass  # someone else holds it: the same situation
         _, checks = _doctor(env, tmp_path)
     proxy = checks["proxy"]
     assert proxy["status"] in ("ok", "info"), proxy
@@ -257,3 +258,14 @@ def test_doctor_names_a_rules_file_that_fails_to_load(tmp_path: Path, env: dict[
         checks["rules"]["summary"]
     )
     assert "bad.rules:1" in str(checks["rules"]["fix"])
+
+
+def test_doctor_reports_an_untrusted_hook(tmp_path: Path, env: dict[str, str]) -> None:
+    (Path(env["CODEX_HOME"]) / "hooks.json").write_text(
+        '{"hooks": {"PreToolUse": [{"matcher": "Bash", "hooks": '
+        '[{"type": "command", "command": "true"}]}]}}'
+    )
+    _, checks = _doctor(env, tmp_path)
+    hooks = checks["hooks"]
+    assert hooks["status"] == "warn" and hooks["fix"], hooks
+    assert "codex hooks" in str(hooks["fix"]) or "trust" in str(hooks["summary"]).lower()
