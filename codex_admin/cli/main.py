@@ -51,9 +51,21 @@ GROUPS: dict[str, tuple[str, str]] = {
         "codex_admin.cli.doctor_cmd",
         "Diagnose configuration, requirements, rules, sandbox and proxy",
     ),
+    "apply-patch": (
+        "codex_admin.cli.apply_patch_cmd",
+        "Apply a patch in Codex's apply_patch format (optionally all or nothing)",
+    ),
+    "instructions": (
+        "codex_admin.cli.instructions_cmd",
+        "Show the AGENTS.md instructions the agent would receive here",
+    ),
 }
 
 COMPLETION_ENTRY = ("completion", "Print a shell completion script (bash, zsh, fish)")
+
+# argv[0] names (and Codex's hidden first argument) that make `codex` the standalone tool.
+APPLY_PATCH_NAMES = frozenset({"apply_patch", "applypatch"})
+RUN_AS_APPLY_PATCH = "--codex-run-as-apply-patch"
 
 ROOT_HELP = """\
 Usage: codex [-c KEY=VALUE]... COMMAND [ARGS]...
@@ -93,13 +105,23 @@ def _usage_error(message: str) -> NoReturn:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Parse root options, pick the group, hand the rest of argv to the group's typer app."""
+    """Parse root options, pick the group, hand the rest of argv to the group's typer app.
+
+    Invoked as ``apply_patch``/``applypatch`` (a symlink or hard link to ``codex``), or with
+    ``--codex-run-as-apply-patch`` first, it is Codex's standalone apply_patch tool instead.
+    """
     if os.environ.get("_CODEX_COMPLETE"):
         from codex_admin.cli.completion import complete
 
         complete(GROUPS)
         return
     args = list(sys.argv[1:] if argv is None else argv)
+    run_as = args[:1] == [RUN_AS_APPLY_PATCH]
+    if run_as or (argv is None and os.path.basename(sys.argv[0]) in APPLY_PATCH_NAMES):
+        # Imported here so `codex --help` and other commands never load the patch engine.
+        from codex_admin.cli.apply_patch_standalone import main as apply_patch_main
+
+        apply_patch_main(args[1:] if run_as else args)
     overrides: list[str] = []
     while args:
         head = args[0]

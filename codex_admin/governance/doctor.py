@@ -335,4 +335,3 @@ def _credentials_check(governance: Governance | None) -> Check:
         "`codex login` (or `printenv OPENAI_API_KEY | codex login --with-api-key`) when the"
         " provider needs the Codex login",
     )
-
