@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,10 +22,14 @@ from codex_admin.agent.approvals import RefusingReviewer, Reviewer
 from codex_admin.agent.context import SessionContext, base_instructions, context_messages
 from codex_admin.agent.rollout import RolloutState, RolloutWriter
 from codex_admin.agent.session import Session, SessionConfig, new_thread_id
-from codex_admin.agent.tools import PlanTool, ToolRegistry
+from codex_admin.agent.tools import PlanTool, ShellTool, ToolRegistry
+from codex_admin.agent.tools.patch import PatchTool, apply_patch_governed
 from codex_admin.agent.turn_context import SessionServices
+from codex_admin.apply_patch import detect_invocation
 from codex_admin.errors import CodexError
 from codex_admin.governance import Governance
+from codex_admin.instructions import DEFAULT_PROJECT_DOC_MAX_BYTES, load_instructions
+from codex_admin.telemetry import Redactor
 
 __all__ = ["SessionOptions", "open_session", "session_summary"]
 
@@ -43,22 +47,15 @@ class SessionOptions:
     resume: RolloutState | None = None
     reviewer: Reviewer | None = None
     environ: Mapping[str, str] | None = None
-    redact: Any = None  # Callable[[str], str]; default: the telemetry package's redactor
+    redact: Callable[[str], str] | None = None  # default: telemetry's Redactor + credentials
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _redactor(options: SessionOptions, secrets: list[str]) -> Any:
+def _redactor(options: SessionOptions, secrets: list[str]) -> Callable[[str], str]:
+    """Known secret shapes plus the session's own credentials never reach the rollout."""
     if options.redact is not None:
         return options.redact
-    from codex_admin.telemetry import redact_secrets
-
-    def redact(text: str) -> str:
-        for secret in secrets:
-            if secret:
-                text = text.replace(secret, "[REDACTED]")
-        return str(redact_secrets(text))
-
-    return redact
+    return Redactor(secrets)
 
 
 def _instructions(config: Mapping[str, Any], cwd: Path) -> str:
@@ -70,8 +67,12 @@ def _instructions(config: Mapping[str, Any], cwd: Path) -> str:
         if text is None:
             raise CodexError(f"model_instructions_file {path} does not exist")
         return text
-    base = config.get("base_instructions")
-    return base if isinstance(base, str) and base else base_instructions()
+    # Codex 0.169: the `instructions` key replaces the base prompt (it is not AGENTS.md text).
+    for key in ("base_instructions", "instructions"):
+        value = config.get(key)
+        if isinstance(value, str) and value.strip():
+            return value
+    return base_instructions()
 
 
 def session_summary(governance: Governance, session: Session) -> list[tuple[str, str]]:
@@ -125,6 +126,13 @@ async def open_session(
     thread_id = options.resume.thread_id if options.resume else new_thread_id()
     redact = _redactor(options, list(credentials.secrets()))
     policy = governance.sandbox_policy()
+    docs = load_instructions(
+        governance.cwd,
+        codex_home=governance.codex_home,
+        project_doc_max_bytes=_doc_budget(config),
+        fallback_filenames=tuple(config.get("project_doc_fallback_filenames") or ()),
+        deny_read=governance.deny_read,
+    )
     session_context = SessionContext(
         cwd=governance.cwd,
         approval_policy=governance.approval_policy,
@@ -132,7 +140,7 @@ async def open_session(
         network=policy.network,
         writable_roots=policy.writable_roots,
         developer_instructions=_text(config.get("developer_instructions")),
-        user_instructions=_text(config.get("instructions")),
+        agents_message=docs.message,
     )
     session_config = SessionConfig(
         model=str(resolved.get("model")),
@@ -162,7 +170,15 @@ async def open_session(
             reviewer=reviewer,
             emit=lambda event: None,
         )
-        tools = ToolRegistry([PlanTool()])
+        patch_kind = _patch_tool_kind(config, session_config.model)
+        services.freeform_apply_patch = patch_kind == "freeform"
+        tools = ToolRegistry(
+            [
+                ShellTool(_find_heredoc, _run_intercepted_patch),
+                PatchTool(patch_kind),
+                PlanTool(),
+            ]
+        )
         session = Session(
             session_config,
             services,
@@ -172,8 +188,30 @@ async def open_session(
             history=options.resume.history if options.resume else None,
             resumed=options.resume is not None,
         )
+        for warning in docs.warnings:
+            session.warn(warning)
         async with session:
             yield session
+
+
+def _patch_tool_kind(config: Mapping[str, Any], model: str) -> str:
+    """Freeform (grammar) apply_patch for models that take it; the function tool otherwise
+    (gpt-oss and local models), or as `experimental_use_freeform_apply_patch` says."""
+    explicit = config.get("experimental_use_freeform_apply_patch")
+    if isinstance(explicit, bool):
+        return "freeform" if explicit else "function"
+    return "function" if model.startswith(("gpt-oss", "oss")) else "freeform"
+
+
+def _find_heredoc(argv: list[str]) -> tuple[str, str | None] | None:
+    invocation = detect_invocation(argv)
+    if invocation is None:
+        return None
+    return invocation.patch, invocation.workdir
+
+
+async def _run_intercepted_patch(ctx: Any, text: str, workdir: Path) -> Any:
+    return await apply_patch_governed(ctx, text, workdir)
 
 
 def _meta(
@@ -198,6 +236,14 @@ def _text(value: Any) -> str | None:
 
 def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
+def _doc_budget(config: Mapping[str, Any]) -> int:
+    """`project_doc_max_bytes` (0 disables project docs); Codex's 32 KiB when unset."""
+    value = config.get("project_doc_max_bytes")
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    return DEFAULT_PROJECT_DOC_MAX_BYTES
 
 
 def _reasoning(config: Mapping[str, Any]) -> dict[str, Any] | None:

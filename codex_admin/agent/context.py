@@ -5,8 +5,9 @@
   appended when the patch tool is a plain function tool.
 * a **developer** message: the permissions of this session (sandbox mode, network, approval
   policy) and the configured ``developer_instructions``;
-* a **user** message with the user instructions built from ``instructions`` + AGENTS.md
-  (Codex's ``# AGENTS.md instructions for <cwd>`` / ``<INSTRUCTIONS>`` wrapper);
+* a **user** message with the AGENTS.md instructions (global first, then the project's), as
+  :mod:`codex_admin.instructions` builds it (``# AGENTS.md instructions for <cwd>`` and an
+  ``<INSTRUCTIONS>`` block);
 * a **user** message with the ``<environment_context>``: cwd, approval policy, sandbox mode,
   network access, writable roots and shell.
 
@@ -36,7 +37,7 @@ __all__ = [
     "user_message",
 ]
 
-AGENTS_PREFIX = "# AGENTS.md instructions for "
+AGENTS_PREFIX = "# AGENTS.md instructions"
 ENVIRONMENT_TAG = "<environment_context>"
 PERMISSIONS_TAG = "<permissions instructions>"
 _CONTEXT_PREFIXES = (AGENTS_PREFIX, ENVIRONMENT_TAG, PERMISSIONS_TAG, "<user_instructions>")
@@ -65,7 +66,7 @@ class SessionContext:
     network: NetworkMode
     writable_roots: Sequence[Path] = ()
     developer_instructions: str | None = None
-    user_instructions: str | None = None  # `instructions` + AGENTS.md, already joined
+    agents_message: str | None = None  # the AGENTS.md user message (codex_admin.instructions)
     shell: str | None = None
 
 
@@ -146,13 +147,8 @@ def context_messages(ctx: SessionContext) -> list[dict[str, Any]]:
     if ctx.developer_instructions:
         developer += "\n\n" + ctx.developer_instructions
     messages = [_text_message("developer", developer)]
-    if ctx.user_instructions:
-        messages.append(
-            user_message(
-                f"{AGENTS_PREFIX}{ctx.cwd}\n\n<INSTRUCTIONS>\n{ctx.user_instructions}\n"
-                "</INSTRUCTIONS>"
-            )
-        )
+    if ctx.agents_message:
+        messages.append(user_message(ctx.agents_message))
     messages.append(user_message(_environment_text(ctx)))
     return messages
 

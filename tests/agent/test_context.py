@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from codex_admin.agent.compaction import build_compacted_history, estimate_tokens, real_user_messages
+from codex_admin.agent.compaction import (
+    build_compacted_history,
+    estimate_tokens,
+    real_user_messages,
+)
 from codex_admin.agent.context import (
     SessionContext,
     base_instructions,
@@ -35,13 +39,20 @@ def _text(item: dict[str, object]) -> str:
 
 def test_context_messages_in_codex_order() -> None:
     messages = context_messages(
-        _ctx(developer_instructions="Be careful.", user_instructions="Use tabs.")
+        _ctx(
+            developer_instructions="Be careful.",
+            agents_message="# AGENTS.md instructions for /work/repo\n\n<INSTRUCTIONS>\nUse tabs.\n"
+            "</INSTRUCTIONS>",
+        )
     )
     assert [m["role"] for m in messages] == ["developer", "user", "user"]
     developer, agents, env = (_text(m) for m in messages)
     assert developer.startswith("<permissions instructions>")
     assert "`sandbox_mode` is `workspace-write`" in developer and "Be careful." in developer
-    assert agents == "# AGENTS.md instructions for /work/repo\n\n<INSTRUCTIONS>\nUse tabs.\n</INSTRUCTIONS>"
+    assert (
+        agents
+        == "# AGENTS.md instructions for /work/repo\n\n<INSTRUCTIONS>\nUse tabs.\n</INSTRUCTIONS>"
+    )
     assert "<cwd>/work/repo</cwd>" in env and "<approval_policy>never</approval_policy>" in env
     assert "<network_access>restricted</network_access>" in env and "<shell>bash</shell>" in env
     assert all(is_context_message(m) for m in messages)
