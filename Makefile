@@ -30,9 +30,11 @@ test: lint typecheck pytest
 run: $(STAMP)
 	$(BIN)/codex config show
 
+# managed/schema/ is for admins; the copies in codex_admin/config/ are what the fast checker reads.
 schemas: $(STAMP)
 	$(BIN)/codex config schema config > managed/schema/config.schema.json
 	$(BIN)/codex config schema requirements > managed/schema/requirements.schema.json
+	cp managed/schema/config.schema.json managed/schema/requirements.schema.json codex_admin/config/
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -7,7 +7,6 @@ requirements and (when configured) the remote signed requirements source.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -15,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from codex_admin.cli import context
+from codex_admin.cli.output import toml_value as toml_value  # re-exported for the commands
 from codex_admin.vocabulary import ApprovalPolicy, NetworkMode, SandboxMode
 
 if TYPE_CHECKING:
@@ -136,27 +136,3 @@ def load_governance(
     from codex_admin.governance import load_governance as load
 
     return load(governance_request(cwd, overrides, **flags))
-
-
-def toml_value(value: Any) -> str:
-    """Render a value as an inline TOML value (for human-readable output)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
-    if isinstance(value, list):
-        return "[" + ", ".join(toml_value(v) for v in value) + "]"
-    if isinstance(value, dict):
-        inner = ", ".join(f"{_key(k)} = {toml_value(v)}" for k, v in value.items())
-        return "{" + inner + "}" if inner else "{}"
-    if value is None:
-        return "(unset)"
-    return json.dumps(str(value))
-
-
-def _key(key: str) -> str:
-    from codex_admin.config import format_key
-
-    return format_key([key])

@@ -1,4 +1,4 @@
-"""`codex config show|explain|validate|schema`."""
+"""`codex config show|explain|validate|schema|trust`."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from codex_admin.cli import context
 from codex_admin.cli.app import make_app
 from codex_admin.cli.common import (
     ApprovalOpt,
@@ -24,27 +25,13 @@ from codex_admin.cli.common import (
     load_effective_config,
     toml_value,
 )
+from codex_admin.cli.config_show import render_show
 from codex_admin.cli.output import print_json, print_warnings
 
 if TYPE_CHECKING:
     from codex_admin.config import ConfigResult
 
-app = make_app("Show, explain, validate and export the layered configuration.")
-
-_LAYER_NOTES = {
-    "session_flags": "-c overrides",
-    "mdm": "MDM com.openai.codex:config_toml_base64 (CODEX_MDM_PLIST or managed preferences)",
-    "profile": "[profiles.NAME] from the merged files",
-}
-_RESOLVED_ORDER = (
-    "approval_policy",
-    "sandbox_mode",
-    "approvals_reviewer",
-    "web_search",
-    "model",
-    "model_provider",
-    "profile",
-)
+app = make_app("Show, explain, validate, export and trust the layered configuration.")
 
 
 def _load(
@@ -88,42 +75,12 @@ def show(
     oss: OssOpt = False,
     strict: StrictOpt = False,
 ) -> None:
-    """The effective configuration and where each value comes from."""
-    result = _load(cwd, config, profile, model, sandbox, approval, full_auto, bypass, oss, strict)
-    if json_out:
-        print_json(result.to_json())
-        return
-    print_warnings(result.warnings)
-    out = sys.stdout.write
-    trust = result.project_trust or "not trusted"
-    out(f"Effective configuration for {result.cwd}\n")
-    out(f"  project root: {result.project_root} ({trust})\n\nResolved:\n")
-    for key in _RESOLVED_ORDER:
-        value = result.resolved.get(key)
-        source = result.resolved_sources.get(key, "")
-        out(f"  {key:<20} {toml_value(value):<24} # {source}\n")
-    out("\nConfiguration (highest layer that set each key):\n")
-    if not result.origins:
-        out("  (nothing set; built-in defaults apply)\n")
-    from codex_admin.config import get_value
+    """The effective configuration and where each value comes from.
 
-    for key, origin in sorted(result.origins.items()):
-        out(f"  {key} = {toml_value(get_value(result.config, key))}  # {origin}\n")
-    out("\nLayers (highest precedence first):\n")
-    for layer in reversed(result.layers):
-        path = str(layer.path) if layer.path else _LAYER_NOTES.get(layer.kind, "")
-        status = "enabled" if layer.enabled else "disabled"
-        if layer.enabled and not layer.exists and layer.kind not in ("session_flags", "profile"):
-            status = "absent"
-        out(f"  {status:<9} {layer.name}: {path}\n")
-        if layer.disabled_reason:
-            for line in layer.disabled_reason.splitlines():
-                out(f"  {'':<9}   {line}\n")
-    out("\nRequirements:\n")
-    if not result.requirements:
-        out("  (none)\n")
-    for name, entry in result.requirements.fields.items():
-        out(f"  {name} = {toml_value(entry.value)}  (set by {entry.source})\n")
+    Example: codex config show --json -C ~/src/project
+    """
+    result = _load(cwd, config, profile, model, sandbox, approval, full_auto, bypass, oss, strict)
+    render_show(result, json_out)
 
 
 @app.command("explain")
@@ -198,11 +155,12 @@ def validate(
     strict: StrictOpt = False,
 ) -> None:
     """Schema and semantic checks with located errors; exit 1 on any error."""
-    from codex_admin.config import KINDS, validate_files
+    from codex_admin.config import KINDS, suggest, validate_files
 
     if kind is not None and kind not in KINDS:
         raise typer.BadParameter(
-            f"{kind!r} is not one of {', '.join(KINDS)}", param_hint="'--kind'"
+            f"{kind!r} is not one of {', '.join(KINDS)}{suggest(kind, KINDS)}",
+            param_hint="'--kind'",
         )
     report = validate_files(paths, kind, strict)
     if json_out:
@@ -231,3 +189,44 @@ def schema(
             f"{kind!r} is not one of {', '.join(SCHEMA_KINDS)}", param_hint="'KIND'"
         )
     sys.stdout.write(json_schema_text(kind))
+
+
+@app.command("trust")
+def trust(
+    directory: Annotated[
+        Path | None, typer.Argument(help="A directory of the project (default: the current one)")
+    ] = None,
+    untrusted: Annotated[
+        bool, typer.Option("--untrusted", help="Mark the project untrusted instead")
+    ] = False,
+    json_out: JsonOpt = False,
+    config: OverrideOpt = None,
+) -> None:
+    """Trust the project as it is now: its .codex folders load only while they stay unchanged.
+
+    Writes [projects."ROOT"] trust_level into $CODEX_HOME/config.toml and records a fingerprint
+    of every .codex folder of the project. Run it again after reviewing a change.
+
+    Example: codex config trust ~/src/project
+    """
+    from codex_admin.config import LoadOptions, trust_project
+
+    options = LoadOptions(cwd=directory, overrides=[*context.ROOT_OVERRIDES, *(config or [])])
+    result = trust_project(options, level="untrusted" if untrusted else "trusted")
+    if json_out:
+        print_json(result.to_json())
+        return
+    out = sys.stdout.write
+    out(f'{result.key}: trust_level = "{result.level}" in {result.user_config}\n')
+    if result.level != "trusted":
+        out("Its project configuration is not loaded.\n")
+        return
+    out(f"Recorded {len(result.layers)} project config folder(s) in {result.record_file}:\n")
+    for layer in result.layers:
+        out(f"  {layer}\n")
+    if not result.complete:
+        out("  (the scan stopped early: run this command in a deeper folder to add its .codex)\n")
+    out(
+        "Only these contents load. After a change (git pull, an edit) review it and run"
+        f" `codex config trust {result.key}` again.\n"
+    )

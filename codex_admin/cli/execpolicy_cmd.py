@@ -2,18 +2,22 @@
 
 `check` is Codex-compatible (same flags, JSON key order, exit 0 whatever the decision). The other
 commands are additions: `explain` answers "what would the governed runtime do with this command"
-(shell splitting, heuristics, reasons, amendments), `show` prints the evaluated policy, `test` runs
-every rule example like a test suite (text, JSON or JUnit), and `amend` appends "always allow"
-lines the way Codex does. The execpolicy library is imported inside each command so that `check`
-does not pay for the config engine; `codex execpolicy check` itself is normally answered by the
-typer-free fast path in `codex_admin.cli.execpolicy_fast`.
+(shell splitting, wrappers, heuristics, reasons, amendments; through `Governance.decide` unless
+`-r` picks the rules), `show` prints the evaluated policy, `test` runs every rule example and
+decision test like a test suite (text, JSON or JUnit; exit 3 on a failure), and `amend` appends
+"always allow" lines the way Codex does. The execpolicy library is imported inside each command
+so that `check` does not pay for the config engine; `codex execpolicy check` itself is normally
+answered by the typer-free fast path in `codex_admin.cli.execpolicy_fast`.
+
+Options come before the command: the command starts at `--` or at the first word that is not an
+option, and an unknown option before it is a usage error (exit 2), never the command's first
+word. Exit codes: 0 ok, 1 a user error (bad rules file, bad input), 2 usage, 3 `test` failures.
 """
 
 from __future__ import annotations
 
 import enum
 import json
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -21,7 +25,7 @@ import typer
 
 from codex_admin.cli.app import make_app
 from codex_admin.cli.common import CwdOpt, JsonOpt
-from codex_admin.cli.output import print_json, print_warnings
+from codex_admin.cli.output import print_warnings
 from codex_admin.errors import CodexError
 from codex_admin.vocabulary import ApprovalPolicy, SandboxMode, SandboxPermissions
 
@@ -30,7 +34,8 @@ if TYPE_CHECKING:
 
 app = make_app("Check, explain, show, test and amend command rules (*.rules).")
 
-_TRAILING = {"allow_interspersed_args": False, "ignore_unknown_options": True}
+# The command starts at `--` or the first non-option; an unknown option before it is an error.
+_TRAILING = {"allow_interspersed_args": False}
 
 RulesOpt = Annotated[
     list[Path] | None,
@@ -49,6 +54,22 @@ def _strip_separator(argv: list[str]) -> list[str]:
     return argv[1:] if argv and argv[0] == "--" else argv
 
 
+def _json(value: Any) -> None:
+    from codex_admin.cli.execpolicy_fast import write_out
+
+    write_out(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
+
+
+def _text(text: str) -> None:
+    from codex_admin.cli.execpolicy_fast import write_out
+
+    write_out(text)
+
+
+def _show_argv(argv: list[str]) -> str:
+    return json.dumps(argv, ensure_ascii=False)
+
+
 @app.command("check", context_settings=_TRAILING)
 def check(
     argv: ArgvArg,
@@ -64,38 +85,49 @@ def check(
         ),
     ] = False,
     pretty: Annotated[bool, typer.Option("--pretty", help="Pretty-print the JSON")] = False,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Accepted for scripts: the output is always JSON")
+    ] = False,
+    config: Annotated[
+        list[str] | None,
+        typer.Option("-c", "--config", metavar="KEY=VALUE", help="Accepted and ignored (Codex)"),
+    ] = None,
+    enable: Annotated[
+        list[str] | None,
+        typer.Option("--enable", metavar="FEATURE", help="Accepted and ignored (Codex)"),
+    ] = None,
+    disable: Annotated[
+        list[str] | None,
+        typer.Option("--disable", metavar="FEATURE", help="Accepted and ignored (Codex)"),
+    ] = None,
 ) -> None:
     """Codex-compatible: print the matching rules and the strictest decision as JSON.
 
-    Exit status is 0 whatever the decision; 1 when a rules file fails to load.
+    Options come first; the command starts at `--` or the first word that is not an option.
+    Exit status is 0 whatever the decision; 1 when a rules file fails to load; 2 on usage
+    errors (an unknown option, no -r, no command).
+
+    Example: codex execpolicy check -r policies/git.rules -- git push origin main
     """
-    from codex_admin.cli.execpolicy_fast import render_check
+    from codex_admin.cli.execpolicy_fast import render_check, write_out
 
     command = _strip_separator(argv)
     if not command:
         raise typer.BadParameter("a command is required", param_hint="ARGV...")
-    sys.stdout.write(
-        render_check([str(r) for r in rules], command, resolve_host_executables, pretty)
-    )
+    write_out(render_check([str(r) for r in rules], command, resolve_host_executables, pretty))
 
 
-def _configured_policy(cwd: Path | None) -> tuple[Policy, list[Path], dict[str, Any]]:
-    """Discovered rules of the effective configuration plus requirement [rules]."""
+def _policy(rules: list[Path] | None, cwd: Path | None) -> tuple[Policy, list[Path]]:
+    """The ``-r`` files, else the configuration's discovered rules plus requirement [rules]."""
+    if rules:
+        from codex_admin.execpolicy import load_policy_files
+
+        return load_policy_files(rules), list(rules)
     from codex_admin.cli.common import load_governance
 
     governance = load_governance(cwd)
     print_warnings(governance.warnings)
-    return governance.rules, governance.rule_files, governance.config.resolved
-
-
-def _policy(
-    rules: list[Path] | None, cwd: Path | None
-) -> tuple[Policy, list[Path], dict[str, Any]]:
-    if rules:
-        from codex_admin.execpolicy import load_policy_files
-
-        return load_policy_files(rules), list(rules), {}
-    return _configured_policy(cwd)
+    return governance.rules, governance.rule_files
 
 
 @app.command("explain", context_settings=_TRAILING)
@@ -126,9 +158,20 @@ def explain(
             "--requested-prefix-rule", help='Prefix the model asks to allow, e.g. ["npm","test"]'
         ),
     ] = None,
+    no_sandbox_bypass: Annotated[
+        bool,
+        typer.Option(
+            "--no-sandbox-bypass",
+            help="As if requirements constrained the filesystem or network: an allow rule never "
+            "runs a command outside the sandbox (automatic when they do)",
+        ),
+    ] = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """What the governed runtime would do with ARGV: skip, ask for approval, or refuse."""
+    """What the governed runtime would do with ARGV: skip, ask for approval, or refuse.
+
+    Example: codex execpolicy explain -r policies/git.rules -- bash -lc 'git status && git push'
+    """
     from codex_admin.execpolicy import evaluate_exec
 
     command = _strip_separator(argv)
@@ -149,9 +192,6 @@ def explain(
                 "expected a JSON array of strings", param_hint="--requested-prefix-rule"
             )
         requested = parsed
-    policy, files, resolved = _policy(rules, cwd)
-    approval_text = approval_policy.value if approval_policy else resolved.get("approval_policy")
-    sandbox_text = sandbox.value if sandbox else resolved.get("sandbox_mode")
     permissions = (
         SandboxPermissions.REQUIRE_ESCALATED
         if escalated
@@ -159,31 +199,58 @@ def explain(
         if additional
         else SandboxPermissions.USE_DEFAULT
     )
-    result = evaluate_exec(
-        policy,
-        command,
-        approval=ApprovalPolicy(approval_text or "on-request"),
-        sandbox=SandboxMode.parse(sandbox_text or "workspace-write"),
-        permissions=permissions,
-        requested_prefix_rule=requested,
-    )
+    if rules:
+        from codex_admin.execpolicy import load_policy_files
+
+        policy = load_policy_files(rules)
+        files: list[Path] = list(rules)
+        approval_value = approval_policy or ApprovalPolicy.ON_REQUEST
+        sandbox_value = sandbox or SandboxMode.WORKSPACE_WRITE
+        result = evaluate_exec(
+            policy,
+            command,
+            approval=approval_value,
+            sandbox=sandbox_value,
+            permissions=permissions,
+            requested_prefix_rule=requested,
+            sandbox_bypass=not no_sandbox_bypass,
+        )
+    else:
+        from codex_admin.cli.common import load_governance
+
+        governance = load_governance(cwd)
+        print_warnings(governance.warnings)
+        policy, files = governance.rules, governance.rule_files
+        approval_value = approval_policy or governance.approval_policy
+        sandbox_value = sandbox or governance.sandbox_mode
+        result = governance.decide(
+            command,
+            permissions=permissions,
+            requested_prefix_rule=requested,
+            approval=approval_value,
+            sandbox=sandbox_value,
+            sandbox_bypass=not no_sandbox_bypass,
+        )
+    approval_text, sandbox_text = approval_value.value, sandbox_value.value
     if json_out:
-        print_json(result.to_json())
+        _json(result.to_json())
         return
-    out = sys.stdout.write
+    lines: list[str] = []
+    out = lines.append
     req = result.requirement
-    out(f"command: {json.dumps(command, ensure_ascii=False)}\n")
+    out(f"command: {_show_argv(command)}\n")
     out(f"rules: {len(files)} file(s), {policy.rule_count} rule(s)\n")
     out(
-        f"approval policy: {approval_text or 'on-request'}; "
-        f"sandbox: {sandbox_text or 'workspace-write'}; permissions: {permissions.value}\n"
+        f"approval policy: {approval_text}; sandbox: {sandbox_text}; "
+        f"permissions: {permissions.value}; sandbox bypass: "
+        f"{'allowed' if result.sandbox_bypass_allowed else 'never'}\n"
     )
     if result.used_complex_parsing:
         out("split: heredoc fallback (complex parsing: no amendments, no known-safe shortcut)\n")
     elif len(result.commands) > 1 or result.commands[0] != command:
         out(f"split into {len(result.commands)} command(s):\n")
     for sub in result.commands:
-        out(f"  - {json.dumps(sub, ensure_ascii=False)}\n")
+        out(f"  - {_show_argv(sub)}\n")
     for match in result.evaluation.matched_rules:
         data = match.to_json()
         if "prefixRuleMatch" in data:
@@ -192,15 +259,12 @@ def explain(
             where = f" ({rule.source})" if rule is not None and rule.source else ""
             extra = f", resolved {body['resolvedProgram']}" if "resolvedProgram" in body else ""
             out(
-                f"matched rule{where}: {json.dumps(body['matchedPrefix'], ensure_ascii=False)} -> "
+                f"matched rule{where}: {_show_argv(body['matchedPrefix'])} -> "
                 f"{body['decision']}{extra}\n"
             )
         else:
             body = data["heuristicsRuleMatch"]
-            out(
-                f"no rule for {json.dumps(body['command'], ensure_ascii=False)}; "
-                f"heuristics -> {body['decision']}\n"
-            )
+            out(f"no rule for {_show_argv(body['command'])}; heuristics -> {body['decision']}\n")
     decision = result.evaluation.decision
     out(f"decision: {decision.value if decision else 'none'}\n")
     words = {
@@ -214,19 +278,26 @@ def explain(
     out("\n")
     if req.reason:
         out(f"reason: {req.reason}\n")
+    for note in result.notes:
+        out(f"note: {note}\n")
     if req.proposed_amendment:
-        out(f"proposed amendment: {json.dumps(req.proposed_amendment, ensure_ascii=False)}\n")
+        out(f"proposed amendment: {_show_argv(req.proposed_amendment)}\n")
+    _text("".join(lines))
 
 
 @app.command("show")
 def show(rules: RulesOpt = None, cwd: CwdOpt = None, json_out: JsonOpt = False) -> None:
-    """The evaluated policy: rules by program, network rules, domains, host executables."""
-    policy, files, _ = _policy(rules, cwd)
+    """The evaluated policy: rules by program, network rules, domains, host executables.
+
+    Example: codex execpolicy show -r policies/git.rules --json
+    """
+    policy, files = _policy(rules, cwd)
     data = policy.to_json()
     if json_out:
-        print_json(data)
+        _json(data)
         return
-    out = sys.stdout.write
+    lines: list[str] = []
+    out = lines.append
     out(f"{len(files)} rules file(s):\n")
     for path in files:
         out(f"  {path}\n")
@@ -249,18 +320,26 @@ def show(rules: RulesOpt = None, cwd: CwdOpt = None, json_out: JsonOpt = False) 
         out("\nhost executables:\n")
         for name, paths in data["host_executables"].items():
             out(f"  {name}: {', '.join(paths) or '(none: basename fallback blocked)'}\n")
+    _text("".join(lines))
 
 
 @app.command("test")
 def test(
     paths: Annotated[
         list[Path] | None,
-        typer.Argument(help="Rules files or directories (default: the configuration's rules)"),
+        typer.Argument(help="Rules files, tests/*.toml decision tests, or directories"),
     ] = None,
-    fmt: Annotated[Format, typer.Option("--format", help="text | json | junit")] = Format.text,
+    fmt: Annotated[
+        Format, typer.Option("--format", help="text | json | junit (json = --json)")
+    ] = Format.text,
+    json_out: JsonOpt = False,
     cwd: CwdOpt = None,
 ) -> None:
-    """Run every match/not_match example; report coverage and shadowed rules. Exit 1 on failure."""
+    """Run every match/not_match example and tests/*.toml decision test; report coverage and
+    shadowed rules. Exit 3 when a test fails (1 for bad input, 2 for usage).
+
+    Example: codex execpolicy test policies/ --format junit > rules-report.xml
+    """
     from codex_admin.execpolicy import run_policy_tests
 
     targets: list[Path]
@@ -277,14 +356,14 @@ def test(
                 hint="pass rules files or directories: codex execpolicy test policies/",
             )
     report = run_policy_tests(targets)
-    if fmt is Format.json:
-        print_json(report.to_json())
+    if json_out or fmt is Format.json:
+        _json(report.to_json())
     elif fmt is Format.junit:
-        sys.stdout.write(report.to_junit())
+        _text(report.to_junit())
     else:
-        sys.stdout.write(report.to_text())
+        _text(report.to_text())
     if not report.ok:
-        raise typer.Exit(1)
+        raise typer.Exit(3)
 
 
 @app.command("amend", context_settings=_TRAILING)
@@ -304,10 +383,23 @@ def amend(
     justification: Annotated[str | None, typer.Option("--justification")] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Append an "always allow" prefix_rule (or a network_rule) like Codex does."""
+    """Append an "always allow" prefix_rule (or a network_rule) like Codex does.
+
+    Example: codex execpolicy amend -- npm run lint
+    """
     from codex_admin.execpolicy import append_allow_prefix_rule, append_network_rule
 
     tokens = _strip_separator(prefix or [])
+    for index, token in enumerate(
+        [*tokens, network or "", protocol or "", decision or "", justification or ""]
+    ):
+        try:
+            token.encode("utf-8")
+        except UnicodeEncodeError:
+            raise CodexError(
+                f"argument {index + 1} ({token!r}) is not valid UTF-8",
+                hint="rules files are UTF-8: a rule can only name UTF-8 arguments",
+            ) from None
     if file is None:
         from codex_admin.config import codex_home
 
@@ -323,7 +415,7 @@ def amend(
             raise typer.BadParameter("--protocol/--decision/--justification need --network")
         written = append_allow_prefix_rule(file, tokens)
     if json_out:
-        print_json({"file": str(file), "written": written})
+        _json({"file": str(file), "written": written})
     else:
         state = "appended to" if written else "already present in"
-        sys.stdout.write(f"{state} {file}\n")
+        _text(f"{state} {file}\n")

@@ -1,11 +1,22 @@
 """Typer-free fast path for `codex execpolicy check` (it runs in every CI job and hook).
 
 Importing typer/click costs about as much as the whole rest of `check`, so the dispatcher hands
-well-formed `check` invocations here first. Only the unambiguous shapes are handled:
-`[-r FILE | --rules FILE | --rules=FILE | --resolve-host-executables | --pretty]... [--] ARGV...`
-with at least one rules file and a non-empty command. Anything else (help, a missing `-r`, a
-missing command, an unknown option) returns False and the typer command answers it, so usage
-errors still exit 2 with click's message. Load errors exit 1 via CodexError in both paths.
+`check` invocations here first. The argument contract is the typer command's, parsed by hand:
+
+    [OPTION]... [--] COMMAND...
+
+Options (any order, before the command): `-r FILE`, `--rules FILE|=FILE`, `-rFILE`,
+`--resolve-host-executables`, `--pretty`, `--json` (accepted: the output is always JSON), and
+Codex's global `-c/--config KEY=VALUE`, `--enable FEATURE`, `--disable FEATURE` (accepted and
+ignored: `check` reads only the `-r` files). The command starts at `--` or at the first token
+that is not an option; everything after that belongs to the command, even `--pretty`. An
+unknown option before the command is NOT taken as the command's first word (Codex does that,
+and `check -r R --json git push` then silently answers "no match"): this path declines it, and
+typer answers with a usage error (exit 2), as it does for help, a missing `-r` or a missing
+command. Load errors exit 1 via CodexError in both paths.
+
+Output is written as UTF-8 with ``backslashreplace``, so a command containing bytes that are not
+UTF-8 (they arrive as lone surrogates) prints as JSON ``\\udcff`` escapes instead of crashing.
 """
 
 from __future__ import annotations
@@ -13,8 +24,27 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
-__all__ = ["render_check", "try_check"]
+__all__ = ["CheckArgs", "parse_check_args", "render_check", "try_check", "write_out"]
+
+_IGNORED_WITH_VALUE = frozenset({"-c", "--config", "--enable", "--disable"})
+
+
+@dataclass
+class CheckArgs:
+    rules: list[str] = field(default_factory=list)
+    command: list[str] = field(default_factory=list)
+    resolve: bool = False
+    pretty: bool = False
+
+
+def write_out(text: str) -> None:
+    """Write to stdout as UTF-8; lone surrogates (non-UTF-8 argv bytes) become ``\\udcXX``."""
+    stream = sys.stdout
+    stream.flush()
+    stream.buffer.write(text.encode("utf-8", "backslashreplace"))
+    stream.buffer.flush()
 
 
 def render_check(rules: Sequence[str], command: Sequence[str], resolve: bool, pretty: bool) -> str:
@@ -28,55 +58,61 @@ def render_check(rules: Sequence[str], command: Sequence[str], resolve: bool, pr
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False) + "\n"
 
 
-def _parse(args: Sequence[str]) -> tuple[list[str], list[str], bool, bool] | None:
-    rules: list[str] = []
-    resolve = pretty = False
+def parse_check_args(args: Sequence[str]) -> CheckArgs | None:
+    """The parsed arguments, or None when typer must answer (help or a usage error)."""
+    parsed = CheckArgs()
     i = 0
     while i < len(args):
         arg = args[i]
-        if arg in ("-r", "--rules"):
+        if arg == "--":
+            i += 1
+            break
+        if not arg.startswith("-") or arg == "-":
+            break
+        if arg in ("-r", "--rules") or arg in _IGNORED_WITH_VALUE:
             if i + 1 >= len(args):
                 return None
-            rules.append(args[i + 1])
+            if arg in ("-r", "--rules"):
+                parsed.rules.append(args[i + 1])
             i += 2
-        elif arg.startswith("--rules="):
-            rules.append(arg[len("--rules=") :])
-            i += 1
+            continue
+        name, eq, value = arg.partition("=")
+        if eq and name in ("--rules", "--config", "--enable", "--disable"):
+            if name == "--rules":
+                parsed.rules.append(value)
+        elif arg.startswith("-r") and not arg.startswith("--"):
+            parsed.rules.append(arg[2:])
+        elif arg.startswith("-c") and not arg.startswith("--"):
+            pass  # -cKEY=VALUE
         elif arg == "--resolve-host-executables":
-            resolve = True
-            i += 1
+            parsed.resolve = True
         elif arg == "--pretty":
-            pretty = True
-            i += 1
-        elif arg == "--":
-            i += 1
-            break
-        elif arg.startswith("-"):
-            return None
+            parsed.pretty = True
+        elif arg == "--json":
+            pass
         else:
-            break
-    command = list(args[i:])
-    if not rules or not command or any(not r for r in rules):
+            return None  # unknown option (or help): typer reports it, exit 2
+        i += 1
+    parsed.command = list(args[i:])
+    if not parsed.rules or not parsed.command or any(not r for r in parsed.rules):
         return None
-    return rules, command, resolve, pretty
+    return parsed
 
 
 def try_check(args: Sequence[str]) -> bool:
     """Answer `codex execpolicy check ARGS` if well-formed; False to defer to typer."""
-    parsed = _parse(args)
+    parsed = parse_check_args(args)
     if parsed is None:
         return False
     from codex_admin.errors import CodexError
 
-    rules, command, resolve, pretty = parsed
     try:
-        text = render_check(rules, command, resolve, pretty)
+        text = render_check(parsed.rules, parsed.command, parsed.resolve, parsed.pretty)
     except CodexError as err:
         sys.stderr.write(f"error: {err}\n")
         sys.exit(1)
     try:
-        sys.stdout.write(text)
-        sys.stdout.flush()
+        write_out(text)
     except BrokenPipeError:
         sys.exit(1)
     return True

@@ -45,6 +45,10 @@ GROUPS: dict[str, tuple[str, str]] = {
         "codex_admin.cli.hooks_cmd",
         "List, trust and test lifecycle hooks (Claude-Code-compatible)",
     ),
+    "guardian": (
+        "codex_admin.cli.guardian_cmd",
+        "Review actions with the auto-reviewer; test and show its policy",
+    ),
     "login": ("codex_admin.cli.login_cmd", "Sign in with ChatGPT or an API key; show the login"),
     "logout": ("codex_admin.cli.logout_cmd", "Remove stored authentication credentials"),
     "doctor": (
@@ -169,6 +173,19 @@ def main(argv: Sequence[str] | None = None) -> None:
 
         if try_check(rest[1:]):
             return
+    if name == "config" and rest[:1] == ["show"]:
+        # Fast path: scripts and editors ask for the effective configuration at start-up;
+        # skip typer (and its pydantic adapters) for well-formed arguments (see config_show).
+        from codex_admin.cli.config_show import try_show
+
+        if try_show(rest[1:]):
+            return
+    if name == "sandbox" and rest[:1] == ["linux"]:
+        # Fast path: one start-up per confined command; typer's import costs more than the
+        # rest (see sandbox_fast for the exact contract).
+        from codex_admin.cli.sandbox_fast import try_linux
+
+        try_linux(rest[1:])  # exits when it handled the invocation
     module = importlib.import_module(GROUPS[name][0])
     from codex_admin.cli.runner import run_typer_app
 

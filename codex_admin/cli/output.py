@@ -1,4 +1,7 @@
-"""Rendering helpers shared by the commands: JSON on stdout, warnings on stderr."""
+"""Rendering helpers shared by the commands: JSON on stdout, warnings on stderr, TOML values.
+
+Import-light (no typer): the typer-free fast paths render with it too.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,8 @@ import json
 import sys
 from collections.abc import Iterable
 from typing import Any
+
+from codex_admin.config import format_key
 
 
 def print_json(value: Any, *, pretty: bool = True) -> None:
@@ -21,3 +26,25 @@ def print_warnings(warnings: Iterable[str]) -> None:
     """Warnings go to stderr so that stdout stays machine-readable."""
     for warning in warnings:
         sys.stderr.write(f"warning: {warning}\n")
+
+
+def toml_value(value: Any) -> str:
+    """Render a value as an inline TOML value (for human-readable output)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        inner = ", ".join(f"{_key(k)} = {toml_value(v)}" for k, v in value.items())
+        return "{" + inner + "}" if inner else "{}"
+    if value is None:
+        return "(unset)"
+    return json.dumps(str(value))
+
+
+def _key(key: str) -> str:
+    return format_key([key])

@@ -1,4 +1,10 @@
-"""`codex proxy run`: the managed proxy in the foreground with the effective network policy."""
+"""`codex proxy run`: the managed proxy in the foreground with the effective network policy.
+
+The policy comes from :meth:`~codex_admin.governance.Governance.network_policy` (``explicit``:
+``enabled`` defaults to true), exactly as `codex network check` gets it. With ``--json`` the
+first line on stdout is the listener/environment object, or the JSON error object when the
+proxy cannot start (see :mod:`codex_admin.cli.json_errors`).
+"""
 
 from __future__ import annotations
 
@@ -7,13 +13,18 @@ import shlex
 import signal
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from codex_admin.cli.app import make_app
-from codex_admin.cli.common import CwdOpt, JsonOpt, OverrideOpt
+from codex_admin.cli.common import CwdOpt, JsonOpt, OverrideOpt, load_governance
+from codex_admin.cli.json_errors import JsonErrorCommand, json_errors
 from codex_admin.cli.output import print_json, print_warnings
+
+if TYPE_CHECKING:
+    # For annotations only: the proxy package is imported when the command runs.
+    from codex_admin.proxy import NetworkPolicy, ProxyServer
 
 app = make_app("Run the managed network proxy with a per-session CA.")
 
@@ -23,38 +34,63 @@ def _group() -> None:
     """Run the managed network proxy with a per-session CA."""
 
 
-def _address(text: str, option: str) -> tuple[str, int]:
-    host, sep, port = text.rpartition(":")
-    host = host.strip("[]") if sep else "127.0.0.1"
-    port = port if sep else text
-    if not port.isdigit() or not 0 <= int(port) <= 65535 or not host:
+def _address(text: str, option: str) -> tuple[str, int | None]:
+    """``HOST:PORT``, ``[V6]:PORT``, ``HOST`` (ephemeral port) or ``PORT`` (on 127.0.0.1)."""
+    value = text.strip()
+    host: str
+    port: str | None
+    if value.isdigit():
+        host, port = "127.0.0.1", value
+    elif value.startswith("["):
+        inside, sep, rest = value[1:].partition("]")
+        if not sep or (rest and not rest.startswith(":")):
+            raise typer.BadParameter(f"expected HOST:PORT, got {text!r}", param_hint=option)
+        host, port = inside, rest[1:] or None
+    elif value.count(":") == 1:
+        host, port = value.split(":")
+    else:
+        host, port = value, None  # a bare host, or an unbracketed IPv6 address
+    if not host or (port is not None and (not port.isdigit() or int(port) > 65535)):
         raise typer.BadParameter(f"expected HOST:PORT, got {text!r}", param_hint=option)
-    return host, int(port)
+    return host, None if port is None else int(port)
 
 
-@app.command("run")
+@app.command("run", cls=JsonErrorCommand)
 def run(
     http: Annotated[
         str | None,
-        typer.Option("--http", help="HOST:PORT for the HTTP listener (default ephemeral)"),
+        typer.Option(
+            "--http", metavar="HOST:PORT", help="HTTP listener address (default: ephemeral)"
+        ),
     ] = None,
     socks: Annotated[
-        str | None, typer.Option("--socks", help="HOST:PORT for the SOCKS5 listener")
+        str | None,
+        typer.Option("--socks", metavar="HOST:PORT", help="SOCKS5 listener address"),
     ] = None,
     no_socks: Annotated[bool, typer.Option("--no-socks", help="Do not start SOCKS5")] = False,
-    mode: Annotated[str | None, typer.Option("--mode", help="full | limited")] = None,
+    mode: Annotated[
+        str | None, typer.Option("--mode", metavar="full|limited", help="Network mode")
+    ] = None,
     mitm: Annotated[
         bool, typer.Option("--mitm", help="Inspect HTTPS with a per-session CA")
     ] = False,
     audit_log: Annotated[
-        Path | None, typer.Option("--audit-log", help="Append one JSON line per decision")
+        Path | None,
+        typer.Option("--audit-log", metavar="FILE", help="Append one JSON line per decision"),
     ] = None,
     unix_dir: Annotated[
-        Path | None, typer.Option("--unix-dir", help="Also listen on http.sock/socks.sock here")
+        Path | None,
+        typer.Option(
+            "--unix-dir", metavar="DIR", help="Also listen on http.sock/socks.sock in DIR"
+        ),
     ] = None,
     config_file: Annotated[
         Path | None,
-        typer.Option("--config-file", help="TOML file whose [network] table replaces the config"),
+        typer.Option(
+            "--config-file",
+            metavar="FILE",
+            help="TOML file whose [network] table replaces the config",
+        ),
     ] = None,
     dangerously_allow_non_loopback: Annotated[
         bool,
@@ -66,66 +102,50 @@ def run(
     cwd: CwdOpt = None,
     config: OverrideOpt = None,
 ) -> None:
-    """Run until SIGINT/SIGTERM; print the environment a client needs first."""
-    from codex_admin.cli.network_cmd import load_network_policy
-    from codex_admin.config import codex_home
+    """Run until SIGINT/SIGTERM; print the environment a client needs first.
 
-    if mode is not None and mode not in ("full", "limited"):
-        raise typer.BadParameter(f"{mode!r} is not one of full, limited", param_hint="--mode")
-    changes: dict[str, Any] = {}
-    if mode is not None:
-        changes["mode"] = mode
-    if mitm:
-        changes["mitm"] = True
-    policy, warnings = load_network_policy(
-        cwd, config, config_file=config_file, network_changes=changes
-    )
-    print_warnings(warnings)
-    http_bind = _address(http, "--http") if http else ("127.0.0.1", policy.http_port or 0)
-    socks_bind: tuple[str, int] | None = None
-    if not no_socks and policy.enable_socks5:
-        socks_bind = _address(socks, "--socks") if socks else ("127.0.0.1", policy.socks_port or 0)
-    asyncio.run(
-        _serve(
+    Example: codex proxy run --mode limited --config-file proxy/strict-limited.toml
+    """
+    from codex_admin.config import codex_home
+    from codex_admin.proxy import ProxyServer, run_on_event_loop
+
+    with json_errors(json_out, command="codex proxy run"):
+        if mode is not None and mode not in ("full", "limited"):
+            raise typer.BadParameter(f"{mode!r} is not one of full, limited", param_hint="--mode")
+        http_host, http_port = _address(http, "--http") if http else ("127.0.0.1", None)
+        socks_host, socks_port = _address(socks, "--socks") if socks else ("127.0.0.1", None)
+        changes: dict[str, Any] = {}
+        if mode is not None:
+            changes["mode"] = mode
+        if mitm:
+            changes["mitm"] = True
+        governance = load_governance(cwd, config)
+        policy, warnings = governance.network_policy(
+            config_file=config_file, changes=changes, explicit=True
+        )
+        print_warnings([*governance.warnings, *warnings])
+        http_bind = (http_host, policy.listener_port("http", http_port))
+        socks_bind: tuple[str, int] | None = None
+        if not no_socks and policy.enable_socks5:
+            socks_bind = (socks_host, policy.listener_port("socks", socks_port))
+        server = ProxyServer(
             policy,
-            home=codex_home(),
+            codex_home=codex_home(),
             http_bind=http_bind,
             socks_bind=socks_bind,
-            unix_dir=unix_dir,
+            unix_socket_dir=unix_dir,
             audit_log=audit_log,
             allow_non_loopback=dangerously_allow_non_loopback,
-            json_out=json_out,
         )
-    )
+        run_on_event_loop(lambda: _serve(server, policy, json_out=json_out))
 
 
-async def _serve(
-    policy: Any,
-    *,
-    home: Path,
-    http_bind: tuple[str, int],
-    socks_bind: tuple[str, int] | None,
-    unix_dir: Path | None,
-    audit_log: Path | None,
-    allow_non_loopback: bool,
-    json_out: bool,
-) -> None:
-    from codex_admin.proxy import ProxyServer
-
-    server = ProxyServer(
-        policy,
-        codex_home=home,
-        http_bind=http_bind,
-        socks_bind=socks_bind,
-        unix_socket_dir=unix_dir,
-        audit_log=audit_log,
-        allow_non_loopback=allow_non_loopback,
-    )
+async def _serve(server: ProxyServer, policy: NetworkPolicy, *, json_out: bool) -> None:
+    await server.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    await server.start()
     print_warnings(server.warnings)
     try:
         env = server.environment()

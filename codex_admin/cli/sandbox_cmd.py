@@ -6,20 +6,31 @@ effective configuration's sandbox. Flags override the config; requirements still
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from codex_admin.cli.app import make_app
-from codex_admin.cli.common import CwdOpt, JsonOpt, OverrideOpt, SandboxOpt, load_governance
+from codex_admin.cli.common import (
+    CwdOpt,
+    JsonOpt,
+    OverrideOpt,
+    SandboxOpt,
+    governance_request,
+    load_governance,
+)
 from codex_admin.cli.output import print_json, print_warnings
+from codex_admin.cli.sandbox_fast import LinuxArgs, UsageProblem, json_error, run_linux
+from codex_admin.errors import CodexError
 from codex_admin.vocabulary import SandboxMode
 
 if TYPE_CHECKING:
     from codex_admin.governance import Governance
-    from codex_admin.sandbox import RunResult, SandboxPolicy
+    from codex_admin.sandbox import SandboxPolicy
 
 app = make_app("Run a command under the Linux or macOS sandbox.")
 
@@ -47,6 +58,7 @@ def _setup(
     sandbox: str | None,
     roots: list[Path] | None,
     network: str | None,
+    for_run: bool,
 ) -> tuple[Governance, SandboxPolicy]:
     governance = load_governance(
         cwd, overrides, sandbox=sandbox, writable_roots=roots or (), network=network
@@ -58,7 +70,7 @@ def _setup(
             f"only applies to workspace-write (the effective sandbox is {mode.value})",
             param_hint="'--writable-root'",
         )
-    return governance, governance.sandbox_policy()
+    return governance, governance.sandbox_policy(for_run=for_run)
 
 
 def _need_command(command: list[str] | None) -> list[str]:
@@ -80,61 +92,30 @@ def linux(
     config: OverrideOpt = None,
 ) -> None:
     """Run CMD under bubblewrap; exit with CMD's exit code (128+N after signal N, 124 on
-    timeout). With --json, capture CMD's output and print one JSON object."""
-    argv = _need_command(command)
-    governance, policy = _setup(cwd, config, sandbox, writable_root, network)
-    if explain:
-        _render_explain(governance.explain_sandbox(argv, policy), json_out)
-        return
-    pipe = asyncio.subprocess.PIPE if json_out else None
+    timeout, 127 when CMD is not found). With --json, capture CMD's output and print one JSON
+    object (on failure: {"error": {...}}).
 
-    async def run() -> RunResult:
-        async with governance.sandbox_session() as session:
-            return await session.run(
-                policy,
-                argv,
-                timeout=timeout,
-                forward_signals=True,
-                stdout=pipe,
-                stderr=pipe,
-            )
-
-    result = asyncio.run(run())
-    if json_out:
-        print_json(
-            {
-                "exit_code": result.exit_code,
-                "timed_out": result.timed_out,
-                "sandboxed": result.sandboxed,
-                "duration_ms": round(result.duration * 1000, 1),
-                "stdout": (result.stdout or b"").decode("utf-8", "replace"),
-                "stderr": (result.stderr or b"").decode("utf-8", "replace"),
-            }
-        )
-    elif result.timed_out:
-        sys.stderr.write(f"codex sandbox: command timed out after {timeout:g}s; killed\n")
-    raise typer.Exit(result.exit_code)
-
-
-def _render_explain(info: dict[str, Any], json_out: bool) -> None:
-    if json_out:
-        print_json(info)
-        return
-    import shlex
-
-    out = sys.stdout.write
-    policy, plan = info["policy"], info["plan"]
-    out(f"sandbox:  {policy['mode']}   network: {policy['network']}   cwd: {plan['cwd']}\n")
-    out(f"backend:  {info['backend']}\n")
-    for key in ("writable", "protected", "blocked", "masked_dirs", "masked_files"):
-        for path in plan[key]:
-            out(f"  {key:<13} {path}\n")
-    if "network_policy" in info:
-        net = info["network_policy"]
-        out(f"proxy:    mode={net['mode']} allowed={net['allowed_domains']} ")
-        out(f"denied={net['denied_domains']} local={net['allow_local_binding']}\n")
-    out(f"env:      {len(info['env_names'])} variables: {' '.join(info['env_names'])}\n")
-    out("argv:\n  " + shlex.join(info["argv"]) + "\n")
+    Example: codex sandbox linux -s workspace-write --network none -- make test
+    """
+    args = LinuxArgs(
+        command=_need_command(command),
+        sandbox=sandbox,
+        network=network,
+        cwd=cwd,
+        writable_roots=list(writable_root or ()),
+        timeout=timeout,
+        overrides=list(config or ()),
+        json_out=json_out,
+        explain=explain,
+    )
+    # Same validation messages as the shared options (exit 2 before any loading).
+    governance_request(cwd, config, sandbox=sandbox, network=network)
+    with _json_errors(json_out):
+        try:
+            code = run_linux(args)
+        except UsageProblem as problem:
+            raise typer.BadParameter(str(problem), param_hint=problem.param) from None
+    raise typer.Exit(code)
 
 
 @app.command("macos", context_settings=_RUN_SETTINGS)
@@ -150,11 +131,43 @@ def macos(
     config: OverrideOpt = None,
 ) -> None:
     """Print the Seatbelt (SBPL) profile for the effective policy; on macOS, run CMD under
-    `sandbox-exec` with it (unless --explain)."""
+    `sandbox-exec` with it (unless --explain).
+
+    Example: codex sandbox macos -s workspace-write --json -- true
+    """
+    with _json_errors(json_out):
+        _macos(command, sandbox, writable_root, network, cwd, timeout, explain, json_out, config)
+
+
+@contextlib.contextmanager
+def _json_errors(json_out: bool) -> Iterator[None]:
+    """With --json, a CodexError also prints ``{"error": {...}}`` on stdout (exit 1)."""
+    try:
+        yield
+    except CodexError as err:
+        if not json_out:
+            raise
+        print_json(json_error(err))
+        sys.stderr.write(f"error: {err}\n")
+        raise typer.Exit(1) from None
+
+
+def _macos(
+    command: list[str] | None,
+    sandbox: str | None,
+    writable_root: list[Path] | None,
+    network: str | None,
+    cwd: Path | None,
+    timeout: float | None,
+    explain: bool,
+    json_out: bool,
+    config: list[str] | None,
+) -> None:
     from codex_admin.sandbox import macos_profile, run_command_macos
 
-    governance, policy = _setup(cwd, config, sandbox, writable_root, network)
-    if sys.platform != "darwin" or explain:
+    printing = sys.platform != "darwin" or explain
+    governance, policy = _setup(cwd, config, sandbox, writable_root, network, not printing)
+    if printing:
         profile, argv = macos_profile(
             policy,
             command or [],

@@ -22,6 +22,8 @@ PROJECT_DENYLIST = (
     "experimental_realtime_webrtc_call_base_url",
     "experimental_realtime_ws_base_url",
     "otel",
+    # the auto-reviewer's policy text and model: a repository must not rewrite its own reviewer
+    "auto_review",
 )
 
 

@@ -4,6 +4,20 @@ Layers, highest precedence first (ARCHITECTURE.md, following the seeds): `-c` ov
 dedicated flags, applied at resolution); a selected `[profiles.NAME]`; MDM `config_toml_base64`;
 `<system dir>/managed_config.toml`; project `.codex/config.toml` from cwd up to the project root
 (trusted projects only); `$CODEX_HOME/config.toml`; `<system dir>/config.toml`; built-in defaults.
+
+The order of work, and why:
+
+1. system, user and `-c` layers -- each parsed once, checked alone (types, unknown keys;
+   `partial`, since one layer may hold half a table) -- give the project markers and the trust
+   table; a project can never trust itself;
+2. project discovery (:mod:`.project`), then the trust gate (:mod:`.trust`): a trusted
+   project layer loads only if its `.codex` folder matches the record made when it was
+   trusted, so nothing a sandboxed command wrote is read, let alone parsed;
+3. the merge of the enabled layers, then the whole-table rules on the result, each error
+   located at the layer that introduced the table;
+4. requirements (fail closed), then resolution and clamping (:mod:`.resolve`).
+
+:func:`trust_project` is the writer behind `codex config trust`.
 """
 
 from __future__ import annotations
@@ -14,13 +28,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from codex_admin.config.files import read_text_file, write_file_atomic
 from codex_admin.config.layers import PROJECT_DENYLIST, Layer, resolve_paths
-from codex_admin.config.mdm import CONFIG_KEY, DOMAIN, REQUIREMENTS_KEY, read_mdm_plist
+from codex_admin.config.mdm import (
+    CONFIG_KEY,
+    DOMAIN,
+    REQUIREMENTS_KEY,
+    MdmPayload,
+    mdm_key_warnings,
+    read_mdm_plist,
+)
 from codex_admin.config.merge import merge_into
-from codex_admin.config.models import ConfigToml
 from codex_admin.config.overrides import parse_overrides
 from codex_admin.config.paths import codex_home, mdm_plist_candidates, system_dir
-from codex_admin.config.project import discover_project
+from codex_admin.config.project import Canonical, ProjectDir, discover_project, find_project_root
 from codex_admin.config.requirements import (
     EffectiveRequirements,
     RequirementsDocument,
@@ -28,11 +49,35 @@ from codex_admin.config.requirements import (
     legacy_requirements_document,
 )
 from codex_admin.config.resolve import Flags, resolve_effective
-from codex_admin.config.toml_io import parse_toml_text, read_text_file
-from codex_admin.config.validation import validate_table
+from codex_admin.config.toml_io import format_key, parse_toml_text
+from codex_admin.config.trust import (
+    LayerRefused,
+    ProjectRecord,
+    TrustGate,
+    TrustStore,
+    fingerprint,
+    layer_key,
+    now_iso,
+    scan_project,
+)
+from codex_admin.config.validation import (
+    ConfigValidationError,
+    Issue,
+    feature_warnings,
+    issue_at,
+    validate_table,
+    whole_table_problems,
+)
 from codex_admin.errors import CodexError, Location
 
-__all__ = ["ConfigResult", "LoadOptions", "RequirementSource", "load_config"]
+__all__ = [
+    "ConfigResult",
+    "LoadOptions",
+    "RequirementSource",
+    "TrustResult",
+    "load_config",
+    "trust_project",
+]
 
 MDM_REQUIREMENTS_SOURCE = f"MDM {DOMAIN}:{REQUIREMENTS_KEY}"
 MDM_CONFIG_SOURCE = f"MDM {DOMAIN}:{CONFIG_KEY}"
@@ -93,6 +138,9 @@ class ConfigResult:
     requirements: EffectiveRequirements
     requirement_sources: list[RequirementSource]
     warnings: list[str]
+    # Keys of the MDM `com.openai.codex` domain that Codex does not read (a typo such as
+    # `requirement_toml_base64` would otherwise drop the organisation's policy silently).
+    mdm_unknown_keys: list[str] = field(default_factory=list)
 
     @property
     def config_folders(self) -> list[Path]:
@@ -118,66 +166,53 @@ class ConfigResult:
             "layers": [layer.to_json() for layer in reversed(self.layers)],
             "requirements": self.requirements.to_json(),
             "warnings": self.warnings,
+            "mdm_unknown_keys": self.mdm_unknown_keys,
         }
 
 
 def load_config(options: LoadOptions | None = None) -> ConfigResult:
     """Load, validate, merge and resolve. Raises :class:`CodexError` on any bad input."""
     opts = options or LoadOptions()
-    home = opts.codex_home if opts.codex_home is not None else codex_home()
-    sysdir = opts.system_dir if opts.system_dir is not None else system_dir()
-    cwd = _cwd(opts.cwd)
-    warnings: list[str] = []
-
-    session = Layer("session_flags", "session_flags", None, parse_overrides(opts.overrides))
-    _validate(session, opts.strict, warnings, "-c/--config override")
-    resolve_paths(session.table, cwd)
-
-    system = _file_layer("system", "system", sysdir / "config.toml", sysdir, opts, warnings)
-    user_path = home / "config.toml"
-    user = _file_layer("user", "user", user_path, home, opts, warnings)
-    if opts.ignore_user_config:
-        # `codex exec --ignore-user-config`: the file is not read into the config (nor its
-        # project trust); the folder still counts for rules unless --ignore-rules.
-        user.table, user.enabled, user.disabled_reason = {}, False, "--ignore-user-config"
+    base = _base_layers(opts)
+    home, sysdir, cwd, warnings = base.home, base.sysdir, base.cwd, base.warnings
+    system, user, session = base.system, base.user, base.session
     managed = _file_layer(
         "managed_config", "managed_config", sysdir / "managed_config.toml", sysdir, opts, warnings
     )
     mdm_payload = _read_mdm(opts)
     mdm = Layer("mdm", "mdm", mdm_payload.path if mdm_payload else None, exists=False)
+    if mdm_payload is not None:
+        warnings.extend(mdm_key_warnings(mdm_payload))
     if mdm_payload and mdm_payload.config_text is not None:
         mdm.exists, mdm.text = True, mdm_payload.config_text
         mdm.table = _parse_mdm_config(mdm_payload.config_text, mdm_payload.path)
-        _validate(mdm, opts.strict, warnings, MDM_CONFIG_SOURCE)
+        _validate(mdm, opts, warnings, MDM_CONFIG_SOURCE)
         resolve_paths(mdm.table, home)
 
-    provisional: dict[str, Any] = {}
-    for layer in (system, user, session):
-        merge_into(provisional, layer.table, {}, layer.name)
-    markers = provisional.get("project_root_markers", [".git"])
-    if not isinstance(markers, list) or not all(isinstance(m, str) for m in markers):
-        raise CodexError("project_root_markers must be an array of strings")
+    canon = Canonical()
     root, project_dirs, project_trust = discover_project(
-        cwd, markers, provisional.get("projects") or {}, home, user_path
+        cwd, base.markers, base.projects, home, base.user_path, canon
     )
-    projects = [_project_layer(p, opts, warnings) for p in project_dirs]
+    gate = TrustGate(home, root, canon)
+    projects = [_project_layer(p, gate, opts, warnings) for p in project_dirs]
+    if project_trust == "trusted":
+        # Also when no `.codex` folder exists yet: the record made now (first use of a trust
+        # entry) is what makes a folder created later by a sandboxed command "new".
+        warnings.extend(gate.vanished(cwd, {p.dir for p in project_dirs}))
 
     layers = [system, user, *projects, managed, mdm]
-    merged: dict[str, Any] = {}
-    for layer in layers:
-        if layer.enabled:
-            merge_into(merged, layer.table, {}, layer.name)
-    merge_into(merged, session.table, {}, session.name)
-    profile = _profile_layer(opts.profile or merged.get("profile"), merged)
-    if profile:
-        layers.append(profile)
-    layers.append(session)
-
     config: dict[str, Any] = {}
     origins: dict[str, str] = {}
     for layer in layers:
         if layer.enabled:
             merge_into(config, layer.table, origins, layer.name)
+    profile = _profile_layer(opts.profile, config, session.table)
+    if profile:
+        layers.append(profile)
+        merge_into(config, profile.table, origins, profile.name)
+    layers.append(session)
+    merge_into(config, session.table, origins, session.name)
+    _validate_merged(config, origins, layers)
 
     requirements, sources = _requirements(opts, sysdir, mdm_payload, managed, mdm)
     warnings.extend(requirements.warnings)
@@ -213,7 +248,86 @@ def load_config(options: LoadOptions | None = None) -> ConfigResult:
         requirements=requirements,
         requirement_sources=sources,
         warnings=warnings,
+        mdm_unknown_keys=list(mdm_payload.unknown_keys) if mdm_payload else [],
     )
+
+
+@dataclass
+class _Base:
+    """The layers project discovery depends on, loaded once (system, user, `-c`)."""
+
+    home: Path
+    sysdir: Path
+    cwd: Path
+    warnings: list[str]
+    system: Layer
+    user: Layer
+    user_path: Path
+    session: Layer
+    projects: dict[str, Any]  # the merged `projects` trust table
+    markers: list[str]
+
+
+def _base_layers(opts: LoadOptions) -> _Base:
+    home = opts.codex_home if opts.codex_home is not None else codex_home()
+    sysdir = opts.system_dir if opts.system_dir is not None else system_dir()
+    cwd = _cwd(opts.cwd)
+    warnings: list[str] = []
+    session = Layer("session_flags", "session_flags", None, parse_overrides(opts.overrides))
+    _validate(session, opts, warnings, "-c/--config override")
+    resolve_paths(session.table, cwd)
+    system = _file_layer("system", "system", sysdir / "config.toml", sysdir, opts, warnings)
+    user_path = home / "config.toml"
+    user = _file_layer("user", "user", user_path, home, opts, warnings)
+    if opts.ignore_user_config:
+        # `codex exec --ignore-user-config`: the file is not read into the config (nor its
+        # project trust); the folder still counts for rules unless --ignore-rules.
+        user.table, user.enabled, user.disabled_reason = {}, False, "--ignore-user-config"
+    # Discovery reads two keys of the system + user + `-c` merge; only those are merged.
+    projects: dict[str, Any] = {}
+    markers: Any = [".git"]
+    for layer in (system, user, session):
+        if isinstance(layer.table.get("projects"), dict):
+            merge_into(projects, layer.table["projects"], {}, layer.name)
+        markers = layer.table.get("project_root_markers", markers)
+    if not isinstance(markers, list) or not all(isinstance(m, str) for m in markers):
+        raise CodexError("project_root_markers must be an array of strings")
+    return _Base(home, sysdir, cwd, warnings, system, user, user_path, session, projects, markers)
+
+
+def _validate_merged(config: dict[str, Any], origins: dict[str, str], layers: list[Layer]) -> None:
+    """Whole-table rules on the merge, each error located at the layer that introduced it."""
+    problems = whole_table_problems("config", config)
+    if not problems:
+        return
+    rank = {layer.name: index for index, layer in enumerate(layers)}
+    by_name = {layer.name: layer for layer in layers}
+    issues: list[Issue] = []
+    for path, message in problems:
+        prefix = format_key(path)
+        setters = [
+            origin
+            for key, origin in origins.items()
+            if key == prefix or key.startswith(prefix + ".")
+        ]
+        layer = by_name[max(setters, key=lambda n: rank.get(n, -1))] if setters else None
+        where = _where(layer) if layer else "configuration"
+        issues.append(
+            issue_at(f"`{prefix}`: {message}", where, layer.text if layer else None, path)
+        )
+    raise ConfigValidationError(
+        issues,
+        hint="layers merge key by key; the merged table must be complete (see `codex config"
+        " explain KEY` for what each layer sets)",
+    )
+
+
+def _where(layer: Layer) -> str:
+    if layer.kind == "session_flags":
+        return "-c/--config override"
+    if layer.kind == "mdm":
+        return MDM_CONFIG_SOURCE
+    return str(layer.path) if layer.path else layer.name
 
 
 def _cwd(given: Path | None) -> Path:
@@ -227,12 +341,22 @@ def _cwd(given: Path | None) -> Path:
     return cwd
 
 
-def _validate(layer: Layer, strict: bool, warnings: list[str], where: str | None = None) -> None:
+def _validate(
+    layer: Layer, opts: LoadOptions, warnings: list[str], where: str | None = None
+) -> None:
+    """One layer alone: types and unknown keys (whole-table rules wait for the merge)."""
     location = where or (str(layer.path) if layer.path else layer.name)
-    _, found = validate_table(
-        ConfigToml, layer.table, where=location, text=layer.text, strict=strict, drop_unknown=False
+    warnings.extend(
+        validate_table(
+            "config",
+            layer.table,
+            where=location,
+            text=layer.text,
+            unknown="error" if opts.strict else "warn",
+            partial=True,
+        )
     )
-    warnings.extend(found)
+    warnings.extend(feature_warnings(layer.table, where=location, text=layer.text))
 
 
 def _file_layer(
@@ -242,12 +366,14 @@ def _file_layer(
     layer = Layer(name, kind, path, exists=text is not None, text=text)
     if text is not None:
         layer.table = parse_toml_text(text, str(path))
-        _validate(layer, opts.strict, warnings)
+        _validate(layer, opts, warnings)
         resolve_paths(layer.table, base)
     return layer
 
 
-def _project_layer(project: Any, opts: LoadOptions, warnings: list[str]) -> Layer:
+def _project_layer(
+    project: ProjectDir, gate: TrustGate, opts: LoadOptions, warnings: list[str]
+) -> Layer:
     path: Path = project.codex_dir / "config.toml"
     layer = Layer(
         f"project:{project.dir}",
@@ -256,11 +382,17 @@ def _project_layer(project: Any, opts: LoadOptions, warnings: list[str]) -> Laye
         enabled=project.enabled,
         disabled_reason=project.disabled_reason,
     )
-    if not project.enabled:
+    refusal = gate.refusal(project) if project.enabled else None
+    if refusal is not None:
+        layer.enabled, layer.disabled_reason = False, refusal
+        warnings.append(refusal)
+    if not layer.enabled:
         # Untrusted content is never parsed into the effective config (its errors are ignored).
-        layer.exists = path.is_file()
+        layer.exists = os.path.lexists(path)
         return layer
-    text = read_text_file(path)
+    # The trust check has just vetted this folder: nothing in it leads out of the project.
+    # Read what the fingerprint covered (a link's vetted target), never through a new link.
+    text = read_text_file(gate.canon(path), what="project config file", nofollow=True)
     layer.exists, layer.text = text is not None, text
     if text is None:
         return layer
@@ -285,12 +417,12 @@ def _project_layer(project: Any, opts: LoadOptions, warnings: list[str]) -> Laye
             " If you want these settings to apply, manually set them in your user-level"
             " config.toml."
         )
-    _validate(layer, opts.strict, warnings)
+    _validate(layer, opts, warnings)
     resolve_paths(layer.table, project.codex_dir)
     return layer
 
 
-def _read_mdm(opts: LoadOptions) -> Any:
+def _read_mdm(opts: LoadOptions) -> MdmPayload | None:
     if opts.mdm_plist is not None:
         return read_mdm_plist(opts.mdm_plist)
     if opts.no_mdm:
@@ -309,12 +441,19 @@ def _parse_mdm_config(text: str, plist: Path) -> dict[str, Any]:
     return table
 
 
-def _profile_layer(name: Any, merged: dict[str, Any]) -> Layer | None:
+def _profile_layer(
+    flag: str | None, config: dict[str, Any], session: dict[str, Any]
+) -> Layer | None:
+    """The selected legacy ``[profiles.NAME]`` (``-p``, else `profile` with `-c` on top)."""
+    name = flag or session.get("profile", config.get("profile"))
     if name is None:
         return None
     if not isinstance(name, str) or not name:
         raise CodexError("`profile` must be a non-empty string naming a [profiles.NAME] table")
-    profiles = merged.get("profiles") or {}
+    profiles: dict[str, Any] = {}
+    for table in (config, session):
+        if isinstance(table.get("profiles"), dict):
+            merge_into(profiles, table["profiles"], {}, "")
     if name not in profiles:
         known = ", ".join(sorted(profiles)) or "none defined"
         raise CodexError(
@@ -325,7 +464,7 @@ def _profile_layer(name: Any, merged: dict[str, Any]) -> Layer | None:
 
 
 def _requirements(
-    opts: LoadOptions, sysdir: Path, mdm_payload: Any, managed: Layer, mdm: Layer
+    opts: LoadOptions, sysdir: Path, mdm_payload: MdmPayload | None, managed: Layer, mdm: Layer
 ) -> tuple[EffectiveRequirements, list[RequirementSource]]:
     docs: list[RequirementsDocument | tuple[str, dict[str, Any]]] = []
     sources: list[RequirementSource] = []
@@ -370,3 +509,100 @@ def _requirements(
             )
         )
     return compose_requirements(docs, strict=opts.strict, hostname=opts.hostname), sources
+
+
+@dataclass(frozen=True)
+class TrustResult:
+    """What `codex config trust` recorded."""
+
+    project_root: Path
+    key: str
+    level: str
+    user_config: Path
+    record_file: Path
+    layers: list[str]
+    complete: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "project_root": str(self.project_root),
+            "key": self.key,
+            "trust_level": self.level,
+            "user_config": str(self.user_config),
+            "record_file": str(self.record_file),
+            "recorded_layers": self.layers,
+            "scan_complete": self.complete,
+        }
+
+
+def trust_project(options: LoadOptions | None = None, *, level: str = "trusted") -> TrustResult:
+    """Trust (or distrust) the project containing ``options.cwd``, as it is now.
+
+    Writes ``[projects."<root>"] trust_level`` into the user's config.toml (atomically, comments
+    kept) and, for ``trusted``, records the fingerprint of every `.codex` folder of the project
+    (:mod:`.trust`); from then on only those contents load. Re-running it after reviewing a
+    change trusts the new contents.
+    """
+    if level not in ("trusted", "untrusted"):
+        raise CodexError(f"unknown trust level {level!r}", hint="use trusted or untrusted")
+    opts = options or LoadOptions()
+    base = _base_layers(opts)
+    canon = Canonical()
+    root = canon(find_project_root(base.cwd, base.markers))
+    key = str(root)
+    store = TrustStore.load(base.home)
+    layers: dict[str, Any] = {}
+    complete = True
+    if level == "trusted":
+        layers, complete = scan_project(root, canon, base.home)
+        # The folders from the root down to the directory asked about are always recorded,
+        # however large the project.
+        for directory in [base.cwd, *base.cwd.parents]:
+            codex_dir = directory / ".codex"
+            if codex_dir.is_dir() and canon(codex_dir) != canon(base.home):
+                try:
+                    layers[layer_key(canon(directory))] = fingerprint(codex_dir, root)
+                except LayerRefused as refused:
+                    raise CodexError(
+                        f"cannot trust {codex_dir}: {refused}",
+                        hint="fix the folder, then run `codex config trust` again",
+                    ) from None
+            if canon(directory) == root:
+                break
+        store.records[key] = ProjectRecord(key, now_iso(), complete, layers)
+    else:
+        store.records.pop(key, None)
+    store.save()
+    _set_trust_level(base.user_path, key, level)
+    return TrustResult(root, key, level, base.user_path, store.path, sorted(layers), complete)
+
+
+def _set_trust_level(path: Path, key: str, level: str) -> None:
+    """Set ``projects."<key>".trust_level`` in a config.toml, keeping everything else."""
+    import tomlkit  # only this writer needs it (start-up cost of every other command)
+    from tomlkit.exceptions import TOMLKitError
+
+    text = read_text_file(path) or ""
+    try:
+        document = tomlkit.parse(text)
+        projects = document.get("projects")
+        if projects is None:
+            projects = tomlkit.table(is_super_table=True)
+            document["projects"] = projects
+        if not isinstance(projects, dict):
+            raise CodexError(f"`projects` in {path} is not a table", location=Location(path))
+        entry = projects.get(key)
+        if entry is None:
+            entry = tomlkit.table()
+            projects[key] = entry
+        if not isinstance(entry, dict):
+            raise CodexError(
+                f'`projects."{key}"` in {path} is not a table', location=Location(path)
+            )
+        entry["trust_level"] = level
+        rendered = tomlkit.dumps(document)
+    except TOMLKitError as err:
+        raise CodexError(
+            f"cannot update {path}: {err}", location=Location(path), hint="fix the TOML syntax"
+        ) from None
+    write_file_atomic(path, rendered)

@@ -15,24 +15,28 @@ from __future__ import annotations
 
 import base64
 import binascii
-import plistlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from codex_admin.config.files import read_file_bytes
+from codex_admin.config.spelling import suggest
 from codex_admin.errors import CodexError, Location
 
 __all__ = [
     "CONFIG_KEY",
     "DOMAIN",
+    "KNOWN_KEYS",
     "REQUIREMENTS_KEY",
     "MdmPayload",
+    "mdm_key_warnings",
     "read_mdm_plist",
 ]
 
 DOMAIN = "com.openai.codex"
 CONFIG_KEY = "config_toml_base64"
 REQUIREMENTS_KEY = "requirements_toml_base64"
+KNOWN_KEYS = (CONFIG_KEY, REQUIREMENTS_KEY)
 
 
 @dataclass(frozen=True)
@@ -42,26 +46,21 @@ class MdmPayload:
     path: Path
     config_text: str | None
     requirements_text: str | None
+    # Keys of the domain Codex does not read (configuration-profile `Payload*` keys aside).
+    unknown_keys: tuple[str, ...] = ()
 
 
 def read_mdm_plist(path: Path) -> MdmPayload:
     """Read a domain plist or a `.mobileconfig` and decode the two Codex keys."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
+    import plistlib  # (with its XML parser) only when an MDM plist is configured
+
+    data = read_file_bytes(path, what="MDM plist")
+    if data is None:
         raise CodexError(
             f"MDM plist {path} does not exist",
             location=Location(path),
             hint="fix CODEX_MDM_PLIST or unset it",
-        ) from None
-    except IsADirectoryError:
-        raise CodexError(
-            f"MDM plist {path} is a directory, expected a plist file", location=Location(path)
-        ) from None
-    except OSError as err:
-        raise CodexError(
-            f"Failed to read MDM plist {path}: {err.strerror or err}", location=Location(path)
-        ) from None
+        )
     try:
         root = plistlib.loads(data)
     except (plistlib.InvalidFileException, ValueError, TypeError, OverflowError) as err:
@@ -77,7 +76,20 @@ def read_mdm_plist(path: Path) -> MdmPayload:
         path=path,
         config_text=_decode(settings, CONFIG_KEY, path),
         requirements_text=_decode(settings, REQUIREMENTS_KEY, path),
+        unknown_keys=tuple(
+            sorted(k for k in settings if k not in KNOWN_KEYS and not str(k).startswith("Payload"))
+        ),
     )
+
+
+def mdm_key_warnings(payload: MdmPayload) -> list[str]:
+    """One warning per unknown key of the domain, with the closest known key."""
+    return [
+        f"{payload.path}: unknown key `{key}` in the {DOMAIN} preference domain"
+        f"{suggest(str(key), KNOWN_KEYS)}; Codex reads only {CONFIG_KEY} and {REQUIREMENTS_KEY},"
+        " so it has no effect"
+        for key in payload.unknown_keys
+    ]
 
 
 def _domain_settings(root: dict[str, Any], path: Path) -> dict[str, Any]:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
+from codex_admin.config.checks import MODEL_CHECKS
 from codex_admin.telemetry.otel_table import OtelConfig
 from codex_admin.vocabulary import ApprovalPolicy as ApprovalPolicyEnum
 from codex_admin.vocabulary import ApprovalsReviewer, WebSearchMode
@@ -23,6 +24,7 @@ __all__ = [
     "SANDBOX_MODES",
     "WEB_SEARCH_MODES",
     "ApprovalPolicy",
+    "AutoReviewConfig",
     "ConfigToml",
     "GranularApproval",
     "McpServerConfig",
@@ -49,9 +51,23 @@ ReasoningEffort = Literal["none", "minimal", "low", "medium", "high", "xhigh"]
 
 
 class Strict(BaseModel):
-    """Base: unknown keys are reported (the loader turns them into warnings or errors)."""
+    """Base: unknown keys are reported (the loader turns them into warnings or errors).
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    Types are strict: TOML is typed, so ``"no"`` is not a boolean and ``"1"`` not a number
+    (pydantic's lax mode would silently turn ``enabled = "no"`` into false).
+    """
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, strict=True)
+
+
+def apply_model_check(model: BaseModel, info: ValidationInfo) -> None:
+    """Run the whole-table rule of :mod:`.checks` for ``model`` unless validating one layer."""
+    if isinstance(info.context, dict) and info.context.get("partial"):
+        return
+    rule = MODEL_CHECKS[type(model).__name__]
+    problem = rule(model.model_dump(by_alias=True))
+    if problem is not None:
+        raise ValueError(problem)
 
 
 class GranularApproval(Strict):
@@ -119,16 +135,8 @@ class McpServerConfig(Strict):
     )
 
     @model_validator(mode="after")
-    def _transport(self) -> McpServerConfig:
-        if self.bearer_token is not None:
-            raise ValueError(
-                "inline bearer_token is not supported; use bearer_token_env_var with the name"
-                " of an environment variable"
-            )
-        if self.command is None and self.url is None:
-            raise ValueError("invalid transport: set either command (stdio) or url (HTTP)")
-        if self.command is not None and self.url is not None:
-            raise ValueError("invalid transport: set command or url, not both")
+    def _transport(self, info: ValidationInfo) -> McpServerConfig:
+        apply_model_check(self, info)
         return self
 
 
@@ -168,22 +176,8 @@ class ModelProviderConfig(Strict):
     websocket_connect_timeout_ms: int | None = None
 
     @model_validator(mode="after")
-    def _auth_sources(self) -> ModelProviderConfig:
-        if self.auth is None:
-            return self
-        if not self.auth.command.strip():
-            raise ValueError("provider auth.command must not be empty")
-        conflicts = [
-            name
-            for name, value in (
-                ("env_key", self.env_key),
-                ("experimental_bearer_token", self.experimental_bearer_token),
-                ("requires_openai_auth", self.requires_openai_auth or None),
-            )
-            if value is not None
-        ]
-        if conflicts:
-            raise ValueError(f"provider auth cannot be combined with {', '.join(conflicts)}")
+    def _checks(self, info: ValidationInfo) -> ModelProviderConfig:
+        apply_model_check(self, info)
         return self
 
 
@@ -211,6 +205,16 @@ class NetworkConfig(Strict):
     socks_url: str | None = None
     unix_sockets: dict[str, Literal["allow", "deny", "none"]] | None = None
     dangerously_allow_all_unix_sockets: bool | None = None
+
+
+class AutoReviewConfig(Strict):
+    """`[auto_review]`: the guardian auto-reviewer (codex_admin.guardian). Never from a project
+    layer (see `PROJECT_DENYLIST`); `guardian_policy_config` in requirements beats `policy`."""
+
+    policy: str | None = None  # replaces the built-in tenant policy text
+    extra_policy: str | None = None  # appended to the tenant policy
+    model: str | None = None  # the review model (default: the session's model)
+    timeout_seconds: float | None = Field(default=None, gt=0, le=3600)
 
 
 class Profile(Strict):
@@ -251,6 +255,7 @@ class ConfigToml(Strict):
     model_auto_compact_token_limit: int | None = None
     approval_policy: ApprovalPolicy | None = None
     approvals_reviewer: ReviewerName | None = None
+    auto_review: AutoReviewConfig | None = None
     sandbox_mode: SandboxModeName | None = None
     sandbox_workspace_write: SandboxWorkspaceWrite | None = None
     default_permissions: str | None = None

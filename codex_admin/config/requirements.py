@@ -23,21 +23,24 @@ from __future__ import annotations
 import copy
 import fnmatch
 import json
-import socket
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from codex_admin.config.features import canonical_feature
-from codex_admin.config.requirements_model import REQUIREMENT_FIELDS, RequirementsToml
+from codex_admin.config.features import canonical_feature, feature_suggestion
 from codex_admin.config.toml_io import parse_toml_text
 from codex_admin.config.validation import ConfigValidationError, Issue, issue_at, validate_table
 from codex_admin.errors import CodexError
 from codex_admin.vocabulary import HookEventName
 
+if TYPE_CHECKING:
+    from codex_admin.config.requirements_model import RequirementsToml
+
 __all__ = [
+    "REQUIREMENT_FIELDS",
     "EffectiveRequirements",
     "RequirementValue",
     "RequirementsDocument",
@@ -46,6 +49,37 @@ __all__ = [
     "load_requirements_document",
     "parse_requirements",
 ]
+
+
+# Fields in the order `codex requirements show` lists them.
+REQUIREMENT_FIELDS: tuple[str, ...] = (
+    "allowed_approval_policies",
+    "allowed_approvals_reviewers",
+    "allowed_sandbox_modes",
+    "allowed_web_search_modes",
+    "remote_sandbox_config",
+    "features",
+    "mcp_servers",
+    "plugins",
+    "apps",
+    "rules",
+    "enforce_residency",
+    "experimental_network",
+    "permissions",
+    "hooks",
+    "allow_managed_hooks_only",
+    "guardian_policy_config",
+    "guardian_extra_policy",
+    "allow_guardian_fail_open",
+    "computer_use",
+    "windows",
+    "marketplaces",
+    "allowed_permission_profiles",
+    "allowed_permissions",
+    "default_permissions",
+    "forced_login_method",
+    "forced_chatgpt_workspace_id",
+)
 
 
 @dataclass(frozen=True)
@@ -106,6 +140,9 @@ class _Loaded:
 
 def parse_requirements(doc: RequirementsDocument, *, strict: bool = False) -> RequirementsToml:
     """Validate one requirements document (syntax, types, semantics); raise located errors."""
+    # The pydantic model is imported only by callers that want one (start-up cost).
+    from codex_admin.config.requirements_model import RequirementsToml
+
     loaded = load_requirements_document(doc, strict=strict)
     return RequirementsToml.model_validate(loaded.table)
 
@@ -113,7 +150,11 @@ def parse_requirements(doc: RequirementsDocument, *, strict: bool = False) -> Re
 def load_requirements_document(
     doc: RequirementsDocument, *, strict: bool = False, hostname: str | None = None
 ) -> _Loaded:
-    """Parse, validate and normalise one document into a TOML-shaped table."""
+    """Parse, validate and normalise one document into a TOML-shaped table.
+
+    Unknown keys are errors whatever ``strict`` says (kept for callers): a misspelt
+    requirement (`allowed_sandbox_mode`) must not silently leave the machine unconstrained.
+    """
     where = doc.source if doc.path is None else str(doc.path)
     table = parse_toml_text(doc.text, where)
     hook_issues = _hook_key_issues(table, where, doc.text)
@@ -121,9 +162,7 @@ def load_requirements_document(
         raise ConfigValidationError(
             hook_issues, hint="requirements fail closed: fix the requirements source and retry"
         )
-    _, warnings = validate_table(
-        RequirementsToml, table, where=where, text=doc.text, strict=strict, drop_unknown=True
-    )
+    warnings = validate_table("requirements", table, where=where, text=doc.text, unknown="error")
     issues: list[Issue] = []
     field_sources: dict[str, str] = {}
 
@@ -162,6 +201,7 @@ def _normalise(
             if name is None:
                 warnings.append(
                     f"Ignoring unknown `features` requirement `{key}` from {doc.source}"
+                    f"{feature_suggestion(key)}"
                 )
             else:
                 pinned[name] = value
@@ -171,9 +211,10 @@ def _normalise(
         table["allowed_approvals_reviewers"] = list(
             dict.fromkeys("auto_review" if r == "guardian_subagent" else r for r in reviewers)
         )
-    policy = table.get("guardian_policy_config")
-    if isinstance(policy, str) and not policy.strip():
-        del table["guardian_policy_config"]
+    for key in ("guardian_policy_config", "guardian_extra_policy"):
+        policy = table.get(key)
+        if isinstance(policy, str) and not policy.strip():
+            del table[key]
     deny = table.get("permissions", {}).get("filesystem", {}).get("deny_read")
     if isinstance(deny, list):
         resolved = []
@@ -188,7 +229,10 @@ def _normalise(
                     )
                     continue
                 path = doc.path.parent / path
-            resolved.append(str(path))
+            # Lexically normal (`/opt/managed/../shared/x` -> `/opt/shared/x`): the sandbox
+            # mounts and every message use this one spelling. Lexical, not resolved: the
+            # path may not exist here, and a glob is not a path to resolve.
+            resolved.append(os.path.normpath(path))
         table["permissions"]["filesystem"]["deny_read"] = list(dict.fromkeys(resolved))
 
 
@@ -342,7 +386,11 @@ def _apply_remote_sandbox(
     entries = table.get("remote_sandbox_config")
     if not entries:
         return
-    host = (hostname if hostname is not None else socket.gethostname()).strip().rstrip(".").lower()
+    if hostname is None:
+        import socket  # only a document with remote_sandbox_config needs the host name
+
+        hostname = socket.gethostname()
+    host = hostname.strip().rstrip(".").lower()
     for entry in entries:
         if any(
             fnmatch.fnmatchcase(host, p.strip().rstrip(".").lower())

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
-from codex_admin.config.models import ApprovalPolicy, Strict, WebSearchModeName
+from codex_admin.config.models import ApprovalPolicy, Strict, WebSearchModeName, apply_model_check
 
-__all__ = ["REQUIREMENT_FIELDS", "RequirementsToml"]
+__all__ = ["RequirementsToml"]
 
 RequirementSandboxMode = Literal[
     "read-only", "workspace-write", "danger-full-access", "external-sandbox"
@@ -27,9 +27,8 @@ class McpIdentity(Strict):
     url: str | None = None
 
     @model_validator(mode="after")
-    def _one(self) -> McpIdentity:
-        if (self.command is None) == (self.url is None):
-            raise ValueError("identity needs exactly one of command or url")
+    def _one(self, info: ValidationInfo) -> McpIdentity:
+        apply_model_check(self, info)
         return self
 
 
@@ -81,7 +80,7 @@ class FilesystemRequirement(Strict):
 class PermissionsRequirement(BaseModel):
     """`[permissions]`: `filesystem.deny_read` plus managed permission profiles (kept as-is)."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", strict=True)
     filesystem: FilesystemRequirement | None = None
 
 
@@ -148,6 +147,7 @@ class RequirementsToml(Strict):
     computer_use: dict[str, Any] | None = None
     windows: dict[str, Any] | None = None
     guardian_policy_config: str | None = None
+    guardian_extra_policy: str | None = None
     allow_guardian_fail_open: bool | None = None
     marketplaces: Any = None
     allowed_permission_profiles: Any = None
@@ -156,33 +156,3 @@ class RequirementsToml(Strict):
     # Login restrictions; they beat the same keys in config (`codex_admin.auth` applies them).
     forced_login_method: Literal["chatgpt", "api"] | None = None
     forced_chatgpt_workspace_id: str | list[str] | None = None
-
-
-# Fields in the order `codex requirements show` lists them.
-REQUIREMENT_FIELDS: tuple[str, ...] = (
-    "allowed_approval_policies",
-    "allowed_approvals_reviewers",
-    "allowed_sandbox_modes",
-    "allowed_web_search_modes",
-    "remote_sandbox_config",
-    "features",
-    "mcp_servers",
-    "plugins",
-    "apps",
-    "rules",
-    "enforce_residency",
-    "experimental_network",
-    "permissions",
-    "hooks",
-    "allow_managed_hooks_only",
-    "guardian_policy_config",
-    "allow_guardian_fail_open",
-    "computer_use",
-    "windows",
-    "marketplaces",
-    "allowed_permission_profiles",
-    "allowed_permissions",
-    "default_permissions",
-    "forced_login_method",
-    "forced_chatgpt_workspace_id",
-)

@@ -248,10 +248,15 @@ def _workspace_write(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def _features(config: dict[str, Any], requirements: EffectiveRequirements) -> dict[str, Any]:
-    """Known flags with defaults, config values on top, requirement pins last (silently)."""
+    """Known flags with defaults, config values on top, requirement pins last (silently).
+
+    Unknown names are left out: they have no effect (the loader warned about them).
+    """
     out: dict[str, Any] = dict(KNOWN_FEATURES)
     for key, value in (config.get("features") or {}).items():
-        out[canonical_feature(key) or key] = copy.deepcopy(value)
+        name = canonical_feature(key)
+        if name is not None:
+            out[name] = copy.deepcopy(value)
     for key, value in (requirements.value("features") or {}).items():
         out[key] = value
     return dict(sorted(out.items()))

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from codex_admin.config.files import read_text_file
 from codex_admin.errors import CodexError, Location
 
 __all__ = [
@@ -20,55 +21,12 @@ __all__ = [
     "locate_key",
     "parse_key_path",
     "parse_toml_text",
-    "read_text_file",
     "read_toml_file",
 ]
 
 _TOML_POS = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
 _TOML_EOF = re.compile(r"\s*\(at end of document\)\s*$")
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
-
-
-def read_text_file(path: Path, *, what: str = "config file") -> str | None:
-    """Return the file's UTF-8 text, or None if it does not exist. Anything else is an error."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return None
-    except IsADirectoryError:
-        raise CodexError(
-            f"Failed to read {what} {path}: it is a directory, expected a file",
-            location=Location(path),
-            hint="remove or rename the directory",
-        ) from None
-    except NotADirectoryError:
-        return None
-    except PermissionError:
-        raise CodexError(
-            f"Failed to read {what} {path}: permission denied",
-            location=Location(path),
-            hint="make the file readable by this user (chmod 0644 for admin files)",
-        ) from None
-    except OSError as err:
-        raise CodexError(
-            f"Failed to read {what} {path}: {err.strerror or err}", location=Location(path)
-        ) from None
-    return decode_utf8(data, str(path))
-
-
-def decode_utf8(data: bytes, where: str) -> str:
-    """Decode UTF-8 strictly; a bad byte is reported with its line and column."""
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as err:
-        before = data[: err.start]
-        line = before.count(b"\n") + 1
-        column = err.start - (before.rfind(b"\n") + 1) + 1
-        raise CodexError(
-            f"invalid UTF-8 (byte 0x{data[err.start]:02x})",
-            location=Location(where, line, column),
-            hint="save the file as UTF-8",
-        ) from None
 
 
 def parse_toml_text(text: str, where: str) -> dict[str, Any]:

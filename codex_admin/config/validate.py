@@ -12,14 +12,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from codex_admin.config.models import ConfigToml
+from codex_admin.config.files import read_text_file
 from codex_admin.config.requirements import (
     RequirementsDocument,
     legacy_requirements_document,
     load_requirements_document,
 )
-from codex_admin.config.toml_io import parse_toml_text, read_text_file
-from codex_admin.config.validation import ConfigValidationError, Issue, validate_table
+from codex_admin.config.spelling import suggest
+from codex_admin.config.toml_io import format_key, parse_toml_text
+from codex_admin.config.validation import (
+    ConfigValidationError,
+    Issue,
+    feature_warnings,
+    issue_at,
+    validate_table,
+    whole_table_problems,
+)
 from codex_admin.errors import CodexError, Location
 
 __all__ = ["KINDS", "FileReport", "ValidationReport", "parse_config_document", "validate_files"]
@@ -72,10 +80,13 @@ def infer_kind(path: Path) -> str:
 def parse_config_document(
     text: str, *, source: str, path: Path | None, kind: str = "config", strict: bool = False
 ) -> dict[str, Any]:
-    """Parse and validate a config-shaped document; returns its table. Raises located errors."""
+    """Parse and validate a config-shaped document used on its own; returns its table.
+
+    Raises located errors; whole-table rules apply (nothing else completes this document).
+    """
     where = str(path) if path else source
     table = parse_toml_text(text, where)
-    validate_table(ConfigToml, table, where=where, text=text, strict=strict, drop_unknown=False)
+    validate_table("config", table, where=where, text=text, unknown="error" if strict else "warn")
     if kind == "managed":
         legacy_requirements_document(table, where, text)
     return table
@@ -86,7 +97,9 @@ def validate_files(
 ) -> ValidationReport:
     """Validate every file; never stops at the first bad one."""
     if kind is not None and kind not in KINDS:
-        raise CodexError(f"unknown kind {kind!r}", hint=f"use one of: {', '.join(KINDS)}")
+        raise CodexError(
+            f"unknown kind {kind!r}{suggest(kind, KINDS)}", hint=f"use one of: {', '.join(KINDS)}"
+        )
     reports = []
     for path in paths:
         report = FileReport(Path(path), kind or infer_kind(Path(path)))
@@ -112,10 +125,16 @@ def _validate_one(report: FileReport, strict: bool) -> None:
         return
     where = str(report.path)
     table = parse_toml_text(text, where)
-    _, warnings = validate_table(
-        ConfigToml, table, where=where, text=text, strict=strict, drop_unknown=False
+    report.warnings += validate_table(
+        "config", table, where=where, text=text, unknown="error" if strict else "warn", partial=True
     )
-    report.warnings.extend(warnings)
+    report.warnings += feature_warnings(table, where=where, text=text)
+    # One layer may hold half a table that another layer completes: a warning, not an error.
+    report.warnings += [
+        f"{issue_at('', where, text, key).location}: `{format_key(key)}`: {message} (fine only"
+        " if another layer completes this table)"
+        for key, message in whole_table_problems("config", table)
+    ]
     if report.kind == "managed":
         legacy_requirements_document(table, where, text)
         if "projects" in table:

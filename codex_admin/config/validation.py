@@ -1,24 +1,44 @@
-"""Turn pydantic validation into located, user-facing issues.
+"""Validate one parsed TOML table and turn every problem into a located, user-facing issue.
 
-One helper validates a parsed TOML table against a model. Unknown keys are split from real
-errors: they become warnings (and are dropped where the caller asks), or errors under
-`--strict-config`. Every issue carries `path:line:col` found by scanning the source text.
+Two tiers (see :mod:`.schema_check` for why): the fast schema checker answers for valid tables
+and for unknown keys; pydantic is imported only when a value is invalid, for its messages.
+
+Unknown keys carry a "did you mean" from the schema. What they become is the caller's policy
+(``unknown``): a warning (config files: Codex preserves keys it does not know, so the key stays
+in the table unless ``drop_unknown``) or an error (requirements, and config under
+`--strict-config`: a misspelt requirement would silently not apply, so it fails closed).
+
+Error text never quotes the file: a value is echoed only when it is a mistyped word (a choice
+that is not one of the allowed ones); otherwise its type is named. A file can be a symlink to a
+secret, and errors travel to terminals, CI logs and -- through the agent -- to a model.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Literal
 
-from pydantic import BaseModel, ValidationError
-
+from codex_admin.config.features import (
+    canonical_feature,
+    feature_suggestion,
+    feature_value_problem,
+)
+from codex_admin.config.schema_check import check, known_keys
+from codex_admin.config.spelling import suggest
 from codex_admin.config.toml_io import format_key, locate_key
 from codex_admin.errors import CodexError, Location
 
-__all__ = ["ConfigValidationError", "Issue", "issue_at", "validate_table"]
+__all__ = [
+    "ConfigValidationError",
+    "Issue",
+    "feature_warnings",
+    "issue_at",
+    "validate_table",
+    "whole_table_problems",
+]
 
-M = TypeVar("M", bound=BaseModel)
+KeyPath = tuple[str | int, ...]
 
 
 @dataclass(frozen=True)
@@ -65,68 +85,132 @@ def issue_at(message: str, where: str, text: str | None, key: Sequence[str | int
 
 
 def validate_table(
-    model: type[M],
+    kind: Literal["config", "requirements"],
     table: dict[str, Any],
     *,
     where: str,
     text: str | None,
-    strict: bool,
-    drop_unknown: bool,
-) -> tuple[M, list[str]]:
-    """Validate ``table``; return the model and warnings about unknown keys.
+    unknown: Literal["warn", "error"],
+    drop_unknown: bool = False,
+    partial: bool = False,
+) -> list[str]:
+    """Validate ``table`` as a ``kind`` document; return warnings, raise located errors.
 
-    With ``drop_unknown`` the unknown keys are removed from ``table`` in place so they never take
-    effect; otherwise they stay (Codex preserves keys it does not know) and only warn.
+    ``partial``: the table is one layer of several, so whole-table rules (:mod:`.checks`) wait
+    for the merged result. ``drop_unknown`` removes unknown keys from ``table`` in place.
     """
-    try:
-        return model.model_validate(table), []
-    except ValidationError as err:
-        errors = err.errors()
-    unknown = [e for e in errors if e["type"] == "extra_forbidden"]
-    real = [e for e in errors if e["type"] != "extra_forbidden"]
-    issues = _issues(real, where, text)
-    if strict:
+    problems = check(kind, table, partial=partial)
+    unknown_paths = [p.path for p in problems if p.unknown]
+    issues: list[Issue] = []
+    if any(not p.unknown for p in problems):
+        # pydantic and the models are imported only for a broken document (start-up cost).
+        from codex_admin.config.pydantic_check import pydantic_errors
+
+        errors, unknown_paths = pydantic_errors(kind, table, partial=partial)
+        issues = _issues(errors, where, text)
+    if unknown == "error":
         issues += [
             issue_at(
-                f"unknown configuration field `{format_key(tuple(e['loc']))}`",
+                f"unknown {_noun(kind)} field `{format_key(path)}`{_suggestion(kind, path)}",
                 where,
                 text,
-                tuple(e["loc"]),
+                path,
             )
-            for e in unknown
+            for path in unknown_paths
         ]
     if issues:
-        raise ConfigValidationError(issues, hint=_hint(strict and bool(unknown)))
+        raise ConfigValidationError(issues, hint=_hint(kind, unknown == "error" and unknown_paths))
     warnings = [
-        f"{issue_at('', where, text, tuple(e['loc'])).location}: unknown key "
-        f"`{format_key(tuple(e['loc']))}` (ignored by this version)"
-        for e in unknown
+        f"{issue_at('', where, text, path).location}: unknown key `{format_key(path)}`"
+        f"{_suggestion(kind, path)} (ignored by this version)"
+        for path in unknown_paths
     ]
-    cleaned = _without(table, [tuple(e["loc"]) for e in unknown])
     if drop_unknown:
-        table.clear()
-        table.update(cleaned)
-    return model.model_validate(cleaned), warnings
+        for path in unknown_paths:
+            _remove(table, path)
+    return warnings
 
 
-def _without(table: dict[str, Any], paths: list[tuple[Any, ...]]) -> dict[str, Any]:
-    """A deep copy of ``table`` without the given key paths."""
-    import copy
+def whole_table_problems(
+    kind: Literal["config", "requirements"], table: dict[str, Any]
+) -> list[tuple[KeyPath, str]]:
+    """(key path, message) for each whole-table rule the merged ``table`` breaks.
 
-    result = copy.deepcopy(table)
-    for path in paths:
-        node: Any = result
-        for part in path[:-1]:
+    The layers were validated one by one (``partial``); what is left to find in their merge is
+    a table that no layer completes (``mcp_servers.docs`` without ``command`` or ``url``).
+    """
+    invalid = [p for p in check(kind, table) if not p.unknown]
+    if all(p.rule is not None for p in invalid):
+        return [(p.path, str(p.rule)) for p in invalid]
+    from codex_admin.config.pydantic_check import pydantic_errors  # only when broken
+
+    errors, _ = pydantic_errors(kind, table, partial=False)
+    return [
+        (
+            tuple(part for part in e["loc"] if not _is_union_tag(part)),
+            str(e["msg"]).removeprefix("Value error, "),
+        )
+        for e in errors
+    ]
+
+
+def feature_warnings(table: dict[str, Any], *, where: str, text: str | None) -> list[str]:
+    """Check a config layer's `[features]`; a value that is not a boolean is removed from it.
+
+    Config is the user's own file: a bad flag must not stop the CLI, but it must not take
+    effect silently either (``hooks = "maybe"`` is neither on nor off), so it warns and is
+    ignored. Unknown names warn with the closest known ones and stay (Codex keeps them).
+    """
+    features = table.get("features")
+    if not isinstance(features, dict):
+        return []
+    warnings = []
+    for name in list(features):
+        key = ("features", name)
+        value = features[name]
+        known = canonical_feature(name)
+        if known is None:
+            warnings.append(
+                f"{issue_at('', where, text, key).location}: unknown feature `{name}` in"
+                f" [features]{feature_suggestion(name)} (it has no effect)"
+            )
+            continue
+        problem = feature_value_problem(known, value)
+        if problem is not None:
+            del features[name]
+            warnings.append(
+                f"{issue_at('', where, text, key).location}: `features.{name}` {problem};"
+                " the value is ignored"
+            )
+    return warnings
+
+
+def _noun(kind: str) -> str:
+    return "requirements" if kind == "requirements" else "configuration"
+
+
+def _suggestion(kind: str, path: KeyPath) -> str:
+    leaf = path[-1]
+    if not isinstance(leaf, str):
+        return ""
+    return suggest(leaf, known_keys(kind, path[:-1]))
+
+
+def _remove(table: dict[str, Any], path: KeyPath) -> None:
+    node: Any = table
+    for part in path[:-1]:
+        try:
             node = node[part]
-        if isinstance(node, dict):
-            node.pop(path[-1], None)
-    return result
+        except (KeyError, IndexError, TypeError):
+            return
+    if isinstance(node, dict):
+        node.pop(path[-1], None)
 
 
-def _issues(errors: list[Any], where: str, text: str | None) -> list[Issue]:
+def _issues(errors: list[dict[str, Any]], where: str, text: str | None) -> list[Issue]:
     """One issue per key; the alternatives of a failed union are joined with "or"."""
-    grouped: dict[tuple[Any, ...], list[str]] = {}
-    got: dict[tuple[Any, ...], str] = {}
+    grouped: dict[KeyPath, list[str]] = {}
+    got: dict[KeyPath, str] = {}
     for error in errors:
         loc = tuple(part for part in error["loc"] if not _is_union_tag(part))
         message = str(error["msg"]).removeprefix("Value error, ")
@@ -134,7 +218,7 @@ def _issues(errors: list[Any], where: str, text: str | None) -> list[Issue]:
         if message not in grouped[loc]:
             grouped[loc].append(message)
         if error["type"] not in ("value_error", "missing") and "input" in error:
-            got.setdefault(loc, _short(error["input"]))
+            got.setdefault(loc, _got(error["type"], error["input"]))
     issues = []
     for loc, messages in grouped.items():
         message = " or ".join(messages)
@@ -158,12 +242,29 @@ def _is_union_tag(part: Any) -> bool:
     )
 
 
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+def _got(error_type: str, value: Any) -> str:
+    """What the file held: a mistyped word is shown, anything else only by its type."""
+    if error_type in ("literal_error", "enum") and isinstance(value, str) and len(value) <= 40:
+        return repr(value)
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number" if error_type != "literal_error" else repr(value)
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "a table"
+    return type(value).__name__
 
 
-def _hint(unknown: bool) -> str:
-    if unknown:
+def _hint(kind: str, unknown_is_error: object) -> str:
+    if unknown_is_error and kind == "requirements":
+        return (
+            "requirements fail closed: a misspelt key would silently not apply; fix or remove"
+            " it (`codex config schema requirements` lists the accepted keys)"
+        )
+    if unknown_is_error:
         return "remove the unknown keys, or run without --strict-config to only warn"
-    return "see `codex config schema` for the accepted keys and values"
+    return f"see `codex config schema {kind}` for the accepted keys and values"

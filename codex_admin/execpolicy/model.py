@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = [
     "Decision",
@@ -44,10 +44,10 @@ class Decision(enum.Enum):
     @classmethod
     def parse(cls, text: str) -> Decision:
         """Parse ``allow|prompt|forbidden`` (case-sensitive, as Codex does)."""
-        for decision in cls:
-            if decision.value == text:
-                return decision
-        raise ValueError(f"invalid decision: {text}")
+        decision = _BY_VALUE.get(text)
+        if decision is None:
+            raise ValueError(f"invalid decision: {text}")
+        return decision
 
     @staticmethod
     def strictest(decisions: Sequence[Decision]) -> Decision:
@@ -55,6 +55,7 @@ class Decision(enum.Enum):
 
 
 _RANK = {Decision.ALLOW: 0, Decision.PROMPT: 1, Decision.FORBIDDEN: 2}
+_BY_VALUE = {decision.value: decision for decision in Decision}
 
 # A pattern position: one literal token, or a tuple of alternatives ("any of").
 PatternToken = str | tuple[str, ...]
@@ -107,12 +108,12 @@ def token_display(token: PatternToken) -> str | list[str]:
     return token if isinstance(token, str) else list(token)
 
 
-@dataclass(frozen=True, slots=True)
-class PrefixRule:
+class PrefixRule(NamedTuple):
     """One ``prefix_rule`` after first-token expansion: ``program`` followed by ``rest``.
 
     ``source`` (``file:line``) and the examples are bookkeeping for ``show`` and ``test``; they
-    take no part in matching.
+    take no part in matching. A named tuple rather than a frozen dataclass: a 100,000-rule file
+    builds 100,000 of these, and a tuple is built in C several times faster.
     """
 
     program: str
@@ -120,8 +121,8 @@ class PrefixRule:
     decision: Decision
     justification: str | None = None
     source: str | None = None
-    match_examples: tuple[tuple[str, ...], ...] = field(default=(), compare=False)
-    not_match_examples: tuple[tuple[str, ...], ...] = field(default=(), compare=False)
+    match_examples: tuple[tuple[str, ...], ...] = ()
+    not_match_examples: tuple[tuple[str, ...], ...] = ()
 
     @property
     def length(self) -> int:
@@ -133,15 +134,21 @@ class PrefixRule:
         ``program`` is the token compared with the rule's first element (the basename during
         host-executable fallback); it defaults to ``cmd[0]``.
         """
-        n = 1 + len(self.rest)
-        if len(cmd) < n:
-            return None
-        if (cmd[0] if program is None else program) != self.program:
-            return None
-        for token, arg in zip(self.rest, cmd[1:n], strict=True):
-            if not token_matches(token, arg):
-                return None
-        return list(cmd[:n])
+        return list(cmd[: 1 + len(self.rest)]) if self.matches(cmd, program) else None
+
+    def matches(self, cmd: Sequence[str], program: str | None = None) -> bool:
+        """Whether this rule is a prefix of ``cmd`` (:meth:`match_prefix` without the copy)."""
+        rest = self.rest
+        if len(cmd) <= len(rest) or (cmd[0] if program is None else program) != self.program:
+            return False
+        for position, token in enumerate(rest, 1):
+            arg = cmd[position]
+            if token.__class__ is str:
+                if arg != token:
+                    return False
+            elif arg not in token:
+                return False
+        return True
 
     def pattern(self) -> list[str | list[str]]:
         return [self.program, *(token_display(t) for t in self.rest)]

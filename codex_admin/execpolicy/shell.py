@@ -7,14 +7,18 @@ tightened by #20113 (§10.4), and literal-command extraction for dangerous-comma
 "not simple" (None) and the caller treats the whole argv as one command.
 
 The syntax tree is walked iteratively (no recursion), scripts over 64 KiB or containing NUL are
-never split, so hostile scripts cannot exhaust the Python stack or time.
+never split, so hostile scripts cannot exhaust the Python stack or time. Arguments that are not
+UTF-8 arrive as lone surrogates; the script is parsed as the bytes the shell will receive
+(``surrogateescape``), so such a script is analysed, not a crash.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from functools import lru_cache
 from typing import Any
+
+from codex_admin.execpolicy.scan import MAX_SCRIPT_BYTES, parse_tree
+from codex_admin.execpolicy.words import node_text
 
 __all__ = [
     "MAX_SCRIPT_BYTES",
@@ -24,8 +28,6 @@ __all__ = [
     "parse_heredoc_command",
     "parse_plain_commands",
 ]
-
-MAX_SCRIPT_BYTES = 64 * 1024
 
 _SHELLS = frozenset(
     {
@@ -53,22 +55,9 @@ def extract_shell_script(argv: Sequence[str]) -> str | None:
     return argv[2]
 
 
-@lru_cache(maxsize=1)
-def _parser() -> Any:
-    import tree_sitter
-    import tree_sitter_bash
-
-    return tree_sitter.Parser(tree_sitter.Language(tree_sitter_bash.language()))
-
-
 def _parse(script: str) -> Any | None:
     """The tree-sitter root node, or None for scripts we refuse to analyse."""
-    if "\0" in script:
-        return None
-    data = script.encode("utf-8", "surrogatepass")
-    if len(data) > MAX_SCRIPT_BYTES:
-        return None
-    return _parser().parse(data).root_node
+    return parse_tree(script)
 
 
 def _walk(node: Any) -> Iterator[Any]:
@@ -80,7 +69,7 @@ def _walk(node: Any) -> Iterator[Any]:
 
 
 def _text(node: Any) -> str:
-    return str(node.text.decode("utf-8", "surrogatepass"))
+    return node_text(node)
 
 
 def _literal_word(node: Any) -> str | None:

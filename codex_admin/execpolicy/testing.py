@@ -1,10 +1,12 @@
 """``codex execpolicy test``: run every example of a set of rules files, like a test suite.
 
 Unlike loading (which stops at the first failure, as Codex does), this collects every example
-failure and every file that fails to load, then adds two review aids: coverage (rules that no
-``match`` example of the set exercises) and shadowing (a rule whose decision can never win
-because a stricter rule for the same program with a prefix no longer than it covers every command
-it matches). Exit status is driven by failures only; coverage and shadowing are warnings.
+failure and every file that fails to load, runs the decision tests of ``tests/*.toml`` files
+(:mod:`cases`: the decision a rule set gives and what the runtime does), then adds two review
+aids: coverage (rules that no ``match`` example of the set exercises) and shadowing (a rule whose
+decision can never win because a stricter rule for the same program with a prefix no longer than
+it covers every command it matches). Failures decide the outcome; coverage and shadowing are
+warnings.
 """
 
 from __future__ import annotations
@@ -15,24 +17,42 @@ from pathlib import Path
 from typing import Any
 
 from codex_admin.errors import CodexError
+from codex_admin.execpolicy.cases import CaseFile, load_case_file, run_case_file
 from codex_admin.execpolicy.model import PatternToken, PrefixRule
 from codex_admin.execpolicy.parser import ExampleCall, PolicyParser
 
-__all__ = ["CallResult", "FileResult", "TestReport", "collect_rule_files", "run_policy_tests"]
+__all__ = [
+    "CallResult",
+    "FileResult",
+    "TestReport",
+    "collect_rule_files",
+    "collect_test_files",
+    "run_policy_tests",
+]
 
 
-def collect_rule_files(paths: Iterable[str | Path]) -> list[Path]:
-    """Files as given; directories contribute their ``*.rules`` files recursively, sorted."""
-    files: list[Path] = []
+def collect_test_files(paths: Iterable[str | Path]) -> tuple[list[Path], list[Path]]:
+    """(rules files, decision-test files): files as given (``.toml`` ones are decision tests);
+    directories contribute ``*.rules`` and ``tests/*.toml`` recursively, sorted."""
+    rules: list[Path] = []
+    cases: list[Path] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            files.extend(sorted(p for p in path.rglob("*.rules") if p.is_file()))
+            rules.extend(sorted(p for p in path.rglob("*.rules") if p.is_file()))
+            cases.extend(
+                sorted(p for p in path.rglob("*.toml") if p.parent.name == "tests" and p.is_file())
+            )
         elif path.exists():
-            files.append(path)
+            (cases if path.suffix == ".toml" else rules).append(path)
         else:
             raise CodexError(f"no such rules file or directory: {path}")
-    return files
+    return rules, cases
+
+
+def collect_rule_files(paths: Iterable[str | Path]) -> list[Path]:
+    """The rules files of :func:`collect_test_files`."""
+    return collect_test_files(paths)[0]
 
 
 def _pattern(rule: PrefixRule) -> list[Any]:
@@ -82,11 +102,14 @@ class TestReport:
     files: list[FileResult]
     uncovered: list[PrefixRule]
     shadowed: list[tuple[PrefixRule, PrefixRule]]
+    case_files: list[CaseFile] = field(default_factory=list)
 
     @property
     def failures(self) -> int:
-        return sum(1 for f in self.files if f.error) + sum(
-            1 for f in self.files for c in f.calls if c.status == "fail"
+        return (
+            sum(1 for f in self.files if f.error)
+            + sum(1 for f in self.files for c in f.calls if c.status == "fail")
+            + sum(f.failures for f in self.case_files)
         )
 
     @property
@@ -101,6 +124,7 @@ class TestReport:
                 "files": len(self.files),
                 "rules": len(calls),
                 "examples": sum(len(c.call.match) + len(c.call.not_match) for c in calls),
+                "cases": sum(len(f.results) for f in self.case_files),
                 "failures": self.failures,
                 "uncovered": len(self.uncovered),
                 "shadowed": len(self.shadowed),
@@ -112,6 +136,14 @@ class TestReport:
             "uncovered": [_rule_json(r) for r in self.uncovered],
             "shadowed": [
                 {**_rule_json(r), "shadowedBy": _rule_json(by)} for r, by in self.shadowed
+            ],
+            "caseFiles": [
+                {
+                    "path": f.path,
+                    "error": f.error,
+                    "cases": [_case_json(f.path, r) for r in f.results],
+                }
+                for f in self.case_files
             ],
         }
 
@@ -132,6 +164,17 @@ class TestReport:
                     lines.append(
                         f"  untested {data['source']}: {_show(data['pattern'])} has no examples"
                     )
+        for case_file in self.case_files:
+            if case_file.error:
+                lines.append(f"FAIL {case_file.path}: {case_file.error}")
+                continue
+            passed = sum(1 for r in case_file.results if r.status == "pass")
+            status = "ok  " if passed == len(case_file.results) else "FAIL"
+            lines.append(f"{status} {case_file.path} ({passed}/{len(case_file.results)} cases)")
+            for result in case_file.results:
+                if result.message is not None:
+                    where = f"{case_file.path}:{result.case.line}" if result.case.line else ""
+                    lines.append(f"  FAIL {where}: {result.case.label}: {result.message}")
         for rule in self.uncovered:
             lines.append(
                 f"coverage: {rule.source}: {_show(_pattern(rule))} -> {rule.decision.value} is not "
@@ -146,16 +189,18 @@ class TestReport:
         lines.append(
             f"{'PASSED' if self.ok else 'FAILED'}: {summary['files']} files, "
             f"{summary['rules']} rules, {summary['examples']} examples, "
-            f"{summary['failures']} failures, "
+            f"{summary['cases']} cases, {summary['failures']} failures, "
             f"{summary['uncovered']} uncovered, {summary['shadowed']} shadowed"
         )
         return "\n".join(lines) + "\n"
 
     def to_junit(self) -> str:
-        from xml.sax.saxutils import quoteattr
+        from xml.sax.saxutils import quoteattr  # only the JUnit format needs it
 
         out = ['<?xml version="1.0" encoding="UTF-8"?>']
-        total = sum(max(1, len(f.calls)) for f in self.files)
+        total = sum(max(1, len(f.calls)) for f in self.files) + sum(
+            max(1, len(f.results)) for f in self.case_files
+        )
         out.append(f'<testsuites name="execpolicy" tests="{total}" failures="{self.failures}">')
         for f in self.files:
             failures = (1 if f.error else 0) + sum(1 for c in f.calls if c.status == "fail")
@@ -181,8 +226,48 @@ class TestReport:
                 else:
                     out.append(f"    <testcase classname={quoteattr(f.path)} name={name}/>")
             out.append("  </testsuite>")
+        for case_file in self.case_files:
+            tests = max(1, len(case_file.results))
+            out.append(
+                f'  <testsuite name={quoteattr(case_file.path)} tests="{tests}" '
+                f'failures="{case_file.failures}">'
+            )
+            if case_file.error:
+                out.append(f'    <testcase classname={quoteattr(case_file.path)} name="load">')
+                out.append(f"      <failure message={quoteattr(case_file.error)}/>")
+                out.append("    </testcase>")
+            for result in case_file.results:
+                name = quoteattr(f"{case_file.path}:{result.case.line} {result.case.label}")
+                if result.message is None:
+                    out.append(f"    <testcase classname={quoteattr(case_file.path)} name={name}/>")
+                else:
+                    out.append(f"    <testcase classname={quoteattr(case_file.path)} name={name}>")
+                    out.append(f"      <failure message={quoteattr(result.message)}/>")
+                    out.append("    </testcase>")
+            out.append("  </testsuite>")
         out.append("</testsuites>")
         return "\n".join(out) + "\n"
+
+
+def _case_json(path: str, result: Any) -> dict[str, Any]:
+    case = result.case
+    return {
+        "source": f"{path}:{case.line}" if case.line else path,
+        "name": case.name,
+        "cmd": case.cmd,
+        "expected": {
+            "decision": case.decision,
+            "runtime": case.runtime,
+            "bypassSandbox": case.bypass_sandbox,
+        },
+        "actual": {
+            "decision": result.decision,
+            "runtime": result.runtime,
+            "bypassSandbox": result.bypass_sandbox,
+        },
+        "status": result.status,
+        "message": result.message,
+    }
 
 
 def _show(pattern: list[Any]) -> str:
@@ -217,8 +302,8 @@ def shadowing(rules: list[PrefixRule]) -> list[tuple[PrefixRule, PrefixRule]]:
 
 
 def run_policy_tests(paths: Iterable[str | Path]) -> TestReport:
-    files = collect_rule_files(paths)
-    if not files:
+    files, case_paths = collect_test_files(paths)
+    if not files and not case_paths:
         raise CodexError(
             "no *.rules files found", hint="pass rules files or directories holding them"
         )
@@ -246,4 +331,10 @@ def run_policy_tests(paths: Iterable[str | Path]) -> TestReport:
                 covered.add(id(match.rule))
     all_rules = list(policy.rules())
     uncovered = [rule for rule in all_rules if id(rule) not in covered]
-    return TestReport(results, uncovered, shadowing(all_rules))
+    case_files: list[CaseFile] = []
+    for case_path in case_paths:
+        try:
+            case_files.append(run_case_file(load_case_file(case_path)))
+        except CodexError as err:
+            case_files.append(CaseFile(str(case_path), [], error=str(err)))
+    return TestReport(results, uncovered, shadowing(all_rules), case_files)

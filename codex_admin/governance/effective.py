@@ -14,6 +14,7 @@ for them, an agent session pays once.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -21,7 +22,14 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from codex_admin.config import ConfigResult, parse_config_document, read_text_file
+from codex_admin.config import (
+    ConfigResult,
+    format_key,
+    get_value,
+    parse_config_document,
+    parse_key_path,
+    read_text_file,
+)
 from codex_admin.errors import CodexError
 from codex_admin.governance.loading import GovernanceRequest, load_governed_config
 from codex_admin.governance.network import network_table_with_rules
@@ -36,7 +44,7 @@ from codex_admin.vocabulary import (
 if TYPE_CHECKING:
     from codex_admin.execpolicy import ExecDecision, Policy
     from codex_admin.proxy import NetworkPolicy
-    from codex_admin.sandbox import SandboxPolicy, SandboxSession
+    from codex_admin.sandbox import RunResult, SandboxPolicy, SandboxSession, UntrustedSetting
 
 __all__ = ["Governance", "WriteBoundaries", "load_governance"]
 
@@ -153,6 +161,21 @@ class Governance:
     def rule_files(self) -> list[Path]:
         return self._rules[1]
 
+    @property
+    def sandbox_bypass_allowed(self) -> bool:
+        """Whether an explicit ``allow`` rule may run a command outside the sandbox at all.
+
+        Never while requirements constrain the filesystem or the network (``deny_read``,
+        ``experimental_network`` or ``allowed_sandbox_modes`` set): running outside the sandbox
+        would read the denied paths and reach the network around the managed proxy.
+        """
+        requirements = self.config.requirements
+        return not (
+            self.deny_read
+            or self.managed_network is not None
+            or requirements.value("allowed_sandbox_modes") is not None
+        )
+
     def decide(
         self,
         argv: Sequence[str],
@@ -161,8 +184,13 @@ class Governance:
         requested_prefix_rule: Sequence[str] | None = None,
         approval: ApprovalPolicy | None = None,
         sandbox: SandboxMode | None = None,
+        sandbox_bypass: bool = True,
     ) -> ExecDecision:
-        """May ``argv`` run, how, and why: skip (run), needs approval, or forbidden."""
+        """May ``argv`` run, how, and why: skip (run), needs approval, or forbidden.
+
+        ``sandbox_bypass=False`` forbids running outside the sandbox even where requirements
+        would allow it (``codex execpolicy explain --no-sandbox-bypass``).
+        """
         from codex_admin.execpolicy import evaluate_exec
 
         return evaluate_exec(
@@ -172,6 +200,7 @@ class Governance:
             sandbox=sandbox or self.sandbox_mode,
             permissions=permissions,
             requested_prefix_rule=requested_prefix_rule,
+            sandbox_bypass=sandbox_bypass and self.sandbox_bypass_allowed,
         )
 
     # ----------------------------------------------------------------------------- the network
@@ -179,8 +208,17 @@ class Governance:
     @cached_property
     def network_table(self) -> dict[str, Any] | None:
         """The config's `[network]` plus the rules' `network_rule` hosts (before clamping)."""
+        if not self._may_have_rules():
+            # No rules folder and no requirement rules: the same empty answer, without
+            # starting the Starlark engine (a proxied sandbox run pays for it otherwise).
+            return network_table_with_rules(self.config.config.get("network"), (), ())
         allowed, denied = self.rules.compiled_network_domains()
         return network_table_with_rules(self.config.config.get("network"), allowed, denied)
+
+    def _may_have_rules(self) -> bool:
+        if self.config.requirements.value("rules") is not None:
+            return True
+        return any(os.path.lexists(folder / "rules") for folder in self.config.config_folders)
 
     def network_source(self) -> str:
         """Which layer set `[network]` (for messages)."""
@@ -231,12 +269,20 @@ class Governance:
         network: NetworkMode | None = None,
         extra_writable_roots: Sequence[Path] = (),
         sandbox: SandboxMode | None = None,
+        for_run: bool = True,
     ) -> SandboxPolicy:
-        """How a command is confined: mode, writable roots, `deny_read`, network, environment."""
+        """How a command is confined: mode, writable roots, `deny_read`, network, environment,
+        and the paths that must stay read-only because the next run trusts them.
+
+        Raises CodexError when an untrusted layer (a project's `.codex/config.toml` or a `-c`
+        override) sets a code-loading variable in `shell_environment_policy`, and, when
+        ``for_run`` (not for an explanation), when ``--network proxy`` is asked for while the
+        network policy is disabled (every request would be refused).
+        """
         from codex_admin.sandbox import policy_from_config
 
         forced = network or self.request.network
-        return policy_from_config(
+        policy = policy_from_config(
             self.config.config,
             sandbox_mode=(sandbox or self.sandbox_mode).value,
             cwd=self.cwd,
@@ -247,6 +293,76 @@ class Governance:
                 r.expanduser() for r in (*self.request.writable_roots, *extra_writable_roots)
             ],
             environ=self.environ,
+            protected_paths=self.protected_paths(),
+            untrusted_env=self._untrusted_env_settings(),
+        )
+        if for_run and forced is NetworkMode.PROXY:
+            self._require_enabled_network()
+        return policy
+
+    def protected_paths(self) -> list[Path]:
+        """What a sandboxed command must not write, wherever it lies: `$CODEX_HOME`, the system
+        dir, every config layer file, requirements source and rules file this run reads."""
+        paths = [self.codex_home, self.config.system_dir]
+        raw_home = self.environ.get("CODEX_HOME")
+        if raw_home:
+            paths.append(Path(raw_home).expanduser().absolute())
+        paths += [layer.path for layer in self.config.layers if layer.path is not None]
+        paths += [s.path for s in self.config.requirement_sources if s.path is not None]
+        for folder in self.config.config_folders:
+            rules = folder / "rules"
+            paths.append(rules)
+            with contextlib.suppress(OSError):
+                paths += sorted(rules.glob("*.rules"))
+        return list(dict.fromkeys(p.absolute() for p in paths))
+
+    def _untrusted_env_settings(self) -> list[UntrustedSetting]:
+        """The `shell_environment_policy` values set by a project layer or a `-c` override
+        (a selected profile counts as the layer that defined it)."""
+        from codex_admin.sandbox import UntrustedSetting
+
+        layers = {layer.name: layer for layer in self.config.layers}
+        origins = self.config.origins
+        found: list[UntrustedSetting] = []
+        for key, origin in origins.items():
+            parts = parse_key_path(key)
+            if parts[:1] != ["shell_environment_policy"]:
+                continue
+            if origin.startswith("profile:"):
+                name = origin.removeprefix("profile:")
+                origin = origins.get(format_key(["profiles", name, *parts]), origin)
+            layer = layers.get(origin)
+            if layer is None or layer.kind not in _UNTRUSTED_LAYER_KINDS:
+                continue
+            source = (
+                f"the project config {layer.path}"
+                if layer.kind == "project"
+                else "a -c/--config override"
+            )
+            path = str(layer.path) if layer.kind == "project" and layer.path else None
+            if len(parts) == 3 and parts[1] == "set":
+                found.append(UntrustedSetting(key, source, path, variable=parts[2]))
+            elif parts[1:] == ["ignore_default_excludes"] and get_value(self.config.config, key):
+                found.append(UntrustedSetting(key, source, path))
+        return found
+
+    def _require_enabled_network(self) -> None:
+        policy, _ = self.network_policy()
+        if policy.enabled:
+            return
+        managed = self.managed_network
+        if managed is not None and managed.get("enabled") is False:
+            source = self.config.requirements.source("experimental_network") or "requirements"
+            raise CodexError(
+                "network mode `proxy` was asked for, but the managed network is disabled by "
+                f"{source} (experimental_network.enabled = false): every request would be refused",
+                hint="use --network none; an administrator must enable the managed network",
+            )
+        raise CodexError(
+            "network mode `proxy` was asked for, but the network policy is disabled "
+            "([network] enabled is not true): the proxy would refuse every request with 503",
+            hint="enable it with -c network.enabled=true (or `[network] enabled = true` in "
+            'config.toml) and allow hosts, e.g. -c \'network.domains={"example.com"="allow"}\'',
         )
 
     def write_boundaries(self) -> WriteBoundaries:
@@ -267,14 +383,41 @@ class Governance:
         )
 
     def explain_sandbox(self, argv: Sequence[str], policy: SandboxPolicy) -> dict[str, Any]:
-        """Policy, plan, backend argv and child environment names for ``argv``; runs nothing."""
-        from codex_admin.sandbox import explain_command
+        """Policy, plan, backend argv and child environment names for ``argv``; runs nothing.
+        Includes which bubblewrap would run (``bwrap``: path, source, version)."""
+        from codex_admin.sandbox import bwrap_info, explain_command
 
-        return explain_command(
+        result = explain_command(
             policy,
             argv,
             network_config=self.network_table,
             managed_network=self.managed_network,
+            environ=self.environ,
+        )
+        result["bwrap"] = bwrap_info()
+        return result
+
+    def run_sandboxed(
+        self,
+        policy: SandboxPolicy,
+        argv: Sequence[str],
+        *,
+        timeout: float | None = None,
+        capture: bool = False,
+        forward_signals: bool = True,
+    ) -> RunResult:
+        """Run one command now and wait for it (``codex sandbox``): without an event loop
+        unless the command needs the proxy, which then lives for this command only."""
+        from codex_admin.sandbox import run_once
+
+        return run_once(
+            policy,
+            argv,
+            codex_home=self.codex_home,
+            network_policy=lambda: self.network_policy()[0],
+            timeout=timeout,
+            capture=capture,
+            forward_signals=forward_signals,
             environ=self.environ,
         )
 
@@ -284,10 +427,15 @@ class Governance:
 
         return SandboxSession(
             codex_home=self.codex_home,
-            network_config=self.network_table,
-            managed_network=self.managed_network,
             proxy_options=proxy_options,
+            # The rules (Starlark) are loaded only when a command needs the network.
+            network_policy=lambda: self.network_policy()[0],
         )
+
+
+# A project's .codex/config.toml comes with the repository; a -c string is often assembled by
+# scripts and CI recipes from repository files. Neither may make every command load code.
+_UNTRUSTED_LAYER_KINDS = frozenset({"project", "session_flags"})
 
 
 def _network_table_from_file(path: Path, warnings: list[str]) -> Any:

@@ -6,34 +6,99 @@ Implements the newest coherent era of Codex's network proxy (spec ``proxy.md``):
 Where Codex leaves a gap (§15) this package takes the secure choice: IDN hosts compared as
 A-labels, non-canonical IPv4 refused, NAT64/6to4/Teredo classified by the embedded IPv4,
 label-bounded mid-label wildcards, no DNS lookup for names no rule allows, dials pinned to the
-checked addresses, CONNECT in limited mode only to 443 through inspection, strict framing.
+checked addresses, CONNECT in limited mode only to 443 through inspection, no uploads in
+limited mode (bodies on read-only methods and method overrides refused), strict framing.
 
 Public API::
 
     policy = build_network_policy(config.get("network"), requirements_network)
-    async with ProxyServer(policy, codex_home=home) as proxy:
-        env = proxy_environment(proxy.http_url, proxy.socks_url,
-                                allow_local_binding=policy.allow_local_binding,
-                                ca_bundle=proxy.ca_bundle_path)
+    async with ProxyServer(policy, codex_home=home, decider=SessionDecider(ask)) as proxy:
+        env = proxy.environment()
+
+Module map: ``hosts``, ``patterns`` (matching), ``policy`` (the decision order),
+``netconfig`` (config + requirements → policy), ``check`` (`codex network check`),
+``server`` (listeners) running the handlers ``http_handler``, ``mitm``, ``socks5`` and
+``udp_relay`` against the narrow ``context.ProxyContext``; ``dial``, ``exchange``,
+``responses``, ``streams``, ``tunnel`` and ``upstream`` move the bytes; ``ca`` and ``env``
+serve the children; ``decider`` remembers a session's approvals.
+
+Names are resolved lazily (PEP 562): a policy check (`codex network check`, a sandbox plan)
+imports the policy modules only, not asyncio servers, TLS or cryptography.
 """
 
-from codex_admin.proxy.audit import AuditEvent, AuditObserver, BlockedRequest
-from codex_admin.proxy.ca import SessionCA
-from codex_admin.proxy.check import CheckResult, check_request, parse_resolve_option
-from codex_admin.proxy.env import CA_VARIABLES, proxy_environment
-from codex_admin.proxy.hosts import HostError, is_non_public, normalize_host
-from codex_admin.proxy.netconfig import build_network_policy
-from codex_admin.proxy.patterns import PatternError, PatternSet, compile_pattern
-from codex_admin.proxy.policy import (
-    Decider,
-    Decision,
-    NetworkPolicy,
-    decide,
-    dial_permitted,
-    udp_association_decision,
-)
-from codex_admin.proxy.resolver import ResolveError, Resolver, StaticResolver, SystemResolver
-from codex_admin.proxy.server import ProxyServer
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from codex_admin.proxy.audit import AuditEvent, AuditObserver, BlockedRequest
+    from codex_admin.proxy.ca import SessionCA
+    from codex_admin.proxy.check import (
+        CheckResult,
+        RequestSyntaxError,
+        check_request,
+        parse_resolve_option,
+    )
+    from codex_admin.proxy.decider import SessionDecider
+    from codex_admin.proxy.dial import DialError
+    from codex_admin.proxy.env import CA_VARIABLES, proxy_environment
+    from codex_admin.proxy.eventloop import choose_event_loop, run_on_event_loop
+    from codex_admin.proxy.hosts import HostError, is_non_public, normalize_host
+    from codex_admin.proxy.netconfig import build_network_policy
+    from codex_admin.proxy.patterns import PatternError, PatternSet, compile_pattern
+    from codex_admin.proxy.policy import (
+        Decider,
+        Decision,
+        NetworkPolicy,
+        RequestShape,
+        decide,
+        dial_permitted,
+        udp_association_decision,
+    )
+    from codex_admin.proxy.resolver import (
+        ResolveError,
+        Resolver,
+        StaticResolver,
+        SystemResolver,
+    )
+    from codex_admin.proxy.server import ProxyServer
+
+_EXPORTS: dict[str, str] = {
+    "AuditEvent": "codex_admin.proxy.audit",
+    "AuditObserver": "codex_admin.proxy.audit",
+    "BlockedRequest": "codex_admin.proxy.audit",
+    "SessionCA": "codex_admin.proxy.ca",
+    "CheckResult": "codex_admin.proxy.check",
+    "check_request": "codex_admin.proxy.check",
+    "parse_resolve_option": "codex_admin.proxy.check",
+    "RequestSyntaxError": "codex_admin.proxy.check",
+    "SessionDecider": "codex_admin.proxy.decider",
+    "DialError": "codex_admin.proxy.dial",
+    "CA_VARIABLES": "codex_admin.proxy.env",
+    "proxy_environment": "codex_admin.proxy.env",
+    "choose_event_loop": "codex_admin.proxy.eventloop",
+    "run_on_event_loop": "codex_admin.proxy.eventloop",
+    "HostError": "codex_admin.proxy.hosts",
+    "is_non_public": "codex_admin.proxy.hosts",
+    "normalize_host": "codex_admin.proxy.hosts",
+    "build_network_policy": "codex_admin.proxy.netconfig",
+    "PatternError": "codex_admin.proxy.patterns",
+    "PatternSet": "codex_admin.proxy.patterns",
+    "compile_pattern": "codex_admin.proxy.patterns",
+    "Decider": "codex_admin.proxy.policy",
+    "Decision": "codex_admin.proxy.policy",
+    "NetworkPolicy": "codex_admin.proxy.policy",
+    "RequestShape": "codex_admin.proxy.policy",
+    "decide": "codex_admin.proxy.policy",
+    "dial_permitted": "codex_admin.proxy.policy",
+    "udp_association_decision": "codex_admin.proxy.policy",
+    "ResolveError": "codex_admin.proxy.resolver",
+    "Resolver": "codex_admin.proxy.resolver",
+    "StaticResolver": "codex_admin.proxy.resolver",
+    "SystemResolver": "codex_admin.proxy.resolver",
+    "ProxyServer": "codex_admin.proxy.server",
+}
 
 __all__ = [
     "CA_VARIABLES",
@@ -43,18 +108,23 @@ __all__ = [
     "CheckResult",
     "Decider",
     "Decision",
+    "DialError",
     "HostError",
     "NetworkPolicy",
     "PatternError",
     "PatternSet",
     "ProxyServer",
+    "RequestShape",
+    "RequestSyntaxError",
     "ResolveError",
     "Resolver",
     "SessionCA",
+    "SessionDecider",
     "StaticResolver",
     "SystemResolver",
     "build_network_policy",
     "check_request",
+    "choose_event_loop",
     "compile_pattern",
     "decide",
     "dial_permitted",
@@ -62,5 +132,19 @@ __all__ = [
     "normalize_host",
     "parse_resolve_option",
     "proxy_environment",
+    "run_on_event_loop",
     "udp_association_decision",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

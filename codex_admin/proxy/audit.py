@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import IO
 
 from codex_admin.errors import CodexError
+from codex_admin.proxy.policy import Decision
 
 __all__ = ["BLOCKED_CAPACITY", "AuditEvent", "AuditLog", "AuditObserver", "BlockedRequest"]
 
@@ -110,47 +111,43 @@ class AuditLog:
         self._observers.append(observer)
 
     def record(
-        self,
-        *,
-        scope: str,
-        decision: str,
-        source: str,
-        reason: str,
-        protocol: str,
-        host: str,
-        port: int,
-        method: str = "none",
-        client: str = "unknown",
-        override: bool = False,
-        matched_pattern: str | None = None,
-    ) -> AuditEvent:
+        self, decision: Decision, *, protocol: str, method: str = "none", client: str = "unknown"
+    ) -> AuditEvent | None:
+        """Record one decision: the one audit helper every protocol handler goes through.
+
+        Returns the event, or None for an allow nobody listens to (no observer, no file):
+        building and time-stamping an event per plain-HTTP request nobody reads is measurable.
+        """
+        blocked = decision.decision != "allow"
+        if not blocked and not self._observers and self._file is None:
+            return None
         event = AuditEvent(
             timestamp=_now(),
-            scope=scope,
-            decision=decision,
-            source=source,
-            reason=reason,
+            scope=decision.scope,
+            decision=decision.decision,
+            source=decision.source,
+            reason=decision.reason,
             protocol=protocol,
-            host=host,
-            port=port,
+            host=decision.host,
+            port=decision.port,
             method=method,
             client=client,
-            override=override,
-            matched_pattern=matched_pattern,
+            override=decision.override,
+            matched_pattern=decision.matched_pattern,
         )
-        if decision != "allow":
+        if blocked:
             self.blocked_total += 1
             self.blocked.append(
                 BlockedRequest(
-                    host=host,
-                    reason=reason,
+                    host=event.host,
+                    reason=event.reason,
                     client=client,
                     method=method,
                     mode=self.mode,
                     protocol=protocol,
-                    decision=decision,
-                    source=source,
-                    port=port,
+                    decision=event.decision,
+                    source=event.source,
+                    port=event.port,
                     timestamp=event.timestamp,
                 )
             )

@@ -1,19 +1,39 @@
 """`codex network check`: would this request pass? The same :func:`decide` the proxy runs.
 
 The request description is parsed exactly as the proxy parses the wire (absolute-form URL
-rules, CONNECT authority rules), so a URL the proxy would answer 400 is reported as such.
+rules, CONNECT authority rules), so a URL the proxy would answer 400 is reported as such. A
+description that is not a request at all (``--url example.com`` without a scheme,
+``--connect host`` without a port, a method that is not an HTTP token, ``--resolve
+a.com=notanip``) raises :class:`RequestSyntaxError`: a usage error, never a silent deny.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from dataclasses import dataclass
 
 from codex_admin.errors import CodexError
+from codex_admin.proxy.hosts import HostError, normalize_host
 from codex_admin.proxy.http1 import ProtocolError, parse_authority, parse_request_target
 from codex_admin.proxy.policy import Decision, NetworkPolicy, decide
 from codex_admin.proxy.resolver import Resolver
 
-__all__ = ["CheckResult", "check_request", "parse_resolve_option"]
+__all__ = ["CheckResult", "RequestSyntaxError", "check_request", "parse_resolve_option"]
+
+_METHOD = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+_HOST_PORT = re.compile(r"^(?:\[[^\]]*\]|[^:\[\]]+):[0-9]+$")
+
+
+class RequestSyntaxError(CodexError):
+    """The request description itself is malformed (the CLI exits 2, a usage error).
+
+    ``option`` names the command-line option at fault (``--url``, ``--resolve``...).
+    """
+
+    def __init__(self, option: str, message: str, hint: str) -> None:
+        super().__init__(f"{option}: {message}", hint=hint)
+        self.option = option
 
 
 @dataclass(frozen=True)
@@ -24,6 +44,13 @@ class CheckResult:
     port: int
     error: str | None = None
 
+    @property
+    def message(self) -> str:
+        """One human sentence: what the proxy would say."""
+        if self.decision is None:
+            return f"The proxy would answer 400: {self.error or 'bad request'}."
+        return self.decision.message
+
     def to_json(self) -> dict[str, object]:
         if self.decision is None:
             return {
@@ -32,6 +59,7 @@ class CheckResult:
                 "status": 400,
                 "x_proxy_error": None,
                 "matched_pattern": None,
+                "message": self.message,
             }
         d = self.decision
         return {
@@ -40,6 +68,7 @@ class CheckResult:
             "status": d.status,
             "x_proxy_error": d.x_proxy_error,
             "matched_pattern": d.matched_pattern,
+            "message": self.message,
         }
 
 
@@ -56,6 +85,23 @@ async def check_request(
     """Exactly one of ``url``, ``connect`` or ``socks5`` describes the request."""
     if sum(x is not None for x in (url, connect, socks5)) != 1:
         raise CodexError("give exactly one of --url, --connect or --socks5")
+    if url is not None and not _METHOD.match(method):
+        raise RequestSyntaxError(
+            "--method", f"{method!r} is not an HTTP method", "use a token such as GET or POST"
+        )
+    if url is not None and "://" not in url:
+        raise RequestSyntaxError(
+            "--url",
+            f"{url!r} is not an absolute URL",
+            f"give the scheme, for example --url https://{url.lstrip('/')}",
+        )
+    for option, value in (("--connect", connect), ("--socks5", socks5)):
+        if value is not None and not _HOST_PORT.match(value):
+            raise RequestSyntaxError(
+                option,
+                f"{value!r} is not HOST:PORT",
+                f"give the port, for example {option} {value.split(':')[0] or 'example.com'}:443",
+            )
     if url is not None:
         # An https URL travels as CONNECT host:443 (+ an inner request when inspected).
         protocol = "https_connect" if url.lower().startswith("https://") else "http"
@@ -93,14 +139,30 @@ async def check_request(
 
 
 def parse_resolve_option(values: list[str]) -> dict[str, list[str]]:
-    """``HOST=IP[,IP…]`` items -> mapping; an empty IP list means "does not resolve"."""
+    """``HOST=IP[,IP…]`` items -> mapping; an empty IP list means "does not resolve".
+
+    Hosts are normalised as the policy sees them (so ``BÜCHER.example`` answers for
+    ``xn--bcher-kva.example``); every IP must be an address. Raises :class:`RequestSyntaxError`.
+    """
+    hint = "use --resolve HOST=IP[,IP...] (an empty list: the name does not resolve)"
     answers: dict[str, list[str]] = {}
     for value in values:
         host, sep, ips = value.partition("=")
         if not sep or not host.strip():
-            raise CodexError(
-                f"invalid --resolve value {value!r}", hint="use --resolve HOST=IP[,IP...]"
-            )
-        addresses = [ip.strip() for ip in ips.split(",") if ip.strip()]
-        answers.setdefault(host.strip().lower().rstrip("."), []).extend(addresses)
+            raise RequestSyntaxError("--resolve", f"{value!r} is not HOST=IP[,IP...]", hint)
+        try:
+            name = normalize_host(host)
+        except HostError as err:
+            raise RequestSyntaxError("--resolve", f"{value!r}: {err}", hint) from None
+        addresses = []
+        for item in (ip.strip() for ip in ips.split(",")):
+            if not item:
+                continue
+            try:
+                addresses.append(str(ipaddress.ip_address(item)))
+            except ValueError:
+                raise RequestSyntaxError(
+                    "--resolve", f"{item!r} in {value!r} is not an IP address", hint
+                ) from None
+        answers.setdefault(name, []).extend(addresses)
     return answers

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from functools import lru_cache
 
 import idna
 
@@ -93,12 +94,28 @@ def _canonical_ip(text: str) -> str | None:
     return parsed.compressed
 
 
+_CACHE_SIZE = 4096
+_CACHEABLE_LENGTH = 300  # longer input (padding) is normalised uncached: the cache stays small
+
+
 def normalize_host(raw: str, *, allow_wildcards: bool = False) -> str:
     """Return the canonical form of ``raw`` or raise :class:`HostError`.
 
     ``allow_wildcards`` admits ``*`` and ``?`` (pattern syntax); they are never valid in a
-    request host.
+    request host. Results are cached (a proxy sees the same few hosts on every request; errors
+    are not cached, and neither is input too long to be a host).
     """
+    if len(raw) <= _CACHEABLE_LENGTH:
+        return _normalize_cached(raw, allow_wildcards)
+    return _normalize(raw, allow_wildcards)
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
+def _normalize_cached(raw: str, allow_wildcards: bool) -> str:
+    return _normalize(raw, allow_wildcards)
+
+
+def _normalize(raw: str, allow_wildcards: bool) -> str:
     text = raw.strip()
     if not text:
         raise HostError("empty host")
@@ -139,8 +156,9 @@ def _wildcard_to_ascii(text: str) -> str:
     return ".".join(out)
 
 
+@lru_cache(maxsize=_CACHE_SIZE)
 def ip_literal(host: str) -> IPAddress | None:
-    """The address of a normalised IP-literal host (zone dropped), else None."""
+    """The address of a normalised IP-literal host (zone dropped), else None (cached)."""
     try:
         return ipaddress.ip_address(host.split("%", 1)[0])
     except ValueError:
@@ -204,6 +222,7 @@ def _embedded_v4(addr: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
     return []
 
 
+@lru_cache(maxsize=_CACHE_SIZE)
 def is_non_public(addr: IPAddress) -> bool:
     """True for loopback, private, link-local, reserved… and IPv6 forms embedding such IPv4."""
     if isinstance(addr, ipaddress.IPv4Address):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 __all__ = [
     "HOP_BY_HOP",
@@ -45,7 +46,16 @@ HOP_BY_HOP = frozenset(
 )
 _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 _VERSION = re.compile(r"^HTTP/1\.[01]$")
-_FIELD_VALUE = re.compile(r"^[\t\x20-\x7e\x80-\xff]*$")
+# A whole valid header line: name, colon, optional whitespace, value (no edge whitespace).
+_HEADER_LINE = re.compile(
+    r"([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*"
+    r"((?:[\x21-\x7e\x80-\xff](?:[\t\x20-\x7e\x80-\xff]*[\x21-\x7e\x80-\xff])?)?)[ \t]*"
+)
+_STATUS = re.compile(r"[1-9][0-9]{2}")
+_LENGTH = re.compile(r"[0-9]{1,18}")
+_PORT = re.compile(r"[0-9]{1,5}")
+_NOT_IN_AUTHORITY = re.compile(r"[@/?#\\ ]")
+_PATH_START = re.compile(r"[/?#]")
 
 
 class ProtocolError(Exception):
@@ -86,9 +96,10 @@ def parse_head(data: bytes, *, request: bool) -> Head:
     text = data.decode("latin-1")
     if text.endswith("\r\n\r\n"):
         text = text[:-4]
-    lines = text.split("\r\n")
-    if any("\r" in line or "\n" in line or "\x00" in line for line in lines):
+    bare = text.replace("\r\n", "")
+    if "\r" in bare or "\n" in bare or "\x00" in bare:
         raise ProtocolError("bare CR, LF or NUL in message head")
+    lines = text.split("\r\n")
     start_line = lines[0]
     parts = start_line.split(" ", 2)
     if request:
@@ -98,29 +109,30 @@ def parse_head(data: bytes, *, request: bool) -> Head:
             raise ProtocolError("malformed request line")
         start = (parts[0], parts[1], parts[2])
     else:
-        if (
-            len(parts) < 2
-            or not _VERSION.match(parts[0])
-            or not re.fullmatch(r"[1-9][0-9]{2}", parts[1])
-        ):
+        if len(parts) < 2 or not _VERSION.match(parts[0]) or not _STATUS.fullmatch(parts[1]):
             raise ProtocolError("malformed status line", 502)
         start = (parts[0], parts[1], parts[2] if len(parts) == 3 else "")
+    if len(lines) > MAX_HEADERS + 1:
+        raise ProtocolError("too many header fields", 431)
     headers: list[tuple[str, str]] = []
     for line in lines[1:]:
-        if not line:
-            raise ProtocolError("empty line inside message head")
-        if line[0] in " \t":
-            raise ProtocolError("obsolete line folding is not accepted")
-        name, sep, value = line.partition(":")
-        if not sep or not _TOKEN.match(name):
-            raise ProtocolError("malformed header field")
-        value = value.strip(" \t")
-        if not _FIELD_VALUE.match(value):
-            raise ProtocolError("invalid character in header value")
-        headers.append((name, value))
-        if len(headers) > MAX_HEADERS:
-            raise ProtocolError("too many header fields", 431)
+        match = _HEADER_LINE.fullmatch(line)
+        if match is None:
+            raise _header_error(line)
+        headers.append((match[1], match[2]))
     return Head(start, headers)
+
+
+def _header_error(line: str) -> ProtocolError:
+    """Why ``line`` is not a valid header field (the slow path: only for refused input)."""
+    if not line:
+        return ProtocolError("empty line inside message head")
+    if line[0] in " \t":
+        return ProtocolError("obsolete line folding is not accepted")
+    name, sep, _ = line.partition(":")
+    if not sep or not _TOKEN.match(name):
+        return ProtocolError("malformed header field")
+    return ProtocolError("invalid character in header value")
 
 
 def body_framing(head: Head, *, request: bool) -> tuple[str, int]:
@@ -140,7 +152,7 @@ def body_framing(head: Head, *, request: bool) -> tuple[str, int]:
             raise ProtocolError("unsupported Transfer-Encoding (only chunked)", status)
         return ("chunked", 0)
     if lengths:
-        if not re.fullmatch(r"[0-9]{1,18}", lengths[0]):
+        if not _LENGTH.fullmatch(lengths[0]):
             raise ProtocolError("invalid Content-Length", status)
         return ("length", int(lengths[0]))
     return ("none", 0) if request else ("close", 0)
@@ -157,8 +169,22 @@ class Authority:
 
 
 def parse_authority(text: str, default_port: int | None) -> Authority:
-    """``host[:port]`` or ``[v6][:port]``; userinfo and empty hosts are refused."""
-    if not text or "@" in text or any(c in text for c in "/?#\\ "):
+    """``host[:port]`` or ``[v6][:port]``; userinfo and empty hosts are refused.
+
+    Results are cached: a client names the same few authorities on every request.
+    """
+    if len(text) > 300:  # longer than any valid authority: refused below, never cached
+        return _parse_authority(text, default_port)
+    return _parse_authority_cached(text, default_port)
+
+
+@lru_cache(maxsize=4096)
+def _parse_authority_cached(text: str, default_port: int | None) -> Authority:
+    return _parse_authority(text, default_port)
+
+
+def _parse_authority(text: str, default_port: int | None) -> Authority:
+    if not text or _NOT_IN_AUTHORITY.search(text):
         raise ProtocolError("invalid authority")
     if text.startswith("["):
         end = text.find("]")
@@ -180,7 +206,7 @@ def parse_authority(text: str, default_port: int | None) -> Authority:
         if default_port is None:
             raise ProtocolError("missing port")
         return Authority(host, default_port)
-    if not re.fullmatch(r"[0-9]{1,5}", port_text) or not 1 <= int(port_text) <= 65535:
+    if not _PORT.fullmatch(port_text) or not 1 <= int(port_text) <= 65535:
         raise ProtocolError("invalid port")
     return Authority(host, int(port_text))
 
@@ -204,9 +230,8 @@ def parse_request_target(
     default_port = (schemes or _HTTP_ONLY).get(scheme.lower())
     if default_port is None:
         raise ProtocolError(f"unsupported scheme {scheme!r} (use CONNECT for https)")
-    cut = min(
-        (i for i in (rest.find("/"), rest.find("?"), rest.find("#")) if i >= 0), default=len(rest)
-    )
+    found = _PATH_START.search(rest)
+    cut = found.start() if found else len(rest)
     authority = parse_authority(rest[:cut], default_port)
     path = rest[cut:]
     if "#" in path:

@@ -20,6 +20,23 @@ feature off, managed denies are a floor, managed allows a baseline (unioned with
 unless ``managed_allowed_domains_only``), the managed ``mode`` is a ceiling (limited < full),
 ports may be pinned, and the global wildcard ``*`` is refused in managed allow lists and every
 deny list. Problems raise :class:`~codex_admin.errors.CodexError` naming the source and key.
+
+Requirements are a floor no user layer can lift, whichever way the user tries: the user table,
+``-c``, ``--config-file``, a rules file's ``network_rule`` or a command-line flag. Each
+restrictive managed value is enforced where the looser behaviour would otherwise come from:
+
+* ``enabled = false`` beats `proxy run` / `network check` assuming true;
+* ``allow_local_binding = false`` beats a user's explicit literal allow (``127.0.0.1``,
+  ``169.254.169.254``, ``localhost``): only managed allow entries can then admit a
+  local/private target (:attr:`NetworkPolicy.literal_allowed`);
+* ``dangerously_allow_non_loopback_proxy = false`` beats ``--dangerously-allow-non-loopback``;
+* ``http_port`` / ``socks_port`` beat ``--http`` / ``--socks`` on another port
+  (:meth:`NetworkPolicy.listener_port`);
+* ``mode = "limited"`` beats ``--mode full``; ``mitm``, ``allow_upstream_proxy``,
+  ``enable_socks5`` and ``enable_socks5_udp`` ``= false`` beat ``--mitm`` and a user ``true``;
+* ``denied_domains`` beat every user allow, ``*`` included;
+* ``managed_allowed_domains_only = true`` beats user and ``network_rule`` allows and the
+  decider.
 """
 
 from __future__ import annotations
@@ -28,6 +45,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from codex_admin.errors import CodexError, Location
+from codex_admin.proxy.hosts import is_local_literal
 from codex_admin.proxy.patterns import PatternError, PatternSet
 from codex_admin.proxy.policy import NetworkPolicy
 
@@ -210,11 +228,33 @@ def build_network_policy(
     socks_port = req.port("socks_port", allow_zero=False) or user.port(
         "socks_port", allow_zero=True
     )
+    local_literals = None
+    if req.flag("allow_local_binding") is False:
+        # A floor: the explicit-literal exception of the local guard is the admin's to grant.
+        local_literals = _compile(req, "allowed_domains", managed_allow, allow_global=False)
+        lifted = sorted(
+            {
+                p.text
+                for p in PatternSet.build(allow_items, allow_global=True).patterns
+                if p.is_explicit
+                and is_local_literal(p.text)
+                and local_literals.explicit(p.text) is None
+            }
+        )
+        if lifted:
+            warnings.append(
+                f"allow entries {', '.join(lifted)} cannot reach local/private addresses: "
+                f"{managed_source} sets allow_local_binding = false"
+            )
+    pinned = tuple(k for k in ("http_port", "socks_port") if req.port(k, allow_zero=False))
     return NetworkPolicy(
         enabled=clamp("enabled", False),
         mode=mode,
         allowed=allowed,
         denied=denied,
+        local_literals=local_literals,
+        non_loopback_forbidden=req.flag("dangerously_allow_non_loopback_proxy") is False,
+        pinned_ports=pinned,
         allow_local_binding=clamp("allow_local_binding", False),
         mitm=clamp("mitm", mode == "limited"),
         http_port=http_port,

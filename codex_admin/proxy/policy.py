@@ -8,15 +8,24 @@ optional decider for allow-list misses. Unlike Codex, a name that no rule allows
 only port 443 for CONNECT/SOCKS, and only through inspection (``mitm_required``); SOCKS5 UDP
 is refused in limited mode and unless ``enable_socks5_udp`` (:func:`udp_association_decision`).
 
+Limited mode means "no uploads", so a safe method is not enough (:class:`RequestShape`): a
+request body on GET/HEAD/OPTIONS (``Content-Length`` > 0 or any ``Transfer-Encoding``) and
+every method-override signal servers honour (``X-HTTP-Method-Override``, ``X-HTTP-Method``,
+``X-Method-Override`` and any other header naming a method, a ``_method``-style query
+parameter) are refused with ``method_not_allowed``, in plain HTTP and inside inspection alike.
+The one header that names a method legitimately, a CORS preflight's
+``Access-Control-Request-Method``, passes only when it names a safe method.
+
 :func:`decide` is the single entry point used by the running proxy and `codex network check`.
 """
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from urllib.parse import unquote_plus
 
+from codex_admin.errors import CodexError
 from codex_admin.proxy.hosts import (
     HostError,
     ip_literal,
@@ -24,6 +33,7 @@ from codex_admin.proxy.hosts import (
     is_non_public,
     normalize_host,
 )
+from codex_admin.proxy.http1 import Head
 from codex_admin.proxy.patterns import PatternSet
 from codex_admin.proxy.resolver import ResolveError, Resolver
 
@@ -32,6 +42,7 @@ __all__ = [
     "Decider",
     "Decision",
     "NetworkPolicy",
+    "RequestShape",
     "decide",
     "dial_permitted",
     "evaluate_host",
@@ -77,11 +88,40 @@ class NetworkPolicy:
     dangerously_allow_non_loopback_proxy: bool = False
     managed_allowed_domains_only: bool = False
     warnings: tuple[str, ...] = ()
+    # Requirement floors that no user layer (config, -c, --config-file, network_rule, a CLI
+    # flag) can lift; see `build_network_policy`.
+    local_literals: PatternSet | None = None  # allow entries that may admit a local literal
+    non_loopback_forbidden: bool = False  # requirements: dangerously_allow_non_loopback_proxy
+    pinned_ports: tuple[str, ...] = ()  # "http_port" / "socks_port" set by requirements
 
     @property
     def inspects_https(self) -> bool:
         """TLS is terminated when inspection is on (the default in limited mode)."""
         return self.mitm
+
+    @property
+    def literal_allowed(self) -> PatternSet:
+        """The allow entries whose explicit literals (``127.0.0.1``, ``localhost``) may admit a
+        local/private target: every entry, or only managed ones when requirements set
+        ``allow_local_binding = false``."""
+        return self.allowed if self.local_literals is None else self.local_literals
+
+    def listener_port(self, kind: str, requested: int | None) -> int:
+        """The port of the standalone proxy's ``kind`` (``http``/``socks``) listener.
+
+        ``requested`` (a command-line choice) wins over the configured port, but never over a
+        port requirements pin: a conflicting request raises :class:`CodexError`.
+        """
+        key = f"{kind}_port"
+        configured = self.http_port if kind == "http" else self.socks_port
+        if key in self.pinned_ports and requested not in (None, configured):
+            raise CodexError(
+                f"requirements pin the {kind} listener to port {configured}; "
+                f"cannot listen on port {requested}",
+                hint=f"leave out the port (or use {configured}): "
+                f"experimental_network.{key} is set by your administrator",
+            )
+        return (configured or 0) if requested is None else requested
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -137,6 +177,42 @@ class Decision:
         return _WIRE.get(self.reason, (403, None, "Request denied by the sandbox policy."))[2]
 
 
+@dataclass(frozen=True, slots=True)
+class RequestShape:
+    """The parts of an HTTP request limited mode judges besides its method (see the module
+    docstring). Holds the parsed head and body framing; judged only in limited mode."""
+
+    head: Head
+    framing: tuple[str, int]
+
+    def upload_signal(self) -> str | None:
+        """Why this request could carry an upload or a write, or None."""
+        kind, length = self.framing
+        if kind == "chunked" or (kind == "length" and length > 0):
+            return f"A request body is not allowed on {self.head.start[0]} in limited mode."
+        for name, value in self.head.headers:
+            lname = name.lower()
+            if lname == "access-control-request-method":
+                if value.strip() in SAFE_METHODS:
+                    continue
+            elif "method" not in lname:
+                continue
+            return f"Method override header {name} is not allowed in limited mode."
+        _, _, query = self.head.start[1].partition("?")
+        for item in query.split("#", 1)[0].replace(";", "&").split("&"):
+            key = unquote_plus(item.partition("=")[0]).strip().lower()
+            if _is_override_parameter(key):
+                return f"Method override parameter {key} is not allowed in limited mode."
+        return None
+
+
+def _is_override_parameter(name: str) -> bool:
+    """``_method``, ``$method``, ``x-http-method-override``, ``method_override``, ..."""
+    if "method" not in name:
+        return False
+    return name[:1] in ("_", "$") or "override" in name or name.startswith("x-")
+
+
 def _deny(host: str, port: int, reason: str, **kw: object) -> Decision:
     return Decision(allowed=False, reason=reason, host=host, port=port, decision="deny", **kw)  # type: ignore[arg-type]
 
@@ -160,7 +236,7 @@ async def evaluate_host(
         return _deny(host, port, "denied", matched_pattern=deny_hit.text)
     guard = not policy.allow_local_binding
     if is_local_literal(host):
-        explicit = policy.allowed.explicit(host)
+        explicit = policy.literal_allowed.explicit(host)
         if guard and explicit is None:
             return _deny(host, port, "not_allowed_local")
         if explicit is None and not policy.allowed.match(host):
@@ -183,9 +259,12 @@ async def evaluate_host(
     else:
         try:
             addresses = tuple(await resolver.resolve(host))
-        except ResolveError:
+        except ResolveError as err:
             if guard:
-                return _deny(host, port, "not_allowed_local")
+                # Codex's reason (fail closed: a name we cannot check is treated as local), but
+                # the message says what happened: the lookup failed, nothing was found private.
+                detail = f"DNS lookup for {host} failed ({err}); unresolvable names are refused."
+                return _deny(host, port, "not_allowed_local", detail=detail)
             addresses = ()
         if guard and any(_non_public_text(a) for a in addresses):
             return _deny(host, port, "not_allowed_local")
@@ -216,10 +295,9 @@ def _literal_addresses(host: str) -> tuple[str, ...]:
 
 
 def _non_public_text(address: str) -> bool:
-    try:
-        return is_non_public(ipaddress.ip_address(address.split("%", 1)[0]))
-    except ValueError:
-        return True  # a resolver answer that is not an address is not dialable
+    ip = ip_literal(address)
+    # A resolver answer that is not an address is not dialable.
+    return True if ip is None else is_non_public(ip)
 
 
 def dial_permitted(policy: NetworkPolicy, host: str, address: str) -> bool:
@@ -229,15 +307,16 @@ def dial_permitted(policy: NetworkPolicy, host: str, address: str) -> bool:
     is an explicitly allowlisted local literal and the address is that literal (``localhost``:
     a loopback address). An allowlisted *hostname* never launders a private address.
     """
-    if ipaddress.ip_address(address.split("%", 1)[0]).is_unspecified:
+    ip = ip_literal(address)
+    if ip is None or ip.is_unspecified:
         return False  # a DNS answer of 0.0.0.0 / :: would reach loopback under no listed name
-    if policy.allow_local_binding or not _non_public_text(address):
+    if policy.allow_local_binding or not is_non_public(ip):
         return True
-    if policy.allowed.explicit(host) is None:
+    if policy.literal_allowed.explicit(host) is None:
         return False
     if host == "localhost" or host.endswith(".localhost"):
-        return ipaddress.ip_address(address.split("%", 1)[0]).is_loopback
-    return ip_literal(host) == ip_literal(address)
+        return ip.is_loopback
+    return ip_literal(host) == ip
 
 
 def udp_association_decision(
@@ -272,11 +351,13 @@ async def decide(
     resolver: Resolver,
     decider: Decider | None = None,
     mitm_available: bool | None = None,
+    request: RequestShape | None = None,
 ) -> Decision:
     """Full protocol-aware check: what the proxy does for one request.
 
     ``protocol``: ``http`` (plain absolute-form), ``https_connect``, ``socks5_tcp``,
-    ``socks5_udp`` or ``https_mitm`` (a request inside an inspected tunnel).
+    ``socks5_udp`` or ``https_mitm`` (a request inside an inspected tunnel). ``request`` is the
+    HTTP request's head and framing, for limited mode's upload guard.
     """
     inspect = policy.inspects_https if mitm_available is None else mitm_available
     limited = policy.mode == "limited"
@@ -302,8 +383,14 @@ async def decide(
         result = Decision(True, "allow", result.host, port, addresses=result.addresses)
     if not result.allowed:
         return result
-    if protocol in ("http", "https_mitm") and limited and method not in SAFE_METHODS:
-        return _deny(result.host, port, "method_not_allowed", source="mode_guard")
+    if protocol in ("http", "https_mitm") and limited:
+        if method not in SAFE_METHODS:
+            return _deny(result.host, port, "method_not_allowed", source="mode_guard")
+        signal = request.upload_signal() if request is not None else None
+        if signal is not None:
+            return _deny(
+                result.host, port, "method_not_allowed", source="mode_guard", detail=signal
+            )
     if protocol in ("https_connect", "socks5_tcp") and limited and not inspect:
         return _deny(result.host, port, "mitm_required", source="mode_guard")
     return result

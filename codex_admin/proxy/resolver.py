@@ -7,7 +7,6 @@ reported as :class:`ResolveError`, which the local guard treats as a block (fail
 
 from __future__ import annotations
 
-import asyncio
 import socket
 from collections.abc import Mapping, Sequence
 from typing import Protocol
@@ -18,7 +17,10 @@ DEFAULT_TIMEOUT = 2.0
 
 
 class ResolveError(Exception):
-    """The name could not be resolved (NXDOMAIN, timeout, resolver failure)."""
+    """The name could not be resolved (NXDOMAIN, timeout, resolver failure).
+
+    The message says why, without repeating the name (callers put it in context).
+    """
 
 
 class Resolver(Protocol):
@@ -34,20 +36,26 @@ class SystemResolver:
         self.timeout = timeout
 
     async def resolve(self, host: str) -> list[str]:
+        # Imported here to keep start-up cheap: building a policy (a sandbox plan, `codex
+        # network check` before it resolves) must not pay for asyncio.
+        import asyncio
+
         loop = asyncio.get_running_loop()
         try:
-            infos = await asyncio.wait_for(
-                loop.getaddrinfo(host, None, type=socket.SOCK_STREAM), self.timeout
-            )
-        except (OSError, TimeoutError, UnicodeError) as err:
-            raise ResolveError(f"cannot resolve {host}: {err}") from None
+            async with asyncio.timeout(self.timeout):
+                infos = await loop.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+        except TimeoutError:
+            raise ResolveError(f"no answer within {self.timeout:g} s") from None
+        except (OSError, UnicodeError) as err:
+            reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
+            raise ResolveError(reason or "resolver failure") from None
         addresses: list[str] = []
         for _family, _type, _proto, _canon, sockaddr in infos:
             addr = str(sockaddr[0])
             if addr not in addresses:
                 addresses.append(addr)
         if not addresses:
-            raise ResolveError(f"no addresses for {host}")
+            raise ResolveError("no addresses")
         return addresses
 
 
@@ -69,8 +77,8 @@ class StaticResolver:
         answer = self.answers.get(host.lower())
         if answer is not None:
             if not answer:
-                raise ResolveError(f"no addresses for {host}")
+                raise ResolveError("no addresses")
             return list(answer)
         if self.fallback is not None:
             return await self.fallback.resolve(host)
-        raise ResolveError(f"cannot resolve {host}: no answer configured")
+        raise ResolveError("no answer configured")

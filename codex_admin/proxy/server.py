@@ -1,13 +1,24 @@
-"""The asyncio proxy server: listeners, lifecycle, policy glue, pinned dialing.
+"""The asyncio proxy server: listeners, lifecycle, and the context its handlers run in.
 
 Listeners bind loopback only (a non-loopback bind needs ``allow_non_loopback``) on ephemeral
 ports by default, plus optional Unix sockets so a sandbox whose network namespace has no route
 out can still reach the proxy. Every connection runs in a tracked task; :meth:`stop` closes the
 listeners, cancels those tasks and waits for them, so nothing is left behind.
 
-Dialing uses only the addresses the policy already checked (no second DNS lookup) and re-checks
-each address right before ``connect()`` (spec §8.3), unless the policy opted into chaining to
-the organisation's upstream HTTP proxy (see :mod:`codex_admin.proxy.upstream`).
+:class:`ProxyServer` is the :class:`~codex_admin.proxy.context.ProxyContext` its protocol
+handlers see: policy decisions (audited), dialling (:mod:`.dial`) and the session CA's TLS
+contexts. Nothing TLS-related is built unless a TLS path is used: the session CA (and the
+cryptography import behind it) only with inspection on, the upstream verification context only
+on the first inspected request.
+
+**Deciding allow-list misses** (``decider``): an async callable ``(host, port, protocol) ->
+(decision, reason)`` with decision ``"allow"``, ``"deny"`` or ``"ask"``. It is consulted only
+for a host no allow entry matches (never for a deny-list hit or a local/private target, and
+never when requirements set ``managed_allowed_domains_only``), after the DNS guard, so an
+approved name still cannot reach a private address. An ``allow`` is audited with
+``source="decider"`` and ``override=true``; ``deny``/``ask`` block with the decider's reason.
+:class:`SessionDecider` is the usual shape: remember hosts approved for this session and ask a
+reviewer once per other host.
 """
 
 from __future__ import annotations
@@ -15,41 +26,38 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
-import json
 import os
+import socket
 import ssl
 import stat
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
-from codex_admin.errors import CodexError
+from codex_admin.errors import CodexError, Location
 from codex_admin.proxy.audit import AuditLog, BlockedRequest
-from codex_admin.proxy.ca import SessionCA
+from codex_admin.proxy.context import ProxyContext, SniCheck
+from codex_admin.proxy.dial import Dialer, Streams
 from codex_admin.proxy.env import proxy_environment
 from codex_admin.proxy.http1 import MAX_HEAD_BYTES
-from codex_admin.proxy.policy import Decider, Decision, NetworkPolicy, decide, dial_permitted
+from codex_admin.proxy.http_handler import handle_http
+from codex_admin.proxy.policy import Decider, Decision, NetworkPolicy, RequestShape, decide
+from codex_admin.proxy.pool import UpstreamPool
 from codex_admin.proxy.resolver import Resolver, SystemResolver
-from codex_admin.proxy.upstream import UpstreamError, UpstreamProxy, UpstreamRoutes, open_tunnel
+from codex_admin.proxy.socks5 import handle_socks
+from codex_admin.proxy.upstream import UpstreamProxy, UpstreamRoutes
 
-__all__ = ["DialError", "ProxyServer"]
+if TYPE_CHECKING:
+    # Names for readers and mypy only: the CA module (and cryptography) is imported in
+    # start() when inspection is on, so a proxy without inspection never pays for it.
+    from codex_admin.proxy.ca import SessionCA
+
+__all__ = ["ProxyServer"]
 
 
-Handler = Callable[["ProxyServer", asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+Handler = Callable[[ProxyContext, asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 ClientCallback = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
-
-
-# Upstream reads buffer up to this much before pausing the socket (throughput for tunnels);
-# response heads are still capped at MAX_HEAD_BYTES by the parser.
-UPSTREAM_BUFFER = 1 << 20
-
-
-class DialError(Exception):
-    """No checked address could be connected to; ``refused`` when the guard vetoed them all."""
-
-    def __init__(self, message: str, *, refused: bool = False) -> None:
-        super().__init__(message)
-        self.refused = refused
 
 
 def _is_loopback(host: str) -> bool:
@@ -87,22 +95,28 @@ class ProxyServer:
         udp_idle_timeout: float = 300.0,
     ) -> None:
         for bind in (http_bind, socks_bind):
-            if (
-                bind is not None
-                and not _is_loopback(bind[0])
-                and not (allow_non_loopback or policy.dangerously_allow_non_loopback_proxy)
-            ):
+            if bind is None or _is_loopback(bind[0]):
+                continue
+            if policy.non_loopback_forbidden:
+                raise CodexError(
+                    f"refusing to listen on non-loopback address {bind[0]}: requirements "
+                    "forbid it (experimental_network.dangerously_allow_non_loopback_proxy = "
+                    "false)",
+                    hint="listen on 127.0.0.1; --dangerously-allow-non-loopback cannot lift a "
+                    "requirement",
+                )
+            if not (allow_non_loopback or policy.dangerously_allow_non_loopback_proxy):
                 raise CodexError(
                     f"refusing to listen on non-loopback address {bind[0]}",
-                    hint="the proxy binds 127.0.0.1 only unless explicitly allowed "
-                    "(dangerously_allow_non_loopback_proxy)",
+                    hint="the proxy listens on loopback only; to expose it to the network pass "
+                    "--dangerously-allow-non-loopback to `codex proxy run` "
+                    "(config: network.dangerously_allow_non_loopback_proxy = true)",
                 )
         self.policy = policy
         self.codex_home = codex_home
         self.mitm = policy.inspects_https if mitm is None else mitm
         self.resolver: Resolver = resolver or SystemResolver()
         self.decider = decider
-        self.upstream_ssl_context = upstream_ssl_context or ssl.create_default_context()
         self.header_timeout = header_timeout
         self.body_timeout = body_timeout
         self.connect_timeout = connect_timeout
@@ -112,11 +126,15 @@ class ProxyServer:
         self.udp_idle_timeout = udp_idle_timeout  # a quiet SOCKS5 UDP association is closed
         self.audit = AuditLog(mode=policy.mode, jsonl_path=audit_log)
         # Chaining reads this process's proxy variables, and only when the policy opts in.
-        self.upstream = (
+        routes = (
             UpstreamRoutes.from_environ(os.environ if upstream_env is None else upstream_env)
             if policy.allow_upstream_proxy
             else UpstreamRoutes()
         )
+        self._dialer = Dialer(
+            policy, routes, connect_timeout=connect_timeout, tls_context=upstream_ssl_context
+        )
+        self.upstream_pool = UpstreamPool()
         self._http_bind = http_bind
         self._socks_bind = socks_bind if policy.enable_socks5 else None
         self._unix_dir = unix_socket_dir
@@ -132,10 +150,10 @@ class ProxyServer:
 
     # -- lifecycle ---------------------------------------------------------------------
     async def start(self) -> None:
-        from codex_admin.proxy.http_handler import handle_http
-        from codex_admin.proxy.socks5 import handle_socks
-
         if self.mitm:
+            # Imported here to keep start-up cheap: cryptography only when inspection is on.
+            from codex_admin.proxy.ca import SessionCA
+
             self.ca = SessionCA()
             self.ca_cert_path, self.ca_bundle_path = self.ca.write_artifacts(self.codex_home)
         try:
@@ -156,25 +174,56 @@ class ProxyServer:
                     self.socks_unix_path = await self._unix_listener("socks.sock", handle_socks)
         except OSError as err:
             await self.stop()
-            raise CodexError(f"cannot start the proxy listener: {err.strerror or err}") from None
+            where = f" on {err.filename}" if err.filename else ""
+            raise CodexError(
+                f"cannot start the proxy listener{where}: {err.strerror or err}"
+            ) from None
+        except CodexError:
+            await self.stop()
+            raise
         listeners = [self.http_address]
         if self.socks_address is not None:
             listeners.append(self.socks_address)
-        self.upstream = self.upstream.without(listeners)
+        self._dialer.upstream = self._dialer.upstream.without(listeners)
 
     async def _unix_listener(self, name: str, handler: Handler) -> Path:
         assert self._unix_dir is not None
-        info = os.lstat(self._unix_dir)
+        try:
+            info = os.lstat(self._unix_dir)
+        except OSError as err:
+            raise CodexError(
+                f"cannot use this directory for the proxy's Unix sockets: {err.strerror or err}",
+                location=Location(self._unix_dir),
+                hint="give an existing directory (it is not created for you)",
+            ) from None
         if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode):
-            raise CodexError(f"{self._unix_dir} must be a real directory for proxy sockets")
+            raise CodexError(
+                f"{self._unix_dir} must be a real directory for proxy sockets",
+                hint="give a directory that is not a symlink",
+            )
         path = self._unix_dir / name
         with contextlib.suppress(FileNotFoundError):
             if stat.S_ISSOCK(os.lstat(path).st_mode):
                 path.unlink()
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        # Bound under a 0177 umask, the socket is 0600 from its first instant: no window in
+        # which another local user could connect through a directory they can enter.
+        old_umask = os.umask(0o177)
+        try:
+            sock.bind(str(path))
+        except OSError as err:
+            sock.close()
+            raise CodexError(
+                f"cannot listen on {path}: {err.strerror or err}",
+                hint="use a shorter --unix-dir path (Unix socket paths are limited to 107 bytes)"
+                if len(os.fsencode(path)) > 107
+                else None,
+            ) from None
+        finally:
+            os.umask(old_umask)
         server = await asyncio.start_unix_server(
-            self._wrap(handler), path=str(path), limit=MAX_HEAD_BYTES, backlog=1024
+            self._wrap(handler), sock=sock, limit=MAX_HEAD_BYTES, backlog=1024
         )
-        os.chmod(path, 0o600)
         self._servers.append(server)
         return path
 
@@ -190,6 +239,7 @@ class ProxyServer:
             with contextlib.suppress(OSError):
                 await server.wait_closed()
         self._servers.clear()
+        self.upstream_pool.close()
         if self.ca is not None:
             self.ca.release()
         for path in (self.http_unix_path, self.socks_unix_path):
@@ -210,6 +260,20 @@ class ProxyServer:
     ) -> None:
         await self.stop()
 
+    async def serve_socket(self, sock: socket.socket, protocol: str) -> asyncio.Server:
+        """Accept on ``sock``, a listening socket made elsewhere (``"http"`` or ``"socks"``).
+
+        The Linux sandbox opens its listeners inside the command's network namespace and hands
+        them over, so no socket of ours is ever reachable from the sandbox's filesystem. Close
+        the returned server when that sandbox ends; :meth:`stop` closes it too.
+        """
+        handler = {"http": handle_http, "socks": handle_socks}[protocol]
+        server = await asyncio.start_server(
+            self._wrap(handler), sock=sock, limit=MAX_HEAD_BYTES, backlog=1024
+        )
+        self._servers.append(server)
+        return server
+
     def _wrap(self, handler: Handler) -> ClientCallback:
         async def run(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             task = asyncio.current_task()
@@ -228,13 +292,23 @@ class ProxyServer:
                 pass
             finally:
                 self._tasks.discard(task)
+                # The transport flushes what is buffered and closes by itself; waiting for
+                # that (wait_closed) would cost every connection another loop turn and timer.
                 writer.close()
-                with contextlib.suppress(OSError, ssl.SSLError, asyncio.CancelledError):
-                    await asyncio.wait_for(writer.wait_closed(), 1.0)
 
         return run
 
     # -- views -------------------------------------------------------------------------
+    @property
+    def upstream(self) -> UpstreamRoutes:
+        """Where chained requests go (empty unless ``allow_upstream_proxy``)."""
+        return self._dialer.upstream
+
+    @property
+    def upstream_ssl_context(self) -> ssl.SSLContext:
+        """The context verifying upstream servers of inspected HTTPS (built on first use)."""
+        return self._dialer.tls_context
+
     @property
     def warnings(self) -> list[str]:
         """Start-up problems a person should see (an ignored upstream proxy variable, ...)."""
@@ -269,9 +343,16 @@ class ProxyServer:
             ca_bundle=self.ca_bundle_path,
         )
 
-    # -- policy glue -------------------------------------------------------------------
+    # -- the handlers' context (ProxyContext) ------------------------------------------
     async def check(
-        self, *, protocol: str, host: str, port: int, method: str, client: str
+        self,
+        *,
+        protocol: str,
+        host: str,
+        port: int,
+        method: str,
+        client: str,
+        request: RequestShape | None = None,
     ) -> Decision:
         """Run the policy and record the audit event (allows included)."""
         decision = await decide(
@@ -283,132 +364,28 @@ class ProxyServer:
             resolver=self.resolver,
             decider=self.decider,
             mitm_available=self.mitm,
+            request=request,
         )
-        self.audit.record(
-            scope=decision.scope,
-            decision=decision.decision,
-            source=decision.source,
-            reason=decision.reason,
-            protocol=protocol,
-            host=decision.host,
-            port=port,
-            method=method,
-            client=client,
-            override=decision.override,
-            matched_pattern=decision.matched_pattern,
-        )
+        self.audit.record(decision, protocol=protocol, method=method, client=client)
         return decision
 
-    def refuse_dial(self, decision: Decision, protocol: str, method: str, client: str) -> None:
-        self.audit.record(
-            scope="domain",
-            decision="deny",
-            source="baseline_policy",
-            reason="not_allowed_local",
-            protocol=protocol,
-            host=decision.host,
-            port=decision.port,
-            method=method,
-            client=client,
-        )
+    def record(self, decision: Decision, *, protocol: str, method: str, client: str) -> None:
+        self.audit.record(decision, protocol=protocol, method=method, client=client)
 
-    async def dial(
-        self, decision: Decision, *, tls: bool = False
-    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        """Open the upstream leg of a tunnel (or of inspected HTTPS when ``tls``).
+    async def dial(self, decision: Decision, *, tls: bool = False) -> Streams:
+        return await self._dialer.dial(decision, tls=tls)
 
-        Direct: connect to one of the decision's checked addresses, re-checking each first.
-        Through an upstream proxy: ``CONNECT`` to the target name there, then TLS inside.
-        """
-        route = self.upstream.for_tunnel(decision.host)
-        if route is None:
-            return await self._dial_direct(decision, tls=tls)
-        server_hostname = decision.host.split("%", 1)[0]
-        try:
-            reader, writer = await open_tunnel(
-                route,
-                server_hostname,
-                decision.port,
-                timeout=self.connect_timeout,
-                limit=UPSTREAM_BUFFER,
-            )
-        except (OSError, TimeoutError, UpstreamError) as err:
-            raise DialError(f"upstream proxy {route.display()}: {err}") from None
-        if tls:
-            try:
-                await asyncio.wait_for(
-                    writer.start_tls(self.upstream_ssl_context, server_hostname=server_hostname),
-                    self.connect_timeout,
-                )
-            except (OSError, TimeoutError, ssl.SSLError) as err:
-                writer.close()
-                raise DialError(f"TLS through {route.display()}: {err}") from None
-        return reader, writer
+    async def dial_tunnel(self, decision: Decision) -> tuple[socket.socket, bytes]:
+        return await self._dialer.dial_tunnel(decision)
 
-    async def dial_http(
-        self, decision: Decision
-    ) -> tuple[tuple[asyncio.StreamReader, asyncio.StreamWriter], UpstreamProxy | None]:
-        """Open a connection for plain HTTP: to the target, or to the upstream HTTP proxy.
+    async def dial_http(self, decision: Decision) -> tuple[Streams, UpstreamProxy | None]:
+        return await self._dialer.dial_http(decision)
 
-        When the second item is a proxy, requests must be sent in absolute form with its
-        ``Proxy-Authorization`` header.
-        """
-        route = self.upstream.for_plain_http(decision.host)
-        if route is None:
-            return await self._dial_direct(decision, tls=False), None
-        try:
-            conn = await asyncio.wait_for(
-                asyncio.open_connection(route.host, route.port, limit=UPSTREAM_BUFFER),
-                self.connect_timeout,
-            )
-        except (OSError, TimeoutError) as err:
-            raise DialError(f"upstream proxy {route.display()}: {err}") from None
-        return conn, route
-
-    async def _dial_direct(
-        self, decision: Decision, *, tls: bool
-    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        errors: list[str] = []
-        vetoed = 0
-        for address in decision.addresses:
-            if not dial_permitted(self.policy, decision.host, address):
-                vetoed += 1
-                continue
-            context = self.upstream_ssl_context if tls else None
-            server_hostname = decision.host.split("%", 1)[0] if tls else None
-            try:
-                return await asyncio.wait_for(
-                    asyncio.open_connection(
-                        address,
-                        decision.port,
-                        limit=UPSTREAM_BUFFER,
-                        ssl=context,
-                        server_hostname=server_hostname,
-                    ),
-                    self.connect_timeout,
-                )
-            except (OSError, TimeoutError, ssl.SSLError) as err:
-                errors.append(f"{address}: {err}")
-        if vetoed and not errors:
-            raise DialError("network target rejected by policy", refused=True)
-        raise DialError("; ".join(errors) or f"no address for {decision.host}")
+    def inspection_context(self, host: str, sni_check: SniCheck) -> ssl.SSLContext:
+        if self.ca is None:
+            raise RuntimeError("inspection requested on a proxy without a session CA")
+        return self.ca.server_context(host, sni_check)
 
 
 def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
-
-
-def blocked_json(decision: Decision, protocol: str, method: str) -> bytes:
-    """The JSON body Codex sends for a blocked plain-HTTP request (spec §12)."""
-    body = {
-        "status": "blocked",
-        "host": decision.host,
-        "reason": decision.reason,
-        "decision": decision.decision,
-        "source": decision.source,
-        "protocol": protocol,
-        "port": decision.port,
-        "method": method,
-        "message": decision.message,
-    }
-    return json.dumps(body, separators=(",", ":")).encode()

@@ -20,15 +20,14 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import struct
-from typing import TYPE_CHECKING
 
-from codex_admin.proxy.http_handler import run_inspected
+from codex_admin.proxy.context import ProxyContext
+from codex_admin.proxy.dial import DialError, refusal
+from codex_admin.proxy.exchange import client_name
+from codex_admin.proxy.mitm import run_inspected
 from codex_admin.proxy.policy import Decision, udp_association_decision
-from codex_admin.proxy.tunnel import tunnel_streams
-from codex_admin.proxy.udp_relay import UdpAssociation, encode_address, record_decision
-
-if TYPE_CHECKING:
-    from codex_admin.proxy.server import ProxyServer
+from codex_admin.proxy.tunnel import tunnel_socket
+from codex_admin.proxy.udp_relay import UdpAssociation, encode_address
 
 __all__ = ["handle_socks"]
 
@@ -57,12 +56,13 @@ async def _greeting(reader: asyncio.StreamReader) -> int:
 
 
 async def handle_socks(
-    server: ProxyServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ctx: ProxyContext, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
 ) -> None:
-    peer = writer.get_extra_info("peername")
-    client = str(peer[0]) if isinstance(peer, tuple) and peer else "unix"
+    """Serve one SOCKS5 client: handshake, then a TCP tunnel or a UDP association."""
+    client = client_name(writer)
     try:
-        request = await asyncio.wait_for(_handshake(reader, writer), server.header_timeout)
+        async with asyncio.timeout(ctx.header_timeout):
+            request = await _handshake(reader, writer)
     except (asyncio.IncompleteReadError, TimeoutError):
         return
     if isinstance(request, int):
@@ -73,13 +73,13 @@ async def handle_socks(
     command, host, port = request
     protocol = "socks5_tcp"
     if command == 3:
-        await _udp_associate(server, reader, writer, host, port, client)
+        await _udp_associate(ctx, reader, writer, host, port, client)
         return
     if command != 1:
         writer.write(_reply(COMMAND_NOT_SUPPORTED))
         await writer.drain()
         return
-    decision = await server.check(
+    decision = await ctx.check(
         protocol=protocol, host=host, port=port, method="none", client=client
     )
     if not decision.allowed:
@@ -87,33 +87,34 @@ async def handle_socks(
         writer.write(_reply(code))
         await writer.drain()
         return
-    if server.mitm and port == 443:
+    if ctx.mitm and port == 443:
         writer.write(_reply(SUCCEEDED))
         await writer.drain()
-        await run_inspected(server, reader, writer, decision, client)
+        await run_inspected(ctx, reader, writer, decision, client)
         return
-    from codex_admin.proxy.server import DialError
-
     try:
-        up_reader, up_writer = await server.dial(decision)
+        upstream, leftover = await ctx.dial_tunnel(decision)
     except DialError as err:
         if err.refused:
-            server.refuse_dial(decision, protocol, "none", client)
+            ctx.record(refusal(decision), protocol=protocol, method="none", client=client)
         writer.write(_reply(NOT_ALLOWED if err.refused else HOST_UNREACHABLE))
         await writer.drain()
         return
-    writer.write(_reply(SUCCEEDED))
-    await writer.drain()
     try:
-        await tunnel_streams(
-            (reader, writer), (up_reader, up_writer), idle_timeout=server.tunnel_idle_timeout
-        )
-    finally:
-        up_writer.close()
+        writer.write(_reply(SUCCEEDED))
+    except BaseException:
+        upstream.close()
+        raise
+    await tunnel_socket(
+        (reader, writer),
+        upstream,
+        upstream_leftover=leftover,
+        idle_timeout=ctx.tunnel_idle_timeout,
+    )
 
 
 async def _udp_associate(
-    server: ProxyServer,
+    ctx: ProxyContext,
     reader: asyncio.StreamReader,
     writer: asyncio.StreamWriter,
     host: str,
@@ -121,7 +122,7 @@ async def _udp_associate(
     client: str,
 ) -> None:
     """Guard, bind, reply with BND.ADDR/PORT, relay until the control connection ends."""
-    refused = udp_association_decision(server.policy, host=host, port=port)
+    refused = udp_association_decision(ctx.policy, host=host, port=port)
     local = writer.get_extra_info("sockname")
     peer = writer.get_extra_info("peername")
     code = GENERAL_FAILURE
@@ -139,12 +140,12 @@ async def _udp_associate(
     elif refused is not None and refused.reason != "proxy_disabled":
         code = NOT_ALLOWED
     if refused is not None:
-        record_decision(server, refused, client)
+        ctx.record(refused, protocol="socks5_udp", method="none", client=client)
         writer.write(_reply(code))
         await writer.drain()
         return
     association = UdpAssociation(
-        server, peer_host=str(peer[0]), declared_host=host, declared_port=port, client=client
+        ctx, peer_host=str(peer[0]), declared_host=host, declared_port=port, client=client
     )
     try:
         try:
@@ -155,7 +156,7 @@ async def _udp_associate(
             return
         writer.write(_reply(SUCCEEDED, bound))
         await writer.drain()
-        await association.serve(reader, server.udp_idle_timeout)
+        await association.serve(reader, ctx.udp_idle_timeout)
     finally:
         await association.close()
 

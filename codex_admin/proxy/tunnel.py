@@ -5,7 +5,10 @@ on a busy 2-core laptop it halves bulk throughput. Here both sockets are taken a
 asyncio transports and each direction becomes ``socket → pipe → socket`` via non-blocking
 ``os.splice``, driven by the event loop's readiness callbacks: one or two system calls per
 readiness event, no user-space copy. Where ``splice`` is missing (macOS) or refuses a socket
-type, the direction falls back to ``recv``/``send`` in the same loop.
+type, the direction falls back to ``recv``/``send`` in the same loop. A direction starts with
+``recv``/``send`` and takes a pipe only once :data:`SPLICE_AFTER` bytes went through it: most
+tunnels are short (one TLS request), and a 1 MiB pipe per direction would cost them more
+than it saves.
 
 Half-close is honoured (EOF in one direction becomes ``shutdown(SHUT_WR)`` on the other), the
 tunnel ends when both directions have finished, either side errors, or (optionally) nothing
@@ -17,13 +20,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import fcntl
 import os
 import socket
 from typing import cast
 
-__all__ = ["detach", "relay", "tunnel_streams"]
+__all__ = ["SPLICE_AFTER", "detach", "relay", "tunnel_socket", "tunnel_streams"]
 
 PIPE_SIZE = 1 << 20
+SPLICE_AFTER = 256 * 1024
 _COPY = 256 * 1024
 _ROUNDS = 4  # fill/flush rounds per readiness event: fewer wake-ups, still fair
 _F_SETPIPE_SZ = 1031
@@ -83,18 +88,20 @@ class _Direction:
         self.done = done
         self.last_active = loop.time()
         self.pipe: tuple[int, int] | None = None
-        if _SPLICE:
-            try:
-                self.pipe = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-            except OSError:
-                # Out of descriptors (a pipe costs two): copy in user space instead, so the
-                # tunnel still costs only its two sockets, as it would without splice.
-                self.pipe = None
-            else:
-                with contextlib.suppress(OSError):
-                    import fcntl
+        self.can_splice = _SPLICE
+        self.copied = 0  # bytes moved through user space so far
 
-                    fcntl.fcntl(self.pipe[1], _F_SETPIPE_SZ, PIPE_SIZE)
+    def _open_pipe(self) -> None:
+        """Switch this direction to splice (called with nothing buffered in user space)."""
+        try:
+            self.pipe = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError:
+            # Out of descriptors (a pipe costs two): keep copying in user space, so the
+            # tunnel still costs only its two sockets, as it would without splice.
+            self.can_splice = False
+            return
+        with contextlib.suppress(OSError):
+            fcntl.fcntl(self.pipe[1], _F_SETPIPE_SZ, PIPE_SIZE)
 
     # -- scheduling ------------------------------------------------------------------------
     def start(self) -> None:
@@ -145,6 +152,13 @@ class _Direction:
     # -- byte moving -----------------------------------------------------------------------
     def _fill(self) -> int | None:
         """Move readable bytes into the pipe (or buffer); None when nothing was ready."""
+        if (
+            self.pipe is None
+            and self.can_splice
+            and self.copied >= SPLICE_AFTER
+            and not self.pending
+        ):
+            self._open_pipe()
         if self.pipe is not None:
             try:
                 moved = os.splice(self.src.fileno(), self.pipe[1], PIPE_SIZE, flags=_FLAGS)
@@ -154,6 +168,7 @@ class _Direction:
                 if err.errno != errno.EINVAL:
                     raise
                 self._drop_pipe()  # this socket type cannot splice: copy from now on
+                self.can_splice = False
             else:
                 self.in_pipe += moved
                 return moved
@@ -162,6 +177,7 @@ class _Direction:
         except BlockingIOError:
             return None
         self.pending += data
+        self.copied += len(data)
         return len(data)
 
     def _flush(self) -> bool:
@@ -264,15 +280,36 @@ async def tunnel_streams(
     idle_timeout: float | None = None,
 ) -> None:
     """Run an opaque tunnel between two plain (non-TLS) stream pairs until both ends finish."""
-    client_sock, client_leftover = await detach(*client)
     try:
         upstream_sock, upstream_leftover = await detach(*upstream)
     except BaseException:
-        client_sock.close()
+        upstream[1].close()
+        raise
+    await tunnel_socket(
+        client, upstream_sock, upstream_leftover=upstream_leftover, idle_timeout=idle_timeout
+    )
+
+
+async def tunnel_socket(
+    client: tuple[asyncio.StreamReader, asyncio.StreamWriter],
+    upstream: socket.socket,
+    *,
+    upstream_leftover: bytes = b"",
+    idle_timeout: float | None = None,
+) -> None:
+    """Run an opaque tunnel between a client stream pair and a connected upstream socket.
+
+    The upstream socket (and ``upstream_leftover``, bytes already read from it) belongs to the
+    tunnel from here on: it is closed when the tunnel ends, whatever happens.
+    """
+    try:
+        client_sock, client_leftover = await detach(*client)
+    except BaseException:
+        upstream.close()
         raise
     await relay(
         client_sock,
-        upstream_sock,
+        upstream,
         a_leftover=client_leftover,
         b_leftover=upstream_leftover,
         idle_timeout=idle_timeout,

@@ -34,20 +34,18 @@ import ipaddress
 import socket
 import struct
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
+from codex_admin.proxy.context import ProxyContext
+from codex_admin.proxy.dial import refusal
 from codex_admin.proxy.hosts import HostError, ip_literal, normalize_host
 from codex_admin.proxy.policy import Decision, dial_permitted
-
-if TYPE_CHECKING:
-    from codex_admin.proxy.server import ProxyServer
 
 __all__ = [
     "DESTINATION_LIMIT_REASON",
     "MAX_DESTINATIONS",
     "UdpAssociation",
     "encode_address",
-    "record_decision",
 ]
 
 MAX_DESTINATIONS = 256
@@ -64,22 +62,6 @@ def encode_address(host: str, port: int) -> bytes:
     ip = ipaddress.ip_address(host.split("%", 1)[0])
     atyp = 1 if ip.version == 4 else 4
     return bytes([atyp]) + ip.packed + struct.pack("!H", port)
-
-
-def record_decision(server: ProxyServer, decision: Decision, client: str) -> None:
-    """Audit a UDP decision taken outside :meth:`ProxyServer.check`."""
-    server.audit.record(
-        scope=decision.scope,
-        decision=decision.decision,
-        source=decision.source,
-        reason=decision.reason,
-        protocol="socks5_udp",
-        host=decision.host,
-        port=decision.port,
-        method="none",
-        client=client,
-        matched_pattern=decision.matched_pattern,
-    )
 
 
 def _canonical(host: str) -> str | None:
@@ -160,14 +142,14 @@ class UdpAssociation:
 
     def __init__(
         self,
-        server: ProxyServer,
+        ctx: ProxyContext,
         *,
         peer_host: str,
         declared_host: str,
         declared_port: int,
         client: str,
     ) -> None:
-        self._server = server
+        self._ctx = ctx
         self._client = client
         self._peer = _canonical(peer_host)
         declared = _canonical(declared_host)  # None for 0.0.0.0 / :: / a name
@@ -260,7 +242,7 @@ class UdpAssociation:
             if name not in self._refused_names and self._admit_destination(name):
                 self._refused_names.add(name)
                 denied = Decision(False, "not_allowed", host, port, decision="deny")
-                record_decision(self._server, denied, self._client)
+                self._record(denied)
             return
         key = (_canonical(host) or host, port)
         if key in self._verdicts:
@@ -298,7 +280,7 @@ class UdpAssociation:
                 decision="deny",
                 scope="non_domain",
             )
-            record_decision(self._server, refused, self._client)
+            self._record(refused)
         return False
 
     async def _check_pending(self) -> None:
@@ -327,16 +309,18 @@ class UdpAssociation:
         self._upstream[family] = side
         return True
 
+    def _record(self, decision: Decision) -> None:
+        self._ctx.record(decision, protocol="socks5_udp", method="none", client=self._client)
+
     async def _verdict(self, host: str, port: int) -> Address | None:
-        server = self._server
-        decision = await server.check(
+        decision = await self._ctx.check(
             protocol="socks5_udp", host=host, port=port, method="none", client=self._client
         )
         if not decision.allowed:
             return None
         address = decision.addresses[0] if decision.addresses else decision.host
-        if not dial_permitted(server.policy, decision.host, address):
-            server.refuse_dial(decision, "socks5_udp", "none", self._client)
+        if not dial_permitted(self._ctx.policy, decision.host, address):
+            self._record(refusal(decision))
             return None
         target = (address, port)
         key = _source_key(target)

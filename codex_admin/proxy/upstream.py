@@ -211,15 +211,15 @@ async def open_tunnel(
     proxy: UpstreamProxy, host: str, port: int, *, timeout: float, limit: int
 ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     """Connect to ``proxy`` and ``CONNECT host:port`` through it; the streams carry the tunnel."""
-    reader, writer = await asyncio.wait_for(
-        asyncio.open_connection(proxy.host, proxy.port, limit=limit), timeout
-    )
+    async with asyncio.timeout(timeout):
+        reader, writer = await asyncio.open_connection(proxy.host, proxy.port, limit=limit)
     try:
         authority = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         lines = [f"CONNECT {authority} HTTP/1.1", f"Host: {authority}"]
         lines += [f"{name}: {value}" for name, value in proxy.headers()]
         writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("ascii"))
-        raw = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout)
+        async with asyncio.timeout(timeout):
+            raw = await reader.readuntil(b"\r\n\r\n")
         if len(raw) > MAX_HEAD_BYTES:
             raise UpstreamError("upstream proxy answer too large")
         status = parse_head(raw, request=False).start[1]

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from codex_admin.errors import CodexError
-from codex_admin.sandbox.env import EnvPolicy
+from codex_admin.sandbox.env import EnvPolicy, UntrustedSetting, refuse_untrusted
 from codex_admin.vocabulary import NetworkMode, SandboxMode
 
 __all__ = [
@@ -38,6 +38,9 @@ class SandboxPolicy:
 
     ``tmpdir`` is ``$TMPDIR`` captured when the policy was built, so building argv stays pure.
     ``managed_network`` records that requirements configure ``experimental_network``.
+    ``protected_paths`` must stay read-only even below a writable root: ``$CODEX_HOME``, the
+    system dir and the configuration, rules and requirements files the run loaded (they decide
+    what the next run trusts).
     """
 
     mode: SandboxMode
@@ -51,6 +54,7 @@ class SandboxPolicy:
     env: EnvPolicy = field(default_factory=EnvPolicy)
     network_access: bool = False
     managed_network: bool = False
+    protected_paths: tuple[Path, ...] = ()
 
     def __post_init__(self) -> None:
         check_network_mode(
@@ -78,6 +82,7 @@ class SandboxPolicy:
             "deny_read": list(self.deny_read),
             "network_access": self.network_access,
             "managed_network": self.managed_network,
+            "protected_paths": [str(p) for p in self.protected_paths],
             "shell_environment_policy": {
                 "inherit": self.env.inherit,
                 "ignore_default_excludes": self.env.ignore_default_excludes,
@@ -141,13 +146,19 @@ def policy_from_config(
     network: str | None = None,
     extra_writable_roots: Sequence[Path] = (),
     environ: Mapping[str, str] | None = None,
+    protected_paths: Sequence[Path] = (),
+    untrusted_env: Sequence[UntrustedSetting] = (),
 ) -> SandboxPolicy:
     """Build a policy from the effective config table plus requirement constraints.
 
     ``sandbox_mode`` is the already requirement-checked mode; ``deny_read`` and
     ``managed_network`` come from requirements (``permissions.filesystem.deny_read``,
     ``experimental_network``); ``network`` and ``extra_writable_roots`` are CLI overrides.
+    ``protected_paths`` see :class:`SandboxPolicy`; ``untrusted_env`` lists the
+    `shell_environment_policy` values that untrusted layers set (refused when they load code,
+    see :func:`.env.refuse_untrusted`).
     """
+    refuse_untrusted(tuple(untrusted_env))
     allowed = ", ".join(m.value for m in SandboxMode.cli_choices())
     try:
         mode = SandboxMode(sandbox_mode)
@@ -207,4 +218,5 @@ def policy_from_config(
         env=EnvPolicy.from_table(config.get("shell_environment_policy")),
         network_access=flags["network_access"],
         managed_network=managed,
+        protected_paths=tuple(dict.fromkeys(protected_paths)),
     )

@@ -1,211 +1,119 @@
-"""Run a command under a :class:`SandboxPolicy`, in the caller's asyncio loop (no threads).
+"""Run a command under a :class:`SandboxPolicy` in the caller's asyncio loop (the agent's path).
 
-Process hygiene: bubblewrap runs in its own session (so a timeout can kill its whole process
-group), the command gets a new session and PID namespace inside (``--new-session``,
+Process hygiene: bubblewrap runs in its own session with an empty environment (see
+:mod:`.launch`); the command gets a new session and PID namespace inside (``--new-session``,
 ``--unshare-pid``), ``--die-with-parent`` ties it to us, and only stdio is inherited
-(``close_fds``). The inner process group id comes from ``--info-fd``, so SIGINT/SIGTERM/SIGHUP we
-receive can be forwarded to the command itself, and a timeout kills everything (when bubblewrap
-dies, the namespace's init dies with it and the kernel kills the rest of the namespace).
+(``close_fds``). The namespace's process group comes from ``--json-status-fd``, so
+SIGINT/SIGTERM/SIGHUP we receive can be forwarded to the command itself, and a timeout kills
+everything (when bubblewrap dies, the namespace's init dies with it and the kernel kills the
+rest of the namespace). A bubblewrap that exits before starting the command is explained by a
+probe (never probed on the normal path, see :mod:`.bwrap`); when a path the plan mounts
+vanished meanwhile (another process cleaning up), the run is planned again.
 
-In ``proxy`` network mode the caller passes :class:`ProxyEndpoints` (see :mod:`.session`, which
-starts the session proxy): the proxy's Unix sockets and CA bundle are exposed read-only, and the
-bridge (:mod:`._bridge`) listens on :data:`BRIDGE_HTTP_PORT` / :data:`BRIDGE_SOCKS_PORT` inside
-the fresh network namespace.
+``proxy`` network mode: bubblewrap waits (``--block-fd``) while we open the proxy's listeners on
+``127.0.0.1:3128`` (and ``:8081`` for SOCKS5) *inside* the new network namespace
+(:mod:`.netns`) and serve them from the session proxy; then the command starts. No helper runs
+inside the sandbox, nothing inside can create a Unix socket (the seccomp filter), the proxy's
+own sockets are never mounted in, and if the listeners cannot be opened the command never runs.
+
+After the command is gone, the protected names below the writable roots are checked again
+(:func:`.guard.repair`) and every repair is reported in :attr:`RunResult.repairs`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
-import fcntl
-import json
+import dataclasses
 import os
 import signal
-import sys
-import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from codex_admin.errors import CodexError
-from codex_admin.sandbox.bwrap import build_bwrap_argv, require_bwrap
-from codex_admin.sandbox.env import build_child_env
-from codex_admin.sandbox.plan import SandboxPlan, is_bwrap_mount_point, plan_sandbox
-from codex_admin.sandbox.policy import NetworkMode, SandboxPolicy
-from codex_admin.sandbox.seccomp import unix_socket_filter
+from codex_admin.sandbox.bwrap import explain_launch_failure, find_usable_bwrap
+from codex_admin.sandbox.guard import TreeIndex
+from codex_admin.sandbox.launch import (
+    LAUNCH_ATTEMPTS,
+    TIMEOUT_EXIT_CODE,
+    Listener,
+    NotRunnable,
+    Prepared,
+    ProxyEndpoints,
+    RunResult,
+    StatusParser,
+    child_env,
+    mount_point_janitor,
+    refusal,
+    resolve_program,
+)
+from codex_admin.sandbox.plan import SandboxPlan, plan_sandbox
+from codex_admin.sandbox.policy import SandboxPolicy
+from codex_admin.sandbox.seccomp import sandbox_filter
 
-__all__ = [
-    "BRIDGE_HTTP_PORT",
-    "BRIDGE_SOCKS_PORT",
-    "ProxyEndpoints",
-    "RunResult",
-    "explain",
-    "run_sandboxed",
-]
+__all__ = ["run_sandboxed", "spawn_unsandboxed"]
 
-#: Ports the bridge listens on inside the (empty) network namespace: Codex's documented defaults.
-BRIDGE_HTTP_PORT = 3128
-BRIDGE_SOCKS_PORT = 8081
-TIMEOUT_EXIT_CODE = 124
 _FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-_BRIDGE_SCRIPT = Path(__file__).with_name("_bridge.py")
 
 
 @dataclass(frozen=True)
-class ProxyEndpoints:
-    """Where the running session proxy can be reached, and the variables the child needs.
-
-    ``environment`` maps a ``(http_url, socks_url)`` pair (URLs inside the namespace) to the
-    proxy/CA variables; it is the proxy package's ``proxy_environment`` bound to this session.
-    """
-
-    http_unix_path: Path
-    socks_unix_path: Path | None
-    ca_bundle: Path | None
-    environment: Callable[[str, str | None], dict[str, str]]
-
-    def expose(self) -> list[Path]:
-        paths = {self.http_unix_path.parent}
-        if self.socks_unix_path is not None:
-            paths.add(self.socks_unix_path.parent)
-        if self.ca_bundle is not None:
-            paths.add(self.ca_bundle)
-        return sorted(paths)
-
-    def wrapper(self, seccomp_fd: str | None = None) -> list[str]:
-        """The bridge argv; it installs the seccomp program read from ``seccomp_fd`` in the
-        command (not in itself: the bridge must open Unix sockets to reach the proxy)."""
-        argv = [sys.executable, "-I", "-S", "-B", str(_BRIDGE_SCRIPT)]
-        if seccomp_fd is not None:
-            argv += ["--seccomp-fd", seccomp_fd]
-        argv += ["--listen", f"{BRIDGE_HTTP_PORT}={self.http_unix_path}"]
-        if self.socks_unix_path is not None:
-            argv += ["--listen", f"{BRIDGE_SOCKS_PORT}={self.socks_unix_path}"]
-        return [*argv, "--"]
-
-    def child_env(self) -> dict[str, str]:
-        http = f"http://127.0.0.1:{BRIDGE_HTTP_PORT}"
-        socks = f"socks5h://127.0.0.1:{BRIDGE_SOCKS_PORT}" if self.socks_unix_path else None
-        return self.environment(http, socks)
+class _Stdio:
+    stdin: int | None
+    stdout: int | None
+    stderr: int | None
+    output_limit: int | None = None
 
 
-@dataclass
-class RunResult:
-    """How the command ended. ``exit_code`` is shell-style: ``128 + N`` after signal N."""
+class _Capped:
+    """One pipe's output: everything up to ``limit`` bytes, else head + marker + tail."""
 
-    exit_code: int
-    timed_out: bool = False
-    sandboxed: bool = True
-    duration: float = 0.0
-    stdout: bytes | None = None
-    stderr: bytes | None = None
-    argv: list[str] = field(default_factory=list)
+    def __init__(self, limit: int | None) -> None:
+        self.limit = limit
+        self.head = bytearray()
+        self.tail: collections.deque[bytes] = collections.deque()
+        self.tail_size = 0
+        self.dropped = 0
 
+    def add(self, chunk: bytes) -> None:
+        if self.limit is None:
+            self.head += chunk
+            return
+        half = self.limit // 2
+        room = half - len(self.head)
+        if room > 0:
+            self.head += chunk[:room]
+            chunk = chunk[room:]
+        if not chunk:
+            return
+        self.tail.append(chunk)
+        self.tail_size += len(chunk)
+        while self.tail_size > half:
+            extra = self.tail_size - half
+            first = self.tail[0]
+            if len(first) <= extra:
+                self.tail.popleft()
+                cut = len(first)
+            else:
+                self.tail[0] = first[extra:]
+                cut = extra
+            self.tail_size -= cut
+            self.dropped += cut
 
-def _child_env(
-    policy: SandboxPolicy, environ: Mapping[str, str] | None, proxy: ProxyEndpoints | None
-) -> dict[str, str]:
-    env = build_child_env(policy.env, os.environ if environ is None else environ)
-    if policy.network is NetworkMode.PROXY:
-        if proxy is None:
-            raise CodexError(
-                "network mode `proxy` needs a running session proxy",
-                hint="run through `codex sandbox linux --network proxy`, which starts one",
-            )
-        env.update(proxy.child_env())
-    return env
-
-
-def explain(
-    policy: SandboxPolicy,
-    command: Sequence[str],
-    *,
-    proxy: ProxyEndpoints | None = None,
-    environ: Mapping[str, str] | None = None,
-) -> dict[str, Any]:
-    """What would run, without running it: policy, resolved plan, backend argv, env names."""
-    plan = plan_sandbox(policy)
-    env = build_child_env(policy.env, os.environ if environ is None else environ)
-    if proxy is not None and policy.network is NetworkMode.PROXY:
-        env.update(proxy.child_env())
-    if plan.use_sandbox:
-        argv = build_bwrap_argv(
-            plan,
-            command,
-            mask_file=Path("<mask-file>"),
-            expose=proxy.expose() if proxy else (),
-            wrapper=proxy.wrapper("<seccomp-fd>") if proxy else (),
-            seccomp_fd=None if proxy or plan.network is NetworkMode.FULL else "<seccomp-fd>",
-        )
-    else:
-        argv = list(command)
-    return {
-        "policy": policy.to_json(),
-        "plan": plan.to_json(),
-        "backend": "bwrap" if plan.use_sandbox else "none",
-        "argv": argv,
-        "env_names": sorted(env),
-    }
+    def value(self) -> bytes:
+        if not self.dropped:
+            return bytes(self.head) + b"".join(self.tail)
+        marker = f"\n[... {self.dropped} bytes of output omitted ...]\n".encode()
+        return bytes(self.head) + marker + b"".join(self.tail)
 
 
-@contextlib.contextmanager
-def _mount_point_janitor(plan: SandboxPlan) -> Iterator[None]:
-    """Remove the empty files bubblewrap creates as mount points for blocked paths.
-
-    Concurrent sandboxes share those mount points, so each run holds a shared ``flock`` on the
-    parent directory and only the last one out (the one that can upgrade to exclusive) removes
-    them; otherwise removing it would lift the block inside a sandbox still running.
-    """
-    fds: dict[Path, int] = {}
-    for path in plan.blocked:
-        parent = path.parent
-        if parent not in fds:
-            with contextlib.suppress(OSError):
-                fd = os.open(parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-                fcntl.flock(fd, fcntl.LOCK_SH)
-                fds[parent] = fd
-    try:
-        yield
-    finally:
-        for path in plan.blocked:
-            held = fds.get(path.parent)
-            if held is None:
-                continue
-            try:
-                fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                continue
-            if is_bwrap_mount_point(path):
-                with contextlib.suppress(OSError):
-                    path.unlink()
-        for fd in fds.values():
-            os.close(fd)
-
-
-async def _read_child_pid(fd: int) -> int | None:
-    """Read bubblewrap's ``--info-fd`` JSON (written once, then closed) without a thread."""
-    loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader()
-    transport, _ = await loop.connect_read_pipe(
-        lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(fd, "rb", buffering=0)
-    )
-    try:
-        data = await reader.read()
-    finally:
-        transport.close()
-    try:
-        pid = json.loads(data.decode()).get("child-pid")
-    except (ValueError, AttributeError):
-        return None
-    return pid if isinstance(pid, int) else None
-
-
-def _killpg(pgid: int | None, sig: int) -> None:
-    if pgid:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pgid, sig)
+async def _drain(stream: asyncio.StreamReader | None, into: _Capped) -> None:
+    if stream is None:
+        return
+    while chunk := await stream.read(65536):
+        into.add(chunk)
 
 
 async def run_sandboxed(
@@ -219,134 +127,222 @@ async def run_sandboxed(
     stdin: int | None = None,
     stdout: int | None = None,
     stderr: int | None = None,
+    index: TreeIndex | None = None,
+    workdir: Path | None = None,
+    output_limit: int | None = None,
 ) -> RunResult:
     """Run ``command`` confined by ``policy``. Raises CodexError before launch on bad input or
-    when the sandbox cannot be created (never falls back to running unsandboxed)."""
+    when the sandbox cannot be created (never falls back to running unsandboxed).
+
+    ``index`` is the session's protected-name cache (:class:`.guard.TreeIndex`). ``workdir``
+    starts the command elsewhere than ``policy.cwd`` without changing what it may write.
+    ``output_limit`` bounds the captured bytes per pipe: the head and the tail are kept around
+    an omission marker, the rest is read and dropped (a command printing forever cannot fill
+    memory).
+    """
     if not command:
         raise CodexError("no command given", hint="put the command after `--`")
-    plan = plan_sandbox(policy)
-    env = _child_env(policy, environ, proxy)
+    index = index or TreeIndex()
+    plan = _with_workdir(plan_sandbox(policy, index=index), workdir)
+    env = child_env(policy, environ, proxy)
+    io = _Stdio(stdin, stdout, stderr, output_limit)
+    try:
+        program = resolve_program(command[0], env.get("PATH"), plan.run_dir)
+    except NotRunnable as err:
+        return refusal(err, command, plan.use_sandbox, stdout, stderr)
     if not plan.use_sandbox:
-        return await spawn(
+        return await spawn_unsandboxed(
             list(command),
             env,
-            plan.cwd,
-            None,
-            timeout,
-            forward_signals,
-            stdin,
-            stdout,
-            stderr,
-            sandboxed=False,
+            plan.run_dir,
+            program,
+            timeout=timeout,
+            io=io,
+            forward_signals=forward_signals,
         )
-    bwrap = require_bwrap()
-    with tempfile.TemporaryDirectory(prefix="codex-sandbox-") as runtime:
-        mask = Path(runtime, "masked")
-        mask.touch(mode=0o000)
-        mask.chmod(0o000)
-        seccomp_fd = _seccomp_fd(plan)
-        seccomp = str(seccomp_fd) if seccomp_fd is not None else None
-        info_r, info_w = os.pipe()
-        argv = build_bwrap_argv(
-            plan,
-            command,
-            bwrap=bwrap,
-            mask_file=mask,
-            expose=proxy.expose() if proxy else (),
-            wrapper=proxy.wrapper(seccomp) if proxy else (),
-            info_fd=info_w,
-            seccomp_fd=None if proxy else seccomp,
+    seccomp = sandbox_filter(plan.network)  # raises on an unknown architecture: fail closed
+    bwrap = find_usable_bwrap()
+    started = time.monotonic()
+    attempt = 0
+    while True:
+        launch = Prepared(plan, env, program, command, bwrap=bwrap, seccomp=seccomp, proxy=proxy)
+        try:
+            with mount_point_janitor(plan):
+                result = await _wait(launch, timeout, forward_signals, io)
+        finally:
+            launch.close()
+            repairs = launch.repairs(index)
+        if result is not None:
+            result.repairs = repairs
+            result.duration = time.monotonic() - started
+            return result
+        attempt += 1
+        if attempt == LAUNCH_ATTEMPTS or not launch.stale():
+            raise explain_launch_failure()
+        # A path the plan mounts vanished before bubblewrap reached it (another process
+        # cleaning /tmp): the command never started, so plan again and retry.
+        plan = _with_workdir(plan_sandbox(policy, index=index), workdir)
+
+
+def _with_workdir(plan: SandboxPlan, workdir: Path | None) -> SandboxPlan:
+    if workdir is None:
+        return plan
+    if not workdir.is_dir():
+        raise CodexError(f"working directory {workdir} does not exist", hint="pass an existing one")
+    return dataclasses.replace(plan, workdir=Path(os.path.realpath(workdir)))
+
+
+async def spawn_unsandboxed(
+    argv: list[str],
+    env: Mapping[str, str],
+    cwd: Path,
+    program: str,
+    *,
+    timeout: float | None = None,
+    forward_signals: bool = True,
+    io: _Stdio | None = None,
+) -> RunResult:
+    """Run ``argv`` directly (danger-full-access, or macOS's ``sandbox-exec``)."""
+    io = io or _Stdio(None, None, None)
+    proc = await _create(argv, env, cwd, program, io, ())
+    return await _communicate(proc, argv, timeout, forward_signals, None, io.output_limit)
+
+
+async def _create(
+    argv: list[str],
+    env: Mapping[str, str],
+    cwd: Path,
+    program: str,
+    io: _Stdio,
+    pass_fds: Sequence[int],
+) -> asyncio.subprocess.Process:
+    try:
+        return await asyncio.create_subprocess_exec(
+            *argv,
+            executable=program,
+            env=dict(env),
+            cwd=cwd,
+            stdin=io.stdin,
+            stdout=io.stdout,
+            stderr=io.stderr,
+            start_new_session=True,
+            pass_fds=tuple(pass_fds),
+        )
+    except OSError as err:
+        raise CodexError(f"cannot run {program}: {err.strerror}") from None
+
+
+class _Status:
+    """Reads bubblewrap's status stream in the loop; ``child_pid`` resolves on the first
+    document (or None when bubblewrap exits first)."""
+
+    def __init__(self, fd: int) -> None:
+        self.parser = StatusParser()
+        self.child_pid: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
+        self._task = asyncio.ensure_future(self._read(fd))
+
+    async def _read(self, fd: int) -> None:
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader()
+        transport, _ = await loop.connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(fd, "rb", buffering=0)
         )
         try:
-            with _mount_point_janitor(plan):
-                return await spawn(
-                    argv,
-                    env,
-                    plan.cwd,
-                    (info_r, info_w),
-                    timeout,
-                    forward_signals,
-                    stdin,
-                    stdout,
-                    stderr,
-                    sandboxed=True,
-                    pass_fds=(seccomp_fd,) if seccomp_fd is not None else (),
-                )
+            while chunk := await reader.read(4096):
+                self.parser.feed(chunk)
+                if self.parser.child_pid is not None and not self.child_pid.done():
+                    self.child_pid.set_result(self.parser.child_pid)
         finally:
-            if seccomp_fd is not None:
-                os.close(seccomp_fd)
+            transport.close()
+            if not self.child_pid.done():
+                self.child_pid.set_result(None)
+
+    async def finish(self) -> None:
+        with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+            await asyncio.wait_for(self._task, 5.0)
 
 
-def _seccomp_fd(plan: SandboxPlan) -> int | None:
-    """An fd holding the Unix-socket filter (:mod:`.seccomp`) for the none/proxy modes.
-
-    The program lives in an anonymous memory file, never on a filesystem: a file under /tmp
-    could be rewritten by another sandboxed command (same uid, /tmp writable) between our write
-    and bwrap's read, replacing the filter with "allow everything".
-    """
-    if plan.network is NetworkMode.FULL:
-        return None
-    program = unix_socket_filter()
-    if program is None:
-        return None
-    fd = os.memfd_create("codex-seccomp", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
+async def _wait(
+    launch: Prepared, timeout: float | None, forward_signals: bool, io: _Stdio
+) -> RunResult | None:
+    """Run the prepared launch; None when bubblewrap exited before starting the command."""
+    proc = await _create(launch.argv, {}, launch.plan.run_dir, launch.argv[0], io, launch.passed)
+    launch.spawned()
+    status = _Status(launch.status_fd)
+    servers: list[Listener] = []
     try:
-        os.write(fd, program)
-        fcntl.fcntl(fd, fcntl.F_ADD_SEALS, _SEALS)
-        os.lseek(fd, 0, os.SEEK_SET)
-    except OSError:
-        os.close(fd)
+        await _attach(launch, status, servers)
+    except BaseException:
+        # Never let the command start without what it was promised (the proxy).
+        _killpg(proc.pid, signal.SIGKILL)
+        await proc.wait()
+        await status.finish()
+        for server in servers:
+            server.close()
         raise
-    return fd
+    try:
+        result = await _communicate(
+            proc, launch.display, timeout, forward_signals, status, io.output_limit
+        )
+    finally:
+        for server in servers:
+            server.close()
+    if not result.timed_out and not status.parser.started and result.exit_code != 0:
+        return None
+    return result
 
 
-# Once written the program can neither grow, shrink, be rewritten nor be resealed.
-_SEALS = fcntl.F_SEAL_SEAL | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_WRITE
+async def _attach(launch: Prepared, status: _Status, servers: list[Listener]) -> None:
+    """While bubblewrap waits on ``--block-fd``: pin the protected symlinks, open the proxy's
+    listeners inside the sandbox's namespace and serve them, then let the command start."""
+    if launch.block is None:
+        return
+    pid = await status.child_pid
+    deadline = time.monotonic() + 10
+    while pid is not None and not launch.waiting(pid):
+        if launch.waiting(pid) is None or time.monotonic() > deadline:
+            pid = None  # bubblewrap died (reported as not started) or never got ready
+            break
+        await asyncio.sleep(0.0005)
+    if pid is not None:
+        launch.pin(pid)
+        if launch.proxy is not None:
+            from codex_admin.sandbox.netns import listeners_in  # ctypes: only in proxy mode
+
+            sockets = listeners_in(pid, launch.proxy.ports())
+            for sock, protocol in zip(sockets, ("http", "socks"), strict=False):
+                servers.append(await launch.proxy.serve(sock, protocol))
+    launch.unblock()
 
 
-async def spawn(
+def _killpg(pgid: int | None, sig: int) -> None:
+    if pgid:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pgid, sig)
+
+
+async def _communicate(
+    proc: asyncio.subprocess.Process,
     argv: list[str],
-    env: dict[str, str],
-    cwd: Path,
-    info: tuple[int, int] | None,
     timeout: float | None,
     forward_signals: bool,
-    stdin: int | None,
-    stdout: int | None,
-    stderr: int | None,
-    *,
-    sandboxed: bool,
-    pass_fds: tuple[int, ...] = (),
+    status: _Status | None,
+    output_limit: int | None = None,
 ) -> RunResult:
     loop = asyncio.get_running_loop()
     started = time.monotonic()
-    try:
-        proc = await asyncio.create_subprocess_exec(
-            *argv,
-            env=env,
-            cwd=cwd,
-            stdin=stdin,
-            stdout=stdout,
-            stderr=stderr,
-            start_new_session=True,
-            pass_fds=((info[1],) if info else ()) + pass_fds,
-        )
-    except OSError as err:
-        if info:
-            os.close(info[0])
-            os.close(info[1])
-        raise CodexError(f"cannot run {argv[0]}: {err.strerror}") from None
-    inner: asyncio.Task[int | None] | None = None
-    if info:
-        os.close(info[1])
-        inner = asyncio.ensure_future(_read_child_pid(info[0]))
+    out_buf, err_buf = _Capped(output_limit), _Capped(output_limit)
+
+    async def collect() -> None:
+        await asyncio.gather(_drain(proc.stdout, out_buf), _drain(proc.stderr, err_buf))
+        await proc.wait()
 
     async def target() -> int | None:
         # bwrap: the namespace's process group (the command's); direct: the command's own group.
-        if inner is None:
+        if status is None:
             return proc.pid
         with contextlib.suppress(TimeoutError):
-            return await asyncio.wait_for(asyncio.shield(inner), 1.0)
+            return await asyncio.wait_for(asyncio.shield(status.child_pid), 1.0)
         return None
 
     pending: set[asyncio.Task[None]] = set()
@@ -359,28 +355,33 @@ async def spawn(
         pending.add(task)
         task.add_done_callback(pending.discard)
 
+    def kill_all() -> None:
+        _killpg(proc.pid, signal.SIGKILL)
+        if status is not None and status.child_pid.done():
+            _killpg(status.child_pid.result(), signal.SIGKILL)
+
     if forward_signals:
         for sig in _FORWARDED:
             loop.add_signal_handler(sig, forward, sig)
     timed_out = False
     try:
         try:
-            out, errout = await asyncio.wait_for(proc.communicate(), timeout)
+            await asyncio.wait_for(collect(), timeout)
         except TimeoutError:
             timed_out = True
-            _killpg(proc.pid, signal.SIGKILL)
-            if inner is not None and inner.done():
-                _killpg(inner.result(), signal.SIGKILL)
-            out, errout = await proc.communicate()
+            kill_all()
+            await collect()  # what was read before the timeout is kept in the buffers
+        except asyncio.CancelledError:
+            kill_all()
+            with contextlib.suppress(asyncio.CancelledError):
+                await proc.wait()
+            raise
     finally:
         if forward_signals:
             for sig in _FORWARDED:
                 loop.remove_signal_handler(sig)
-        if inner is not None:
-            if not inner.done():
-                inner.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await inner
+        if status is not None:
+            await status.finish()
     code = proc.returncode if proc.returncode is not None else 1
     if code < 0:
         code = 128 - code
@@ -389,9 +390,9 @@ async def spawn(
     return RunResult(
         exit_code=code,
         timed_out=timed_out,
-        sandboxed=sandboxed,
+        sandboxed=status is not None,
         duration=time.monotonic() - started,
-        stdout=out,
-        stderr=errout,
-        argv=argv,
+        stdout=out_buf.value() if proc.stdout is not None else None,
+        stderr=err_buf.value() if proc.stderr is not None else None,
+        argv=list(argv),
     )

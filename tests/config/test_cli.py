@@ -77,6 +77,7 @@ def test_show_json_shape_and_origins(env: Env) -> None:
         "layers",
         "requirements",
         "warnings",
+        "mdm_unknown_keys",
     ]
     assert data["resolved"]["approval_policy"] == "on-request"
     assert data["resolved"]["sandbox_mode"] == "workspace-write"

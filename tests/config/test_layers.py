@@ -195,18 +195,6 @@ def test_symlink_alias_key_does_not_trust_canonical_path(env: Env) -> None:
     assert "model" not in load_config(LoadOptions(cwd=real)).config
 
 
-def test_linked_worktree_inherits_main_checkout_trust(env: Env) -> None:
-    main = env.project("main")
-    gitdir = main / ".git" / "worktrees" / "wt"
-    gitdir.mkdir(parents=True)
-    (gitdir / "commondir").write_text("../..\n")
-    worktree = env.root / "wt"
-    (worktree / ".codex").mkdir(parents=True)
-    (worktree / ".git").write_text(f"gitdir: {gitdir}\n")
-    env.write(worktree / ".codex/config.toml", 'model = "wt"\n')
-    assert load_config(LoadOptions(cwd=worktree)).config["model"] == "wt"
-
-
 def test_codex_home_must_exist_when_set(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CODEX_HOME", str(env.root / "missing"))
     with pytest.raises(CodexError, match="but that path does not exist"):

@@ -6,13 +6,14 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from codex_admin.errors import CodexError
 from codex_admin.execpolicy import Limits, PolicyParser
-from codex_admin.execpolicy.isolation import ChildFailure, run_in_child
+from codex_admin.execpolicy.isolation import ChildFailure, run_in_child, run_streaming
 
 FAST = Limits(timeout_seconds=1.0)
 
@@ -83,15 +84,40 @@ def test_memory_bombs_are_contained(source: str) -> None:
 
 
 def test_isolation_reports_timeouts_crashes_and_results() -> None:
-    assert run_in_child(lambda: ("ok", [1, "a"]), timeout=5, memory_bytes=0) == ("ok", [1, "a"])
+    assert run_in_child(lambda: b'["ok"]', timeout=5, memory_bytes=0) == b'["ok"]'
     start = time.monotonic()
     with pytest.raises(ChildFailure, match="exceeded 0.5s"):
-        run_in_child(lambda: time.sleep(30), timeout=0.5, memory_bytes=0)
+        run_in_child(lambda: time.sleep(30) or b"", timeout=0.5, memory_bytes=0)
     assert time.monotonic() - start < 5
     with pytest.raises(ChildFailure, match="SIGABRT"):
-        run_in_child(os.abort, timeout=5, memory_bytes=0)
-    with pytest.raises(ChildFailure, match="failed"):
-        run_in_child(lambda: bytearray(1 << 33), timeout=5, memory_bytes=256 << 20)
+        run_in_child(lambda: os.abort() or b"", timeout=5, memory_bytes=0)
+    with pytest.raises(ChildFailure, match="out of memory") as info:
+        run_in_child(lambda: bytes(bytearray(1 << 33)), timeout=5, memory_bytes=256 << 20)
+    assert info.value.kind == "memory"
+
+
+def test_streaming_frames_arrive_in_order_and_a_callback_error_stops_the_child() -> None:
+    seen: list[bytes] = []
+
+    def child(emit: Callable[[bytes], None]) -> bytes:
+        for i in range(100):
+            emit(str(i).encode() * 1000)
+        return b"done"
+
+    assert run_streaming(child, seen.append, timeout=10, memory_bytes=0) == b"done"
+    assert [s[: len(str(i))] for i, s in enumerate(seen)] == [str(i).encode() for i in range(100)]
+
+    def forever(emit: Callable[[bytes], None]) -> bytes:
+        while True:
+            emit(b"x" * 65536)
+
+    def stop(_: bytes) -> None:
+        raise KeyError("stop")
+
+    start = time.monotonic()
+    with pytest.raises(KeyError):
+        run_streaming(forever, stop, timeout=10, memory_bytes=0)
+    assert time.monotonic() - start < 5
 
 
 def test_in_process_mode_still_works() -> None:

@@ -98,6 +98,8 @@ def test_explain_json_with_explicit_rules(env: Env) -> None:
             "bypassSandbox": False,
             "proposedAmendment": None,
         },
+        "sandboxBypassAllowed": True,
+        "notes": [],
     }
 
 
@@ -191,7 +193,7 @@ def test_test_command_formats_and_exit_codes(env: Env) -> None:
     ok = run_codex("execpolicy", "test", str(good))
     assert ok.returncode == 0 and "PASSED" in ok.stdout
     failed = run_codex("execpolicy", "test", str(bad), "--format", "json")
-    assert failed.returncode == 1
+    assert failed.returncode == 3
     report = json.loads(failed.stdout)
     assert report["ok"] is False
     statuses = [r["status"] for r in report["files"][0]["rules"]]
@@ -204,8 +206,8 @@ def test_test_command_formats_and_exit_codes(env: Env) -> None:
     assert root.tag == "testsuites" and root.get("failures") == "1"
     assert len(root.findall("testsuite")) == 2
     broken = _rules(env, "prefix_rule(\n", "broken.rules")
-    load_fail = run_codex("execpolicy", "test", str(broken), "--format", "json")
-    assert load_fail.returncode == 1
+    load_fail = run_codex("execpolicy", "test", str(broken), "--json")
+    assert load_fail.returncode == 3
     assert "broken.rules:1" in json.loads(load_fail.stdout)["files"][0]["error"]
     assert run_codex("execpolicy", "test", str(env.root / "missing")).returncode == 1
 
@@ -243,7 +245,7 @@ def test_shipped_policies_pass(env: Env) -> None:
     """What `make test` runs for the admin rule packs."""
     proc = run_codex("execpolicy", "test", str(REPO / "policies"))
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "0 failures, 0 uncovered, 0 shadowed" in proc.stdout
+    assert " 0 failures, 0 uncovered, 0 shadowed" in proc.stdout
 
 
 def test_test_command_defaults_to_the_configured_rules(env: Env) -> None:
@@ -257,3 +259,123 @@ def test_test_command_defaults_to_the_configured_rules(env: Env) -> None:
     (env.home / "rules" / "default.rules").unlink()
     empty = run_codex("execpolicy", "test")
     assert empty.returncode == 1 and "no rules files found" in empty.stderr
+
+
+def test_check_parses_options_before_the_command(env: Env) -> None:
+    """Issue 18: `check -r R --json git push` took `--json` as argv[0] and said "no match"."""
+    rules = _rules(env)
+    for args in (
+        ["-r", str(rules), "--json", "git", "push"],
+        ["--json", "-r", str(rules), "git", "push"],
+        ["--rules", str(rules), "--", "git", "push"],
+        ["--rules", str(rules), "git", "push"],
+        [f"-r{rules}", "git", "push"],
+        ["-c", "model=x", "--enable", "f", "--disable=g", "-r", str(rules), "git", "push"],
+    ):
+        proc = run_codex("execpolicy", "check", *args)
+        assert proc.returncode == 0, (args, proc.stderr)
+        assert json.loads(proc.stdout)["decision"] == "forbidden", args
+    for args in (
+        ["-r", str(rules), "--bogus", "git", "push"],
+        ["-r", str(rules), "-x", "git", "push"],
+        ["-r", str(rules), "--pretty=yes", "git", "push"],
+    ):
+        proc = run_codex("execpolicy", "check", *args)
+        assert proc.returncode == 2, (args, proc.stdout)
+        assert "No such option" in proc.stderr or "does not take a value" in proc.stderr
+        assert proc.stdout == ""
+    # after `--` (or the first word) everything belongs to the command
+    literal = run_codex("execpolicy", "check", "-r", str(rules), "--", "--json", "git")
+    assert literal.returncode == 0 and json.loads(literal.stdout) == {"matchedRules": []}
+    helped = run_codex("execpolicy", "check", "-h")
+    assert helped.returncode == 0 and "--json" in helped.stdout
+
+
+def test_explain_and_amend_refuse_unknown_options(env: Env) -> None:
+    rules = _rules(env)
+    assert run_codex("execpolicy", "explain", "-r", str(rules), "--bogus", "ls").returncode == 2
+    assert run_codex("execpolicy", "amend", "--bogus", "ls").returncode == 2
+    assert not (env.home / "rules" / "default.rules").exists()
+
+
+def test_flipping_git_push_to_allow_fails_the_pack_tests(env: Env) -> None:
+    """Issue 18: `execpolicy test` could not assert a decision; the packs' decision tests do."""
+    import shutil
+
+    packs = env.root / "policies"
+    shutil.copytree(REPO / "policies", packs)
+    assert run_codex("execpolicy", "test", str(packs)).returncode == 0
+    git = packs / "git.rules"
+    text = git.read_text()
+    flipped = text.replace(
+        'pattern = ["git", "push"],\n    decision = "prompt",',
+        'pattern = ["git", "push"],\n    decision = "allow",',
+    )
+    assert flipped != text
+    git.write_text(flipped)
+    proc = run_codex("execpolicy", "test", str(packs), "--json")
+    assert proc.returncode == 3
+    report = json.loads(proc.stdout)
+    failures = [
+        case
+        for case_file in report["caseFiles"]
+        for case in case_file["cases"]
+        if case["status"] == "fail"
+    ]
+    assert any(
+        case["cmd"] == ["git", "push", "origin", "main"]
+        and "decision: expected prompt, got allow" in case["message"]
+        for case in failures
+    )
+    text_report = run_codex("execpolicy", "test", str(packs))
+    assert text_report.returncode == 3 and "FAIL" in text_report.stdout
+    junit = run_codex("execpolicy", "test", str(packs), "--format", "junit")
+    assert junit.returncode == 3 and "expected prompt, got allow" in junit.stdout
+
+
+def test_decision_test_files_are_validated(env: Env) -> None:
+    rules = _rules(env)
+    tests = env.root / "tests"
+    case = env.write(
+        tests / "t.toml",
+        f'rules = ["{rules}"]\n\n[[case]]\ncmd = "git push"\ndecison = "forbidden"\n',
+    )
+    proc = run_codex("execpolicy", "test", str(case), "--json")
+    assert proc.returncode == 3
+    error = json.loads(proc.stdout)["caseFiles"][0]["error"]
+    assert "unknown key `decison`" in error and "did you mean `decision`?" in error
+    assert f"{case}:3" in error
+    env.write(tests / "t.toml", f'rules = ["{rules}"]\n[[case]]\ncmd = "git push"\n')
+    missing = run_codex("execpolicy", "test", str(case))
+    assert missing.returncode == 3 and "a case needs `decision` or `runtime`" in missing.stdout
+    env.write(
+        tests / "t.toml",
+        f'rules = ["{rules}"]\n[[case]]\ncmd = "git push"\nruntime = "refuse"\n',
+    )
+    bad = run_codex("execpolicy", "test", str(case))
+    assert bad.returncode == 3 and "`runtime` must be one of" in bad.stdout
+    env.write(
+        tests / "t.toml",
+        f'rules = ["{rules}"]\n[[case]]\ncmd = ["git", "push"]\ndecision = "forbidden"\n'
+        'runtime = "forbidden"\n[[case]]\ncmd = "git status"\nruntime = "skip"\n'
+        "bypass_sandbox = true\n",
+    )
+    good = run_codex("execpolicy", "test", str(case), "--json")
+    assert good.returncode == 0, good.stdout
+    assert json.loads(good.stdout)["summary"]["cases"] == 2
+
+
+def test_check_stays_on_the_typer_free_fast_path(env: Env) -> None:
+    rules = _rules(env)
+    code = (
+        "import sys; from codex_admin.cli.main import main; "
+        f"main(['execpolicy', 'check', '-r', {str(rules)!r}, '--json', 'git', 'push']); "
+        "heavy = [m for m in ('typer', 'click', 'pydantic', 'tree_sitter', 'httpx', 'rich') "
+        "if m in sys.modules]; print(heavy)"
+    )
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "[]"

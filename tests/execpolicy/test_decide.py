@@ -193,6 +193,8 @@ def test_explain_json_shape() -> None:
         "matchedRules",
         "decision",
         "requirement",
+        "sandboxBypassAllowed",
+        "notes",
     ]
     assert data["commands"] == [["git", "status"], ["make"]]
     assert data["matchedRules"][1] == {

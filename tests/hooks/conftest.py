@@ -6,6 +6,7 @@ Every hook here is a real command run by a real shell; scripts are written to th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import shlex
@@ -17,7 +18,8 @@ from typing import Any, TypeVar
 
 import pytest
 
-from codex_admin.config import ConfigResult, LoadOptions, load_config
+from codex_admin.config import ConfigResult, LoadOptions, load_config, trust_project
+from codex_admin.errors import CodexError
 from codex_admin.hooks import HookEngine, HookSet, SessionInfo, discover_hooks, trust_hooks
 from tests.conftest import Env
 
@@ -70,7 +72,18 @@ class Hooks:
         return path
 
     def load(self, cwd: Path | None = None, **kw: Any) -> ConfigResult:
-        return load_config(LoadOptions(cwd=cwd or self.env.root, **kw))
+        """The config for ``cwd``. A trusted project is re-trusted first, as a user who reviewed
+        the test's edits would (config trust fingerprints `.codex`; see tests/config for that
+        mechanism, these tests are about the hooks' own trust)."""
+        options = LoadOptions(cwd=cwd or self.env.root, **kw)
+        result = load_config(options)
+        if result.project_trust == "trusted" and any(
+            layer.kind == "project" and not layer.enabled for layer in result.layers
+        ):
+            with contextlib.suppress(CodexError):  # a folder trust refuses stays refused
+                trust_project(options)
+                result = load_config(options)
+        return result
 
     def discover(self, cwd: Path | None = None, **kw: Any) -> HookSet:
         return discover_hooks(self.load(cwd, **kw))

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from codex_admin.config import LoadOptions, trust_project
 from codex_admin.errors import CodexError
 from codex_admin.hooks import ProblemKind, SourceKind, TrustStatus
 from tests.hooks.conftest import Hooks, group
@@ -146,6 +147,10 @@ def test_project_cannot_trust_its_own_hooks(hk: Hooks) -> None:
         project / ".codex" / "config.toml",
         f'[hooks.state."{hook.key}"]\ntrusted_hash = "{hook.hash}"\n',
     )
+    # Unreviewed, the changed `.codex` is not loaded at all (config trust fingerprints);
+    # even once the user re-trusts the project, its own [hooks.state] proves nothing.
+    assert hk.discover(project).runnable == ()
+    trust_project(LoadOptions(cwd=project))
     hooks = hk.discover(project)
     assert [h.trust for h in hooks.hooks] == [TrustStatus.UNTRUSTED]
     assert hooks.runnable == ()
@@ -258,7 +263,12 @@ def test_symlinked_project_hooks_out_of_repo_is_rejected(hk: Hooks) -> None:
     (project / ".codex" / "hooks.json").symlink_to(outside)
     hooks = hk.discover(project)
     assert hooks.hooks == ()
-    assert [p.kind for p in hooks.problems] == [ProblemKind.INVALID_FILE]
+    # Refused either by the hooks reader, or (first) by config trust, which refuses a `.codex`
+    # folder holding a link out of the project altogether.
+    assert [p.kind for p in hooks.problems] in (
+        [ProblemKind.INVALID_FILE],
+        [ProblemKind.UNTRUSTED_PROJECT],
+    )
 
 
 def test_bad_managed_file_fails_closed(hk: Hooks) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import ipaddress
+import os
 import random
 import ssl
 from collections.abc import Awaitable, Callable
@@ -17,11 +18,17 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from codex_admin.proxy import ProxyServer, StaticResolver, build_network_policy
+from codex_admin.proxy import ProxyServer, StaticResolver, build_network_policy, choose_event_loop
 
 
 def run(coro: Awaitable[Any]) -> Any:
-    return asyncio.run(coro)  # type: ignore[arg-type]
+    """Run a scenario on the loop ``CODEX_PROXY_EVENT_LOOP`` picks (``asyncio`` by default
+    here, so `CODEX_PROXY_EVENT_LOOP=uvloop pytest tests/proxy` runs every scenario on uvloop).
+    """
+    choice = os.environ.get("CODEX_PROXY_EVENT_LOOP", "asyncio")
+    _, factory = choose_event_loop({"CODEX_PROXY_EVENT_LOOP": choice})
+    with asyncio.Runner(loop_factory=factory) as runner:
+        return runner.run(coro)  # type: ignore[arg-type]
 
 
 def random_loopback() -> str:

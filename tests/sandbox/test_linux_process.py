@@ -214,6 +214,7 @@ def test_namespaces_unavailable_refuses_with_a_clear_message(ws: Path, bwrap: st
     )
     assert r.returncode == 1
     assert "cannot sandbox the command: bubblewrap cannot create namespaces" in r.stdout
+    assert "user namespaces are refused" in r.stdout, r.stdout
     r = subprocess.run(
         [*outer, sys.executable, "-c", code, "danger-full-access", "full"],
         capture_output=True,
@@ -368,3 +369,20 @@ def test_filter_program_is_never_a_file_another_sandbox_could_rewrite(tmp_path: 
     assert proc.returncode == 0, proc.stderr
     assert "done" in proc.stdout
     assert "seccomp" not in proc.stdout
+
+
+@pytest.mark.usefixtures("bwrap")
+def test_the_blocking_runner_matches_the_asyncio_one(ws: Path) -> None:
+    from codex_admin.sandbox import run_blocking
+
+    pipe = subprocess.PIPE
+    r = run_blocking(policy(ws), ["sh", "-c", "echo out; exit 5"], stdout=pipe, stderr=pipe)
+    assert r.exit_code == 5 and r.stdout == b"out\n" and r.sandboxed
+    r = run_blocking(policy(ws), ["sleep", "20"], timeout=0.5)
+    assert r.timed_out and r.exit_code == 124
+    r = run_blocking(policy(ws), ["no-such-command-xyz"], stderr=pipe)
+    assert r.exit_code == 127 and b"command not found" in (r.stderr or b"")
+    r = run_blocking(policy(ws), ["sh", "-c", "mkdir -p a/.codex"], stderr=pipe)
+    assert [rep.action for rep in r.repairs] == ["quarantined"]
+    with pytest.raises(CodexError, match="needs a proxy"):
+        run_blocking(policy(ws, network=NetworkMode.PROXY), ["true"])

@@ -267,9 +267,11 @@ def test_https_is_inspected_and_verifies_against_the_session_bundle(
     assert out.strip().endswith("0")  # the CA private key is not in the bundle
 
 
-def test_proxy_mode_closes_unix_side_doors_and_protects_the_bridge(
+def test_proxy_mode_closes_unix_side_doors_and_nothing_inside_holds_a_socket(
     ws: Path, tmp_path: Path
 ) -> None:
+    """Regression: a Python bridge inside the sandbox once held the proxy's Unix socket and
+    could be hijacked. Now the listeners are handed out and no process inside keeps any."""
     target = tmp_path / "host.sock"
     srv = socket.socket(socket.AF_UNIX)
     srv.bind(str(target))
@@ -280,10 +282,16 @@ def test_proxy_mode_closes_unix_side_doors_and_protects_the_bridge(
         f"    socket.socket(socket.AF_UNIX).connect({str(target)!r}); print('UNIX-CONNECTED')\n"
         "except OSError as e:\n"
         "    print('unix-blocked', e.errno)\n"
-        "try:\n"
-        "    open(f'/proc/{os.getppid()}/mem', 'rb'); print('BRIDGE-MEM-OPEN')\n"
-        "except OSError as e:\n"
-        "    print('bridge-protected', e.errno)\n"
+        "held = []\n"
+        "for pid in [p for p in os.listdir('/proc') if p.isdigit()]:\n"
+        "    for fd in os.listdir(f'/proc/{pid}/fd'):\n"
+        "        try:\n"
+        "            link = os.readlink(f'/proc/{pid}/fd/{fd}')\n"
+        "        except OSError:\n"
+        "            continue\n"
+        "        if link.startswith('socket:'):\n"
+        "            held.append((pid, fd))\n"
+        "print('sockets', held)\n"
         "print('fds', sorted(os.listdir('/proc/self/fd')))\n"
     )
     network = {"enabled": True, "mode": "full", "domains": {"example.com": "allow"}}
@@ -298,5 +306,88 @@ def test_proxy_mode_closes_unix_side_doors_and_protects_the_bridge(
         srv.close()
     out = (r.stdout or b"").decode()
     assert "unix-blocked 1" in out and "UNIX-CONNECTED" not in out, r.stderr
-    assert "bridge-protected" in out and "BRIDGE-MEM-OPEN" not in out
+    assert "sockets []" in out
     assert "fds ['0', '1', '2', '3']" in out  # stdio + the listdir handle
+
+
+def test_proxy_mode_for_an_unprivileged_user(
+    ws: Path, tmp_path: Path, bwrap: str, http_port: int
+) -> None:
+    """As a non-root user bubblewrap makes a user namespace, and the listeners are opened by a
+    forked child that joins it (netns._in_child). Run the CLI as uid 1000 inside an outer
+    sandbox (a user namespace without privileges) to take that path for real."""
+    import os
+    import subprocess
+
+    home, system = tmp_path / "h", tmp_path / "s"
+    home.mkdir()
+    system.mkdir()
+    outer = [
+        bwrap,
+        "--unshare-user",
+        "--uid",
+        "1000",
+        "--gid",
+        "1000",
+        "--ro-bind",
+        "/",
+        "/",
+        "--dev",
+        "/dev",
+        "--bind",
+        "/proc",
+        "/proc",
+        "--bind",
+        str(tmp_path),
+        str(tmp_path),
+        "--setenv",
+        "CODEX_HOME",
+        str(home),
+        "--setenv",
+        "CODEX_SYSTEM_DIR",
+        str(system),
+        "--chdir",
+        str(ws),
+        "--",
+    ]
+    probe = subprocess.run(
+        [*outer, bwrap, "--ro-bind", "/", "/", "--unshare-net", "--", "true"],
+        capture_output=True,
+        check=False,
+    )
+    if probe.returncode != 0:
+        pytest.skip(f"no nested unprivileged bubblewrap here: {probe.stderr.decode().strip()}")
+    script = f'id -u; curl -sS -m 10 --noproxy "" -x "$HTTP_PROXY" http://127.0.0.1:{http_port}/'
+    r = subprocess.run(
+        [
+            *outer,
+            sys.executable,
+            "-m",
+            "codex_admin.cli.main",
+            "sandbox",
+            "linux",
+            "-s",
+            "workspace-write",
+            "-c",
+            "sandbox_workspace_write.exclude_slash_tmp=true",
+            "-c",
+            "network.enabled=true",
+            "-c",
+            "network.allow_local_binding=true",
+            "-c",
+            'network.domains={"127.0.0.1"="allow"}',
+            "--network",
+            "proxy",
+            "--",
+            "sh",
+            "-c",
+            script,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ},
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[0] == "1000" and "hello" in r.stdout

@@ -139,16 +139,16 @@ def _index(argv: list[str], *seq: str) -> int:
 
 
 def test_bwrap_argv_order_and_hardening() -> None:
-    argv = build_bwrap_argv(_plan(), ["ls", "-l"], mask_file=Path("/run/m"), expose=[Path("/s")])
+    argv = build_bwrap_argv(_plan(), ["ls", "-l"], mask_fds=["9"], expose=[Path("/s")])
     for flag in ("--new-session", "--die-with-parent", "--unshare-pid", "--unshare-net"):
         assert flag in argv
     assert _index(argv, "--cap-drop", "ALL") < _index(argv, "--")
     ro_root = _index(argv, "--ro-bind", "/", "/")
     bind = _index(argv, "--bind", "/w", "/w")
-    prot = _index(argv, "--ro-bind", "/w/.git", "/w/.git")
+    prot = _index(argv, "--ro-bind-try", "/w/.git", "/w/.git")
     block = _index(argv, "--ro-bind", "/dev/null", "/w/.codex")
     mask_dir = _index(argv, "--perms", "0000", "--tmpfs", "/w/secrets")
-    mask_file = _index(argv, "--ro-bind", "/run/m", "/etc/shadow")
+    mask_file = _index(argv, "--perms", "0000", "--ro-bind-data", "9", "/etc/shadow")
     expose = _index(argv, "--ro-bind", "/s", "/s")
     assert ro_root < bind < prot < block < mask_dir < mask_file < expose
     assert argv[-3:] == ["--", "ls", "-l"]
@@ -233,3 +233,28 @@ def test_glob_to_sbpl_regex() -> None:
     assert glob_to_sbpl_regex("/a/**/b?.[ch]") == r"^/a/.*/b[^/]\.[ch](/.*)?$"
     assert re.match(glob_to_sbpl_regex("/home/*/.ssh"), "/home/u/.ssh/id_rsa")
     assert not re.match(glob_to_sbpl_regex("/home/*/.ssh"), "/home/u/x/.ssh")
+
+
+def test_namespace_refusals_are_recognised_from_bubblewraps_messages() -> None:
+    from codex_admin.sandbox.bwrap import namespace_refusal
+
+    for message in (
+        "bwrap: No permissions to creating new namespace, likely because the kernel does not "
+        "allow non-privileged user namespaces.",
+        "bwrap: setting up uid map: Permission denied",
+        "bwrap: Creating new namespace failed: Operation not permitted",
+    ):
+        reason = namespace_refusal(message)
+        assert reason is not None and "user namespaces are refused" in reason
+    assert namespace_refusal("bwrap: Can't mount proc on /newroot/proc") is None
+
+
+def test_explain_never_shows_environment_values(tmp_path: Path) -> None:
+    from codex_admin.sandbox import explain
+
+    pol = SandboxPolicy(
+        mode=SandboxMode.READ_ONLY, cwd=tmp_path, env=EnvPolicy(set=(("X", "s3cret"),))
+    )
+    info = explain(pol, ["true"], environ={"PATH": "/usr/bin"})
+    assert "s3cret" not in info["argv"] and "X" in info["env_names"]
+    assert info["argv"][info["argv"].index("X") + 1] == "<value>"
