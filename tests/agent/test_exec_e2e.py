@@ -191,8 +191,12 @@ def test_context_overflow_fails_the_turn(workspace: Workspace) -> None:
 
 
 def test_plan_updates_are_a_todo_list(workspace: Workspace) -> None:
-    plan = {"plan": [{"step": "read", "status": "in_progress"}, {"step": "fix", "status": "pending"}]}
-    done = {"plan": [{"step": "read", "status": "completed"}, {"step": "fix", "status": "in_progress"}]}
+    plan = {
+        "plan": [{"step": "read", "status": "in_progress"}, {"step": "fix", "status": "pending"}]
+    }
+    done = {
+        "plan": [{"step": "read", "status": "completed"}, {"step": "fix", "status": "in_progress"}]
+    }
     workspace.server.enqueue(
         function_call_turn("update_plan", plan, call_id="c1"),
         function_call_turn("update_plan", done, call_id="c2"),
@@ -210,7 +214,8 @@ def test_plan_updates_are_a_todo_list(workspace: Workspace) -> None:
     assert updated[-1]["items"][0]["completed"] is True
     assert len(completed) == 1 and completed[0]["id"] == started[0]["id"]
     outputs = [
-        item for item in workspace.server.requests[-1].json["input"]
+        item
+        for item in workspace.server.requests[-1].json["input"]
         if item.get("type") == "function_call_output"
     ]
     assert [o["output"] for o in outputs] == ["Plan updated", "Plan updated"]
@@ -227,7 +232,8 @@ def test_a_patch_through_the_custom_tool(workspace: Workspace) -> None:
     assert change["changes"][0]["kind"] == "add"
     assert change["changes"][0]["path"].endswith("hello.txt")
     output = next(
-        item for item in workspace.server.requests[-1].json["input"]
+        item
+        for item in workspace.server.requests[-1].json["input"]
         if item.get("type") == "custom_tool_call_output"
     )
     assert output["output"].startswith("Success. Updated the following files:\nA ")
@@ -248,7 +254,8 @@ def test_a_broken_patch_goes_back_to_the_model(workspace: Workspace) -> None:
     run = workspace.exec(["--json", "-s", "workspace-write", "x"])
     assert run.returncode == 0
     output = next(
-        item for item in workspace.server.requests[-1].json["input"]
+        item
+        for item in workspace.server.requests[-1].json["input"]
         if item.get("type") == "custom_tool_call_output"
     )
     assert output["output"].startswith("Invalid patch")
@@ -259,7 +266,8 @@ def test_unknown_tools_are_told_to_the_model(workspace: Workspace) -> None:
     run = workspace.exec(["--json", "x"])
     assert run.returncode == 0
     output = next(
-        item for item in workspace.server.requests[-1].json["input"]
+        item
+        for item in workspace.server.requests[-1].json["input"]
         if item.get("type") == "function_call_output"
     )
     assert output["output"] == "unsupported call: teleport"
