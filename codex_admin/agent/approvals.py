@@ -33,7 +33,12 @@ __all__ = [
     "ReviewDecision",
     "Reviewer",
     "ShellApproval",
+    "TurnAborted",
 ]
+
+
+class TurnAborted(Exception):
+    """A reviewer stopped the whole turn (the guardian's circuit breaker); ``str()`` says why."""
 
 
 class ReviewDecision(StrEnum):

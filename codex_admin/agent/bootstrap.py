@@ -15,11 +15,12 @@ import os
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from codex_admin import __version__
 from codex_admin.agent.approvals import RefusingReviewer, Reviewer
 from codex_admin.agent.context import SessionContext, base_instructions, context_messages
+from codex_admin.agent.guardian_reviewer import GuardianReviewer, network_decider
 from codex_admin.agent.rollout import RolloutState, RolloutWriter
 from codex_admin.agent.session import Session, SessionConfig, new_thread_id
 from codex_admin.agent.tools import PlanTool, ShellTool, ToolRegistry
@@ -29,7 +30,12 @@ from codex_admin.apply_patch import detect_invocation
 from codex_admin.errors import CodexError
 from codex_admin.governance import Governance
 from codex_admin.instructions import DEFAULT_PROJECT_DOC_MAX_BYTES, load_instructions
+from codex_admin.proxy import SessionDecider
 from codex_admin.telemetry import Redactor
+from codex_admin.vocabulary import ApprovalPolicy
+
+if TYPE_CHECKING:
+    from codex_admin.guardian import Guardian
 
 __all__ = ["SessionOptions", "open_session", "session_summary"]
 
@@ -152,7 +158,10 @@ async def open_session(
         auto_compact_token_limit=_int(config.get("model_auto_compact_token_limit")),
         extra={"compact_prompt": _text(config.get("compact_prompt"))},
     )
-    reviewer = options.reviewer or RefusingReviewer()
+    guardian = _guardian(governance) if options.reviewer is None else None
+    reviewer = options.reviewer or (
+        GuardianReviewer(guardian) if guardian is not None else RefusingReviewer()
+    )
     rollout = None
     if not options.ephemeral:
         if options.resume is not None:
@@ -188,10 +197,39 @@ async def open_session(
             history=options.resume.history if options.resume else None,
             resumed=options.resume is not None,
         )
+        if guardian is not None:
+            # Allow-list misses become network_access reviews; the proxy remembers the
+            # verdicts for the session (deny lists and managed denies are never reviewable).
+            decider = network_decider(
+                guardian,
+                lambda: list(services.running),
+                lambda: session.history,
+                governance.sandbox_mode,
+                thread_id,
+            )
+            services.sandbox = governance.sandbox_session(decider=SessionDecider(decider))
         for warning in docs.warnings:
             session.warn(warning)
-        async with session:
-            yield session
+        try:
+            async with session:
+                yield session
+        finally:
+            if guardian is not None:
+                await guardian.aclose()
+
+
+def _guardian(governance: Governance) -> Guardian | None:
+    """The guardian, when it answers approvals: ``auto_review`` under ``on-request`` (or a
+    granular policy). Under ``never``/``untrusted``/``on-failure`` it is never consulted."""
+    if (
+        not governance.reviewer.is_auto
+        or governance.approval_policy is not ApprovalPolicy.ON_REQUEST
+    ):
+        return None
+    from codex_admin.guardian import guardian_from_config
+
+    roots = tuple(str(r) for r in governance.sandbox_policy().writable_roots)
+    return guardian_from_config(governance.config, workspace_roots=(str(governance.cwd), *roots))
 
 
 def _patch_tool_kind(config: Mapping[str, Any], model: str) -> str:

@@ -166,17 +166,25 @@ def _policy(ctx: TurnContext, sandboxed: bool) -> SandboxPolicy:
 async def _run(
     ctx: TurnContext, request: CommandRequest, *, sandboxed: bool
 ) -> tuple[RunResult, str]:
-    result = await ctx.services.sandbox.run(
-        _policy(ctx, sandboxed),
-        list(request.argv),
-        workdir=request.workdir,
-        timeout=request.timeout_ms / 1000,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-        output_limit=ITEM_OUTPUT_LIMIT,
-    )
-    return result, (result.stdout or b"").decode("utf-8", "replace")
+    running = ctx.services.running
+    running.append(request.argv)
+    try:
+        result = await ctx.services.sandbox.run(
+            _policy(ctx, sandboxed),
+            list(request.argv),
+            workdir=request.workdir,
+            timeout=request.timeout_ms / 1000,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            output_limit=ITEM_OUTPUT_LIMIT,
+        )
+    finally:
+        running.remove(request.argv)
+    output = (result.stdout or b"").decode("utf-8", "replace")
+    for repair in result.repairs:
+        output += f"\n[codex sandbox] {repair.message()}"
+    return result, output
 
 
 def _report(

@@ -24,6 +24,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from codex_admin.agent.approvals import TurnAborted
 from codex_admin.agent.compaction import (
     REPEATED_COMPACTION_WARNING,
     build_compacted_history,
@@ -218,6 +219,9 @@ class Session:
             raise
         except ContextWindowExceeded:
             self._fail(ctx, CONTEXT_WINDOW_MESSAGE)
+            return
+        except TurnAborted as aborted:
+            self._fail(ctx, str(aborted))
             return
         except CodexError as err:
             self._fail(ctx, err.message)

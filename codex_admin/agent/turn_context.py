@@ -47,6 +47,8 @@ class SessionServices:
     emit: Callable[[Event], None]
     freeform_apply_patch: bool = True
     approved_commands: set[tuple[str, ...]] = field(default_factory=set)
+    # argv of the commands running right now (the trigger of a proxy allow-list miss)
+    running: list[tuple[str, ...]] = field(default_factory=list)
     _ids: Iterator[int] = field(default_factory=itertools.count)
 
     def next_item_id(self) -> str:
