@@ -21,6 +21,7 @@ from codex_admin import __version__
 from codex_admin.agent.approvals import RefusingReviewer, Reviewer
 from codex_admin.agent.context import SessionContext, base_instructions, context_messages
 from codex_admin.agent.guardian_reviewer import GuardianReviewer, network_decider
+from codex_admin.agent.lifecycle import SessionHooks
 from codex_admin.agent.rollout import RolloutState, RolloutWriter
 from codex_admin.agent.session import Session, SessionConfig, new_thread_id
 from codex_admin.agent.tools import PlanTool, ShellTool, ToolRegistry
@@ -32,7 +33,7 @@ from codex_admin.governance import Governance
 from codex_admin.instructions import DEFAULT_PROJECT_DOC_MAX_BYTES, load_instructions
 from codex_admin.proxy import SessionDecider
 from codex_admin.telemetry import Redactor
-from codex_admin.vocabulary import ApprovalPolicy
+from codex_admin.vocabulary import ApprovalPolicy, ApprovalsReviewer
 
 if TYPE_CHECKING:
     from codex_admin.guardian import Guardian
@@ -197,6 +198,7 @@ async def open_session(
             history=options.resume.history if options.resume else None,
             resumed=options.resume is not None,
         )
+        services.hooks = _session_hooks(governance, session)
         if guardian is not None:
             # Allow-list misses become network_access reviews; the proxy remembers the
             # verdicts for the session (deny lists and managed denies are never reviewable).
@@ -216,6 +218,34 @@ async def open_session(
         finally:
             if guardian is not None:
                 await guardian.aclose()
+
+
+def _session_hooks(governance: Governance, session: Session) -> SessionHooks:
+    """The hooks in force for this directory, every problem reported (never skipped silently),
+    running with the session's secret-stripped environment."""
+    from codex_admin.hooks import HookEngine, SessionInfo, discover_hooks, permission_mode
+    from codex_admin.sandbox import build_child_env
+
+    hooks = discover_hooks(governance.config)
+    for warning in hooks.warnings:
+        session.warn(f"hooks: {warning}")
+    for problem in hooks.problems:
+        session.warn(f"hooks: {problem}")
+    engine = None
+    if hooks.runnable:
+        env = build_child_env(governance.sandbox_policy().env, governance.environ)
+        info = SessionInfo(
+            session.thread_id,
+            governance.cwd,
+            model=session.config.model,
+            permission_mode=permission_mode(
+                governance.approval_policy.value, governance.sandbox_mode.value
+            ),
+            transcript_path=session.rollout.path if session.rollout is not None else None,
+        )
+        engine = HookEngine(hooks, info, env=env)
+    is_user = governance.reviewer is ApprovalsReviewer.USER
+    return SessionHooks(engine, session.warn, reviewer_is_user=is_user)
 
 
 def _guardian(governance: Governance) -> Guardian | None:

@@ -27,9 +27,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from codex_admin.agent.approvals import ReviewContext, ReviewDecision, ShellApproval
+from codex_admin.agent.calls import ToolResult
 from codex_admin.agent.events import CommandExecutionItem, ItemStatus
+from codex_admin.agent.lifecycle import CURRENT_CALL
 from codex_admin.agent.output import format_exec_output, shell_output_json, shell_output_text
-from codex_admin.agent.tools.base import ToolResult
 from codex_admin.vocabulary import ApprovalPolicy, SandboxMode, SandboxPermissions
 
 if TYPE_CHECKING:
@@ -91,12 +92,17 @@ async def run_governed_command(ctx: TurnContext, request: CommandRequest) -> Too
     if requirement.kind == "forbidden":
         return _declined(ctx, item, requirement.reason or "command rejected by policy")
     unsandboxed = requirement.kind == "skip" and requirement.bypass_sandbox
-    if requirement.kind == "needs_approval" or (escalate and not unsandboxed):
+    forced = CURRENT_CALL.get()
+    hook_asks = forced is not None and forced.force_approval
+    if requirement.kind == "needs_approval" or (escalate and not unsandboxed) or hook_asks:
         reason = requirement.reason or (
             "the command asks to run outside the sandbox"
             if escalate
-            else "the command is not known to be safe"
+            else (forced.approval_reason if hook_asks and forced else None)
+            or "the command is not known to be safe"
         )
+        if ctx.approval_policy is ApprovalPolicy.NEVER:
+            return _declined(ctx, item, "approval required, but AskForApproval is set to Never")
         refusal = await _approve(ctx, request, reason, retry_reason=None)
         if refusal is not None:
             return _declined(ctx, item, refusal)
@@ -122,9 +128,15 @@ async def run_governed_command(ctx: TurnContext, request: CommandRequest) -> Too
 async def _approve(
     ctx: TurnContext, request: CommandRequest, reason: str, *, retry_reason: str | None
 ) -> str | None:
-    """None when approved; else the message the model gets."""
+    """None when approved; else the message the model gets. PermissionRequest hooks decide
+    first; then the session's reviewer."""
     if request.argv in ctx.services.approved_commands:
         return None
+    hooked, hook_reason = await ctx.services.hooks.permission(ctx.turn_id)
+    if hooked is True:
+        return None
+    if hooked is False:
+        return hook_reason
     approval = ShellApproval(
         argv=request.argv,
         cwd=request.workdir,
@@ -167,11 +179,13 @@ async def _run(
     ctx: TurnContext, request: CommandRequest, *, sandboxed: bool
 ) -> tuple[RunResult, str]:
     running = ctx.services.running
+    hook_env = ctx.services.hooks.env  # SessionStart hooks' environment for commands
     running.append(request.argv)
     try:
         result = await ctx.services.sandbox.run(
             _policy(ctx, sandboxed),
             list(request.argv),
+            environ={**ctx.governance.environ, **hook_env} if hook_env else None,
             workdir=request.workdir,
             timeout=request.timeout_ms / 1000,
             stdin=asyncio.subprocess.DEVNULL,

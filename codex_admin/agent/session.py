@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from codex_admin.agent.approvals import TurnAborted
+from codex_admin.agent.calls import ToolCall, ToolResult
 from codex_admin.agent.compaction import (
     REPEATED_COMPACTION_WARNING,
     build_compacted_history,
@@ -45,13 +46,15 @@ from codex_admin.agent.events import (
     TurnStarted,
     Usage,
 )
+from codex_admin.agent.lifecycle import HookStop
 from codex_admin.agent.model import ModelStreamer, collect_response
 from codex_admin.agent.response_items import message_text, reasoning_text
 from codex_admin.agent.rollout import RolloutWriter
 from codex_admin.agent.submissions import Interrupt, Shutdown, Submission, UserInput
-from codex_admin.agent.tools.base import ToolCall, ToolRegistry, ToolResult
+from codex_admin.agent.tools.base import ToolRegistry
 from codex_admin.agent.turn_context import SessionServices, TurnContext
 from codex_admin.errors import CodexError
+from codex_admin.hooks import HookBlockedError
 from codex_admin.providers import ContextWindowExceeded, ModelRequest, Retrying
 
 __all__ = ["Session", "SessionConfig", "new_thread_id"]
@@ -107,6 +110,9 @@ class Session:
         self._turn: asyncio.Task[None] | None = None
         self._runner: asyncio.Task[None] | None = None
         self._compactions = 0
+        self._stopped: str | None = None  # a SessionStart hook ended the session
+        self._started = False
+        self._early: list[Event] = []
         services.emit = self._emit
 
     @property
@@ -117,9 +123,16 @@ class Session:
 
     async def __aenter__(self) -> Session:
         self._emit(ThreadStarted(None, self.thread_id))
+        self._started = True
+        for early in self._early:
+            self._emit(early)
         if not self._resumed:
             for item in self.config.context:
                 self._record(dict(item))
+        contexts, self._stopped = await self.services.hooks.session_start(
+            "resume" if self._resumed else "startup"
+        )
+        self._record_hook_context(contexts)
         self._runner = asyncio.create_task(self._run_inputs())
         return self
 
@@ -150,6 +163,7 @@ class Session:
             await self._inputs.put(_END)
             await self._runner
         try:
+            await self.services.hooks.close()
             await self.services.sandbox.close()
         finally:
             if self.rollout is not None:
@@ -157,14 +171,30 @@ class Session:
             self._events.put_nowait(_END)
 
     def warn(self, message: str) -> None:
-        """A session-level warning (before any turn), as an ``error`` item."""
+        """A session-level warning (before any turn), as an ``error`` item; warnings given
+        before the session starts follow ``thread.started``."""
         item = ErrorItem(self.services.next_item_id(), message=message)
-        self._emit(ItemCompleted(None, item.to_json()))
+        if self._started:
+            self._emit(ItemCompleted(None, item.to_json()))
+        else:
+            self._early.append(ItemCompleted(None, item.to_json()))
 
     def _emit(self, event: Event) -> None:
         if self.rollout is not None:
             self.rollout.write("event_msg", event.to_json())
         self._events.put_nowait(event)
+
+    def _record_hook_context(self, contexts: Sequence[str]) -> None:
+        for text in contexts:
+            self._record(
+                {
+                    "type": "message",
+                    "role": "developer",
+                    "content": [
+                        {"type": "input_text", "text": f"<hook_context>\n{text}\n</hook_context>"}
+                    ],
+                }
+            )
 
     def _record(self, item: dict[str, Any]) -> None:
         self.history.append(item)
@@ -188,11 +218,22 @@ class Session:
         turn_id = str(uuid.uuid4())
         self._emit(TurnStarted(turn_id))
         ctx = TurnContext(self.services, turn_id, self.history)
-        prompt = user_message(submission.text)
+        if self._stopped is not None:
+            self._fail(ctx, self._stopped)
+            return
+        hooks = self.services.hooks
+        try:
+            text, contexts = await hooks.user_prompt(submission.text, turn_id)
+        except HookBlockedError as blocked:
+            self._fail(ctx, f"prompt blocked by a UserPromptSubmit hook: {blocked.reason}")
+            return
+        prompt = user_message(text)
         prompt["content"].extend(dict(image) for image in submission.images)
         self._record(prompt)
+        self._record_hook_context(contexts)
         usage = Usage()
         last_message: str | None = None
+        stop_round = 0
         try:
             while True:
                 response = await collect_response(
@@ -209,7 +250,12 @@ class Session:
                     if call is not None:
                         calls.append(call)
                 if not calls:
-                    break
+                    continuation = await hooks.stop(turn_id, last_message, stop_round)
+                    if continuation is None:
+                        break
+                    stop_round += 1
+                    self._record(user_message(continuation))
+                    continue
                 for call, result in zip(calls, await self._dispatch(ctx, calls), strict=True):
                     self._record(result.history_item(call))
                 await self._maybe_compact(ctx, response.usage, mid_turn=True)
@@ -220,8 +266,8 @@ class Session:
         except ContextWindowExceeded:
             self._fail(ctx, CONTEXT_WINDOW_MESSAGE)
             return
-        except TurnAborted as aborted:
-            self._fail(ctx, str(aborted))
+        except (TurnAborted, HookStop) as stopped:
+            self._fail(ctx, str(stopped))
             return
         except CodexError as err:
             self._fail(ctx, err.message)
@@ -281,16 +327,21 @@ class Session:
         return [await run(ctx) for _, run in handlers]
 
     def _handler(self, call: ToolCall) -> tuple[Any, Callable[[TurnContext], Any]]:
+        """The tool for ``call`` and how to run it: through the lifecycle hooks, always."""
         name = "shell" if call.kind == "local_shell" else call.name
         tool = self.tools.get(name)
-        if tool is None:
-            message = f"unsupported call: {call.name}"
+        hooks = self.services.hooks
 
-            async def unsupported(ctx: TurnContext) -> ToolResult:
-                return ToolResult(message, success=False)
+        async def run(ctx: TurnContext) -> ToolResult:
+            async def handle(current: ToolCall) -> ToolResult:
+                if tool is None:
+                    return ToolResult(f"unsupported call: {current.name}", success=False)
+                result: ToolResult = await tool.handle(current, ctx)
+                return result
 
-            return None, unsupported
-        return tool, lambda ctx: tool.handle(call, ctx)
+            return await hooks.run_tool(call, ctx.turn_id, handle)
+
+        return tool, run
 
     # ----------------------------------------------------------------------------- compaction
 
@@ -301,6 +352,7 @@ class Session:
         size = max(last.total_tokens, estimate_tokens(self.history))
         if size < limit:
             return
+        await self.services.hooks.pre_compact(ctx.turn_id)
         await self.compact(ctx, mid_turn=mid_turn)
 
     async def compact(self, ctx: TurnContext, *, mid_turn: bool) -> None:

@@ -29,6 +29,7 @@ from codex_admin.agent.events import (
     TodoEntry,
     TodoListItem,
 )
+from codex_admin.agent.lifecycle import SessionHooks
 from codex_admin.vocabulary import ApprovalPolicy, SandboxMode
 
 if TYPE_CHECKING:
@@ -46,6 +47,7 @@ class SessionServices:
     reviewer: Reviewer
     emit: Callable[[Event], None]
     freeform_apply_patch: bool = True
+    hooks: SessionHooks = field(default_factory=lambda: SessionHooks(None, lambda _: None))
     approved_commands: set[tuple[str, ...]] = field(default_factory=set)
     # argv of the commands running right now (the trigger of a proxy allow-list miss)
     running: list[tuple[str, ...]] = field(default_factory=list)

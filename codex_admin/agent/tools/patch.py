@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from codex_admin.agent.approvals import PatchApproval, ReviewContext, ReviewDecision
+from codex_admin.agent.calls import ToolCall, ToolResult
 from codex_admin.agent.events import FileChange, FileChangeItem, ItemStatus
-from codex_admin.agent.tools.base import ToolCall, ToolResult
+from codex_admin.agent.lifecycle import CURRENT_CALL
 from codex_admin.apply_patch import (
     LocalFileSystem,
     PatchError,
@@ -101,7 +102,8 @@ async def apply_patch_governed(ctx: TurnContext, text: str, workdir: Path) -> To
         ],
     )
     ctx.start(item)
-    if report.verdict is Verdict.ASK:
+    forced = CURRENT_CALL.get()
+    if report.verdict is Verdict.ASK or (forced is not None and forced.force_approval):
         refusal = await _approve(ctx, workdir, text, changes.change_kinds(), report.reasons)
         if refusal is not None:
             item.status = ItemStatus.DECLINED
@@ -130,6 +132,11 @@ async def _approve(
 ) -> str | None:
     if ctx.approval_policy is ApprovalPolicy.NEVER:
         return NEVER_ASK
+    hooked, hook_reason = await ctx.services.hooks.permission(ctx.turn_id)
+    if hooked is True:
+        return None
+    if hooked is False:
+        return hook_reason
     approval = PatchApproval(
         cwd=workdir,
         files=tuple(path for path, _ in kinds),

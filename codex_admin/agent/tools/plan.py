@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from codex_admin.agent.calls import ToolArgumentError, ToolCall, ToolResult, parse_arguments
 from codex_admin.agent.events import TodoEntry
-from codex_admin.agent.tools.base import ToolArgumentError, ToolCall, ToolResult, parse_arguments
 
 if TYPE_CHECKING:
     from codex_admin.agent.turn_context import TurnContext

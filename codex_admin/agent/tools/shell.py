@@ -13,8 +13,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from codex_admin.agent.calls import ToolArgumentError, ToolCall, ToolResult, parse_arguments
 from codex_admin.agent.execution import DEFAULT_TIMEOUT_MS, CommandRequest, run_governed_command
-from codex_admin.agent.tools.base import ToolArgumentError, ToolCall, ToolResult, parse_arguments
 from codex_admin.vocabulary import SandboxPermissions
 
 if TYPE_CHECKING:
