@@ -74,6 +74,8 @@ def governance_request(
     strict: bool = False,
     writable_roots: Sequence[Path] = (),
     network: str | None = None,
+    ignore_user_config: bool = False,
+    ignore_rules: bool = False,
 ) -> GovernanceRequest:
     """Validate the shared flags (usage errors exit 2) and build the governance request."""
     from codex_admin.config import Flags
@@ -113,6 +115,8 @@ def governance_request(
         strict=strict,
         writable_roots=tuple(writable_roots),
         network=NetworkMode(network) if network else None,
+        ignore_user_config=ignore_user_config,
+        ignore_rules=ignore_rules,
     )
 
 

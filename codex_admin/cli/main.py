@@ -40,6 +40,7 @@ GROUPS: dict[str, tuple[str, str]] = {
         "codex_admin.cli.managed_cmd",
         "Build, inspect, diff, sign and verify managed policy",
     ),
+    "exec": ("codex_admin.cli.exec_cmd", "Run the governed agent non-interactively"),
     "hooks": (
         "codex_admin.cli.hooks_cmd",
         "List, trust and test lifecycle hooks (Claude-Code-compatible)",
@@ -188,6 +189,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     module = importlib.import_module(GROUPS[name][0])
     from codex_admin.cli.runner import run_typer_app
 
+    if name == "exec" and rest[:1] == ["resume"]:
+        run_typer_app(module.resume_app, rest[1:], prog_name="codex exec resume")
+        return
     run_typer_app(module.app, rest, prog_name=f"codex {name}")
 
 

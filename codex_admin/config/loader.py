@@ -103,6 +103,7 @@ class LoadOptions:
     system_dir: Path | None = None
     mdm_plist: Path | None = None
     no_mdm: bool = False
+    ignore_user_config: bool = False
 
 
 @dataclass(frozen=True)
@@ -278,6 +279,10 @@ def _base_layers(opts: LoadOptions) -> _Base:
     system = _file_layer("system", "system", sysdir / "config.toml", sysdir, opts, warnings)
     user_path = home / "config.toml"
     user = _file_layer("user", "user", user_path, home, opts, warnings)
+    if opts.ignore_user_config:
+        # `codex exec --ignore-user-config`: the file is not read into the config (nor its
+        # project trust); the folder still counts for rules unless --ignore-rules.
+        user.table, user.enabled, user.disabled_reason = {}, False, "--ignore-user-config"
     # Discovery reads two keys of the system + user + `-c` merge; only those are merged.
     projects: dict[str, Any] = {}
     markers: Any = [".git"]

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from codex_admin.governance.doctor import Check, DoctorReport, run_doctor
-    from codex_admin.governance.effective import Governance, load_governance
+    from codex_admin.governance.effective import Governance, WriteBoundaries, load_governance
     from codex_admin.governance.loading import GovernanceRequest, load_governed_config
     from codex_admin.governance.network import network_table_with_rules
 
@@ -32,6 +32,7 @@ _EXPORTS = {
     "run_doctor": "codex_admin.governance.doctor",
     "Governance": "codex_admin.governance.effective",
     "load_governance": "codex_admin.governance.effective",
+    "WriteBoundaries": "codex_admin.governance.effective",
     "GovernanceRequest": "codex_admin.governance.loading",
     "load_governed_config": "codex_admin.governance.loading",
     "network_table_with_rules": "codex_admin.governance.network",
@@ -50,6 +51,7 @@ __all__ = [
     "DoctorReport",
     "Governance",
     "GovernanceRequest",
+    "WriteBoundaries",
     "load_governance",
     "load_governed_config",
     "network_table_with_rules",

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -45,7 +46,22 @@ if TYPE_CHECKING:
     from codex_admin.proxy import NetworkPolicy
     from codex_admin.sandbox import RunResult, SandboxPolicy, SandboxSession, UntrustedSetting
 
-__all__ = ["Governance", "load_governance"]
+__all__ = ["Governance", "WriteBoundaries", "load_governance"]
+
+
+@dataclass(frozen=True)
+class WriteBoundaries:
+    """Where writes may land without approval (absolute paths; globs in ``deny_read``).
+
+    ``unrestricted`` (danger-full-access) means anywhere except ``protected_paths`` and
+    ``deny_read``; those still ask (configuration) or are refused (secrets).
+    """
+
+    writable_roots: tuple[str, ...]
+    protected_names: tuple[str, ...]
+    protected_paths: tuple[str, ...]
+    deny_read: tuple[str, ...]
+    unrestricted: bool = False
 
 
 def load_governance(request: GovernanceRequest | None = None) -> Governance:
@@ -129,8 +145,9 @@ class Governance:
         from codex_admin.execpolicy import load_configured_policy  # Starlark: only when asked
 
         requirements = self.config.requirements
+        folders = [] if self.request.ignore_rules else self.config.config_folders
         return load_configured_policy(
-            self.config.config_folders,
+            folders,
             requirements.value("rules"),
             requirements.source("rules") or "requirements",
         )
@@ -346,6 +363,23 @@ class Governance:
             "([network] enabled is not true): the proxy would refuse every request with 503",
             hint="enable it with -c network.enabled=true (or `[network] enabled = true` in "
             'config.toml) and allow hosts, e.g. -c \'network.domains={"example.com"="allow"}\'',
+        )
+
+    def write_boundaries(self) -> WriteBoundaries:
+        """Where the agent's own file edits may land without asking (plain data for the patch
+        safety check): the sandbox's writable roots, with `.git`/`.codex`/`.agents` at any
+        depth, $CODEX_HOME and the system dir protected, and `deny_read` never touched."""
+        from codex_admin.sandbox import PROTECTED_NAMES, plan_sandbox
+
+        protected = (str(self.codex_home), str(self.config.system_dir))
+        if self.sandbox_mode is SandboxMode.DANGER_FULL_ACCESS:
+            return WriteBoundaries(("/",), (), protected, self.deny_read, unrestricted=True)
+        plan = plan_sandbox(self.sandbox_policy())
+        return WriteBoundaries(
+            writable_roots=tuple(str(root) for root in plan.writable),
+            protected_names=PROTECTED_NAMES,
+            protected_paths=protected,
+            deny_read=self.deny_read,
         )
 
     def explain_sandbox(self, argv: Sequence[str], policy: SandboxPolicy) -> dict[str, Any]:

@@ -43,6 +43,8 @@ class GovernanceRequest:
     writable_roots: Sequence[Path] = ()
     network: NetworkMode | None = None
     environ: Mapping[str, str] | None = None
+    ignore_user_config: bool = False
+    ignore_rules: bool = False  # only requirements' [rules] apply (user/project *.rules skipped)
 
 
 def load_governed_config(request: GovernanceRequest) -> ConfigResult:
@@ -54,6 +56,7 @@ def load_governed_config(request: GovernanceRequest) -> ConfigResult:
         flags=request.flags,
         strict=request.strict,
         remote_requirements=_remote_requirements,
+        ignore_user_config=request.ignore_user_config,
     )
     return load_config(options)
 

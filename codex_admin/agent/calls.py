@@ -1,0 +1,68 @@
+"""One tool call from the model and its result, as plain data (shared by the tools, the
+lifecycle hooks and the turn loop).
+
+Handlers never raise for problems the model should see (bad arguments, a refused command, a
+failed patch): they return a :class:`ToolResult` whose text goes back to the model, as Codex does.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["ToolArgumentError", "ToolCall", "ToolResult", "parse_arguments"]
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """One call from the model: ``kind`` is ``function`` (JSON ``arguments``), ``custom``
+    (freeform ``input``) or ``local_shell`` (the hosted shell's ``action``)."""
+
+    call_id: str
+    name: str
+    kind: str
+    arguments: str
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> ToolCall | None:
+        """The call in a Responses output item, or None when the item is not a tool call."""
+        kind = item.get("type")
+        call_id = str(item.get("call_id") or item.get("id") or "")
+        if kind == "function_call":
+            return cls(
+                call_id, str(item.get("name", "")), "function", str(item.get("arguments", ""))
+            )
+        if kind == "custom_tool_call":
+            return cls(call_id, str(item.get("name", "")), "custom", str(item.get("input", "")))
+        if kind == "local_shell_call":
+            action = item.get("action") if isinstance(item.get("action"), dict) else {}
+            return cls(call_id, "local_shell", "local_shell", json.dumps(action))
+        return None
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    """What the model is told. ``success`` is for telemetry and hooks, not for the model."""
+
+    output: str
+    success: bool = True
+
+    def history_item(self, call: ToolCall) -> dict[str, Any]:
+        kind = "custom_tool_call_output" if call.kind == "custom" else "function_call_output"
+        return {"type": kind, "call_id": call.call_id, "output": self.output}
+
+
+class ToolArgumentError(Exception):
+    """The model's arguments do not fit the tool; the message goes back to the model."""
+
+
+def parse_arguments(call: ToolCall) -> dict[str, Any]:
+    """A function call's JSON arguments as an object (ToolArgumentError otherwise)."""
+    try:
+        value = json.loads(call.arguments or "{}")
+    except json.JSONDecodeError as err:
+        raise ToolArgumentError(f"failed to parse function arguments: {err}") from None
+    if not isinstance(value, dict):
+        raise ToolArgumentError("failed to parse function arguments: expected a JSON object")
+    return value

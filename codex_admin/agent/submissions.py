@@ -1,0 +1,64 @@
+"""The agent core's input channel: what a front-end may submit to a session.
+
+* :class:`UserInput` starts a turn (queued while one runs);
+* :class:`Interrupt` cancels the running turn: its command process groups are killed, open
+  items end ``failed``, and the turn ends with ``turn.failed`` (interrupted);
+* :class:`ApprovalAnswer` answers an :class:`ApprovalRequested` event (interactive reviewers);
+* :class:`Shutdown` ends the session after the running turn.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from codex_admin.agent.approvals import ReviewDecision
+from codex_admin.agent.events import Event
+
+__all__ = [
+    "ApprovalAnswer",
+    "ApprovalRequested",
+    "Interrupt",
+    "Shutdown",
+    "Submission",
+    "UserInput",
+]
+
+
+@dataclass(frozen=True)
+class UserInput:
+    """A user message; ``images`` are Responses ``input_image`` parts to attach."""
+
+    text: str
+    images: tuple[dict[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Interrupt:
+    pass
+
+
+@dataclass(frozen=True)
+class ApprovalAnswer:
+    request_id: str
+    decision: ReviewDecision
+
+
+@dataclass(frozen=True)
+class Shutdown:
+    pass
+
+
+Submission = UserInput | Interrupt | ApprovalAnswer | Shutdown
+
+
+@dataclass(frozen=True)
+class ApprovalRequested(Event):
+    """A reviewer needs a human answer: reply with :class:`ApprovalAnswer` (same id)."""
+
+    request_id: str = ""
+    request: dict[str, Any] = field(default_factory=dict)
+    type: str = field(init=False, default="approval.requested")
+
+    def _fields(self) -> dict[str, Any]:
+        return {"id": self.request_id, "request": self.request}

@@ -1,0 +1,157 @@
+"""The `shell` tool (argv `command`, spec runtime §4) and the hosted `local_shell` call.
+
+Arguments are validated here and the command goes through
+:func:`~codex_admin.agent.execution.run_governed_command`. A shell call whose script is an
+``apply_patch <<'EOF' … EOF`` heredoc is intercepted and applied as a patch (with a warning to
+use the tool), so a patch can never bypass the patch path's own checks by running as a command.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from codex_admin.agent.calls import ToolArgumentError, ToolCall, ToolResult, parse_arguments
+from codex_admin.agent.execution import DEFAULT_TIMEOUT_MS, CommandRequest, run_governed_command
+from codex_admin.vocabulary import SandboxPermissions
+
+if TYPE_CHECKING:
+    from codex_admin.agent.turn_context import TurnContext
+
+__all__ = ["ShellTool", "parse_shell_call"]
+
+# (patch text, workdir) -> result: how an intercepted heredoc reaches the patch tool.
+PatchRunner = Callable[["TurnContext", str, Path], Awaitable[ToolResult]]
+HeredocFinder = Callable[[list[str]], "tuple[str, str | None] | None"]
+
+MAX_TIMEOUT_MS = 24 * 60 * 60 * 1000
+
+_SPEC: dict[str, Any] = {
+    "type": "function",
+    "name": "shell",
+    "description": "Runs a shell command and returns its output.",
+    "strict": False,
+    "parameters": {
+        "type": "object",
+        "properties": {
+            "command": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "The command to execute",
+            },
+            "workdir": {
+                "type": "string",
+                "description": "The working directory to execute the command in",
+            },
+            "timeout_ms": {
+                "type": "number",
+                "description": "The timeout for the command in milliseconds",
+            },
+            "sandbox_permissions": {
+                "type": "string",
+                "description": (
+                    'Sandbox permissions for the command. Set to "require_escalated" to request '
+                    'running without sandbox restrictions; defaults to "use_default".'
+                ),
+            },
+            "justification": {
+                "type": "string",
+                "description": (
+                    'Only set if sandbox_permissions is "require_escalated". One sentence '
+                    "explaining why the command needs to run outside the sandbox."
+                ),
+            },
+            "prefix_rule": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": (
+                    'Only with sandbox_permissions "require_escalated": a command prefix the '
+                    'user could approve for future runs, e.g. ["npm", "test"].'
+                ),
+            },
+        },
+        "required": ["command"],
+        "additionalProperties": False,
+    },
+}
+
+
+def _strings(value: Any, name: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ToolArgumentError(
+            f"failed to parse function arguments: `{name}` must be an array of strings"
+        )
+    return tuple(value)
+
+
+def parse_shell_call(call: ToolCall, cwd: Path) -> CommandRequest:
+    """The call's arguments as a :class:`CommandRequest` (ToolArgumentError when malformed)."""
+    if call.kind == "local_shell":
+        action = json.loads(call.arguments or "{}")
+        args: dict[str, Any] = {
+            "command": action.get("command"),
+            "workdir": action.get("working_directory"),
+            "timeout_ms": action.get("timeout_ms"),
+        }
+    else:
+        args = parse_arguments(call)
+    argv = _strings(args.get("command"), "command")
+    if not argv:
+        raise ToolArgumentError("failed to parse function arguments: `command` is empty")
+    workdir_text = args.get("workdir")
+    if workdir_text is not None and not isinstance(workdir_text, str):
+        raise ToolArgumentError("failed to parse function arguments: `workdir` must be a string")
+    workdir = (cwd / workdir_text).resolve() if workdir_text else cwd
+    timeout = args.get("timeout_ms")
+    if timeout is None:
+        timeout_ms = DEFAULT_TIMEOUT_MS
+    elif isinstance(timeout, int | float) and not isinstance(timeout, bool) and timeout > 0:
+        timeout_ms = min(int(timeout), MAX_TIMEOUT_MS)
+    else:
+        raise ToolArgumentError("failed to parse function arguments: `timeout_ms` must be positive")
+    try:
+        permissions = SandboxPermissions(args.get("sandbox_permissions") or "use_default")
+    except ValueError:
+        raise ToolArgumentError(
+            "failed to parse function arguments: `sandbox_permissions` must be use_default or "
+            "require_escalated"
+        ) from None
+    justification = args.get("justification")
+    prefix = args.get("prefix_rule")
+    return CommandRequest(
+        argv=argv,
+        workdir=workdir,
+        timeout_ms=timeout_ms,
+        permissions=permissions,
+        justification=justification if isinstance(justification, str) else None,
+        prefix_rule=_strings(prefix, "prefix_rule") if prefix is not None else None,
+    )
+
+
+class ShellTool:
+    """``shell``; intercepted heredoc patches go to ``run_patch``."""
+
+    name = "shell"
+    parallel = True
+
+    def __init__(self, find_heredoc: HeredocFinder, run_patch: PatchRunner) -> None:
+        self._find_heredoc = find_heredoc
+        self._run_patch = run_patch
+
+    def spec(self) -> dict[str, Any]:
+        return _SPEC
+
+    async def handle(self, call: ToolCall, ctx: TurnContext) -> ToolResult:
+        try:
+            request = parse_shell_call(call, ctx.cwd)
+        except (ToolArgumentError, json.JSONDecodeError) as err:
+            return ToolResult(str(err), success=False)
+        heredoc = self._find_heredoc(list(request.argv))
+        if heredoc is not None:
+            patch, subdir = heredoc
+            ctx.warn("apply_patch was requested via shell; use the apply_patch tool instead")
+            workdir = (request.workdir / subdir).resolve() if subdir else request.workdir
+            return await self._run_patch(ctx, patch, workdir)
+        return await run_governed_command(ctx, request)

@@ -1,0 +1,136 @@
+"""Per-session services and per-turn state that tool handlers work with.
+
+:class:`SessionServices` are shared by every turn of a thread: the governance of the working
+directory, the one sandbox session (and its lazily started proxy), the reviewer, the commands
+approved for the session, and the event sink. :class:`TurnContext` adds the turn's id and keeps
+the items it opened, so the turn can guarantee that every ``item.started`` gets exactly one
+terminal ``item.completed`` -- even when the turn fails or is interrupted.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from codex_admin.agent.approvals import Reviewer
+from codex_admin.agent.events import (
+    CommandExecutionItem,
+    ErrorItem,
+    Event,
+    FileChangeItem,
+    Item,
+    ItemCompleted,
+    ItemStarted,
+    ItemStatus,
+    ItemUpdated,
+    TodoEntry,
+    TodoListItem,
+)
+from codex_admin.agent.lifecycle import SessionHooks
+from codex_admin.vocabulary import ApprovalPolicy, SandboxMode
+
+if TYPE_CHECKING:
+    from codex_admin.governance import Governance
+    from codex_admin.sandbox import SandboxSession
+
+__all__ = ["SessionServices", "TurnContext"]
+
+
+@dataclass
+class SessionServices:
+    thread_id: str
+    governance: Governance
+    sandbox: SandboxSession
+    reviewer: Reviewer
+    emit: Callable[[Event], None]
+    freeform_apply_patch: bool = True
+    hooks: SessionHooks = field(default_factory=lambda: SessionHooks(None, lambda _: None))
+    approved_commands: set[tuple[str, ...]] = field(default_factory=set)
+    # argv of the commands running right now (the trigger of a proxy allow-list miss)
+    running: list[tuple[str, ...]] = field(default_factory=list)
+    _ids: Iterator[int] = field(default_factory=itertools.count)
+
+    def next_item_id(self) -> str:
+        return f"item_{next(self._ids)}"
+
+
+class TurnContext:
+    """One turn's view of the session: emit item events, open/close items, ask reviewers."""
+
+    def __init__(
+        self,
+        services: SessionServices,
+        turn_id: str,
+        history: Sequence[dict[str, Any]],
+    ) -> None:
+        self.services = services
+        self.turn_id = turn_id
+        self.history = history
+        self._open: dict[str, Item] = {}
+        self._closed: set[str] = set()
+        self._plan: TodoListItem | None = None
+
+    # ------------------------------------------------------------------------ plain settings
+
+    @property
+    def governance(self) -> Governance:
+        return self.services.governance
+
+    @property
+    def cwd(self) -> Path:
+        return self.services.governance.cwd
+
+    @property
+    def approval_policy(self) -> ApprovalPolicy:
+        return self.services.governance.approval_policy
+
+    @property
+    def sandbox_mode(self) -> SandboxMode:
+        return self.services.governance.sandbox_mode
+
+    # ---------------------------------------------------------------------------- item events
+
+    def new_id(self) -> str:
+        return self.services.next_item_id()
+
+    def start(self, item: Item) -> None:
+        self._open[item.id] = item
+        self.services.emit(ItemStarted(self.turn_id, item.to_json()))
+
+    def update(self, item: Item) -> None:
+        self.services.emit(ItemUpdated(self.turn_id, item.to_json()))
+
+    def complete(self, item: Item) -> None:
+        """Emit the one terminal event of ``item`` (a second call is ignored)."""
+        if item.id in self._closed:
+            return
+        self._open.pop(item.id, None)
+        self._closed.add(item.id)
+        self.services.emit(ItemCompleted(self.turn_id, item.to_json()))
+
+    def warn(self, message: str) -> None:
+        """A non-fatal problem, as an ``error`` item (CI logs show it)."""
+        self.complete(ErrorItem(self.new_id(), message=message))
+
+    def update_plan(self, entries: list[TodoEntry]) -> None:
+        if self._plan is None:
+            self._plan = TodoListItem(self.new_id(), items=entries)
+            self.start(self._plan)
+        else:
+            self._plan.items = entries
+            self.update(self._plan)
+
+    def finish(self) -> None:
+        """Close every item still open: commands and patches abandoned mid-run are ``failed``
+        (never ``completed``); the plan completes with its last state."""
+        for item in list(self._open.values()):
+            if (
+                isinstance(item, CommandExecutionItem | FileChangeItem)
+                and item.status is ItemStatus.IN_PROGRESS
+            ):
+                item.status = ItemStatus.FAILED
+            self.complete(item)
+        self._plan = None

@@ -1,0 +1,152 @@
+"""`codex exec` output: JSONL on stdout (``--json``), or Codex's human transcript on stderr.
+
+Human mode writes progress to stderr and only the final agent message to stdout, so
+``codex exec "…" > answer.txt`` captures just the answer. JSON mode writes one event per line to
+stdout and nothing else there (warnings are ``error`` items in the stream itself).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from codex_admin.agent import Event, ItemCompleted, ItemStarted, ItemUpdated, TurnCompleted
+
+__all__ = ["HumanRenderer", "JsonRenderer", "Renderer"]
+
+
+class Renderer:
+    def header(self, lines: Sequence[tuple[str, str]], prompt: str) -> None:
+        """The session summary printed before the first turn (human mode only)."""
+
+    def notice(self, text: str) -> None:
+        """A line about the run itself (e.g. "Reading prompt from stdin...")."""
+
+    def event(self, event: Event) -> None:
+        raise NotImplementedError
+
+
+@dataclass
+class JsonRenderer(Renderer):
+    out: TextIO
+    err: TextIO
+
+    def notice(self, text: str) -> None:
+        self.err.write(text + "\n")
+        self.err.flush()
+
+    def event(self, event: Event) -> None:
+        if event.type == "approval.requested":
+            return  # exec never shows an approval prompt: nobody can answer it
+        self.out.write(json.dumps(event.to_json(), ensure_ascii=False) + "\n")
+        self.out.flush()
+
+
+_BOLD, _DIM, _RED, _GREEN, _MAGENTA, _CYAN, _RESET = (
+    "\x1b[1m",
+    "\x1b[2m",
+    "\x1b[31m",
+    "\x1b[32m",
+    "\x1b[35m",
+    "\x1b[36m",
+    "\x1b[0m",
+)
+
+
+@dataclass
+class HumanRenderer(Renderer):
+    """Codex's human transcript: progress on ``err``; ``final_message`` goes to stdout later."""
+
+    err: TextIO
+    color: bool
+    cwd: str
+    final_message: str | None = None
+    _started_ms: dict[str, float] = field(default_factory=dict)
+
+    def _c(self, code: str, text: str) -> str:
+        return f"{code}{text}{_RESET}" if self.color else text
+
+    def _line(self, text: str = "") -> None:
+        self.err.write(text + "\n")
+        self.err.flush()
+
+    def notice(self, text: str) -> None:
+        self._line(text)
+
+    def header(self, lines: Sequence[tuple[str, str]], prompt: str) -> None:
+        self._line(self._c(_BOLD, "codex-admin (Codex-compatible) exec"))
+        self._line("--------")
+        for key, value in lines:
+            self._line(f"{self._c(_BOLD, key)}: {value}")
+        self._line("--------")
+        self._line(self._c(_CYAN, "user"))
+        self._line(prompt)
+
+    def event(self, event: Event) -> None:
+        if isinstance(event, ItemStarted):
+            self._started(event.item)
+        elif isinstance(event, ItemUpdated):
+            self._updated(event.item)
+        elif isinstance(event, ItemCompleted):
+            self._completed(event.item)
+        elif isinstance(event, TurnCompleted):
+            self.final_message = event.last_agent_message
+            self._line(self._c(_MAGENTA, "tokens used"))
+            self._line(f"{event.usage.total_tokens:,}")
+        elif event.type == "error":
+            self._line(self._c(_RED, f"ERROR: {event.to_json().get('message', '')}"))
+        elif event.type == "turn.failed":
+            error = event.to_json().get("error") or {}
+            self._line(self._c(_RED, f"turn failed: {error.get('message', '')}"))
+
+    def _started(self, item: Mapping[str, Any]) -> None:
+        if item.get("type") == "command_execution":
+            self._line(self._c(_MAGENTA, "exec"))
+            self._line(f"{self._c(_BOLD, str(item.get('command')))} in {self.cwd}")
+        elif item.get("type") == "todo_list":
+            self._plan(item)
+
+    def _updated(self, item: Mapping[str, Any]) -> None:
+        if item.get("type") == "todo_list":
+            self._plan(item)
+
+    def _plan(self, item: Mapping[str, Any]) -> None:
+        self._line(self._c(_MAGENTA, "Plan update"))
+        for entry in item.get("items") or []:
+            mark = "✔" if entry.get("completed") else "□"
+            self._line(f"  {mark} {entry.get('text', '')}")
+
+    def _completed(self, item: Mapping[str, Any]) -> None:
+        kind = item.get("type")
+        if kind == "agent_message":
+            self._line(self._c(_MAGENTA, "codex"))
+            self._line(str(item.get("text", "")))
+        elif kind == "reasoning":
+            self._line(self._c(_DIM, "thinking"))
+            self._line(self._c(_DIM, str(item.get("text", ""))))
+        elif kind == "command_execution":
+            self._command_done(item)
+        elif kind == "file_change":
+            status = item.get("status")
+            self._line(self._c(_MAGENTA, "apply_patch") + f" {status}")
+            for change in item.get("changes") or []:
+                self._line(f"  {change.get('kind')} {change.get('path')}")
+        elif kind == "error":
+            self._line(self._c(_RED, f"warning: {item.get('message', '')}"))
+
+    def _command_done(self, item: Mapping[str, Any]) -> None:
+        status, code = item.get("status"), item.get("exit_code")
+        output = str(item.get("aggregated_output", ""))
+        if status == "declined":
+            self._line(self._c(_MAGENTA, "exec"))
+            self._line(f"{self._c(_BOLD, str(item.get('command')))} in {self.cwd}")
+            self._line(self._c(_RED, f" declined: {output}"))
+            return
+        if code == 0:
+            self._line(self._c(_GREEN, " succeeded:"))
+        else:
+            self._line(self._c(_RED, f" exited {code}:"))
+        if output:
+            self._line(self._c(_DIM, output.rstrip("\n")))
