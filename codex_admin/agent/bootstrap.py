@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 from codex_admin import __version__
 from codex_admin.agent.approvals import RefusingReviewer, Reviewer
 from codex_admin.agent.context import SessionContext, base_instructions, context_messages
-from codex_admin.agent.guardian_reviewer import GuardianReviewer, network_decider
 from codex_admin.agent.lifecycle import SessionHooks
 from codex_admin.agent.rollout import RolloutState, RolloutWriter
 from codex_admin.agent.session import Session, SessionConfig, new_thread_id
@@ -161,7 +160,7 @@ async def open_session(
     )
     guardian = _guardian(governance) if options.reviewer is None else None
     reviewer = options.reviewer or (
-        GuardianReviewer(guardian) if guardian is not None else RefusingReviewer()
+        _guardian_reviewer(guardian) if guardian is not None else RefusingReviewer()
     )
     rollout = None
     if not options.ephemeral:
@@ -200,6 +199,8 @@ async def open_session(
         )
         services.hooks = _session_hooks(governance, session)
         if guardian is not None:
+            from codex_admin.agent.guardian_reviewer import network_decider
+
             # Allow-list misses become network_access reviews; the proxy remembers the
             # verdicts for the session (deny lists and managed denies are never reviewable).
             decider = network_decider(
@@ -246,6 +247,14 @@ def _session_hooks(governance: Governance, session: Session) -> SessionHooks:
         engine = HookEngine(hooks, info, env=env)
     is_user = governance.reviewer is ApprovalsReviewer.USER
     return SessionHooks(engine, session.warn, reviewer_is_user=is_user)
+
+
+def _guardian_reviewer(guardian: Guardian) -> Reviewer:
+    # The guardian (prompts, model tier, rule table) is imported only for an auto-reviewed
+    # session: it is a third of `codex exec`'s start-up otherwise.
+    from codex_admin.agent.guardian_reviewer import GuardianReviewer
+
+    return GuardianReviewer(guardian)
 
 
 def _guardian(governance: Governance) -> Guardian | None:

@@ -24,7 +24,6 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
-from xml.sax.saxutils import escape
 
 from codex_admin.vocabulary import ApprovalPolicy, NetworkMode, SandboxMode
 
@@ -68,6 +67,12 @@ class SessionContext:
     developer_instructions: str | None = None
     agents_message: str | None = None  # the AGENTS.md user message (codex_admin.instructions)
     shell: str | None = None
+
+
+def escape(text: str) -> str:
+    """XML-escape ``&``, ``<``, ``>`` (what xml.sax.saxutils.escape does, without its 18 ms
+    import)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _text_message(role: str, text: str) -> dict[str, Any]:

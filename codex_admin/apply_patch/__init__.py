@@ -42,49 +42,104 @@ use), ``tools``. Pure apart from the
 filesystem view; imports only ``codex_admin.errors`` and the ``codex_admin.pathrules`` leaf.
 """
 
-from __future__ import annotations
+import importlib
+from typing import TYPE_CHECKING, Any
 
-from codex_admin.apply_patch.apply import apply, commit, preview
-from codex_admin.apply_patch.fs import LocalFileSystem, MemoryFileSystem
-from codex_admin.apply_patch.fs_types import FileKind, FileStat, FileSystem
-from codex_admin.apply_patch.invocation import (
-    IMPLICIT_INVOCATION,
-    Invocation,
-    detect_invocation,
-    extract_heredoc,
-    intercept_warning,
-)
-from codex_admin.apply_patch.model import (
-    AddFile,
-    ApplyResult,
-    ChangeKind,
-    ChangeSet,
-    Chunk,
-    DeleteFile,
-    FileChange,
-    Hunk,
-    Patch,
-    PatchError,
-    UpdateFile,
-)
-from codex_admin.apply_patch.parser import parse
-from codex_admin.apply_patch.safety import (
-    PROTECTED_NAMES,
-    TargetCheck,
-    TargetPolicy,
-    TargetReport,
-    Verdict,
-    check_targets,
-)
-from codex_admin.apply_patch.tools import (
-    APPLY_PATCH_INSTRUCTIONS,
-    APPLY_PATCH_LARK_GRAMMAR,
-    FREEFORM_DESCRIPTION,
-    freeform_tool,
-    function_tool,
-    patch_from_function_arguments,
-    tool_spec,
-)
+if TYPE_CHECKING:
+    from codex_admin.apply_patch.apply import apply, commit, preview
+    from codex_admin.apply_patch.fs import LocalFileSystem, MemoryFileSystem
+    from codex_admin.apply_patch.fs_types import FileKind, FileStat, FileSystem
+    from codex_admin.apply_patch.invocation import (
+        IMPLICIT_INVOCATION,
+        Invocation,
+        detect_invocation,
+        extract_heredoc,
+        intercept_warning,
+    )
+    from codex_admin.apply_patch.model import (
+        AddFile,
+        ApplyResult,
+        ChangeKind,
+        ChangeSet,
+        Chunk,
+        DeleteFile,
+        FileChange,
+        Hunk,
+        Patch,
+        PatchError,
+        UpdateFile,
+    )
+    from codex_admin.apply_patch.parser import parse
+    from codex_admin.apply_patch.safety import (
+        PROTECTED_NAMES,
+        TargetCheck,
+        TargetPolicy,
+        TargetReport,
+        Verdict,
+        check_targets,
+    )
+    from codex_admin.apply_patch.tools import (
+        APPLY_PATCH_INSTRUCTIONS,
+        APPLY_PATCH_LARK_GRAMMAR,
+        FREEFORM_DESCRIPTION,
+        freeform_tool,
+        function_tool,
+        patch_from_function_arguments,
+        tool_spec,
+    )
+
+# Resolved on first use (PEP 562): the agent builds its tool spec from ``tools`` without paying
+# for the applier, and tree-sitter is loaded only when a shell call is inspected.
+_EXPORTS = {
+    "apply": "codex_admin.apply_patch.apply",
+    "commit": "codex_admin.apply_patch.apply",
+    "preview": "codex_admin.apply_patch.apply",
+    "LocalFileSystem": "codex_admin.apply_patch.fs",
+    "MemoryFileSystem": "codex_admin.apply_patch.fs",
+    "FileKind": "codex_admin.apply_patch.fs_types",
+    "FileStat": "codex_admin.apply_patch.fs_types",
+    "FileSystem": "codex_admin.apply_patch.fs_types",
+    "IMPLICIT_INVOCATION": "codex_admin.apply_patch.invocation",
+    "Invocation": "codex_admin.apply_patch.invocation",
+    "detect_invocation": "codex_admin.apply_patch.invocation",
+    "extract_heredoc": "codex_admin.apply_patch.invocation",
+    "intercept_warning": "codex_admin.apply_patch.invocation",
+    "AddFile": "codex_admin.apply_patch.model",
+    "ApplyResult": "codex_admin.apply_patch.model",
+    "ChangeKind": "codex_admin.apply_patch.model",
+    "ChangeSet": "codex_admin.apply_patch.model",
+    "Chunk": "codex_admin.apply_patch.model",
+    "DeleteFile": "codex_admin.apply_patch.model",
+    "FileChange": "codex_admin.apply_patch.model",
+    "Hunk": "codex_admin.apply_patch.model",
+    "Patch": "codex_admin.apply_patch.model",
+    "PatchError": "codex_admin.apply_patch.model",
+    "UpdateFile": "codex_admin.apply_patch.model",
+    "parse": "codex_admin.apply_patch.parser",
+    "PROTECTED_NAMES": "codex_admin.apply_patch.safety",
+    "TargetCheck": "codex_admin.apply_patch.safety",
+    "TargetPolicy": "codex_admin.apply_patch.safety",
+    "TargetReport": "codex_admin.apply_patch.safety",
+    "Verdict": "codex_admin.apply_patch.safety",
+    "check_targets": "codex_admin.apply_patch.safety",
+    "APPLY_PATCH_INSTRUCTIONS": "codex_admin.apply_patch.tools",
+    "APPLY_PATCH_LARK_GRAMMAR": "codex_admin.apply_patch.tools",
+    "FREEFORM_DESCRIPTION": "codex_admin.apply_patch.tools",
+    "freeform_tool": "codex_admin.apply_patch.tools",
+    "function_tool": "codex_admin.apply_patch.tools",
+    "patch_from_function_arguments": "codex_admin.apply_patch.tools",
+    "tool_spec": "codex_admin.apply_patch.tools",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "APPLY_PATCH_INSTRUCTIONS",

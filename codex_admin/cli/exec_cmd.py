@@ -11,12 +11,8 @@ when the turn failed or was interrupted.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import signal
-import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -30,11 +26,9 @@ from codex_admin.cli.common import (
     SandboxOpt,
     governance_request,
 )
-from codex_admin.errors import CodexError
+from codex_admin.cli.exec_run import COLORS, ExecArgs, run_exec_cli
 
 app = make_app("Run the governed agent non-interactively.", invoke_without_command=True)
-
-NOT_TRUSTED = "Not inside a trusted directory and --skip-git-repo-check was not specified."
 
 PromptArg = Annotated[
     str | None,
@@ -113,39 +107,35 @@ def exec_(
 
     Example: codex exec --json -s workspace-write "fix the failing test"
     """
-    run = _Run(json_out=json_out, color=color, output_last_message=output_last_message)
-    if full_auto:
-        run.warnings.append("--full-auto is deprecated; use --sandbox workspace-write instead")
-        sandbox = sandbox or "workspace-write"
-    if color not in ("always", "never", "auto"):
+    if color not in COLORS:
         raise typer.BadParameter(
             f"{color!r} is not one of always, never, auto", param_hint="--color"
         )
-    request = dict(
-        profile=profile,
+    args = ExecArgs(
+        prompt=prompt,
+        json_out=json_out,
+        output_last_message=output_last_message,
+        output_schema=output_schema,
+        color=color,
+        skip_git_repo_check=skip_git_repo_check,
+        ephemeral=ephemeral,
+        images=image or [],
         model=model,
+        profile=profile,
         sandbox=sandbox,
-        dangerously_bypass=yolo,
+        approval=approval,
+        overrides=config or [],
         oss=oss,
-        writable_roots=tuple(add_dir or ()),
+        local_provider=local_provider,
+        add_dirs=add_dir or [],
+        cwd=cwd,
+        yolo=yolo,
+        full_auto=full_auto,
         ignore_user_config=ignore_user_config,
         ignore_rules=ignore_rules,
     )
-    code = run.start(
-        prompt,
-        cwd,
-        config,
-        request,
-        approval=approval,
-        skip_git_repo_check=skip_git_repo_check or yolo,
-        ephemeral=ephemeral,
-        output_schema=output_schema,
-        images=image or [],
-        oss=oss,
-        local_provider=local_provider,
-        resume=None,
-    )
-    raise typer.Exit(code)
+    _check_choices(args)
+    raise typer.Exit(run_exec_cli(args))
 
 
 resume_app = make_app("Resume a recorded session headlessly.", invoke_without_command=True)
@@ -178,138 +168,33 @@ def resume(
         session_id, prompt = None, session_id
     if not last and session_id is None:
         raise typer.BadParameter("give a session id or --last", param_hint="SESSION_ID")
-    run = _Run(json_out=json_out, color=color, output_last_message=output_last_message)
-    code = run.start(
-        prompt,
-        cwd,
-        config,
-        dict(model=model, sandbox=sandbox),
-        approval=None,
+    if color not in COLORS:
+        raise typer.BadParameter(
+            f"{color!r} is not one of always, never, auto", param_hint="--color"
+        )
+    args = ExecArgs(
+        prompt=prompt,
+        json_out=json_out,
+        output_last_message=output_last_message,
+        color=color,
         skip_git_repo_check=skip_git_repo_check,
-        ephemeral=False,
-        output_schema=None,
-        images=[],
-        oss=False,
-        local_provider=None,
+        model=model,
+        sandbox=sandbox,
+        overrides=config or [],
+        cwd=cwd,
         resume=(session_id, all_dirs),
     )
-    raise typer.Exit(code)
+    _check_choices(args)
+    raise typer.Exit(run_exec_cli(args))
 
 
-class _Run:
-    """One exec invocation: load governance, open the session, render, map the exit code."""
-
-    def __init__(self, *, json_out: bool, color: str, output_last_message: Path | None) -> None:
-        self.json_out = json_out
-        self.color = color
-        self.output_last_message = output_last_message
-        self.warnings: list[str] = []
-
-    def start(
-        self,
-        prompt: str | None,
-        cwd: Path | None,
-        overrides: list[str] | None,
-        flags: dict[str, Any],
-        *,
-        approval: str | None,
-        skip_git_repo_check: bool,
-        ephemeral: bool,
-        output_schema: Path | None,
-        images: list[Path],
-        oss: bool,
-        local_provider: str | None,
-        resume: tuple[str | None, bool] | None,
-    ) -> int:
-        from codex_admin.agent.bootstrap import SessionOptions, json_schema_file
-        from codex_admin.agent.exec import decide_exec_approval, git_guard, run_exec
-        from codex_admin.agent.rollout import find_rollout
-        from codex_admin.cli.exec_prompt import read_prompt
-        from codex_admin.cli.exec_render import HumanRenderer, JsonRenderer
-        from codex_admin.governance import load_governance
-
-        notices: list[str] = []
-        text = read_prompt(
-            prompt, sys.stdin.buffer, stdin_is_tty=sys.stdin.isatty(), notice=notices
+def _check_color(color: str) -> None:
+    if color not in COLORS:
+        raise typer.BadParameter(
+            f"{color!r} is not one of {', '.join(COLORS)}", param_hint="--color"
         )
-        schema = json_schema_file(output_schema) if output_schema is not None else None
-        base = governance_request(cwd, overrides, **flags)
-        governance, approval_note = decide_exec_approval(base, approval, load_governance)
-        if not skip_git_repo_check:
-            git_guard(governance.cwd, governance.config.project_trust, NOT_TRUSTED)
-        state = None
-        if resume is not None:
-            session_id, all_dirs = resume
-            state = find_rollout(
-                governance.codex_home, session_id, cwd=None if all_dirs else governance.cwd
-            )
-        if self.json_out:
-            renderer: Any = JsonRenderer(sys.stdout, sys.stderr)
-        else:
-            use_color = self.color == "always" or (self.color == "auto" and sys.stderr.isatty())
-            renderer = HumanRenderer(sys.stderr, use_color, str(governance.cwd))
-        for line in notices:
-            renderer.notice(line)
-        warnings = [*self.warnings, *governance.warnings]
-        if approval_note:
-            warnings.append(approval_note)
-        options = SessionOptions(
-            originator="codex_exec",
-            ephemeral=ephemeral,
-            output_schema=schema,
-            oss=oss,
-            local_provider=local_provider,
-            resume=state,
-        )
-        outcome = _run_with_interrupts(
-            lambda interrupt: run_exec(
-                governance,
-                options,
-                text,
-                renderer,
-                warnings=warnings,
-                images=images,
-                interrupt=interrupt,
-            )
-        )
-        if not self.json_out and outcome.last_message is not None:
-            sys.stdout.write(outcome.last_message.rstrip("\n") + "\n")
-            sys.stdout.flush()
-        if outcome.ok and self.output_last_message is not None:
-            _write_last_message(self.output_last_message, outcome.last_message or "")
-        return 0 if outcome.ok else 1
 
 
-def _write_last_message(path: Path, text: str) -> None:
-    try:
-        path.write_text(text, encoding="utf-8")
-    except OSError as err:
-        raise CodexError(
-            f"cannot write the last message to {path}: {err.strerror}",
-            hint="check that the folder exists and is writable",
-        ) from None
-
-
-def _run_with_interrupts(make: Any) -> Any:
-    """Run ``make(interrupt)``; the first Ctrl-C sets ``interrupt`` (the turn is interrupted and
-    its commands killed), a second one exits at once with 130."""
-
-    async def main() -> Any:
-        loop = asyncio.get_running_loop()
-        interrupt = asyncio.Event()
-
-        def on_sigint() -> None:
-            if interrupt.is_set():
-                sys.stderr.write("\n")
-                raise SystemExit(130)
-            interrupt.set()
-
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(signal.SIGINT, on_sigint)
-        try:
-            return await make(interrupt)
-        finally:
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.remove_signal_handler(signal.SIGINT)
-
-    return asyncio.run(main())
+def _check_choices(args: ExecArgs) -> None:
+    """Usage errors typer's types do not catch (exit 2 with click's message)."""
+    governance_request(sandbox=args.sandbox, approval=args.approval)  # raises BadParameter

@@ -180,6 +180,12 @@ def main(argv: Sequence[str] | None = None) -> None:
 
         if try_show(rest[1:]):
             return
+    if name == "exec":
+        # Fast path: `codex exec` start-up is measured to the first model request; typer's
+        # import costs more than the agent's own (see exec_run for the exact contract).
+        from codex_admin.cli.exec_run import try_exec
+
+        try_exec(rest)  # exits when it handled the invocation
     if name == "sandbox" and rest[:1] == ["linux"]:
         # Fast path: one start-up per confined command; typer's import costs more than the
         # rest (see sandbox_fast for the exact contract).

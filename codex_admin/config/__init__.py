@@ -66,6 +66,7 @@ if TYPE_CHECKING:
     from codex_admin.config.requirements_model import RequirementsToml
     from codex_admin.config.resolve import Flags
     from codex_admin.config.schema import SCHEMA_KINDS, json_schema, json_schema_text
+    from codex_admin.config.schema_check import schema_problems
     from codex_admin.config.spelling import suggest
     from codex_admin.config.toml_io import format_key, locate_key, parse_key_path, parse_toml_text
     from codex_admin.config.trust import TRUST_STATE_NAME
@@ -120,6 +121,7 @@ _EXPORTS = {
     "SCHEMA_KINDS": "codex_admin.config.schema",
     "json_schema": "codex_admin.config.schema",
     "json_schema_text": "codex_admin.config.schema",
+    "schema_problems": "codex_admin.config.schema_check",
     "suggest": "codex_admin.config.spelling",
     "format_key": "codex_admin.config.toml_io",
     "locate_key": "codex_admin.config.toml_io",
@@ -195,6 +197,7 @@ __all__ = [
     "read_file_bytes",
     "read_mdm_plist",
     "read_text_file",
+    "schema_problems",
     "suggest",
     "system_dir",
     "trust_project",

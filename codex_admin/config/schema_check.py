@@ -27,7 +27,7 @@ from typing import Any
 
 from codex_admin.config.checks import DELEGATED_MODELS, MODEL_CHECKS
 
-__all__ = ["SCHEMA_FILES", "Problem", "check", "known_keys", "schema_for"]
+__all__ = ["SCHEMA_FILES", "Problem", "check", "known_keys", "schema_for", "schema_problems"]
 
 Path_ = tuple[str | int, ...]
 
@@ -225,3 +225,7 @@ def _in_range(node: dict[str, Any], value: float) -> bool:
     if "exclusiveMinimum" in node and value <= node["exclusiveMinimum"]:
         return False
     return not ("exclusiveMaximum" in node and value >= node["exclusiveMaximum"])
+
+
+#: The public name: "which problems has this table?" (empty when valid), without pydantic.
+schema_problems = check

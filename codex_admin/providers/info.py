@@ -29,10 +29,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from pydantic import ValidationError
-
 from codex_admin import __version__
-from codex_admin.config import ModelProviderConfig
+from codex_admin.config import schema_problems
 from codex_admin.providers.errors import ProviderConfigError
 
 __all__ = [
@@ -217,16 +215,7 @@ def check_base_url(url: str, provider_id: str) -> str:
 
 
 def _from_config(provider_id: str, raw: Any, where: str) -> ProviderInfo:
-    try:
-        entry = ModelProviderConfig.model_validate(raw)
-    except ValidationError as err:
-        first = err.errors()[0]
-        loc = ".".join(str(p) for p in first.get("loc", ()))
-        raise ProviderConfigError(
-            f"invalid model provider `{provider_id}` in {where}"
-            f"{f' at `{loc}`' if loc else ''}: {first.get('msg')}",
-            provider=provider_id,
-        ) from None
+    entry = _Entry(_checked_entry(provider_id, raw, where))
     if entry.aws is not None:
         raise ProviderConfigError(
             f"model provider `{provider_id}` uses `aws` (Bedrock SigV4), which is not supported",
@@ -282,6 +271,42 @@ def _from_config(provider_id: str, raw: Any, where: str) -> ProviderInfo:
         stream_idle_timeout=(entry.stream_idle_timeout_ms or DEFAULT_STREAM_IDLE_TIMEOUT_MS) / 1000,
         requires_openai_auth=bool(entry.requires_openai_auth),
     )
+
+
+class _Entry:
+    """Attribute access to an already validated ``[model_providers.<id>]`` table."""
+
+    def __init__(self, table: Mapping[str, Any]) -> None:
+        self._table = table
+
+    def __getattr__(self, name: str) -> Any:
+        value = self._table.get(name)
+        return _Entry(value) if isinstance(value, Mapping) and name == "auth" else value
+
+
+def _checked_entry(provider_id: str, raw: Any, where: str) -> Mapping[str, Any]:
+    """``raw`` when it is a valid provider entry (the config engine's fast schema check, no
+    pydantic on the common path); else the model's error, located at the entry."""
+    if isinstance(raw, Mapping) and not schema_problems(
+        "config", {"model_providers": {provider_id: raw}}
+    ):
+        return raw
+    # Invalid: pydantic words the problem (imported only on this path).
+    from pydantic import ValidationError
+
+    from codex_admin.config import ModelProviderConfig
+
+    try:
+        ModelProviderConfig.model_validate(raw)
+    except ValidationError as err:
+        first = err.errors()[0]
+        loc = ".".join(str(p) for p in first.get("loc", ()))
+        raise ProviderConfigError(
+            f"invalid model provider `{provider_id}` in {where}"
+            f"{f' at `{loc}`' if loc else ''}: {first.get('msg')}",
+            provider=provider_id,
+        ) from None
+    return raw if isinstance(raw, Mapping) else {}
 
 
 def resolve_provider(
