@@ -1,0 +1,68 @@
+"""The package dependency graph stays a DAG, and the CLI holds no policy logic of its own."""
+
+from __future__ import annotations
+
+import ast
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent / "codex_admin"
+LEAVES = {"errors", "vocabulary", "pathrules", "telemetry"}
+
+
+def _graph() -> dict[str, set[str]]:
+    deps: dict[str, set[str]] = defaultdict(set)
+    for path in ROOT.rglob("*.py"):
+        parts = path.relative_to(ROOT).parts
+        package = parts[0].removesuffix(".py")
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names: list[str] = []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            for name in names:
+                if name.startswith("codex_admin."):
+                    target = name.split(".")[1]
+                    if target != package:
+                        deps[package].add(target)
+    return deps
+
+
+def test_no_package_import_cycle() -> None:
+    deps = _graph()
+    state: dict[str, str] = {}
+
+    def visit(node: str, path: list[str]) -> None:
+        state[node] = "open"
+        for nxt in sorted(deps.get(node, ())):
+            if state.get(nxt) == "open":
+                raise AssertionError(f"import cycle: {' -> '.join([*path, nxt])}")
+            if nxt not in state:
+                visit(nxt, [*path, nxt])
+        state[node] = "done"
+
+    for package in sorted(deps):
+        if package not in state:
+            visit(package, [package])
+
+
+def test_leaves_import_no_other_package() -> None:
+    deps = _graph()
+    for leaf in LEAVES:
+        assert deps.get(leaf, set()) <= LEAVES - {leaf} | {"errors"}, (leaf, deps.get(leaf))
+
+
+def test_the_agent_core_does_not_print_and_engines_do_not_import_the_cli() -> None:
+    for path in (ROOT / "agent").rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        calls = [
+            n
+            for n in ast.walk(tree)
+            if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "print"
+        ]
+        assert not calls, f"{path} prints; the agent core only emits events"
+    deps = _graph()
+    for package, targets in deps.items():
+        if package not in ("cli", "__main__"):
+            assert "cli" not in targets, f"{package} imports the CLI"
