@@ -20,7 +20,7 @@ from codex_admin.config import ConfigResult, codex_home, system_dir
 from codex_admin.errors import CodexError
 from codex_admin.governance.effective import Governance, load_governance
 from codex_admin.governance.loading import GovernanceRequest
-from codex_admin.managed import resolve_remote_requirements
+from codex_admin.managed import REMOTE_CONFIG_NAME
 
 __all__ = ["Check", "DoctorReport", "run_doctor"]
 
@@ -123,6 +123,14 @@ def _requirements_check(result: ConfigResult) -> Check:
 
 
 def _remote_check() -> Check:
+    if not (system_dir() / REMOTE_CONFIG_NAME).exists():
+        details: dict[str, Any] = {"configured": False, "url": None, "state": "not-configured"}
+        details.update(dict.fromkeys(("serial", "key_id", "created", "fetched_at", "cache_path")))
+        details["warnings"] = []
+        return Check("remote", "info", "no remote requirements source configured", details)
+    # httpx and cryptography: only when a remote source is configured.
+    from codex_admin.managed import resolve_remote_requirements
+
     try:
         remote = resolve_remote_requirements(system_dir(), codex_home())
     except CodexError as err:
