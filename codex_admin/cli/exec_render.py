@@ -14,24 +14,18 @@ from typing import Any, TextIO
 
 from codex_admin.agent import Event, ItemCompleted, ItemStarted, ItemUpdated, TurnCompleted
 
-__all__ = ["HumanRenderer", "JsonRenderer", "Renderer"]
-
-
-class Renderer:
-    def header(self, lines: Sequence[tuple[str, str]], prompt: str) -> None:
-        """The session summary printed before the first turn (human mode only)."""
-
-    def notice(self, text: str) -> None:
-        """A line about the run itself (e.g. "Reading prompt from stdin...")."""
-
-    def event(self, event: Event) -> None:
-        raise NotImplementedError
+__all__ = ["HumanRenderer", "JsonRenderer"]
 
 
 @dataclass
-class JsonRenderer(Renderer):
+class JsonRenderer:
+    """``--json``: every event as one line on ``out``; notices on ``err``."""
+
     out: TextIO
     err: TextIO
+
+    def header(self, lines: Sequence[tuple[str, str]], prompt: str) -> None:
+        """JSON mode prints no header: stdout holds events only."""
 
     def notice(self, text: str) -> None:
         self.err.write(text + "\n")
@@ -56,7 +50,7 @@ _BOLD, _DIM, _RED, _GREEN, _MAGENTA, _CYAN, _RESET = (
 
 
 @dataclass
-class HumanRenderer(Renderer):
+class HumanRenderer:
     """Codex's human transcript: progress on ``err``; ``final_message`` goes to stdout later."""
 
     err: TextIO

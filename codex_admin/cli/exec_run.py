@@ -205,7 +205,7 @@ def _exit(code: int) -> NoReturn:
 def run_exec_cli(args: ExecArgs) -> int:
     """One exec invocation: prompt, governance, session, rendering; returns the exit code."""
     from codex_admin.agent.bootstrap import SessionOptions, json_schema_file
-    from codex_admin.agent.exec import decide_exec_approval, git_guard, run_exec
+    from codex_admin.agent.exec import Renderer, decide_exec_approval, git_guard, run_exec
     from codex_admin.agent.rollout import find_rollout
     from codex_admin.cli.exec_prompt import read_prompt
     from codex_admin.cli.exec_render import HumanRenderer, JsonRenderer
@@ -237,8 +237,9 @@ def run_exec_cli(args: ExecArgs) -> int:
         state = find_rollout(
             governance.codex_home, session_id, cwd=None if all_dirs else governance.cwd
         )
+    renderer: Renderer
     if args.json_out:
-        renderer: Any = JsonRenderer(sys.stdout, sys.stderr)
+        renderer = JsonRenderer(sys.stdout, sys.stderr)
     else:
         use_color = args.color == "always" or (args.color == "auto" and sys.stderr.isatty())
         renderer = HumanRenderer(sys.stderr, use_color, str(governance.cwd))
