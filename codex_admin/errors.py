@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["CodexError", "Location", "format_location"]
+__all__ = ["CodexError", "Location", "format_location", "location_json"]
 
 
 class Location:
@@ -28,6 +28,17 @@ class Location:
 
     def __repr__(self) -> str:
         return f"Location({self.path!r}, {self.line!r}, {self.column!r})"
+
+    def to_json(self) -> dict[str, object]:
+        return {"path": self.path, "line": self.line, "column": self.column}
+
+
+def location_json(location: Location | None) -> dict[str, object]:
+    """``{"path", "line", "column"}`` of ``location``, all null when there is none: the shape
+    every JSON error and problem report in this project uses."""
+    if location is None:
+        return {"path": None, "line": None, "column": None}
+    return location.to_json()
 
 
 def format_location(path: str | Path, line: int | None = None, column: int | None = None) -> str:
@@ -67,11 +78,4 @@ class CodexError(Exception):
 
     def to_json(self) -> dict[str, object]:
         """Machine-readable form used by ``--json`` outputs."""
-        loc = self.location
-        return {
-            "message": self.message,
-            "path": loc.path if loc else None,
-            "line": loc.line if loc else None,
-            "column": loc.column if loc else None,
-            "hint": self.hint,
-        }
+        return {"message": self.message, **location_json(self.location), "hint": self.hint}

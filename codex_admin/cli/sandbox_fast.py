@@ -100,18 +100,7 @@ def run_linux(args: LinuxArgs) -> int:
     if args.json_out:
         from codex_admin.sandbox import bwrap_info
 
-        print_json(
-            {
-                "exit_code": result.exit_code,
-                "timed_out": result.timed_out,
-                "sandboxed": result.sandboxed,
-                "duration_ms": round(result.duration * 1000, 1),
-                "stdout": (result.stdout or b"").decode("utf-8", "replace"),
-                "stderr": (result.stderr or b"").decode("utf-8", "replace"),
-                "repairs": [r.to_json() for r in result.repairs],
-                "bwrap": bwrap_info() if result.sandboxed else None,
-            }
-        )
+        print_json({**result.to_json(), "bwrap": bwrap_info() if result.sandboxed else None})
     elif result.timed_out:
         sys.stderr.write(f"codex sandbox: command timed out after {args.timeout:g}s; killed\n")
     return result.exit_code

@@ -27,7 +27,7 @@ from codex_admin.config.features import (
 from codex_admin.config.schema_check import check, known_keys
 from codex_admin.config.spelling import suggest
 from codex_admin.config.toml_io import format_key, locate_key
-from codex_admin.errors import CodexError, Location
+from codex_admin.errors import CodexError, Location, location_json
 
 __all__ = [
     "ConfigValidationError",
@@ -52,13 +52,7 @@ class Issue:
         return f"{self.location}: {self.message}" if self.location else self.message
 
     def to_json(self) -> dict[str, object]:
-        loc = self.location
-        return {
-            "message": self.message,
-            "path": loc.path if loc else None,
-            "line": loc.line if loc else None,
-            "column": loc.column if loc else None,
-        }
+        return {"message": self.message, **location_json(self.location)}
 
 
 class ConfigValidationError(CodexError):

@@ -12,7 +12,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from codex_admin.errors import Location
+from codex_admin.errors import Location, location_json
 from codex_admin.hooks.matcher import Matcher, MatcherKind
 from codex_admin.vocabulary import HookEventName
 
@@ -119,13 +119,10 @@ class HookProblem:
         return f"{text}\n  hint: {self.hint}" if self.hint else text
 
     def to_json(self) -> dict[str, Any]:
-        loc = self.location
         return {
             "kind": self.kind.value,
             "message": self.message,
-            "path": loc.path if loc else None,
-            "line": loc.line if loc else None,
-            "column": loc.column if loc else None,
+            **location_json(self.location),
             "hook_id": self.hook_id,
             "hint": self.hint,
         }

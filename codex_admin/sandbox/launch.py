@@ -112,6 +112,18 @@ class RunResult:
     argv: list[str] = field(default_factory=list)
     repairs: list[Repair] = field(default_factory=list)
 
+    def to_json(self) -> dict[str, Any]:
+        """`codex sandbox --json`'s result document (captured output decoded as UTF-8)."""
+        return {
+            "exit_code": self.exit_code,
+            "timed_out": self.timed_out,
+            "sandboxed": self.sandboxed,
+            "duration_ms": round(self.duration * 1000, 1),
+            "stdout": (self.stdout or b"").decode("utf-8", "replace"),
+            "stderr": (self.stderr or b"").decode("utf-8", "replace"),
+            "repairs": [r.to_json() for r in self.repairs],
+        }
+
 
 def child_env(
     policy: SandboxPolicy, environ: Mapping[str, str] | None, proxy: ProxyEndpoints | None
