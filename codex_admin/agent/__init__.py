@@ -13,6 +13,8 @@ Module map:
 * :mod:`.output` -- head+tail truncation of command output for the model;
 * :mod:`.rollout` -- JSONL session records (0600, redacted) and resuming;
 * :mod:`.compaction` -- auto-compaction of a long history;
+* :mod:`.observability` -- the one translation into telemetry (spans, events, metrics of every
+  governance decision; a no-op without `[otel]`);
 * :mod:`.bootstrap` -- :func:`open_session`, the one entry point a front-end calls.
 
 Nothing in this package prints.

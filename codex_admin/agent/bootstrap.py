@@ -4,7 +4,9 @@ The one entry point a front-end calls. It resolves the model provider and its cr
 builds the context messages (base instructions, permissions, AGENTS.md, environment), the
 tools, the reviewer (the guardian for ``approvals_reviewer = "auto_review"`` under an asking
 approval policy, else a refusing one for headless runs), the sandbox session with its lazily
-started proxy, and the rollout -- or resumes a recorded thread.
+started proxy, and the rollout -- or resumes a recorded thread. Telemetry (`[otel]`) is started
+here too, and its observers are handed to the model client, the session proxy, the guardian and
+the hooks (:mod:`.observability`); without an exporter none of them gets one.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from codex_admin import __version__
 from codex_admin.agent.approvals import RefusingReviewer, Reviewer
 from codex_admin.agent.context import SessionContext, base_instructions, context_messages
 from codex_admin.agent.lifecycle import SessionHooks
+from codex_admin.agent.observability import SessionObservability
 from codex_admin.agent.rollout import RolloutState, RolloutWriter
 from codex_admin.agent.session import Session, SessionConfig, new_thread_id
 from codex_admin.agent.tools import PlanTool, ShellTool, ToolRegistry
@@ -36,6 +39,7 @@ from codex_admin.vocabulary import ApprovalPolicy, ApprovalsReviewer
 
 if TYPE_CHECKING:
     from codex_admin.guardian import Guardian
+    from codex_admin.providers import Credentials, ProviderInfo
 
 __all__ = ["SessionOptions", "open_session", "session_summary"]
 
@@ -158,7 +162,10 @@ async def open_session(
         auto_compact_token_limit=_int(config.get("model_auto_compact_token_limit")),
         extra={"compact_prompt": _text(config.get("compact_prompt"))},
     )
-    guardian = _guardian(governance) if options.reviewer is None else None
+    observe = _observability(
+        governance, options, provider, credentials, environ, thread_id, session_config.model
+    )
+    guardian = _guardian(governance, observe) if options.reviewer is None else None
     reviewer = options.reviewer or (
         _guardian_reviewer(guardian) if guardian is not None else RefusingReviewer()
     )
@@ -169,59 +176,134 @@ async def open_session(
         else:
             rollout = RolloutWriter.create(governance.codex_home, thread_id, redact=redact)
             rollout.write("session_meta", _meta(governance, thread_id, options, session_config))
-    async with ModelClient(
-        provider, credentials, environ=environ, originator=options.originator
-    ) as client:
-        services = SessionServices(
-            thread_id=thread_id,
-            governance=governance,
-            sandbox=governance.sandbox_session(),
-            reviewer=reviewer,
-            emit=lambda event: None,
-        )
-        patch_kind = _patch_tool_kind(config, session_config.model)
-        services.freeform_apply_patch = patch_kind == "freeform"
-        tools = ToolRegistry(
-            [
-                ShellTool(_find_heredoc, _run_intercepted_patch),
-                PatchTool(patch_kind),
-                PlanTool(),
-            ]
-        )
-        session = Session(
-            session_config,
-            services,
-            client,
-            tools,
-            rollout=rollout,
-            history=options.resume.history if options.resume else None,
-            resumed=options.resume is not None,
-        )
-        services.hooks = _session_hooks(governance, session)
-        if guardian is not None:
-            from codex_admin.agent.guardian_reviewer import network_decider
-
-            # Allow-list misses become network_access reviews; the proxy remembers the
-            # verdicts for the session (deny lists and managed denies are never reviewable).
-            decider = network_decider(
-                guardian,
-                lambda: list(services.running),
-                lambda: session.history,
-                governance.sandbox_mode,
-                thread_id,
+    proxy_options: dict[str, Any] = {}
+    audit_observer = observe.audit_observer()
+    if audit_observer is not None:  # every proxy allow/deny -> codex.network_proxy.*
+        proxy_options["audit_observer"] = audit_observer
+    try:
+        async with ModelClient(
+            provider,
+            credentials,
+            environ=environ,
+            originator=options.originator,
+            observer=observe.model_observer(),
+        ) as client:
+            services = SessionServices(
+                thread_id=thread_id,
+                governance=governance,
+                sandbox=governance.sandbox_session(**proxy_options),
+                reviewer=reviewer,
+                emit=lambda event: None,
+                observe=observe,
             )
-            services.sandbox = governance.sandbox_session(decider=SessionDecider(decider))
-        for warning in docs.warnings:
-            session.warn(warning)
-        try:
-            async with session:
-                yield session
-        finally:
+            patch_kind = _patch_tool_kind(config, session_config.model)
+            services.freeform_apply_patch = patch_kind == "freeform"
+            tools = ToolRegistry(
+                [
+                    ShellTool(_find_heredoc, _run_intercepted_patch),
+                    PatchTool(patch_kind),
+                    PlanTool(),
+                ]
+            )
+            session = Session(
+                session_config,
+                services,
+                client,
+                tools,
+                rollout=rollout,
+                history=options.resume.history if options.resume else None,
+                resumed=options.resume is not None,
+            )
+            services.hooks = _session_hooks(governance, session, observe)
             if guardian is not None:
-                await guardian.aclose()
+                from codex_admin.agent.guardian_reviewer import network_decider
+
+                # Allow-list misses become network_access reviews; the proxy remembers the
+                # verdicts for the session (deny lists and managed denies are never reviewable).
+                decider = network_decider(
+                    guardian,
+                    lambda: list(services.running),
+                    lambda: session.history,
+                    governance.sandbox_mode,
+                    thread_id,
+                )
+                services.sandbox = governance.sandbox_session(
+                    decider=SessionDecider(decider), **proxy_options
+                )
+            for warning in (*observe.take_warnings(), *docs.warnings):
+                session.warn(warning)
+            observe.session_started(
+                provider_name=provider.name,
+                approval_policy=governance.approval_policy.value,
+                sandbox_policy=governance.sandbox_mode.value,
+                config=config,
+                profile=_text(resolved.get("profile")),
+                fallbacks=governance.config.fallbacks,
+            )
+            try:
+                async with session:
+                    yield session
+            finally:
+                if guardian is not None:
+                    await guardian.aclose()
+    finally:
+        await observe.shutdown()  # idempotent: normally done, reported, as the session closed
 
 
-def _session_hooks(governance: Governance, session: Session) -> SessionHooks:
+def _observability(
+    governance: Governance,
+    options: SessionOptions,
+    provider: ProviderInfo,
+    credentials: Credentials,
+    environ: Mapping[str, str],
+    thread_id: str,
+    model: str,
+) -> SessionObservability:
+    """The session's telemetry from the merged `[otel]` table (off, and free, without one).
+
+    The credentials in use and the provider's header values are registered as secrets: they are
+    never exported, whatever a command prints or the model writes."""
+    otel = governance.config.config.get("otel")
+    if otel is None:
+        return SessionObservability.off()
+    # Deferred: without `[otel]` a session does not even load the telemetry session code.
+    from codex_admin.telemetry import SessionMeta, start_telemetry
+
+    secrets = [
+        *credentials.secrets(),
+        *(value for value in provider.headers(environ).values() if len(value) >= 8),
+    ]
+    if provider.experimental_bearer_token:
+        secrets.append(provider.experimental_bearer_token)
+    source = "exec" if options.exec_mode else "cli"
+    telemetry = start_telemetry(
+        otel,
+        codex_home=governance.codex_home,
+        originator=options.originator,
+        version=__version__,
+        meta=SessionMeta(
+            conversation_id=thread_id,
+            auth_mode=_auth_mode(credentials),
+            model=model,
+            slug=model,
+            terminal_type=environ.get("TERM", ""),
+            session_source=source,
+        ),
+        secrets=secrets,
+        environ=environ,
+    )
+    return SessionObservability(telemetry, credentials=credentials, session_source=source)
+
+
+def _auth_mode(credentials: Credentials) -> str:
+    if credentials.chatgpt:
+        return "chatgpt"
+    return "" if credentials.source == "none" else "apikey"
+
+
+def _session_hooks(
+    governance: Governance, session: Session, observe: SessionObservability
+) -> SessionHooks:
     """The hooks in force for this directory, every problem reported (never skipped silently),
     running with the session's secret-stripped environment."""
     from codex_admin.hooks import HookEngine, SessionInfo, discover_hooks, permission_mode
@@ -246,7 +328,7 @@ def _session_hooks(governance: Governance, session: Session) -> SessionHooks:
         )
         engine = HookEngine(hooks, info, env=env)
     is_user = governance.reviewer is ApprovalsReviewer.USER
-    return SessionHooks(engine, session.warn, reviewer_is_user=is_user)
+    return SessionHooks(engine, session.warn, reviewer_is_user=is_user, observe=observe)
 
 
 def _guardian_reviewer(guardian: Guardian) -> Reviewer:
@@ -257,9 +339,10 @@ def _guardian_reviewer(guardian: Guardian) -> Reviewer:
     return GuardianReviewer(guardian)
 
 
-def _guardian(governance: Governance) -> Guardian | None:
+def _guardian(governance: Governance, observe: SessionObservability) -> Guardian | None:
     """The guardian, when it answers approvals: ``auto_review`` under ``on-request`` (or a
-    granular policy). Under ``never``/``untrusted``/``on-failure`` it is never consulted."""
+    granular policy). Under ``never``/``untrusted``/``on-failure`` it is never consulted. Its
+    assessments are exported as ``codex.guardian.review``."""
     if (
         not governance.reviewer.is_auto
         or governance.approval_policy is not ApprovalPolicy.ON_REQUEST
@@ -268,7 +351,11 @@ def _guardian(governance: Governance) -> Guardian | None:
     from codex_admin.guardian import guardian_from_config
 
     roots = tuple(str(r) for r in governance.sandbox_policy().writable_roots)
-    return guardian_from_config(governance.config, workspace_roots=(str(governance.cwd), *roots))
+    return guardian_from_config(
+        governance.config,
+        workspace_roots=(str(governance.cwd), *roots),
+        on_event=observe.guardian_sink(),
+    )
 
 
 def _patch_tool_kind(config: Mapping[str, Any], model: str) -> str:

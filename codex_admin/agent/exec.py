@@ -135,4 +135,8 @@ async def run_exec(
                 watcher.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await watcher
+    # What the session reported while closing (e.g. telemetry that could not be exported:
+    # warnings, never errors of the run).
+    for event in session.pending_events():
+        renderer.event(event)
     return outcome

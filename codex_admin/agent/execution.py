@@ -16,6 +16,10 @@ Order, for one command the model asks for:
    sandbox evidently denied is offered for a retry without the sandbox -- again via the reviewer.
 4. **result**: exit code, wall time and head+tail truncated output go back to the model; the
    full (capped) output goes to the ``command_execution`` item.
+
+Each step is exported (:mod:`.observability`): the rules' verdict (``codex.execpolicy.decision``),
+who allowed or refused it (``codex.tool_decision``) and how the sandboxed run ended
+(``codex.sandbox_outcome``).
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from codex_admin.agent.approvals import ReviewContext, ReviewDecision, ShellApproval
+from codex_admin.agent.approvals import DecisionSource, ReviewContext, ReviewDecision, ShellApproval
 from codex_admin.agent.calls import ToolResult
 from codex_admin.agent.events import CommandExecutionItem, ItemStatus
 from codex_admin.agent.lifecycle import CURRENT_CALL
@@ -79,6 +83,7 @@ def looks_sandbox_denied(result: RunResult, output: str) -> bool:
 async def run_governed_command(ctx: TurnContext, request: CommandRequest) -> ToolResult:
     """Decide, ask, run and report one command (see the module docstring)."""
     governance = ctx.governance
+    observe = ctx.services.observe
     item = CommandExecutionItem(ctx.new_id(), command=shlex.join(request.argv))
     escalate = request.permissions is SandboxPermissions.REQUIRE_ESCALATED
     if escalate and ctx.approval_policy is ApprovalPolicy.NEVER:
@@ -88,6 +93,7 @@ async def run_governed_command(ctx: TurnContext, request: CommandRequest) -> Too
         permissions=request.permissions,
         requested_prefix_rule=request.prefix_rule,
     )
+    observe.execpolicy(request.argv, decision)
     requirement = decision.requirement
     if requirement.kind == "forbidden":
         return _declined(ctx, item, requirement.reason or "command rejected by policy")
@@ -105,15 +111,16 @@ async def run_governed_command(ctx: TurnContext, request: CommandRequest) -> Too
             return _declined(ctx, item, "approval required, but AskForApproval is set to Never")
         refusal = await _approve(ctx, request, reason, retry_reason=None)
         if refusal is not None:
-            return _declined(ctx, item, refusal)
+            return _declined(ctx, item, refusal, by_config=False)
         unsandboxed = unsandboxed or escalate
+    else:
+        observe.approved_by_config()
     ctx.start(item)
     result, output = await _run(ctx, request, sandboxed=not unsandboxed)
-    if (
-        not unsandboxed
-        and ctx.approval_policy in (ApprovalPolicy.ON_FAILURE, ApprovalPolicy.ON_REQUEST)
-        and looks_sandbox_denied(result, output)
-    ):
+    first = result
+    denied = not unsandboxed and looks_sandbox_denied(result, output)
+    escalated = False
+    if denied and ctx.approval_policy in (ApprovalPolicy.ON_FAILURE, ApprovalPolicy.ON_REQUEST):
         refusal = await _approve(
             ctx,
             request,
@@ -122,7 +129,20 @@ async def run_governed_command(ctx: TurnContext, request: CommandRequest) -> Too
         )
         if refusal is None:
             result, output = await _run(ctx, request, sandboxed=False)
+            escalated = True
+    observe.sandbox_outcome(
+        "escalated" if escalated else "sandbox_denied" if denied else _outcome(first),
+        initial_s=first.duration,
+        escalated_s=result.duration if escalated else None,
+        sandbox=(SandboxMode.DANGER_FULL_ACCESS if unsandboxed else ctx.sandbox_mode).value,
+    )
     return _report(ctx, item, request, result, output)
+
+
+def _outcome(result: RunResult) -> str:
+    if result.timed_out:
+        return "timeout"
+    return "success" if result.exit_code == 0 else "failed"
 
 
 async def _approve(
@@ -130,7 +150,9 @@ async def _approve(
 ) -> str | None:
     """None when approved; else the message the model gets. PermissionRequest hooks decide
     first; then the session's reviewer."""
+    observe = ctx.services.observe
     if request.argv in ctx.services.approved_commands:
+        observe.tool_decision(ReviewDecision.APPROVED_FOR_SESSION, DecisionSource.USER)
         return None
     hooked, hook_reason = await ctx.services.hooks.permission(ctx.turn_id)
     if hooked is True:
@@ -153,6 +175,7 @@ async def _approve(
         sandbox_mode=ctx.sandbox_mode.value,
     )
     review = await ctx.services.reviewer.review(approval, context)
+    observe.tool_decision(review.decision, review.source)
     if review.decision is ReviewDecision.ABORT:
         raise asyncio.CancelledError  # the reviewer aborted the turn
     if review.decision is ReviewDecision.APPROVED_FOR_SESSION:
@@ -162,7 +185,13 @@ async def _approve(
     return review.message or "exec command rejected by user"
 
 
-def _declined(ctx: TurnContext, item: CommandExecutionItem, message: str) -> ToolResult:
+def _declined(
+    ctx: TurnContext, item: CommandExecutionItem, message: str, *, by_config: bool = True
+) -> ToolResult:
+    """Refuse the command; ``by_config``: the rules or the approval policy refused it (a hook
+    or reviewer refusal was exported where it was decided)."""
+    if by_config:
+        ctx.services.observe.denied_by_config()
     item.status = ItemStatus.DECLINED
     item.aggregated_output = message
     ctx.complete(item)

@@ -18,7 +18,9 @@ when no hook is in force) with the agent's vocabulary:
 * ``PreCompact`` / ``SessionEnd``.
 
 Hooks run outside the sandbox with the session's secret-stripped environment; their warnings
-and failures become ``error`` items.
+and failures become ``error`` items. Every run is exported as ``codex.hook.run``, and a
+PreToolUse deny or a PermissionRequest allow/deny as ``codex.tool_decision`` with source
+``config`` (see :mod:`.observability`).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from codex_admin.agent.calls import ToolArgumentError, ToolCall, ToolResult, parse_arguments
+from codex_admin.agent.observability import SessionObservability
 from codex_admin.hooks import (
     EventOutcome,
     HookBlockedError,
@@ -98,8 +101,10 @@ class SessionHooks:
     warn: Callable[[str], None]
     reviewer_is_user: bool = False
     env: dict[str, str] = field(default_factory=dict)
+    observe: SessionObservability = field(default_factory=SessionObservability.off)
 
     def _report(self, outcome: EventOutcome) -> None:
+        self.observe.hook_runs(outcome)
         for message in (*outcome.warnings, *outcome.errors):
             self.warn(f"hook: {message}")
 
@@ -144,6 +149,7 @@ class SessionHooks:
                 try:
                     tool_input = pre.tool_input()
                 except HookBlockedError as blocked:
+                    self.observe.denied_by_config()
                     return ToolResult(f"blocked by hook: {blocked.reason}", success=False)
                 if pre.rewritten:
                     call = _rewritten(call, tool_input)
@@ -180,10 +186,12 @@ class SessionHooks:
         outcome = await self.engine.permission_request(state.hook_call, turn_id=turn_id)
         self._report(outcome)
         if outcome.decision is PermissionDecision.DENY:
+            self.observe.denied_by_config()
             return False, outcome.reason or "denied by a PermissionRequest hook"
         if outcome.decision is PermissionDecision.ALLOW and (
             outcome.allowed_by_managed or self.reviewer_is_user
         ):
+            self.observe.approved_by_config()
             return True, None
         return None, None
 

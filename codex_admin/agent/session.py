@@ -5,7 +5,9 @@ the authoritative output items of the completed response, run the tool calls the
 (concurrently when the model asked for parallel calls and every called tool allows it), append
 the outputs, and loop until a response has no tool calls. Tool errors the model should see are
 tool outputs, never turn failures. Auto-compaction runs between requests when the context gets
-too large. Everything is recorded in the rollout as it happens.
+too large. Everything is recorded in the rollout as it happens. Telemetry (a span per turn
+and per tool call, the prompt, the results) goes through ``services.observe``
+(:mod:`.observability`), and is flushed -- within its bound -- when the session closes.
 
 Use::
 
@@ -48,6 +50,7 @@ from codex_admin.agent.events import (
 )
 from codex_admin.agent.lifecycle import HookStop
 from codex_admin.agent.model import ModelStreamer, collect_response
+from codex_admin.agent.observability import TurnObservation
 from codex_admin.agent.response_items import message_text, reasoning_text
 from codex_admin.agent.rollout import RolloutWriter
 from codex_admin.agent.submissions import Interrupt, Shutdown, Submission, UserInput
@@ -157,6 +160,16 @@ class Session:
             assert isinstance(event, Event)
             yield event
 
+    def pending_events(self) -> list[Event]:
+        """The events queued and not consumed yet, without waiting (a front-end that stopped
+        reading at the end of its turn collects what the session said while closing)."""
+        found: list[Event] = []
+        while not self._events.empty():
+            event = self._events.get_nowait()
+            if isinstance(event, Event):
+                found.append(event)
+        return found
+
     async def close(self) -> None:
         """Stop after the running turn, close the sandbox session (proxy) and the rollout."""
         if self._runner is not None and not self._runner.done():
@@ -166,6 +179,9 @@ class Session:
             await self.services.hooks.close()
             await self.services.sandbox.close()
         finally:
+            # Export trouble is a warning, never an error of the run.
+            for warning in await self.services.observe.shutdown():
+                self.warn(warning)
             if self.rollout is not None:
                 self.rollout.close()
             self._events.put_nowait(_END)
@@ -216,8 +232,14 @@ class Session:
 
     async def _run_turn(self, submission: UserInput) -> None:
         turn_id = str(uuid.uuid4())
+        observe = self.services.observe
+        with observe.turn(turn_id, self.config.model) as turn:
+            observe.user_prompt(submission.text, submission.images)
+            await self._turn_loop(submission, turn_id, turn)
+
+    async def _turn_loop(self, submission: UserInput, turn_id: str, turn: TurnObservation) -> None:
         self._emit(TurnStarted(turn_id))
-        ctx = TurnContext(self.services, turn_id, self.history)
+        ctx = TurnContext(self.services, turn_id, self.history, turn)
         if self._stopped is not None:
             self._fail(ctx, self._stopped)
             return
@@ -240,6 +262,7 @@ class Session:
                     self.client, self._request(), lambda r: self._announce_retry(ctx, r)
                 )
                 usage = usage + response.usage
+                turn.usage(response.usage)
                 calls: list[ToolCall] = []
                 for item in response.items:
                     self._record(item)
@@ -276,6 +299,7 @@ class Session:
         self._emit(TurnCompleted(turn_id, usage, last_message))
 
     def _fail(self, ctx: TurnContext, message: str) -> None:
+        ctx.observation.failed()
         ctx.finish()
         self._emit(ErrorEvent(ctx.turn_id, message))
         self._emit(TurnFailed(ctx.turn_id, message))
@@ -309,6 +333,7 @@ class Session:
         kind = item.get("type")
         if kind == "message" and item.get("role") == "assistant":
             text = message_text(item)
+            ctx.observation.first_message()
             ctx.complete(AgentMessageItem(ctx.new_id(), text=text))
             return text
         if kind == "reasoning":
@@ -331,6 +356,7 @@ class Session:
         name = "shell" if call.kind == "local_shell" else call.name
         tool = self.tools.get(name)
         hooks = self.services.hooks
+        observe = self.services.observe
 
         async def run(ctx: TurnContext) -> ToolResult:
             async def handle(current: ToolCall) -> ToolResult:
@@ -339,7 +365,10 @@ class Session:
                 result: ToolResult = await tool.handle(current, ctx)
                 return result
 
-            return await hooks.run_tool(call, ctx.turn_id, handle)
+            with observe.tool_call(name, call.call_id, call.arguments) as observed:
+                result = await hooks.run_tool(call, ctx.turn_id, handle)
+                observed.finished(result.output, result.success)
+            return result
 
         return tool, run
 

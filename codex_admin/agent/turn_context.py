@@ -2,9 +2,10 @@
 
 :class:`SessionServices` are shared by every turn of a thread: the governance of the working
 directory, the one sandbox session (and its lazily started proxy), the reviewer, the commands
-approved for the session, and the event sink. :class:`TurnContext` adds the turn's id and keeps
-the items it opened, so the turn can guarantee that every ``item.started`` gets exactly one
-terminal ``item.completed`` -- even when the turn fails or is interrupted.
+approved for the session, the event sink and the session's telemetry (``observe``).
+:class:`TurnContext` adds the turn's id and keeps the items it opened, so the turn can guarantee
+that every ``item.started`` gets exactly one terminal ``item.completed`` -- even when the turn
+fails or is interrupted.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from codex_admin.agent.events import (
     TodoListItem,
 )
 from codex_admin.agent.lifecycle import SessionHooks
+from codex_admin.agent.observability import SessionObservability, TurnObservation
 from codex_admin.vocabulary import ApprovalPolicy, SandboxMode
 
 if TYPE_CHECKING:
@@ -48,6 +50,7 @@ class SessionServices:
     emit: Callable[[Event], None]
     freeform_apply_patch: bool = True
     hooks: SessionHooks = field(default_factory=lambda: SessionHooks(None, lambda _: None))
+    observe: SessionObservability = field(default_factory=SessionObservability.off)
     approved_commands: set[tuple[str, ...]] = field(default_factory=set)
     # argv of the commands running right now (the trigger of a proxy allow-list miss)
     running: list[tuple[str, ...]] = field(default_factory=list)
@@ -65,10 +68,12 @@ class TurnContext:
         services: SessionServices,
         turn_id: str,
         history: Sequence[dict[str, Any]],
+        observation: TurnObservation | None = None,
     ) -> None:
         self.services = services
         self.turn_id = turn_id
         self.history = history
+        self.observation = observation or TurnObservation.off()
         self._open: dict[str, Item] = {}
         self._closed: set[str] = set()
         self._plan: TodoListItem | None = None

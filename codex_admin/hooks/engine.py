@@ -325,6 +325,7 @@ class HookEngine:
             result.duration_ms,
             order,
             hook.id + suffix,
+            timed_out=result.timed_out,
         )
 
     def _start_async(

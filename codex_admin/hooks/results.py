@@ -113,6 +113,7 @@ class HookRun:
     duration_ms: int
     completion_order: int
     run_id: str
+    timed_out: bool = False  # killed at its timeout (status ``failed``; telemetry says timeout)
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -47,6 +47,7 @@ class CommandResult:
     signal: int | None = None
     stdout_truncated: bool = False
     stderr_truncated: bool = False
+    timed_out: bool = False
 
 
 class _Protocol(asyncio.subprocess.SubprocessStreamProtocol):
@@ -132,6 +133,7 @@ async def run_command(
         signal=-code if code is not None and code < 0 and not timed_out else None,
         stdout_truncated=stdout.truncated or not out.done() or out.cancelled(),
         stderr_truncated=stderr.truncated or not errs.done() or errs.cancelled(),
+        timed_out=timed_out,
     )
 
 

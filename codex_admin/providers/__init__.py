@@ -15,12 +15,15 @@ Public API (everything else in this package is private)::
   :mod:`.events` (:data:`ResponseEvent` is their union) and :class:`TokenUsage`;
 * the client -- :class:`ModelClient`, :func:`backoff_delay`, :func:`build_http_client` (also
   used for sign-in: custom CA, proxy policy), :func:`check_oss_server`;
+* telemetry seam -- :class:`ModelObserver` (``ModelClient(..., observer=...)``) and the
+  :class:`ApiAttempt` / :class:`SseObservation` reports it receives;
 * errors -- :class:`ModelProviderError` and its subclasses, :class:`ErrorKind`;
 * the sans-IO pieces, for tests and other transports -- :class:`SSEDecoder`,
   :class:`ResponsesParser`, :class:`ChatParser`, :func:`chat_messages`.
 
 Module map: ``info``, ``credentials``, ``request``, ``events``, ``errors``, ``sse``,
-``responses_wire``, ``chat_wire``, ``http`` (httpx client, CA, proxy), ``client``, ``oss``.
+``responses_wire``, ``chat_wire``, ``http`` (httpx client, CA, proxy), ``client``, ``observer``,
+``oss``.
 Depends on ``codex_admin.auth``, ``codex_admin.config`` and ``codex_admin.errors``; nothing
 here prints. Names resolve lazily (PEP 562): importing the package costs nothing until used.
 """
@@ -72,6 +75,7 @@ if TYPE_CHECKING:
         built_in_providers,
         resolve_provider,
     )
+    from codex_admin.providers.observer import ApiAttempt, ModelObserver, SseObservation
     from codex_admin.providers.oss import check_oss_server
     from codex_admin.providers.request import ModelRequest, output_schema_format
     from codex_admin.providers.responses_wire import ResponsesParser
@@ -116,6 +120,9 @@ _EXPORTS: dict[str, str] = {
     "WireApi": "codex_admin.providers.info",
     "built_in_providers": "codex_admin.providers.info",
     "resolve_provider": "codex_admin.providers.info",
+    "ApiAttempt": "codex_admin.providers.observer",
+    "ModelObserver": "codex_admin.providers.observer",
+    "SseObservation": "codex_admin.providers.observer",
     "check_oss_server": "codex_admin.providers.oss",
     "ModelRequest": "codex_admin.providers.request",
     "output_schema_format": "codex_admin.providers.request",
@@ -125,6 +132,7 @@ _EXPORTS: dict[str, str] = {
 }
 
 __all__ = [
+    "ApiAttempt",
     "AuthenticationFailed",
     "ChatParser",
     "CommandAuth",
@@ -135,6 +143,7 @@ __all__ = [
     "ErrorKind",
     "InvalidResponse",
     "ModelClient",
+    "ModelObserver",
     "ModelProviderError",
     "ModelRequest",
     "OutputItemAdded",
@@ -156,6 +165,7 @@ __all__ = [
     "SSEDecoder",
     "SSEEvent",
     "ServerError",
+    "SseObservation",
     "StreamError",
     "TokenUsage",
     "TransportError",

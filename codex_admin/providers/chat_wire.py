@@ -201,6 +201,7 @@ class ChatParser:
         self._provider = provider
         self._secrets = secrets
         self.done = False
+        self.last_kind: str | None = None  # what was fed last, for telemetry
         self._started = False
         self._text: list[str] = []
         self._reasoning: list[str] = []
@@ -223,9 +224,12 @@ class ChatParser:
 
     def feed(self, event: SSEEvent) -> list[ResponseEvent]:
         if self.done:
+            self.last_kind = None
             return []
         if event.data.strip() == "[DONE]":
+            self.last_kind = "done"
             return self.finish()
+        self.last_kind = "chat.completion.chunk"
         chunk = parse_json_event(event.data, self._provider)
         if "error" in chunk:
             raise classify_error(chunk["error"], provider=self._provider, secrets=self._secrets())

@@ -19,17 +19,21 @@ Headers: ``Authorization`` from the credentials, ``chatgpt-account-id`` for a Ch
 ``originator``, ``session-id`` / ``thread-id`` / ``x-client-request-id`` (as Codex 0.169), the
 provider's ``http_headers`` / ``env_http_headers`` and the
 request's ``extra_headers``. Nothing here prints or logs; secrets are redacted from every error.
+
+Telemetry: an optional ``observer`` (:mod:`.observer`) hears about every HTTP attempt and every
+server-sent event; without one the client does no extra work.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import random
 import ssl
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from typing import Any
 
 import httpx
@@ -49,6 +53,7 @@ from codex_admin.providers.errors import (
     redact,
 )
 from codex_admin.providers.events import (
+    Completed,
     RateLimits,
     RateLimitSnapshot,
     RateLimitWindow,
@@ -57,15 +62,19 @@ from codex_admin.providers.events import (
 )
 from codex_admin.providers.http import build_http_client
 from codex_admin.providers.info import ProviderInfo, WireApi
+from codex_admin.providers.observer import ApiAttempt, ModelObserver, SseObservation
 from codex_admin.providers.request import ModelRequest
 from codex_admin.providers.responses_wire import ResponsesParser, classify_error
-from codex_admin.providers.sse import SSEDecoder, SSEError
+from codex_admin.providers.sse import SSEDecoder, SSEError, SSEEvent
 
 __all__ = ["ModelClient", "backoff_delay"]
 
 BASE_DELAY = 0.2
 _MAX_ERROR_BODY = 64 * 1024
 _CHAT_TRAILER_GRACE = 2.0  # after a chat finish_reason, wait this long for usage / [DONE]
+_MAX_OBSERVED_ERROR = 512  # characters of an error body an observer is given
+_AUTH_HEADERS = frozenset({"authorization", "api-key", "x-api-key"})
+_REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-oai-request-id")
 
 
 def backoff_delay(attempt: int, rand: Callable[[], float] = random.random) -> float:
@@ -113,7 +122,8 @@ class ModelClient:
     """Streams model responses from one provider. Use as ``async with ModelClient(...)``.
 
     ``http`` injects an ``httpx.AsyncClient`` (else one is built for the provider's URL with
-    the custom CA and proxy policy); ``sleep`` and ``rand`` make retry timing testable.
+    the custom CA and proxy policy); ``sleep`` and ``rand`` make retry timing testable;
+    ``observer`` receives :class:`ApiAttempt` / :class:`SseObservation` reports (telemetry).
     """
 
     def __init__(
@@ -128,6 +138,7 @@ class ModelClient:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rand: Callable[[], float] = random.random,
         clock: Callable[[], float] = time.monotonic,
+        observer: ModelObserver | None = None,
     ) -> None:
         self.provider = provider
         self.credentials = credentials
@@ -141,6 +152,7 @@ class ModelClient:
         self._sleep = sleep
         self._rand = rand
         self._clock = clock
+        self._observer = observer
 
     def __repr__(self) -> str:
         return f"ModelClient(provider={self.provider.id!r}, endpoint={self.endpoint!r})"
@@ -265,17 +277,48 @@ class ModelClient:
             return "run `codex login` again (or check OPENAI_API_KEY)"
         return f"configure credentials for [model_providers.{provider.id}] (env_key or auth)"
 
+    def _observe_attempt(
+        self,
+        number: int,
+        started: float,
+        headers: Mapping[str, str],
+        response: httpx.Response | None,
+        error: str | None,
+    ) -> None:
+        observer = self._observer
+        if observer is None:
+            return
+        auth = next((name for name in headers if name.lower() in _AUTH_HEADERS), None)
+        request_id = None
+        if response is not None:
+            request_id = next(
+                (response.headers[h] for h in _REQUEST_ID_HEADERS if h in response.headers), None
+            )
+        observer.on_attempt(
+            ApiAttempt(
+                attempt=number,
+                duration_ms=(self._clock() - started) * 1000.0,
+                endpoint=self.endpoint,
+                status_code=response.status_code if response is not None else None,
+                error=error[:_MAX_OBSERVED_ERROR] if error is not None else None,
+                auth_header_attached=auth is not None,
+                auth_header_name=auth,
+                request_id=request_id,
+            )
+        )
+
     async def _open(
-        self, request: ModelRequest, result: list[httpx.Response]
+        self, request: ModelRequest, result: list[httpx.Response], attempts: Iterator[int]
     ) -> AsyncIterator[Retrying]:
         """POST with request-level retries, yielding their announcements; the accepted
-        response is appended to ``result``."""
+        response is appended to ``result``. ``attempts`` numbers the HTTP attempts."""
         body = self.body(request)
         limit = self.provider.request_max_retries
         attempt = 0
         refreshed = False
         while True:
             headers = await self._headers(request)
+            number, started = next(attempts), self._clock()
             try:
                 response = await self._http.send(
                     self._http.build_request("POST", self.endpoint, json=body, headers=headers),
@@ -296,6 +339,7 @@ class ModelClient:
                 ) from None
             except httpx.TransportError as err:
                 reason = redact(f"{type(err).__name__}: {err}", self._secrets())
+                self._observe_attempt(number, started, headers, None, reason)
                 if _certificate_failure(err):
                     raise TransportError(
                         f"TLS certificate of {self.endpoint} could not be verified: {reason}",
@@ -318,9 +362,13 @@ class ModelClient:
                 continue
             status = response.status_code
             if 200 <= status < 300:
+                self._observe_attempt(number, started, headers, response, None)
                 result.append(response)
                 return
             text = await self._error_text(response)
+            if self._observer is not None:
+                error = redact(text, self._secrets()) or f"HTTP {status} {response.reason_phrase}"
+                self._observe_attempt(number, started, headers, response, error)
             if status in (401, 403) and not refreshed:
                 refreshed = True
                 if await self.credentials.on_unauthorized(self._http):
@@ -345,9 +393,10 @@ class ModelClient:
         """Send ``request``; yield typed events until :class:`Completed` (see module doc)."""
         limit = self.provider.stream_max_retries
         attempt = 0
+        attempts = itertools.count(1)
         while True:
             try:
-                async for event in self._attempt(request):
+                async for event in self._attempt(request, attempts):
                     yield event
                 return
             except ModelProviderError as err:
@@ -358,18 +407,27 @@ class ModelClient:
                 yield Retrying(attempt, limit, delay, err.message, err.kind.value, "stream")
                 await self._sleep(delay)
 
-    async def _attempt(self, request: ModelRequest) -> AsyncIterator[ResponseEvent]:
+    async def _attempt(
+        self, request: ModelRequest, attempts: Iterator[int]
+    ) -> AsyncIterator[ResponseEvent]:
         result: list[httpx.Response] = []
-        async for retrying in self._open(request, result):
+        async for retrying in self._open(request, result, attempts):
             yield retrying
         response = result[0]
+        tracker = _SseTracker(self._observer, self._clock) if self._observer else None
         try:
-            async for event in self._events(response):
+            async for event in self._events(response, tracker):
                 yield event
+        except ModelProviderError as err:
+            if tracker is not None:
+                tracker.failed(err)
+            raise
         finally:
             await response.aclose()
 
-    async def _events(self, response: httpx.Response) -> AsyncIterator[ResponseEvent]:
+    async def _events(
+        self, response: httpx.Response, tracker: _SseTracker | None
+    ) -> AsyncIterator[ResponseEvent]:
         pid = self.provider.id
         ctype = response.headers.get("content-type", "")
         if "text/event-stream" not in ctype.lower():
@@ -408,7 +466,7 @@ class ModelClient:
                 break
             except TimeoutError:
                 if finishing and isinstance(parser, ChatParser):
-                    for event in parser.finish():
+                    for event in _finish(parser, tracker):
                         yield event
                     return
                 raise StreamError(
@@ -433,7 +491,7 @@ class ModelClient:
             if sse_events:
                 deadline = self._clock() + idle
             for sse in sse_events:
-                for event in parser.feed(sse):
+                for event in parser.feed(sse) if tracker is None else tracker.feed(parser, sse):
                     yield event
                 if parser.done:
                     return
@@ -444,12 +502,59 @@ class ModelClient:
                 f"malformed event stream from provider {self._name()}: {err}", provider=pid
             ) from None
         for sse in tail:
-            for event in parser.feed(sse):
+            for event in parser.feed(sse) if tracker is None else tracker.feed(parser, sse):
                 yield event
             if parser.done:
                 return
         if isinstance(parser, ChatParser):
-            for event in parser.finish():
+            for event in _finish(parser, tracker):
                 yield event
             return
         raise StreamError("stream closed before response.completed", provider=pid)
+
+
+def _finish(parser: ChatParser, tracker: _SseTracker | None) -> list[ResponseEvent]:
+    """The Chat wire's end of stream (no ``[DONE]``): flush, and report it as ``done``."""
+    events = parser.finish()
+    if tracker is not None:
+        tracker.report("done", events)
+    return events
+
+
+class _SseTracker:
+    """Reports each server-sent event to the observer: kind, time since the previous one,
+    usage on completion, and the failure that ended the stream (once)."""
+
+    __slots__ = ("_clock", "_failed", "_last", "_observer")
+
+    def __init__(self, observer: ModelObserver, clock: Callable[[], float]) -> None:
+        self._observer = observer
+        self._clock = clock
+        self._last = clock()
+        self._failed = False
+
+    def _elapsed_ms(self) -> float:
+        now = self._clock()
+        elapsed, self._last = (now - self._last) * 1000.0, now
+        return elapsed
+
+    def feed(self, parser: ResponsesParser | ChatParser, sse: SSEEvent) -> list[ResponseEvent]:
+        try:
+            events = parser.feed(sse)
+        except ModelProviderError as err:
+            self._failed = True
+            kind = parser.last_kind or "unknown"
+            self._observer.on_sse(SseObservation(kind, self._elapsed_ms(), err.message))
+            raise
+        self.report(parser.last_kind or "unknown", events)
+        return events
+
+    def report(self, kind: str, events: list[ResponseEvent]) -> None:
+        usage = next((e.usage for e in events if isinstance(e, Completed)), None)
+        self._observer.on_sse(SseObservation(kind, self._elapsed_ms(), None, usage))
+
+    def failed(self, err: ModelProviderError) -> None:
+        """The stream failed outside an event (idle timeout, closed early, transport)."""
+        if not self._failed:
+            self._failed = True
+            self._observer.on_sse(SseObservation("unknown", self._elapsed_ms(), err.message))

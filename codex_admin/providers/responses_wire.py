@@ -132,6 +132,7 @@ class ResponsesParser:
         self._provider = provider
         self._secrets = secrets
         self.done = False
+        self.last_kind: str | None = None  # the ``type`` of the event fed last (telemetry)
 
     def _item(self, payload: dict[str, Any]) -> dict[str, Any]:
         item = payload.get("item")
@@ -144,8 +145,10 @@ class ResponsesParser:
         return item
 
     def feed(self, event: SSEEvent) -> list[ResponseEvent]:
+        self.last_kind = event.event if event.event != "message" else None
         payload = parse_json_event(event.data, self._provider)
         kind = payload.get("type") or (event.event if event.event != "message" else None)
+        self.last_kind = kind if isinstance(kind, str) else None
         item_id = _str(payload.get("item_id"))
         if kind == "response.created":
             response = payload.get("response")

@@ -36,7 +36,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from codex_admin.errors import CodexError, Location
-from codex_admin.proxy.audit import AuditLog, BlockedRequest
+from codex_admin.proxy.audit import AuditLog, AuditObserver, BlockedRequest
 from codex_admin.proxy.context import ProxyContext, SniCheck
 from codex_admin.proxy.dial import Dialer, Streams
 from codex_admin.proxy.env import proxy_environment
@@ -82,6 +82,7 @@ class ProxyServer:
         unix_socket_dir: Path | None = None,
         mitm: bool | None = None,
         audit_log: Path | None = None,
+        audit_observer: AuditObserver | None = None,
         resolver: Resolver | None = None,
         allow_non_loopback: bool = False,
         decider: Decider | None = None,
@@ -125,6 +126,8 @@ class ProxyServer:
         self.max_connections = max_connections
         self.udp_idle_timeout = udp_idle_timeout  # a quiet SOCKS5 UDP association is closed
         self.audit = AuditLog(mode=policy.mode, jsonl_path=audit_log)
+        if audit_observer is not None:  # e.g. telemetry: every allow/deny, never a URL
+            self.audit.subscribe(audit_observer)
         # Chaining reads this process's proxy variables, and only when the policy opts in.
         routes = (
             UpstreamRoutes.from_environ(os.environ if upstream_env is None else upstream_env)

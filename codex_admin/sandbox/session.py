@@ -103,7 +103,8 @@ class SandboxSession:
     closes, so a hundred tool calls cost one proxy start-up, and the proxy's per-session state
     (approved hosts, audit) spans the whole session. The protected-name scan is cached across
     the session's runs too (:class:`.guard.TreeIndex`). Use as ``async with SandboxSession(...)``.
-    ``proxy_options`` are passed to :class:`ProxyServer` (resolver, audit_log, decider, ...).
+    ``proxy_options`` are passed to :class:`ProxyServer` (resolver, audit_log, audit_observer,
+    decider, ...).
     The network policy is built from ``network_config`` and ``managed_network``, or by
     ``network_policy`` (a zero-argument callable), the first time a command needs it.
     """

@@ -709,8 +709,9 @@ class Telemetry:
         """``codex.hook.run``: one lifecycle hook command finished.
 
         ``hook_event``: PreToolUse, PostToolUse, UserPromptSubmit, Stop, ...; ``source``:
-        managed | user | project; ``outcome``: success | blocked | error | timeout. The command
-        and the hook's message (stderr / systemMessage / reason) are logs only.
+        where it was defined (``requirements``, ``managed_config``, ``user``, ``project``, ...);
+        ``outcome``: success | blocked | stopped | error | timeout. The command and the hook's
+        message (stderr / systemMessage / reason) are logs only.
         """
         sink = self._sink
         if sink is None:
@@ -835,7 +836,7 @@ class _Scope:
 class TurnScope(_Scope):
     """The open ``codex.turn`` span. Mark the first token / first message and add token usage."""
 
-    __slots__ = ("_model", "_tool_calls", "_ttfm", "_ttft", "_turn_id", "_usage")
+    __slots__ = ("_failed", "_model", "_tool_calls", "_ttfm", "_ttft", "_turn_id", "_usage")
 
     def __init__(
         self, telemetry: Telemetry | None, sink: Sink | None, turn_id: str, model: str | None
@@ -847,6 +848,7 @@ class TurnScope(_Scope):
         self._ttft: float | None = None
         self._ttfm: float | None = None
         self._usage: TokenUsage | None = None
+        self._failed = False
 
     def __enter__(self) -> TurnScope:
         self._open("codex.turn", {"turn.id": self._turn_id, "model": self._model})
@@ -861,7 +863,7 @@ class TurnScope(_Scope):
         telemetry, sink = self._telemetry, self._sink
         if telemetry is None or sink is None:
             return
-        tags: dict[str, object] = {"success": exc_type is None}
+        tags: dict[str, object] = {"success": exc_type is None and not self._failed}
         telemetry._duration(sink, Metric.TURN_E2E_DURATION, self.elapsed_ms(), tags)
         if self._ttft is not None:
             telemetry._duration(sink, Metric.TURN_TTFT_DURATION, self._ttft, {})
@@ -886,6 +888,10 @@ class TurnScope(_Scope):
                 )
             self._span.set_attributes(attributes)
         self._close()
+
+    def failed(self) -> None:
+        """The turn ended in failure without an exception (``success=false`` on its metrics)."""
+        self._failed = True
 
     def first_token(self) -> None:
         """The first streamed token arrived (``codex.turn.ttft.duration_ms``)."""

@@ -93,6 +93,7 @@ def test_timeout_fails_open(hk: Hooks) -> None:
     outcome = run(engine.pre_tool_use(BASH, turn_id="t"))
     assert not outcome.blocked
     assert outcome.errors == (f"{outcome.runs[0].hook.id}: hook timed out after 1s",)
+    assert outcome.runs[0].timed_out  # telemetry's codex.hook.run outcome "timeout"
 
 
 def test_plain_text_and_empty_stdout_are_ignored(hk: Hooks) -> None:

@@ -74,6 +74,7 @@ def test_timeout_kills_the_hook(tmp_path: Path, hk: Hooks) -> None:
     )
     assert time.monotonic() - started < 5
     assert result.error == "hook timed out after 1s" and result.exit_code is None
+    assert result.timed_out
     time.sleep(0.1)
     assert not _alive(int(pidfile.read_text()))
 

@@ -8,7 +8,8 @@ outside the roots, a protected name at any depth, $CODEX_HOME or the system dir 
 approval policy decides; ``never`` refuses) → commit **atomically** (all or nothing, and refused
 if any target moved or changed since the preview, so an approval covers exactly the bytes
 written). The standalone `codex apply-patch` keeps Codex's non-atomic default; the agent never
-leaves a half-applied patch behind.
+leaves a half-applied patch behind. Who allowed or refused it is exported as
+``codex.tool_decision`` (:mod:`codex_admin.agent.observability`).
 """
 
 from __future__ import annotations
@@ -88,7 +89,9 @@ async def apply_patch_governed(ctx: TurnContext, text: str, workdir: Path) -> To
     fs = LocalFileSystem(workdir)
     policy = _policy(ctx)
     report = check_targets(patch, fs, policy)
+    observe = ctx.services.observe
     if report.verdict is Verdict.DENY:
+        observe.denied_by_config()
         return ToolResult("patch rejected: " + "; ".join(report.reasons), success=False)
     try:
         changes = preview(patch, fs)
@@ -109,6 +112,8 @@ async def apply_patch_governed(ctx: TurnContext, text: str, workdir: Path) -> To
             item.status = ItemStatus.DECLINED
             ctx.complete(item)
             return ToolResult(refusal, success=False)
+    else:
+        observe.approved_by_config()
     try:
         result = commit(changes, fs, checked=report)
     except PatchError as err:
@@ -131,6 +136,7 @@ async def _approve(
     reasons: list[str],
 ) -> str | None:
     if ctx.approval_policy is ApprovalPolicy.NEVER:
+        ctx.services.observe.denied_by_config()
         return NEVER_ASK
     hooked, hook_reason = await ctx.services.hooks.permission(ctx.turn_id)
     if hooked is True:
@@ -150,6 +156,7 @@ async def _approve(
         sandbox_mode=ctx.sandbox_mode.value,
     )
     review = await ctx.services.reviewer.review(approval, context)
+    ctx.services.observe.tool_decision(review.decision, review.source)
     if review.decision is ReviewDecision.ABORT:
         raise asyncio.CancelledError  # the reviewer aborted the turn
     if review.decision.approved:
