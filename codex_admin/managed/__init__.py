@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     )
     from codex_admin.managed.review import diff_sources
     from codex_admin.managed.signing import (
+        DEFAULT_VALIDITY,
         MANIFEST_NAME,
         SIGNATURE_NAME,
         BundleInfo,
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
         load_private_key,
         load_public_key,
         pack_bundle,
+        parse_duration,
         public_key_text,
         sign_bundle,
         verify_bundle,
@@ -65,6 +67,7 @@ _EXPORTS = {
     "RemoteConfig": "codex_admin.managed.remote_config",
     "read_remote_config": "codex_admin.managed.remote_config",
     "diff_sources": "codex_admin.managed.review",
+    "DEFAULT_VALIDITY": "codex_admin.managed.signing",
     "MANIFEST_NAME": "codex_admin.managed.signing",
     "SIGNATURE_NAME": "codex_admin.managed.signing",
     "BundleInfo": "codex_admin.managed.signing",
@@ -73,6 +76,7 @@ _EXPORTS = {
     "load_private_key": "codex_admin.managed.signing",
     "load_public_key": "codex_admin.managed.signing",
     "pack_bundle": "codex_admin.managed.signing",
+    "parse_duration": "codex_admin.managed.signing",
     "public_key_text": "codex_admin.managed.signing",
     "sign_bundle": "codex_admin.managed.signing",
     "verify_bundle": "codex_admin.managed.signing",
@@ -90,6 +94,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "CACHE_NAME",
+    "DEFAULT_VALIDITY",
     "FORMATS",
     "MANIFEST_NAME",
     "REMOTE_CONFIG_NAME",
@@ -113,6 +118,7 @@ __all__ = [
     "load_public_key",
     "load_remote_requirements",
     "pack_bundle",
+    "parse_duration",
     "public_key_text",
     "read_remote_config",
     "resolve_remote_requirements",
