@@ -14,9 +14,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from codex_admin.config import Issue
+from codex_admin.errors import CodexError, Location
 from codex_admin.managed.diff import LOOSER, NEUTRAL, TIGHTER, Change
 
-__all__ = ["diff_rule_files", "execpolicy_available"]
+__all__ = ["check_rule_files", "diff_rule_files", "execpolicy_available"]
 
 _RANK = {"allow": 0, "prompt": 1, "forbidden": 2, "deny": 2}
 
@@ -31,6 +33,20 @@ def _module() -> Any:
 def execpolicy_available() -> bool:
     module = _module()
     return module is not None and hasattr(module, "load_policy_files")
+
+
+def check_rule_files(paths: Sequence[Path]) -> list[Issue]:
+    """One located issue per ``*.rules`` file that does not load (each file on its own)."""
+    if not paths or not execpolicy_available():
+        return []
+    module = _module()
+    issues = []
+    for path in paths:
+        try:
+            module.load_policy_files([str(path)])
+        except CodexError as err:
+            issues.append(Issue(err.message, err.location or Location(path)))
+    return issues
 
 
 def _load(paths: Sequence[Path]) -> dict[str, Any]:

@@ -30,7 +30,7 @@ import json
 import os
 import stat
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,6 +42,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from codex_admin.config import read_file_bytes, read_text_file
 from codex_admin.errors import CodexError, Location
+from codex_admin.managed.output import write_output
 
 __all__ = [
     "DEFAULT_VALIDITY",
@@ -335,18 +336,15 @@ def sign_bundle(
     serial: int | None = None,
     now: float | None = None,
     valid_for: float | None = DEFAULT_VALIDITY,
-    check: Callable[[Mapping[str, bytes]], None] | None = None,
 ) -> BundleInfo:
     """Write the manifest and detached signature for every file in ``bundle_dir``.
 
     The default serial is ``max(previous serial + 1, unix time)``: monotonic on one machine and
     roughly ordered across signing machines. An explicit ``serial`` must exceed the previous one.
-    ``valid_for`` (seconds; None = no expiry) sets the signed ``expires``. ``check`` sees the
-    files before anything is written and raises to refuse them (the CLI validates the policy).
+    ``valid_for`` (seconds; None = no expiry) sets the signed ``expires``. This signs any files;
+    :func:`codex_admin.managed.sign_policy_bundle` checks the policy first.
     """
     files = read_bundle_files(bundle_dir)
-    if check is not None:
-        check(files)
     if not files:
         raise CodexError(f"bundle directory {bundle_dir} has no files to sign")
     previous = _previous_serial(bundle_dir)
@@ -371,12 +369,10 @@ def sign_bundle(
         "key_id": key_id(private_key.public_key()),
         "signature": base64.b64encode(private_key.sign(body)).decode("ascii"),
     }
-    (bundle_dir / MANIFEST_NAME).write_text(
-        json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8"
-    )
-    (bundle_dir / SIGNATURE_NAME).write_text(
-        json.dumps(signature, indent=2, sort_keys=True) + "\n", encoding="utf-8"
-    )
+    # Atomic, and never through a link (read_bundle_files refused any symlink above).
+    for name, document in ((MANIFEST_NAME, manifest), (SIGNATURE_NAME, signature)):
+        text = json.dumps(document, indent=2, sort_keys=True) + "\n"
+        write_output(bundle_dir, name, text.encode("utf-8"), 0o644)
     return _info(manifest, signature["key_id"], body)
 
 
