@@ -17,6 +17,7 @@ from codex_admin.cli.app import make_app
 from codex_admin.cli.common import JsonOpt, toml_value
 from codex_admin.cli.json_errors import JsonErrorCommand, json_errors
 from codex_admin.cli.output import print_json, print_warnings
+from codex_admin.errors import CodexError
 
 app = make_app("Build, inspect, diff, sign and verify managed policy.")
 
@@ -237,8 +238,6 @@ def sign(
     Example: codex managed sign --key policy-signing.key --valid-for 7d bundle/
     """
     from codex_admin.managed import parse_duration, sign_policy_bundle
-
-    from codex_admin.errors import CodexError
 
     with json_errors(json_out, command="codex managed sign"):
         try:
