@@ -15,7 +15,7 @@ import typer
 
 from codex_admin.cli.app import make_app
 from codex_admin.cli.common import JsonOpt, toml_value
-from codex_admin.cli.json_errors import JsonErrorCommand, json_errors
+from codex_admin.cli.json_errors import json_errors
 from codex_admin.cli.output import print_json, print_warnings
 from codex_admin.errors import CodexError
 
@@ -26,7 +26,7 @@ EXIT_LOOSENS = 3
 StrictOpt = Annotated[bool, typer.Option("--strict", help="Fail on warnings too (exit 1)")]
 
 
-@app.command("build", cls=JsonErrorCommand)
+@app.command("build")
 def build(
     out: Annotated[Path, typer.Option("--out", metavar="DIR", help="Output directory")],
     config: Annotated[
@@ -97,7 +97,7 @@ def build(
         sys.stdout.write(f"wrote {path}\n")
 
 
-@app.command("inspect", cls=JsonErrorCommand)
+@app.command("inspect")
 def inspect(
     source: Annotated[
         Path,
@@ -150,7 +150,7 @@ def inspect(
     print_warnings(view.warnings)
 
 
-@app.command("diff", cls=JsonErrorCommand)
+@app.command("diff")
 def diff(
     old: Annotated[Path, typer.Argument(metavar="OLD", help="Current policy (file or directory)")],
     new: Annotated[Path, typer.Argument(metavar="NEW", help="Proposed policy (file or directory)")],
@@ -180,7 +180,7 @@ def diff(
         raise typer.Exit(EXIT_LOOSENS)
 
 
-@app.command("keygen", cls=JsonErrorCommand)
+@app.command("keygen")
 def keygen(
     out: Annotated[
         Path,
@@ -211,7 +211,7 @@ def keygen(
     )
 
 
-@app.command("sign", cls=JsonErrorCommand)
+@app.command("sign")
 def sign(
     bundle: Annotated[Path, typer.Argument(metavar="BUNDLE_DIR", help="Bundle directory")],
     key: Annotated[
@@ -249,7 +249,7 @@ def sign(
     _render_bundle(signed.info.to_json(), json_out, "signed")
 
 
-@app.command("verify", cls=JsonErrorCommand)
+@app.command("verify")
 def verify(
     bundle: Annotated[Path, typer.Argument(metavar="BUNDLE_DIR", help="Bundle directory")],
     pubkey: Annotated[
@@ -274,7 +274,7 @@ def verify(
     _render_bundle(info.to_json(), json_out, "verified")
 
 
-@app.command("pack", cls=JsonErrorCommand)
+@app.command("pack")
 def pack(
     bundle: Annotated[Path, typer.Argument(metavar="BUNDLE_DIR", help="Signed bundle directory")],
     out: Annotated[
@@ -296,7 +296,7 @@ def pack(
     sys.stdout.write(f"wrote {written}\n")
 
 
-@app.command("remote", cls=JsonErrorCommand)
+@app.command("remote")
 def remote(json_out: JsonOpt = False) -> None:
     """Fetch (or use the cache of) the remote requirements now and show their state.
 
