@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -203,13 +204,14 @@ def _matches(pattern: KeyPath, path: KeyPath) -> bool:
     )
 
 
-class _Kind:
+class _Kind(ABC):
     """How one kind of field is judged. ``unit`` kinds judge a whole table themselves."""
 
     unit = False
 
+    @abstractmethod
     def judge(self, area: _Area, key: KeyPath, old: Any, new: Any) -> list[Change]:
-        raise NotImplementedError
+        """The changes between ``old`` and ``new`` (never equal) at ``key``."""
 
 
 def _label(key: KeyPath) -> str:

@@ -182,6 +182,7 @@ def load_policy(path: Path) -> PolicyView:
         config = config_file if config_file.is_file() else None
         requirements = req_file if req_file.is_file() else None
         report = check_policy_files(config, requirements)
+        report.errors += check_rule_files([path / name for name in read_rules_files(path)])
         report.raise_if_failed("invalid policy")
         view = _evaluate(
             path,

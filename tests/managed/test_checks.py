@@ -481,3 +481,13 @@ def test_pack_out_directory_or_missing_parent_is_a_clear_error(
     unsigned = _bundle(tmp_path / "u", {"requirements.toml": REQUIREMENTS})
     run = codex(["managed", "pack", str(unsigned), "--out", "u.json"], env, tmp_path)
     assert run.returncode == 1 and "bundle is not signed" in run.stderr
+
+
+def test_inspect_directory_reports_a_rules_file_that_does_not_load(tmp_path: Path) -> None:
+    write(tmp_path / "policy", "requirements.toml", REQUIREMENTS)
+    write(
+        tmp_path / "policy" / "rules", "x.rules", 'prefix_rule(pattern=["x"], decision="maybe")\n'
+    )
+    with pytest.raises(PolicyCheckError, match="invalid policy") as info:
+        load_policy(tmp_path / "policy")
+    assert info.value.location is not None and info.value.location.path.endswith("x.rules")
