@@ -37,7 +37,12 @@ PatchArg = Annotated[
 ]
 DirOpt = Annotated[
     Path | None,
-    typer.Option("-C", "--cd", help="Directory the patch's relative paths resolve against"),
+    typer.Option(
+        "-C",
+        "--cd",
+        metavar="DIR",
+        help="Directory the patch's relative paths resolve against",
+    ),
 ]
 AtomicOpt = Annotated[
     bool,
@@ -81,7 +86,10 @@ def apply_patch_command(
     atomic: AtomicOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Apply PATCH to the files under the working directory."""
+    """Apply PATCH to the files under the working directory.
+
+    Example: codex apply-patch --atomic < change.patch
+    """
     try:
         result = apply(parse(_read_patch(patch)), LocalFileSystem(_cwd(cwd)), atomic=atomic)
     except CodexError as error:

@@ -22,21 +22,38 @@ if TYPE_CHECKING:
     from codex_admin.governance import Governance, GovernanceRequest
 
 CwdOpt = Annotated[
-    Path | None, typer.Option("-C", "--cd", help="Working directory (drives project discovery)")
+    Path | None,
+    typer.Option("-C", "--cd", metavar="DIR", help="Working directory (drives project discovery)"),
 ]
 OverrideOpt = Annotated[
     list[str] | None,
-    typer.Option("-c", "--config", help="Override a config key: KEY=VALUE (TOML value)"),
+    typer.Option(
+        "-c", "--config", metavar="KEY=VALUE", help="Override a config key (TOML value; repeatable)"
+    ),
 ]
-ProfileOpt = Annotated[str | None, typer.Option("--profile", "-p", help="Use [profiles.NAME]")]
-ModelOpt = Annotated[str | None, typer.Option("-m", "--model", help="Model override")]
+ProfileOpt = Annotated[
+    str | None, typer.Option("--profile", "-p", metavar="NAME", help="Use [profiles.NAME]")
+]
+ModelOpt = Annotated[
+    str | None, typer.Option("-m", "--model", metavar="MODEL", help="Model override")
+]
 SandboxOpt = Annotated[
     str | None,
-    typer.Option("-s", "--sandbox", help="read-only | workspace-write | danger-full-access"),
+    typer.Option(
+        "-s",
+        "--sandbox",
+        metavar="MODE",
+        help="read-only | workspace-write | danger-full-access",
+    ),
 ]
 ApprovalOpt = Annotated[
     str | None,
-    typer.Option("-a", "--ask-for-approval", help="untrusted | on-failure | on-request | never"),
+    typer.Option(
+        "-a",
+        "--ask-for-approval",
+        metavar="POLICY",
+        help="untrusted | on-failure | on-request | never",
+    ),
 ]
 FullAutoOpt = Annotated[
     bool, typer.Option("--full-auto", help="workspace-write sandbox + on-request approvals")

@@ -85,7 +85,9 @@ def show(
 
 @app.command("explain")
 def explain(
-    key: Annotated[str, typer.Argument(help="Dotted key, e.g. sandbox_mode or features.hooks")],
+    key: Annotated[
+        str, typer.Argument(metavar="KEY", help="Dotted key, e.g. sandbox_mode or features.hooks")
+    ],
     json_out: JsonOpt = False,
     cwd: CwdOpt = None,
     config: OverrideOpt = None,
@@ -98,7 +100,10 @@ def explain(
     oss: OssOpt = False,
     strict: StrictOpt = False,
 ) -> None:
-    """Every layer's value for KEY, which one won and why, and any requirement on it."""
+    """Every layer's value for KEY, which one won and why, and any requirement on it.
+
+    Example: codex config explain sandbox_mode
+    """
     from codex_admin.config import explain_key
 
     result = _load(cwd, config, profile, model, sandbox, approval, full_auto, bypass, oss, strict)
@@ -146,15 +151,20 @@ def _render_explain(report: dict[str, Any]) -> None:
 
 @app.command("validate")
 def validate(
-    paths: Annotated[list[Path], typer.Argument(help="Files to check")],
+    paths: Annotated[list[Path], typer.Argument(metavar="FILE", help="Files to check")],
     kind: Annotated[
         str | None,
-        typer.Option("--kind", help="config | managed | requirements (default: by name)"),
+        typer.Option(
+            "--kind", metavar="KIND", help="config | managed | requirements (default: by name)"
+        ),
     ] = None,
     json_out: JsonOpt = False,
     strict: StrictOpt = False,
 ) -> None:
-    """Schema and semantic checks with located errors; exit 1 on any error."""
+    """Schema and semantic checks with located errors; exit 1 on any error.
+
+    Example: codex config validate managed/standard/requirements.toml
+    """
     from codex_admin.config import KINDS, suggest, validate_files
 
     if kind is not None and kind not in KINDS:
@@ -179,9 +189,12 @@ def validate(
 
 @app.command("schema")
 def schema(
-    kind: Annotated[str, typer.Argument(help="config | requirements")] = "config",
+    kind: Annotated[str, typer.Argument(metavar="KIND", help="config | requirements")] = "config",
 ) -> None:
-    """JSON Schema generated from the models (managed/schema/*.json are made by this)."""
+    """JSON Schema generated from the models (managed/schema/*.json are made by this).
+
+    Example: codex config schema requirements > requirements.schema.json
+    """
     from codex_admin.config import SCHEMA_KINDS, json_schema_text
 
     if kind not in SCHEMA_KINDS:
@@ -194,7 +207,8 @@ def schema(
 @app.command("trust")
 def trust(
     directory: Annotated[
-        Path | None, typer.Argument(help="A directory of the project (default: the current one)")
+        Path | None,
+        typer.Argument(metavar="DIR", help="A directory of the project (default: the current one)"),
     ] = None,
     untrusted: Annotated[
         bool, typer.Option("--untrusted", help="Mark the project untrusted instead")

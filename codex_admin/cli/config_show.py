@@ -176,6 +176,8 @@ def try_show(args: Sequence[str]) -> bool:
         render_show(load_governed_config(request), bool(parsed.get("json")))
         sys.stdout.flush()
     except CodexError as err:
+        if parsed.get("json"):  # the JSON error object, as every command prints it
+            print_json({"error": err.to_json()}, pretty=False)
         sys.stdout.flush()
         sys.stderr.write(f"error: {err}\n")
         sys.exit(1)

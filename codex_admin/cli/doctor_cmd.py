@@ -11,9 +11,7 @@ from codex_admin.cli.app import make_app
 from codex_admin.cli.common import CwdOpt, JsonOpt, OverrideOpt, ProfileOpt, governance_request
 from codex_admin.cli.output import print_json
 
-app = make_app(
-    "Diagnose configuration, requirements, rules, sandbox and proxy.", invoke_without_command=True
-)
+app = make_app(None, invoke_without_command=True)  # help: the callback docstring
 
 _MARK = {"ok": "ok   ", "info": "info ", "warn": "WARN ", "error": "ERROR"}
 
@@ -25,7 +23,12 @@ def doctor(
     profile: ProfileOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Check everything that decides whether Codex runs governed here, with fixes."""
+    """Check everything that decides whether Codex runs governed here, with fixes.
+
+    Exit 0 when no check is an error (warnings included), 1 when one is.
+
+    Example: codex doctor --json
+    """
     from codex_admin.governance import run_doctor
 
     report = run_doctor(governance_request(cwd, overrides, profile=profile))

@@ -39,7 +39,9 @@ _TRAILING = {"allow_interspersed_args": False}
 
 RulesOpt = Annotated[
     list[Path] | None,
-    typer.Option("-r", "--rules", help="A rules file (repeatable; parsed in order)"),
+    typer.Option(
+        "-r", "--rules", metavar="FILE", help="A rules file (repeatable; parsed in order)"
+    ),
 ]
 ArgvArg = Annotated[list[str], typer.Argument(help="The command to evaluate", metavar="ARGV")]
 
@@ -75,7 +77,7 @@ def check(
     argv: ArgvArg,
     rules: Annotated[
         list[Path],
-        typer.Option("-r", "--rules", help="A rules file (required, repeatable)"),
+        typer.Option("-r", "--rules", metavar="FILE", help="A rules file (required, repeatable)"),
     ],
     resolve_host_executables: Annotated[
         bool,
@@ -137,11 +139,20 @@ def explain(
     cwd: CwdOpt = None,
     approval_policy: Annotated[
         ApprovalPolicy | None,
-        typer.Option("--approval-policy", help="Default: the configuration's approval_policy"),
+        typer.Option(
+            "--approval-policy",
+            metavar="POLICY",
+            help="untrusted | on-failure | on-request | never (default: the configuration's)",
+        ),
     ] = None,
     sandbox: Annotated[
         SandboxMode | None,
-        typer.Option("--sandbox", help="Default: the configuration's sandbox_mode"),
+        typer.Option(
+            "--sandbox",
+            metavar="MODE",
+            help="read-only | workspace-write | danger-full-access | external-sandbox "
+            "(default: the configuration's sandbox_mode)",
+        ),
     ] = None,
     escalated: Annotated[
         bool, typer.Option("--escalated", help="The command asks to run outside the sandbox")
@@ -155,7 +166,9 @@ def explain(
     requested_prefix_rule: Annotated[
         str | None,
         typer.Option(
-            "--requested-prefix-rule", help='Prefix the model asks to allow, e.g. ["npm","test"]'
+            "--requested-prefix-rule",
+            metavar="JSON",
+            help='Prefix the model asks to allow, e.g. ["npm","test"]',
         ),
     ] = None,
     no_sandbox_bypass: Annotated[
@@ -327,10 +340,13 @@ def show(rules: RulesOpt = None, cwd: CwdOpt = None, json_out: JsonOpt = False) 
 def test(
     paths: Annotated[
         list[Path] | None,
-        typer.Argument(help="Rules files, tests/*.toml decision tests, or directories"),
+        typer.Argument(
+            metavar="PATH", help="Rules files, tests/*.toml decision tests, or directories"
+        ),
     ] = None,
     fmt: Annotated[
-        Format, typer.Option("--format", help="text | json | junit (json = --json)")
+        Format,
+        typer.Option("--format", metavar="FORMAT", help="text | json | junit (json = --json)"),
     ] = Format.text,
     json_out: JsonOpt = False,
     cwd: CwdOpt = None,
@@ -368,19 +384,31 @@ def test(
 
 @app.command("amend", context_settings=_TRAILING)
 def amend(
-    prefix: Annotated[list[str] | None, typer.Argument(metavar="PREFIX")] = None,
+    prefix: Annotated[
+        list[str] | None, typer.Argument(metavar="PREFIX", help="The command prefix to allow")
+    ] = None,
     file: Annotated[
         Path | None,
         typer.Option(
-            "--file", help="Rules file to append to (default $CODEX_HOME/rules/default.rules)"
+            "--file",
+            metavar="FILE",
+            help="Rules file to append to (default $CODEX_HOME/rules/default.rules)",
         ),
     ] = None,
     network: Annotated[
-        str | None, typer.Option("--network", help="Append a network_rule for this host")
+        str | None,
+        typer.Option("--network", metavar="HOST", help="Append a network_rule for this host"),
     ] = None,
-    protocol: Annotated[str | None, typer.Option("--protocol", help="http | https")] = None,
-    decision: Annotated[str | None, typer.Option("--decision", help="allow | deny | ask")] = None,
-    justification: Annotated[str | None, typer.Option("--justification")] = None,
+    protocol: Annotated[
+        str | None, typer.Option("--protocol", metavar="PROTOCOL", help="http | https")
+    ] = None,
+    decision: Annotated[
+        str | None, typer.Option("--decision", metavar="DECISION", help="allow | deny | ask")
+    ] = None,
+    justification: Annotated[
+        str | None,
+        typer.Option("--justification", metavar="REASON", help="Why (shown when the rule applies)"),
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Append an "always allow" prefix_rule (or a network_rule) like Codex does.

@@ -37,6 +37,7 @@ class CheckArgs:
     command: list[str] = field(default_factory=list)
     resolve: bool = False
     pretty: bool = False
+    json: bool = False
 
 
 def write_out(text: str) -> None:
@@ -89,7 +90,7 @@ def parse_check_args(args: Sequence[str]) -> CheckArgs | None:
         elif arg == "--pretty":
             parsed.pretty = True
         elif arg == "--json":
-            pass
+            parsed.json = True
         else:
             return None  # unknown option (or help): typer reports it, exit 2
         i += 1
@@ -109,6 +110,8 @@ def try_check(args: Sequence[str]) -> bool:
     try:
         text = render_check(parsed.rules, parsed.command, parsed.resolve, parsed.pretty)
     except CodexError as err:
+        if parsed.json:  # the JSON error object, as every command prints it under --json
+            write_out(json.dumps({"error": err.to_json()}, separators=(",", ":")) + "\n")
         sys.stderr.write(f"error: {err}\n")
         sys.exit(1)
     try:

@@ -46,6 +46,8 @@ def review(
 
     Request: {"action": {"type": "shell"|"apply_patch"|"network_access", ...},
     "transcript": [{"role": "user", "text": "..."}], "sandbox_mode": "workspace-write"}.
+
+    Example: codex guardian review --offline < request.json
     """
     from codex_admin.guardian import review_text
 
@@ -68,7 +70,9 @@ def review(
         raise typer.Exit(EXIT_DENIED)
 
 
-DirArg = Annotated[list[Path], typer.Argument(help="Case files or directories of them")]
+DirArg = Annotated[
+    list[Path], typer.Argument(metavar="PATH", help="Case files or directories of them")
+]
 JunitOpt = Annotated[bool, typer.Option("--junit", help="Print a JUnit XML report")]
 
 
@@ -81,7 +85,10 @@ def test(
     cwd: CwdOpt = None,
     overrides: OverrideOpt = None,
 ) -> None:
-    """Run guardian regression cases (TOML or JSON); exit 3 when any case fails."""
+    """Run guardian regression cases (TOML or JSON); exit 3 when any case fails.
+
+    Example: codex guardian test policies/guardian --offline
+    """
     from codex_admin.guardian import test_cases
 
     if json_out and junit:
@@ -116,7 +123,10 @@ def _policy() -> None:
 def policy_show(
     json_out: JsonOpt = False, cwd: CwdOpt = None, overrides: OverrideOpt = None
 ) -> None:
-    """The reviewer's policy text, part by part, with the source of each part."""
+    """The reviewer's policy text, part by part, with the source of each part.
+
+    Example: codex guardian policy show --json
+    """
     from codex_admin.guardian import guardian_settings
 
     result = load_effective_config(cwd, overrides)

@@ -35,7 +35,10 @@ def _discover(cwd: Any, strict: bool) -> HookSet:
 
 @app.command("list")
 def list_hooks(json_out: JsonOpt = False, cwd: CwdOpt = None, strict: StrictOpt = False) -> None:
-    """Every hook in force here: event, matcher, trust state, source and command."""
+    """Every hook in force here: event, matcher, trust state, source and command.
+
+    Example: codex hooks list --json
+    """
     hooks = _discover(cwd, strict)
     if json_out:
         print_json(hooks.to_json())
@@ -69,7 +72,8 @@ def list_hooks(json_out: JsonOpt = False, cwd: CwdOpt = None, strict: StrictOpt 
 
 
 IdsArg = Annotated[
-    list[str] | None, typer.Argument(help="Hook ids (or keys) from `codex hooks list`")
+    list[str] | None,
+    typer.Argument(metavar="ID", help="Hook ids (or keys) from `codex hooks list`"),
 ]
 AllOpt = Annotated[
     bool, typer.Option("--all", help="Trust every hook here that needs review (new or modified)")
@@ -84,7 +88,10 @@ def trust(
     cwd: CwdOpt = None,
     strict: StrictOpt = False,
 ) -> None:
-    """Record the current definition of hooks as trusted in $CODEX_HOME/config.toml."""
+    """Record the current definition of hooks as trusted in $CODEX_HOME/config.toml.
+
+    Example: codex hooks trust --all
+    """
     from codex_admin.hooks import trust_hooks
 
     if bool(ids) == all_hooks:
@@ -128,12 +135,16 @@ def trust(
 
 
 ToolOpt = Annotated[
-    str | None, typer.Option("--tool", help="Tool name for tool events (Bash, apply_patch, ...)")
+    str | None,
+    typer.Option(
+        "--tool", metavar="NAME", help="Tool name for tool events (Bash, apply_patch, ...)"
+    ),
 ]
 InputOpt = Annotated[
     str | None,
     typer.Option(
         "--input",
+        metavar="JSON",
         help="JSON object: the tool input for tool events, otherwise the event's fields",
     ),
 ]
@@ -141,7 +152,9 @@ InputOpt = Annotated[
 
 @app.command("test")
 def test(
-    event: Annotated[str, typer.Argument(help="PreToolUse, PostToolUse, Stop, ...")],
+    event: Annotated[
+        str, typer.Argument(metavar="EVENT", help="PreToolUse, PostToolUse, Stop, ...")
+    ],
     tool: ToolOpt = None,
     input_json: InputOpt = None,
     json_out: JsonOpt = False,
@@ -151,6 +164,8 @@ def test(
     """Run the hooks an event selects on a sample input and show their decisions (no model).
 
     Exits 3 when the hooks block (a deny, a blocked prompt, a denied permission).
+
+    Example: codex hooks test PreToolUse --tool Bash --input '{"command": "rm -rf /"}'
     """
     from codex_admin.hooks import HookEventName, discover_hooks, run_sample_event
     from codex_admin.sandbox import EnvPolicy, build_child_env

@@ -38,7 +38,10 @@ def show(
     profile: ProfileOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Each AGENTS.md source (bytes used, truncation, skips) and the message sent to the model."""
+    """Each AGENTS.md source (bytes used, truncation, skips) and the message sent to the model.
+
+    Example: codex instructions show -C src/pkg
+    """
     result = load_effective_config(cwd, overrides, profile=profile)
     max_bytes = result.config.get("project_doc_max_bytes")
     fallbacks = result.config.get("project_doc_fallback_filenames") or []

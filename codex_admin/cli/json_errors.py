@@ -18,6 +18,12 @@ Use both halves in a command module::
             ...                                     # errors raised by the command itself
 
 ``usage`` lists CodexError subclasses that are usage errors (exit 2, also without ``--json``).
+
+Every command and group built by :func:`codex_admin.cli.app.make_app` gets the parse-error half
+already (its default command class is a :class:`JsonErrorCommand`), and the runner prints the
+JSON object for any :class:`~codex_admin.errors.CodexError` that escapes a command run with
+``--json`` (:func:`write_error_json`); ``json_errors`` is still how a command marks its own
+usage errors.
 """
 
 from __future__ import annotations
@@ -33,7 +39,14 @@ import typer.core
 from codex_admin.cli.output import print_json
 from codex_admin.errors import CodexError
 
-__all__ = ["JsonErrorCommand", "json_errors", "usage_error_class"]
+__all__ = [
+    "JsonErrorCommand",
+    "json_errors",
+    "usage_error_class",
+    "wants_json",
+    "write_error_json",
+    "write_usage_json",
+]
 
 
 def usage_error_class() -> type[Exception]:
@@ -72,24 +85,35 @@ def _exit_with(document: dict[str, object], code: int, text: str) -> NoReturn:
     raise typer.Exit(code)
 
 
-def _wants_json(args: Sequence[str]) -> bool:
+def wants_json(args: Sequence[str]) -> bool:
+    """``--json`` among the options (not after ``--``, where a wrapped command's argv starts)."""
     options = list(args)
     if "--" in options:
         options = options[: options.index("--")]
     return "--json" in options
 
 
+def write_usage_json(err: Exception, command: str | None) -> NoReturn:
+    """The JSON object for a usage error, then exit 2."""
+    _exit_with(_usage_json(err, command), EXIT_USAGE, _message(err))
+
+
+def write_error_json(err: CodexError) -> NoReturn:
+    """The JSON object for a user error, then exit 1."""
+    _exit_with({"error": err.to_json()}, EXIT_USER_ERROR, str(err))
+
+
 class JsonErrorCommand(typer.core.TyperCommand):
     """A typer command whose parse errors become the JSON error object under ``--json``."""
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
-        wants_json = _wants_json(args)
+        json_out = wants_json(args)
         try:
             return super().parse_args(ctx, args)
         except _USAGE_ERROR as err:
-            if not wants_json:
+            if not json_out:
                 raise
-            _exit_with(_usage_json(err, ctx.command_path), EXIT_USAGE, _message(err))
+            write_usage_json(err, ctx.command_path)
 
 
 @contextmanager
@@ -106,12 +130,13 @@ def json_errors(
     except CodexError as err:
         is_usage = isinstance(err, usage)
         if enabled:
-            code = EXIT_USAGE if is_usage else EXIT_USER_ERROR
-            _exit_with({"error": err.to_json()}, code, str(err))
+            if not is_usage:
+                write_error_json(err)
+            _exit_with({"error": err.to_json()}, EXIT_USAGE, str(err))
         if is_usage:
             raise _USAGE_ERROR(str(err)) from None
         raise
     except _USAGE_ERROR as err:
         if not enabled:
             raise
-        _exit_with(_usage_json(err, command), EXIT_USAGE, _message(err))
+        write_usage_json(err, command)

@@ -22,9 +22,7 @@ from codex_admin.cli.output import print_json
 if TYPE_CHECKING:
     from codex_admin.auth import AuthSettings, DeviceCode
 
-app = make_app(
-    "Sign in (ChatGPT or an API key) and show the stored login.", invoke_without_command=True
-)
+app = make_app(None, invoke_without_command=True)  # help: the callback docstring
 
 PIPE_HINT = "printenv OPENAI_API_KEY | codex login --with-api-key"
 
@@ -74,7 +72,10 @@ def login(
     overrides: OverrideOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Sign in: ChatGPT in the browser (default), a device code, or an API key from stdin."""
+    """Sign in: ChatGPT in the browser (default), a device code, or an API key from stdin.
+
+    Example: printenv OPENAI_API_KEY | codex login --with-api-key
+    """
     if ctx.invoked_subcommand is not None:
         return
     from codex_admin.errors import CodexError
@@ -175,7 +176,10 @@ async def _chatgpt_login(
 
 @app.command("status")
 def status(overrides: OverrideOpt = None, json_out: JsonOpt = False) -> None:
-    """Show the stored login (exit 0 when logged in, 1 when not)."""
+    """Show the stored login (exit 0 when logged in, 1 when not).
+
+    Example: codex login status --json
+    """
     from codex_admin.auth import login_status
 
     settings, _ = settings_for(overrides)

@@ -11,10 +11,13 @@ from codex_admin.cli.app import make_app
 from codex_admin.cli.common import JsonOpt, OverrideOpt
 from codex_admin.cli.login_cmd import logout_main
 
-app = make_app("Remove stored authentication credentials.", invoke_without_command=True)
+app = make_app(None, invoke_without_command=True)  # help: the callback docstring
 
 
 @app.callback()
 def logout(overrides: OverrideOpt = None, json_out: JsonOpt = False) -> None:
-    """Remove stored authentication credentials."""
+    """Remove stored authentication credentials.
+
+    Example: codex logout
+    """
     logout_main(overrides, json_out)

@@ -1,4 +1,9 @@
-"""`codex managed ...`: build, inspect, diff, keygen, sign, verify, pack, remote."""
+"""`codex managed ...`: build, inspect, diff, keygen, sign, verify, pack, remote.
+
+Every command takes ``--json``; with it a failure prints ``{"error": {...}}`` on stdout (see
+:mod:`codex_admin.cli.json_errors`). Exit status: 0 ok, 1 user error (invalid policy, bad
+file, failed verification), 2 usage, 3 ``diff`` found a loosening.
+"""
 
 from __future__ import annotations
 
@@ -10,66 +15,107 @@ import typer
 
 from codex_admin.cli.app import make_app
 from codex_admin.cli.common import JsonOpt, toml_value
+from codex_admin.cli.json_errors import json_errors
 from codex_admin.cli.output import print_json, print_warnings
+from codex_admin.errors import CodexError
 
 app = make_app("Build, inspect, diff, sign and verify managed policy.")
 
 EXIT_LOOSENS = 3
 
+StrictOpt = Annotated[bool, typer.Option("--strict", help="Fail on warnings too (exit 1)")]
+
 
 @app.command("build")
 def build(
-    out: Annotated[Path, typer.Option("--out", help="Output directory")],
+    out: Annotated[Path, typer.Option("--out", metavar="DIR", help="Output directory")],
     config: Annotated[
-        Path | None, typer.Option("--config", help="managed_config.toml (config_toml_base64)")
+        Path | None,
+        typer.Option(
+            "--config", metavar="FILE", help="managed_config.toml (becomes config_toml_base64)"
+        ),
     ] = None,
     requirements: Annotated[
-        Path | None, typer.Option("--requirements", help="requirements.toml")
+        Path | None,
+        typer.Option("--requirements", metavar="FILE", help="requirements.toml"),
     ] = None,
     formats: Annotated[
         list[str] | None,
-        typer.Option("--format", help="mobileconfig | plist | windows | linux | all (repeatable)"),
+        typer.Option(
+            "--format",
+            metavar="FORMAT",
+            help="mobileconfig | plist | windows | linux | all (repeatable, or comma-separated)",
+        ),
     ] = None,
-    organization: Annotated[str, typer.Option("--organization", help="PayloadOrganization")] = "",
+    organization: Annotated[
+        str, typer.Option("--organization", metavar="NAME", help="PayloadOrganization")
+    ] = "",
     identifier: Annotated[
-        str, typer.Option("--identifier", help="Profile PayloadIdentifier")
+        str,
+        typer.Option(
+            "--identifier", metavar="REVERSE-DNS", help="Profile PayloadIdentifier (com.acme.codex)"
+        ),
     ] = "com.openai.codex.managed",
+    strict: StrictOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Validate the inputs, then write MDM profiles and installers (deterministic output)."""
+    """Check both inputs as `config validate` does and against each other, then write MDM
+    profiles and installers (deterministic output). Warnings go to stderr.
+
+    \b
+    Example: codex managed build --config managed/standard/managed_config.toml
+               --requirements managed/standard/requirements.toml --out dist
+    """
     from codex_admin.managed import FORMATS, build_policy
 
-    chosen: list[str] = []
-    for item in formats or ["all"]:
-        for name in item.split(","):
-            chosen += list(FORMATS) if name.strip() == "all" else [name.strip()]
-    bad = [name for name in chosen if name not in FORMATS]
-    if bad:
-        raise typer.BadParameter(f"{bad[0]!r} is not one of {', '.join(FORMATS)}, all")
-    written = build_policy(
-        config,
-        requirements,
-        out,
-        formats=chosen,
-        organization=organization,
-        identifier=identifier,
-    )
+    with json_errors(json_out, command="codex managed build"):
+        chosen: list[str] = []
+        for item in formats or ["all"]:
+            for name in item.split(","):
+                chosen += list(FORMATS) if name.strip() == "all" else [name.strip()]
+        bad = [name for name in chosen if name not in FORMATS]
+        if bad:
+            raise typer.BadParameter(
+                f"{bad[0]!r} is not one of {', '.join(FORMATS)}, all", param_hint="'--format'"
+            )
+        result = build_policy(
+            config,
+            requirements,
+            out,
+            formats=chosen,
+            organization=organization,
+            identifier=identifier,
+            strict=strict,
+        )
+    print_warnings(result.warnings)
     if json_out:
-        print_json({"out": str(out), "files": [str(p) for p in written]})
+        print_json(
+            {"out": str(out), "files": [str(p) for p in result.files], "warnings": result.warnings}
+        )
         return
-    for path in written:
+    for path in result.files:
         sys.stdout.write(f"wrote {path}\n")
 
 
 @app.command("inspect")
 def inspect(
-    source: Annotated[Path, typer.Argument(help=".mobileconfig, .plist, .toml or a directory")],
+    source: Annotated[
+        Path,
+        typer.Argument(
+            metavar="SOURCE", help=".mobileconfig, .plist, requirements/managed .toml or a folder"
+        ),
+    ],
     json_out: JsonOpt = False,
 ) -> None:
-    """Decode a policy, validate it and print what it imposes (effective requirements)."""
+    """Decode a policy, check it and print what it imposes (effective requirements). Exit 1
+    when it is invalid (a typo'd MDM key included).
+
+    Example: codex managed inspect dist/com.openai.codex.mobileconfig
+    """
     from codex_admin.managed import load_policy
 
-    view = load_policy(source)
+    with json_errors(json_out, command="codex managed inspect"):
+        view = load_policy(source)
     if json_out:
         print_json(view.to_json())
         return
@@ -85,7 +131,8 @@ def inspect(
         out(f"\n{title}:\n")
         for line in text.rstrip("\n").splitlines() or [""]:
             out(f"  | {line}\n")
-    out("\nvalidation: ok\n")
+    count = len(view.warnings)
+    out("\nvalidation: ok" + (f" with {count} warning(s) (on stderr)\n" if count else "\n"))
     out("\neffective requirements:\n")
     effective = view.requirements.to_json()
     if not effective:
@@ -105,14 +152,18 @@ def inspect(
 
 @app.command("diff")
 def diff(
-    old: Annotated[Path, typer.Argument(help="Current policy (file or directory)")],
-    new: Annotated[Path, typer.Argument(help="Proposed policy (file or directory)")],
+    old: Annotated[Path, typer.Argument(metavar="OLD", help="Current policy (file or directory)")],
+    new: Annotated[Path, typer.Argument(metavar="NEW", help="Proposed policy (file or directory)")],
     json_out: JsonOpt = False,
 ) -> None:
-    """What the change does to policy. Exit 0 when nothing loosens, 3 when something does."""
+    """What the change does to policy. Exit 0 when nothing loosens, 3 when something does.
+
+    Example: codex managed diff managed/standard managed/strict
+    """
     from codex_admin.managed import diff_sources
 
-    result, _, _ = diff_sources(old, new)
+    with json_errors(json_out, command="codex managed diff"):
+        result, _, _ = diff_sources(old, new)
     if json_out:
         print_json({"old": str(old), "new": str(new), **result.to_json()})
     else:
@@ -132,15 +183,22 @@ def diff(
 @app.command("keygen")
 def keygen(
     out: Annotated[
-        Path, typer.Option("--out", help="Writes OUT.key (0600) and OUT.pub; never overwrites")
+        Path,
+        typer.Option(
+            "--out", metavar="NAME", help="Writes NAME.key (0600) and NAME.pub; never overwrites"
+        ),
     ] = Path("codex-policy"),
     json_out: JsonOpt = False,
 ) -> None:
-    """Create an Ed25519 key pair for signing policy bundles."""
+    """Create an Ed25519 key pair for signing policy bundles.
+
+    Example: codex managed keygen --out policy-signing
+    """
     from codex_admin.managed import generate_keypair
 
     private, public = Path(f"{out}.key"), Path(f"{out}.pub")
-    kid, b64 = generate_keypair(private, public)
+    with json_errors(json_out, command="codex managed keygen"):
+        kid, b64 = generate_keypair(private, public)
     if json_out:
         print_json(
             {"private_key": str(private), "public_key": str(public), "key_id": kid, "public": b64}
@@ -148,64 +206,107 @@ def keygen(
         return
     sys.stdout.write(
         f"private key: {private} (keep it secret; mode 0600)\npublic key:  {public}\n"
-        f"key id:      {kid}\n\nfor {'remote_requirements.toml'}:\n"
+        f"key id:      {kid}\n\nfor remote_requirements.toml:\n"
         f'  public_keys = ["{b64}"]\n'
     )
 
 
 @app.command("sign")
 def sign(
-    bundle: Annotated[Path, typer.Argument(help="Bundle directory")],
-    key: Annotated[Path, typer.Option("--key", help="Private key from `managed keygen`")],
+    bundle: Annotated[Path, typer.Argument(metavar="BUNDLE_DIR", help="Bundle directory")],
+    key: Annotated[
+        Path, typer.Option("--key", metavar="FILE", help="Private key from `managed keygen`")
+    ],
     serial: Annotated[
-        int | None, typer.Option("--serial", help="Explicit serial (must grow)")
+        int | None, typer.Option("--serial", metavar="N", help="Explicit serial (must grow)")
     ] = None,
+    valid_for: Annotated[
+        str,
+        typer.Option(
+            "--valid-for",
+            metavar="DURATION",
+            help="Signed lifetime: 30d, 12h, 90m, 2w or `never` (remote requirements refuse "
+            "bundles without one)",
+        ),
+    ] = "30d",
+    strict: StrictOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Write the manifest (sha256 of every file, serial) and its detached signature."""
-    from codex_admin.managed import load_private_key, sign_bundle
+    """Check the policy in the bundle, then write the manifest (sha256 of every file, serial,
+    expiry) and its detached signature. A bundle without a valid requirements.toml is refused.
 
-    info = sign_bundle(bundle, load_private_key(key), serial=serial)
-    _render_bundle(info.to_json(), json_out, "signed")
+    Example: codex managed sign --key policy-signing.key --valid-for 7d bundle/
+    """
+    from codex_admin.managed import parse_duration, sign_policy_bundle
+
+    with json_errors(json_out, command="codex managed sign"):
+        try:
+            lifetime = parse_duration(valid_for)
+        except CodexError as err:
+            raise typer.BadParameter(err.message, param_hint="'--valid-for'") from None
+        signed = sign_policy_bundle(bundle, key, serial=serial, valid_for=lifetime, strict=strict)
+    print_warnings(signed.warnings)
+    _render_bundle(signed.info.to_json(), json_out, "signed")
 
 
 @app.command("verify")
 def verify(
-    bundle: Annotated[Path, typer.Argument(help="Bundle directory")],
-    pubkey: Annotated[list[Path], typer.Option("--pubkey", help="Trusted public key (repeatable)")],
+    bundle: Annotated[Path, typer.Argument(metavar="BUNDLE_DIR", help="Bundle directory")],
+    pubkey: Annotated[
+        list[Path],
+        typer.Option("--pubkey", metavar="FILE", help="Trusted public key (repeatable)"),
+    ],
     min_serial: Annotated[
-        int | None, typer.Option("--min-serial", help="Refuse bundles older than this serial")
+        int | None,
+        typer.Option("--min-serial", metavar="N", help="Refuse bundles older than this serial"),
     ] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Verify the signature and every file; exit 1 naming what is wrong."""
+    """Verify the signature, the expiry and every file; exit 1 naming what is wrong.
+
+    Example: codex managed verify --pubkey policy-signing.pub bundle/
+    """
     from codex_admin.managed import load_public_key, verify_bundle
 
-    info = verify_bundle(bundle, [load_public_key(p) for p in pubkey], min_serial=min_serial)
+    with json_errors(json_out, command="codex managed verify"):
+        keys = [load_public_key(p) for p in pubkey]
+        info = verify_bundle(bundle, keys, min_serial=min_serial)
     _render_bundle(info.to_json(), json_out, "verified")
 
 
 @app.command("pack")
 def pack(
-    bundle: Annotated[Path, typer.Argument(help="Signed bundle directory")],
-    out: Annotated[Path, typer.Option("--out", help="Where to write the JSON document")],
+    bundle: Annotated[Path, typer.Argument(metavar="BUNDLE_DIR", help="Signed bundle directory")],
+    out: Annotated[
+        Path, typer.Option("--out", metavar="FILE", help="Where to write the JSON document")
+    ],
+    json_out: JsonOpt = False,
 ) -> None:
-    """Write the one-file form of a signed bundle, served at `requirements_url`."""
-    import json
+    """Write the one-file form of a signed bundle, served at `requirements_url`.
 
-    from codex_admin.managed import pack_bundle
+    Example: codex managed pack bundle/ --out bundle.json
+    """
+    from codex_admin.managed import pack_policy_bundle
 
-    out.write_text(json.dumps(pack_bundle(bundle), sort_keys=True) + "\n", encoding="utf-8")
-    sys.stdout.write(f"wrote {out}\n")
+    with json_errors(json_out, command="codex managed pack"):
+        written = pack_policy_bundle(bundle, out)
+    if json_out:
+        print_json({"out": str(written)})
+        return
+    sys.stdout.write(f"wrote {written}\n")
 
 
 @app.command("remote")
 def remote(json_out: JsonOpt = False) -> None:
-    """Fetch (or use the cache of) the remote requirements now and show their state."""
+    """Fetch (or use the cache of) the remote requirements now and show their state.
+
+    Example: codex managed remote --json
+    """
     from codex_admin.config import codex_home, system_dir
     from codex_admin.managed import resolve_remote_requirements
 
-    result = resolve_remote_requirements(system_dir(), codex_home())
+    with json_errors(json_out, command="codex managed remote"):
+        result = resolve_remote_requirements(system_dir(), codex_home())
     if json_out:
         print_json({**result.to_json(), "requirements_toml": result.text})
         return
@@ -222,8 +323,10 @@ def _render_bundle(info: dict[str, Any], json_out: bool, verb: str) -> None:
     if json_out:
         print_json({"ok": True, **info})
         return
+    expiry = f", expires {info['expires']}" if info.get("expires") else ", no expiry"
     sys.stdout.write(
-        f"{verb}: serial {info['serial']}, key {info['key_id']}, {len(info['files'])} files\n"
+        f"{verb}: serial {info['serial']}, key {info['key_id']}{expiry}, "
+        f"{len(info['files'])} files\n"
     )
     for name in info["files"]:
         sys.stdout.write(f"  {name}\n")

@@ -18,7 +18,10 @@ def _group() -> None:
 
 @app.command("show")
 def show(json_out: JsonOpt = False, cwd: CwdOpt = None, strict: StrictOpt = False) -> None:
-    """The composed requirements with the source of each field."""
+    """The composed requirements with the source of each field.
+
+    Example: codex requirements show --json
+    """
     result = load_effective_config(cwd, strict=strict)
     if json_out:
         print_json(

@@ -1,6 +1,7 @@
 """Run a typer app with the project's error contract.
 
-* :class:`~codex_admin.errors.CodexError` -> its message on stderr, exit 1, no traceback.
+* :class:`~codex_admin.errors.CodexError` -> its message on stderr, exit 1, no traceback; with
+  ``--json`` also the JSON error object on stdout (every command, see :mod:`.json_errors`).
 * usage errors -> click's usage message, exit 2.
 * Ctrl-C -> exit 130; a closed stdout pipe -> quiet exit.
 """
@@ -13,6 +14,7 @@ from collections.abc import Sequence
 
 import typer
 
+from codex_admin.cli.json_errors import wants_json, write_error_json
 from codex_admin.errors import CodexError
 
 
@@ -21,6 +23,11 @@ def run_typer_app(app: typer.Typer, args: Sequence[str], prog_name: str) -> None
     try:
         command.main(args=list(args), prog_name=prog_name, standalone_mode=True)
     except CodexError as err:
+        if wants_json(args):
+            try:
+                write_error_json(err)
+            except typer.Exit as done:
+                sys.exit(done.exit_code)
         sys.stdout.flush()
         sys.stderr.write(f"error: {err}\n")
         sys.exit(1)

@@ -35,17 +35,30 @@ if TYPE_CHECKING:
 app = make_app("Run a command under the Linux or macOS sandbox.")
 
 _RUN_SETTINGS = {"allow_interspersed_args": False, "ignore_unknown_options": True}
-CommandArg = Annotated[list[str] | None, typer.Argument(help="The command and its arguments")]
+CommandArg = Annotated[
+    list[str] | None, typer.Argument(metavar="COMMAND", help="The command and its arguments")
+]
 RootOpt = Annotated[
     list[Path] | None,
-    typer.Option("--writable-root", help="Extra writable root (workspace-write; repeatable)"),
+    typer.Option(
+        "--writable-root",
+        metavar="DIR",
+        help="Extra writable root (workspace-write; repeatable)",
+    ),
 ]
 NetworkOpt = Annotated[
-    str | None, typer.Option("--network", help="none | proxy | full (default: from config)")
+    str | None,
+    typer.Option("--network", metavar="MODE", help="none | proxy | full (default: from config)"),
 ]
 TimeoutOpt = Annotated[
     float | None,
-    typer.Option("--timeout", min=0.001, max=1e9, help="Kill the command after SECONDS (exit 124)"),
+    typer.Option(
+        "--timeout",
+        min=0.001,
+        max=1e9,
+        metavar="SECONDS",
+        help="Kill the command after SECONDS (exit 124)",
+    ),
 ]
 ExplainOpt = Annotated[
     bool, typer.Option("--explain", help="Print the policy and backend argv instead of running")

@@ -53,6 +53,7 @@ class MdmPayload:
 def read_mdm_plist(path: Path) -> MdmPayload:
     """Read a domain plist or a `.mobileconfig` and decode the two Codex keys."""
     import plistlib  # (with its XML parser) only when an MDM plist is configured
+    from xml.parsers.expat import ExpatError  # what plistlib raises for truncated XML
 
     data = read_file_bytes(path, what="MDM plist")
     if data is None:
@@ -63,7 +64,13 @@ def read_mdm_plist(path: Path) -> MdmPayload:
         )
     try:
         root = plistlib.loads(data)
-    except (plistlib.InvalidFileException, ValueError, TypeError, OverflowError) as err:
+    except (
+        plistlib.InvalidFileException,
+        ExpatError,
+        ValueError,
+        TypeError,
+        OverflowError,
+    ) as err:
         raise CodexError(
             f"MDM plist {path} is not a valid property list: {err}",
             location=Location(path),
@@ -93,23 +100,52 @@ def mdm_key_warnings(payload: MdmPayload) -> list[str]:
 
 
 def _domain_settings(root: dict[str, Any], path: Path) -> dict[str, Any]:
-    """The key/value settings of the domain, from a plain plist or a configuration profile."""
+    """The key/value settings of the domain, from a plain plist or a configuration profile.
+
+    A profile whose structure has the wrong type anywhere on the way to our domain (``Forced =
+    5``, a list where a dictionary belongs) is an error naming the key: fail closed.
+    """
     content = root.get("PayloadContent")
-    if not isinstance(content, list):
+    if content is None:
         return root
+
+    def wrong(key: str, value: Any, expected: str) -> CodexError:
+        return CodexError(
+            f"configuration profile {path}: `{key}` must be {expected}, got {_plist_type(value)}",
+            location=Location(path),
+            hint="fix the profile, or regenerate it with `codex managed build`",
+        )
+
+    if not isinstance(content, list):
+        raise wrong("PayloadContent", content, "an array of payload dictionaries")
     merged: dict[str, Any] = {}
     for payload in content:
         if not isinstance(payload, dict):
-            continue
+            raise wrong("PayloadContent[]", payload, "a payload dictionary")
         kind = payload.get("PayloadType")
         if kind == DOMAIN:
             merged.update(payload)
         elif kind == "com.apple.ManagedClient.preferences":
-            domain = payload.get("PayloadContent", {}).get(DOMAIN, {})
-            for entry in domain.get("Forced", []) if isinstance(domain, dict) else []:
-                settings = entry.get("mcx_preference_settings") if isinstance(entry, dict) else None
-                if isinstance(settings, dict):
-                    merged.update(settings)
+            inner = payload.get("PayloadContent", {})
+            if not isinstance(inner, dict):
+                raise wrong("PayloadContent", inner, "a dictionary of preference domains")
+            domain = inner.get(DOMAIN)
+            if domain is None:
+                continue
+            if not isinstance(domain, dict):
+                raise wrong(DOMAIN, domain, "a dictionary")
+            forced = domain.get("Forced", [])
+            if not isinstance(forced, list):
+                raise wrong(f"{DOMAIN}.Forced", forced, "an array")
+            for entry in forced:
+                settings = (
+                    entry.get("mcx_preference_settings") if isinstance(entry, dict) else entry
+                )
+                if not isinstance(settings, dict):
+                    raise wrong(
+                        f"{DOMAIN}.Forced[].mcx_preference_settings", settings, "a dictionary"
+                    )
+                merged.update(settings)
     if not merged:
         raise CodexError(
             f"configuration profile {path} has no payload for the {DOMAIN} domain",
@@ -119,6 +155,13 @@ def _domain_settings(root: dict[str, Any], path: Path) -> dict[str, Any]:
     return merged
 
 
+def _plist_type(value: Any) -> str:
+    """The plist spelling of a decoded value's type (what the admin sees in the XML)."""
+    names = {bool: "boolean", int: "integer", float: "real", str: "string", bytes: "data"}
+    names.update({list: "array", dict: "dictionary"})
+    return next((n for t, n in names.items() if isinstance(value, t)), type(value).__name__)
+
+
 def _decode(settings: dict[str, Any], key: str, path: Path) -> str | None:
     where = f"MDM {DOMAIN}:{key}"
     value = settings.get(key)
@@ -126,7 +169,7 @@ def _decode(settings: dict[str, Any], key: str, path: Path) -> str | None:
         return None
     if not isinstance(value, str):
         raise CodexError(
-            f"{where} must be a string of base64, got {type(value).__name__}",
+            f"{where} must be a string of base64, got {_plist_type(value)}",
             location=Location(path),
             hint="store the base64 text as a <string> value",
         )

@@ -2,11 +2,12 @@
 
 Public API (everything else in this package is private):
 
-* build and review -- :func:`build_policy` (mobileconfig, plist, Windows, Linux),
-  :func:`load_policy` (decode + evaluate a mobileconfig/plist/directory), :func:`diff_sources`
-  and :func:`diff_policy`;
-* signed bundles -- :func:`generate_keypair`, :func:`sign_bundle`, :func:`verify_bundle`,
-  :func:`pack_bundle`, :func:`load_private_key`, :func:`load_public_key`;
+* build and review -- :func:`build_policy` (mobileconfig, plist, Windows, Linux; checks first),
+  :func:`load_policy` (decode + check + evaluate a mobileconfig/plist/directory/file),
+  :func:`diff_sources` and :func:`diff_policy`;
+* signed bundles -- :func:`generate_keypair`, :func:`sign_policy_bundle` (check, then sign),
+  :func:`sign_bundle`, :func:`verify_bundle`, :func:`pack_policy_bundle`, :func:`pack_bundle`,
+  :func:`load_private_key`, :func:`load_public_key`, :func:`parse_duration`;
 * remote requirements -- :func:`load_remote_requirements` (what governance's config loading
   calls) and :func:`resolve_remote_requirements` (the same decision with its state, for
   `codex doctor`).
@@ -16,7 +17,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from codex_admin.managed.build import FORMATS, build_policy
+    from codex_admin.managed.build import FORMATS, BuildResult, build_policy
+    from codex_admin.managed.bundles import SignedBundle, pack_policy_bundle, sign_policy_bundle
+    from codex_admin.managed.checks import PolicyCheckError
     from codex_admin.managed.diff import Change, PolicyDiff, diff_policy
     from codex_admin.managed.mdm import PolicyTexts, build_mobileconfig, build_plist
     from codex_admin.managed.remote import (
@@ -32,6 +35,7 @@ if TYPE_CHECKING:
     )
     from codex_admin.managed.review import diff_sources
     from codex_admin.managed.signing import (
+        DEFAULT_VALIDITY,
         MANIFEST_NAME,
         SIGNATURE_NAME,
         BundleInfo,
@@ -40,6 +44,7 @@ if TYPE_CHECKING:
         load_private_key,
         load_public_key,
         pack_bundle,
+        parse_duration,
         public_key_text,
         sign_bundle,
         verify_bundle,
@@ -50,7 +55,12 @@ if TYPE_CHECKING:
 # every command, and must not pay for httpx, cryptography and the builders when none is set.
 _EXPORTS = {
     "FORMATS": "codex_admin.managed.build",
+    "BuildResult": "codex_admin.managed.build",
     "build_policy": "codex_admin.managed.build",
+    "SignedBundle": "codex_admin.managed.bundles",
+    "pack_policy_bundle": "codex_admin.managed.bundles",
+    "sign_policy_bundle": "codex_admin.managed.bundles",
+    "PolicyCheckError": "codex_admin.managed.checks",
     "Change": "codex_admin.managed.diff",
     "PolicyDiff": "codex_admin.managed.diff",
     "diff_policy": "codex_admin.managed.diff",
@@ -65,6 +75,7 @@ _EXPORTS = {
     "RemoteConfig": "codex_admin.managed.remote_config",
     "read_remote_config": "codex_admin.managed.remote_config",
     "diff_sources": "codex_admin.managed.review",
+    "DEFAULT_VALIDITY": "codex_admin.managed.signing",
     "MANIFEST_NAME": "codex_admin.managed.signing",
     "SIGNATURE_NAME": "codex_admin.managed.signing",
     "BundleInfo": "codex_admin.managed.signing",
@@ -73,6 +84,7 @@ _EXPORTS = {
     "load_private_key": "codex_admin.managed.signing",
     "load_public_key": "codex_admin.managed.signing",
     "pack_bundle": "codex_admin.managed.signing",
+    "parse_duration": "codex_admin.managed.signing",
     "public_key_text": "codex_admin.managed.signing",
     "sign_bundle": "codex_admin.managed.signing",
     "verify_bundle": "codex_admin.managed.signing",
@@ -90,17 +102,21 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "CACHE_NAME",
+    "DEFAULT_VALIDITY",
     "FORMATS",
     "MANIFEST_NAME",
     "REMOTE_CONFIG_NAME",
     "SIGNATURE_NAME",
+    "BuildResult",
     "BundleInfo",
     "Change",
+    "PolicyCheckError",
     "PolicyDiff",
     "PolicyTexts",
     "PolicyView",
     "RemoteConfig",
     "RemoteResult",
+    "SignedBundle",
     "build_mobileconfig",
     "build_plist",
     "build_policy",
@@ -113,9 +129,12 @@ __all__ = [
     "load_public_key",
     "load_remote_requirements",
     "pack_bundle",
+    "pack_policy_bundle",
+    "parse_duration",
     "public_key_text",
     "read_remote_config",
     "resolve_remote_requirements",
     "sign_bundle",
+    "sign_policy_bundle",
     "verify_bundle",
 ]

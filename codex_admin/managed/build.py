@@ -1,4 +1,10 @@
-"""`codex managed build`: validate the inputs, then write every requested deployment artifact.
+"""`codex managed build`: check the inputs, then write every requested deployment artifact.
+
+Checks first (:func:`.sources.check_build_inputs`): each input gets the validation of
+``codex config validate``; a file that is the other kind (swapped ``--config`` and
+``--requirements``) and a managed config asking for what its requirements forbid are errors; the
+identifier must be reverse-DNS. Errors -- and with ``strict`` warnings -- stop the build before
+anything is written.
 
 Layout of ``--out DIR`` (all formats)::
 
@@ -12,29 +18,36 @@ Layout of ``--out DIR`` (all formats)::
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from codex_admin.config import read_text_file
 from codex_admin.errors import CodexError, Location
+from codex_admin.managed.checks import check_identifier
 from codex_admin.managed.installers import linux_installer, windows_installer
 from codex_admin.managed.mdm import DEFAULT_IDENTIFIER, PolicyTexts, build_mobileconfig, build_plist
-from codex_admin.managed.sources import validate_inputs
+from codex_admin.managed.output import check_output_dir, write_output
+from codex_admin.managed.sources import check_build_inputs
 
-__all__ = ["FORMATS", "build_policy"]
+__all__ = ["FORMATS", "BuildResult", "build_policy"]
 
 FORMATS = ("mobileconfig", "plist", "windows", "linux")
+
+
+@dataclass
+class BuildResult:
+    files: list[Path] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 def _read(path: Path | None) -> str | None:
     if path is None:
         return None
-    try:
-        return path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise CodexError("file is not UTF-8", location=Location(path)) from err
-    except OSError as err:
-        raise CodexError(f"cannot read {path}: {err.strerror}", location=Location(path)) from err
+    text = read_text_file(path, what="policy file")
+    if text is None:
+        raise CodexError(f"{path} does not exist", location=Location(path))
+    return text
 
 
 def build_policy(
@@ -45,15 +58,19 @@ def build_policy(
     formats: Iterable[str] = FORMATS,
     organization: str = "",
     identifier: str = DEFAULT_IDENTIFIER,
-) -> list[Path]:
-    """Validate, then write the artifacts; returns the written paths (sorted)."""
+    strict: bool = False,
+) -> BuildResult:
+    """Check, then write the artifacts; returns the written paths (sorted) and the warnings."""
     chosen = set(formats)
     unknown = sorted(chosen - set(FORMATS))
     if unknown:
         raise CodexError(f"unknown format {unknown[0]!r}", hint=f"use {', '.join(FORMATS)}, all")
     if config is None and requirements is None:
         raise CodexError("nothing to build", hint="give --config FILE and/or --requirements FILE")
-    validate_inputs(config, requirements)
+    check_identifier(identifier)
+    check_output_dir(out)
+    report = check_build_inputs(config, requirements)
+    report.raise_if_failed("refusing to build", strict=strict)
     texts = PolicyTexts(config=_read(config), requirements=_read(requirements))
     files = {
         name: text
@@ -63,16 +80,10 @@ def build_policy(
         )
         if text is not None
     }
-    written: list[Path] = []
+    result = BuildResult(warnings=list(report.warnings))
 
     def write(rel: str, data: bytes, mode: int = 0o644) -> None:
-        target = out / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if target.is_symlink():
-            raise CodexError(f"refusing to write through symlink {target}")
-        target.write_bytes(data)
-        os.chmod(target, mode)
-        written.append(target)
+        result.files.append(write_output(out, rel, data, mode))
 
     if "mobileconfig" in chosen:
         profile = build_mobileconfig(texts, organization=organization, identifier=identifier)
@@ -87,4 +98,5 @@ def build_policy(
         for name, text in files.items():
             write(f"linux/etc-codex/{name}", text.encode("utf-8"))
         write("linux/install-codex-policy.sh", linux_installer(files).encode("utf-8"), 0o755)
-    return sorted(written)
+    result.files.sort()
+    return result

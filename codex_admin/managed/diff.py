@@ -2,54 +2,57 @@
 
 Inputs are plain TOML-shaped data: the *effective* requirements of each side (field -> value, as
 composed by the config engine, so a legacy ``approval_policy`` in managed config counts), the
-managed config table, and the ``*.rules`` files. Every change gets an ``effect``:
+managed config table, and the ``*.rules`` files. ``loosens`` is true when at least one change is
+``looser``; the CLI turns that into exit code 3.
 
-* ``tighter`` -- something that was allowed no longer is (an allowed set shrinks, a rule is added
-  or made stricter, a denied domain is added, a restriction appears);
-* ``looser``  -- the opposite, *and* any change this module cannot classify: a CI gate that
-  wants a second approver for loosening must not be bypassed by an unfamiliar field;
-* ``neutral`` -- reordering, ports, justifications, plain config values.
+Every field is judged by the rule of its *kind* (the tables ``_REQUIREMENTS`` and ``_CONFIG``),
+never by a special case that forgets its neighbours:
 
-``loosens`` is true when at least one change is looser; the CLI turns that into exit code 3.
+* **Unset is a value.** An unset requirement restricts nothing. A value in managed config pins
+  every user (managed config outranks user and project config); unset lets each user choose,
+  so its *capability* is the loosest value while its *default* is Codex's. A change loosens when
+  it loosens either: ``network_access`` ``false`` -> unset loosens (users may turn it on), unset
+  -> ``true`` loosens (everyone now has it by default).
+* **Ranked values** -- approval policy, reviewer (``user`` < ``auto_review``), sandbox mode, web
+  search (``disabled`` < ``cached`` < ``live``), network mode (``limited`` < ``full``), domain and
+  socket verdicts (``deny`` < unlisted < ``allow``), ``shell_environment_policy.inherit`` -- and
+  **booleans with a direction** (``false`` forbids in ``experimental_network``; ``enabled =
+  false`` switches the managed network off; ``managed_allowed_domains_only``, feature flags ...):
+  moving towards the loose end is looser.
+* **Sets**: allow-lists and ``writable_roots`` loosen when they grow, deny-lists (``deny_read``,
+  denied domains, ``exclude``, managed hooks) when they shrink. Reordering an allow-list whose
+  first entry is the fallback (approval policies, reviewers) ranks that fallback.
+* **Rules** (requirements ``prefix_rules`` here, ``*.rules`` files in :mod:`.rules_diff`): per
+  pattern the *strictest* of its rules counts (duplicates included), then its reviewer.
+* **Pinned values** (``enforce_residency``, ``forced_login_method`` ...): appearing tightens,
+  disappearing loosens, any other change needs review.
+* **Review**: text policies, environment variables forced into every command
+  (``shell_environment_policy.set``), MCP servers, model providers, hooks, telemetry -- and any
+  requirement this module does not know: every change is ``looser`` so that a CI gate asking a
+  second approver for loosening cannot be bypassed by an unfamiliar field.
+* **Neutral**: ports, model names and other plain config values.
+
+Values in messages are spelled as in TOML (``true``, ``"on-request"``, ``["a", "b"]``; unset
+is ``unset``).
 """
 
 from __future__ import annotations
 
+import fnmatch
 import json
-from collections.abc import Callable, Mapping
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from codex_admin.config import KNOWN_FEATURES, canonical_feature, format_key
 from codex_admin.vocabulary import ApprovalPolicy, SandboxMode
 
-__all__ = ["Change", "PolicyDiff", "diff_policy"]
+__all__ = ["Change", "PolicyDiff", "diff_policy", "toml_text"]
 
 TIGHTER, LOOSER, NEUTRAL = "tighter", "looser", "neutral"
 
-_ALLOW_LISTS = (
-    "allowed_approval_policies",
-    "allowed_approvals_reviewers",
-    "allowed_sandbox_modes",
-    "allowed_web_search_modes",
-    "allowed_permissions",
-    "allowed_permission_profiles",
-)
-_NAMED_ALLOWLISTS = ("mcp_servers", "plugins")
-# Booleans under experimental_network whose `true` widens what may happen.
-_NET_LOOSE_WHEN_TRUE = (
-    "allow_upstream_proxy",
-    "allow_local_binding",
-    "dangerously_allow_non_loopback_proxy",
-    "dangerously_allow_non_loopback_admin",
-    "dangerously_allow_all_unix_sockets",
-)
-_NET_TIGHT_WHEN_TRUE = ("enabled", "managed_allowed_domains_only")
-_NET_NEUTRAL = ("http_port", "socks_port")
-_TOP_LOOSE_WHEN_TRUE = ("allow_guardian_fail_open",)
-_TOP_TIGHT_WHEN_TRUE = ("allow_managed_hooks_only",)
-_DECISION_RANK = {"allow": 0, "prompt": 1, "forbidden": 2}
-_APPROVAL_RANK = {p.value: p.rank for p in ApprovalPolicy}
-_SANDBOX_RANK = {m.value: m.rank for m in SandboxMode}
+KeyPath = tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -108,112 +111,441 @@ def diff_policy(
 ) -> PolicyDiff:
     """Compare two policies; ``rules_differ`` classifies ``*.rules`` changes rule by rule."""
     out = PolicyDiff()
-    for name in sorted(set(old_requirements) | set(new_requirements)):
-        old, new = old_requirements.get(name), new_requirements.get(name)
-        if old != new:
-            out.changes.extend(_requirement(name, old, new))
-    out.changes.extend(_config(old_config, new_config))
-    out.changes.extend((rules_differ or _rules_files)(old_rules, new_rules))
+    out.changes += _walk(
+        _Area("requirements", _REQUIREMENTS, _Review(), config=False),
+        (),
+        _normalise(old_requirements, "experimental_network"),
+        _normalise(new_requirements, "experimental_network"),
+    )
+    out.changes += _walk(
+        _Area("config", _CONFIG, _Neutral(), config=True),
+        (),
+        _normalise(old_config, "network"),
+        _normalise(new_config, "network"),
+    )
+    out.changes += (rules_differ or _rules_files)(old_rules, new_rules)
     return out
 
 
-# --------------------------------------------------------------------------------- requirements
+# -------------------------------------------------------------------------------------- values
+
+
+def toml_text(value: Any) -> str:
+    """A value as TOML spells it (``unset`` for None): what every message shows."""
+    if value is None:
+        return "unset"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list):
+        return "[" + ", ".join(toml_text(v) for v in value) + "]"
+    if isinstance(value, dict):
+        inner = ", ".join(f"{format_key([str(k)])} = {toml_text(v)}" for k, v in value.items())
+        return "{" + inner + "}" if inner else "{}"
+    return json.dumps(str(value))
 
 
 def _canon(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
 
 
-def _requirement(name: str, old: Any, new: Any) -> list[Change]:
-    if name in _ALLOW_LISTS:
-        return _allow_list(name, old, new)
-    if name == "windows":
-        return _windows(old or {}, new or {})
-    if name == "rules":
-        return _prefix_rules(old, new)
-    if name == "experimental_network":
-        return _network(old, new)
-    if name in _NAMED_ALLOWLISTS:
-        return _named_allowlist(name, old, new)
-    if name == "permissions":
-        return _permissions(old or {}, new or {})
-    if name in _TOP_LOOSE_WHEN_TRUE or name in _TOP_TIGHT_WHEN_TRUE:
-        return [_flag("requirements", name, old, new, loose_when_true=name in _TOP_LOOSE_WHEN_TRUE)]
-    return [_generic("requirements", name, old, new)]
+def _normalise(table: Mapping[str, Any], network_key: str) -> dict[str, Any]:
+    """The legacy network list spellings folded into the keyed maps, so both compare alike."""
+    out = dict(table)
+    network = out.get(network_key)
+    if not isinstance(network, Mapping):
+        return out
+    net = dict(network)
+    for mapping, allow_key, deny_key in (
+        ("domains", "allowed_domains", "denied_domains"),
+        ("unix_sockets", "allow_unix_sockets", None),
+    ):
+        keyed = dict(net.get(mapping) or {}) if isinstance(net.get(mapping), Mapping) else {}
+        for name in _as_list(net.pop(allow_key, None)):
+            keyed.setdefault(str(name), "allow")
+        for name in _as_list(net.pop(deny_key, None)) if deny_key else []:
+            keyed[str(name)] = "deny"  # deny wins, as in the proxy
+        if keyed:
+            net[mapping] = keyed
+    out[network_key] = net
+    return out
 
 
-def _generic(area: str, key: str, old: Any, new: Any) -> Change:
-    """Requirements only restrict: appearing tightens, disappearing loosens, else review."""
-    if old is None:
-        return Change(area, key, TIGHTER, f"`{key}` is now required: {_show(new)}", old, new)
-    if new is None:
-        return Change(area, key, LOOSER, f"`{key}` requirement removed", old, new)
-    return Change(
-        area,
-        key,
-        LOOSER,
-        f"`{key}` changed from {_show(old)} to {_show(new)} (unclassified change; review it)",
-        old,
-        new,
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+# ---------------------------------------------------------------------------------------- kinds
+
+
+@dataclass(frozen=True)
+class _Area:
+    name: str
+    rules: tuple[tuple[KeyPath, _Kind], ...]
+    fallback: _Kind
+    config: bool  # managed config (unset = users choose) vs requirements (unset = no limit)
+
+    def kind(self, path: KeyPath) -> _Kind | None:
+        for pattern, kind in self.rules:
+            if _matches(pattern, path):
+                return kind
+        return None
+
+
+def _matches(pattern: KeyPath, path: KeyPath) -> bool:
+    if pattern and pattern[-1] == "**":
+        head = pattern[:-1]
+        return len(path) >= len(head) and _matches(head, path[: len(head)])
+    return len(pattern) == len(path) and all(
+        fnmatch.fnmatchcase(part, want) for part, want in zip(path, pattern, strict=True)
     )
 
 
-def _show(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, ensure_ascii=False)
+class _Kind(ABC):
+    """How one kind of field is judged. ``unit`` kinds judge a whole table themselves."""
+
+    unit = False
+
+    @abstractmethod
+    def judge(self, area: _Area, key: KeyPath, old: Any, new: Any) -> list[Change]:
+        """The changes between ``old`` and ``new`` (never equal) at ``key``."""
 
 
-def _flag(area: str, key: str, old: Any, new: Any, *, loose_when_true: bool) -> Change:
-    before, after = bool(old), bool(new)
-    if before == after:
-        return Change(area, key, NEUTRAL, f"`{key}` spelled differently, same meaning", old, new)
-    looser = after if loose_when_true else not after
-    return Change(
-        area, key, LOOSER if looser else TIGHTER, f"`{key}` {before} -> {after}", old, new
-    )
+def _label(key: KeyPath) -> str:
+    return format_key(list(key))
+
+
+def _change(area: _Area, key: KeyPath, effect: str, message: str, old: Any, new: Any) -> Change:
+    return Change(area.name, _label(key), effect, message, old, new)
+
+
+def _arrow(old: Any, new: Any) -> str:
+    return f"{toml_text(old)} -> {toml_text(new)}"
+
+
+class _Neutral(_Kind):
+    def judge(self, area: _Area, key: KeyPath, old: Any, new: Any) -> list[Change]:
+        what = "managed default" if area.config else "requirement"
+        return [
+            _change(area, key, NEUTRAL, f"{what} `{_label(key)}`: {_arrow(old, new)}", old, new)
+        ]
+
+
+class _Review(_Kind):
+    """Any change needs a second look (counts as looser)."""
+
+    def judge(self, area: _Area, key: KeyPath, old: Any, new: Any) -> list[Change]:
+        what = "managed default" if area.config else "requirement"
+        text = f"{what} `{_label(key)}`: {_arrow(old, new)} (unclassified change; review it)"
+        return [_change(area, key, LOOSER, text, old, new)]
+
+
+class _Pinned(_Kind):
+    """A requirement that pins one value: appearing tightens, disappearing loosens."""
+
+    def judge(self, area: _Area, key: KeyPath, old: Any, new: Any) -> list[Change]:
+        name = _label(key)
+        if old is None:
+            return [
+                _change(area, key, TIGHTER, f"`{name}` is now required: {toml_text(new)}", old, new)
+            ]
+        if new is None:
+            return [_change(area, key, LOOSER, f"`{name}` requirement removed", old, new)]
+        text = f"`{name}` changed: {_arrow(old, new)} (review it)"
+        return [_change(area, key, LOOSER, text, old, new)]
+
+
+def _effect(looser: bool, tighter: bool) -> str:
+    return LOOSER if looser else TIGHTER if tighter else NEUTRAL
+
+
+@dataclass(frozen=True)
+class _Ranked(_Kind):
+    """Values ordered tight (low rank) to loose (high rank).
+
+    ``unset`` is the rank of an unset *requirement* (default: the loosest); ``default`` is
+    Codex's value when managed config leaves the key unset (users may then choose any value).
+    """
+
+    order: Mapping[Any, int]
+    unset: int | None = None
+    default: Any = None
+
+    def _rank(self, value: Any) -> int | None:
+        try:
+            return self.order.get(value)
+        except TypeError:  # an unhashable value (a table where a word belongs)
+            return None
+
+    def judge(self, area: _Area, key: KeyPath, old: Any, new: Any) -> list[Change]:
+        loosest = max(self.order.values())
+        ranks = []
+        for value in (old, new):
+            if value is None:
+                cap = loosest if area.config or self.unset is None else self.unset
+                default = self._rank(self.default) if area.config else cap
+                ranks.append((cap, cap if default is None else default))
+                continue
+            rank = self._rank(value)
+            if rank is None:  # a value this table does not know: review it
+                return _Review().judge(area, key, old, new)
+            ranks.append((rank, rank))
+        (cap_a, def_a), (cap_b, def_b) = ranks
+        effect = _effect(cap_b > cap_a or def_b > def_a, cap_b < cap_a or def_b < def_a)
+        name = _label(key)
+        if area.config:
+            text = f"managed default `{name}`: {_arrow(old, new)}"
+            if new is None:
+                text += " (each user may now choose)"
+        else:
+            text = f"`{name}` {_arrow(old, new)}"
+        if effect == NEUTRAL:
+            text += " (same effect)"
+        return [_change(area, key, effect, text, old, new)]
+
+
+@dataclass(frozen=True)
+class _Verdict(_Kind):
+    """A domain or socket pattern's verdict: ``deny`` < unlisted (``none``) < ``allow``."""
+
+    what: str  # "network" | "unix socket"
+
+    def judge(self, area: _Area, key: KeyPath, old: Any, new: Any) -> list[Change]:
+        ranked = _Ranked(_VERDICT, unset=1, default="none")
+        (change,) = ranked.judge(area, key, old, new)
+        if change.effect == LOOSER and "review it" in change.message:
+            return [change]
+        shown = f"{old or 'unlisted'} -> {new or 'unlisted'}"
+        prefix = "managed default " if area.config else ""
+        text = f"{prefix}{self.what} {key[-1]}: {shown}"
+        if area.config and new is None:
+            text += " (each user may now choose)"
+        return [Change(change.area, change.key, change.effect, text, old, new)]
+
+
+_BOOL_LOOSE = {False: 0, True: 1}  # true permits more
+_BOOL_TIGHT = {True: 0, False: 1}  # true restricts
+_VERDICT = {"deny": 0, "none": 1, "allow": 2}
+_REVIEWER = {"user": 0, "auto_review": 1, "guardian_subagent": 1}
+_WEB_SEARCH = {"disabled": 0, "cached": 1, "live": 2}
+_NETWORK_MODE = {"limited": 0, "full": 1}
+_APPROVAL = {p.value: p.rank for p in ApprovalPolicy}
+_SANDBOX = {m.value: m.rank for m in SandboxMode}
+# Feature flags whose `true` *restricts* (turning them off loosens); every other known feature
+# enables a capability, so its `true` loosens. Unknown features are reviewed.
+_TIGHT_FEATURES = frozenset({"exec_policy", "hooks"})
+_REVIEW_FEATURES = frozenset({"use_legacy_landlock", "respect_system_proxy"})
+
+
+class _Feature(_Kind):
+    """A feature flag (config value or requirements pin): direction from its name."""
+
+    def judge(self, area: _Area, key: KeyPath, old: Any, new: Any) -> list[Change]:
+        name = canonical_feature(key[-1])
+        if name is None or name in _REVIEW_FEATURES or not _bools(old, new):
+            return _Review().judge(area, key, old, new)
+        order = _BOOL_TIGHT if name in _TIGHT_FEATURES else _BOOL_LOOSE
+        default = KNOWN_FEATURES.get(name)
+        # An unset pin leaves the flag to the user: the loosest value is within reach.
+        return _Ranked(order, default=default).judge(area, key, old, new)
+
+
+def _bools(*values: Any) -> bool:
+    return all(v is None or isinstance(v, bool) for v in values)
+
+
+_ALL = None  # an unrestricted set
+
+
+@dataclass(frozen=True)
+class _Members(_Kind):
+    """A set: ``loose_when`` it grows (allow-list) or shrinks (deny-list).
+
+    Unset is unrestricted for an allow-list and empty for a deny-list; in managed config its
+    default is ``default`` (None: the same). ``fallback`` ranks the first entry (the value
+    used when a configured one is refused).
+    """
+
+    loose_when: str  # "grows" | "shrinks"
+    default: frozenset[str] | None = None
+    fallback: Mapping[str, int] | None = None
+    unit = True
+
+    def _set(self, value: Any) -> frozenset[str] | None:
+        if value is None:
+            return _ALL if self.loose_when == "grows" else frozenset()
+        return frozenset(_members(value))
+
+    def judge(self, area: _Area, key: KeyPath, old: Any, new: Any) -> list[Change]:
+        name = _label(key)
+        before, after = self._set(old), self._set(new)
+        grew, shrank = _grows(before, after), _grows(after, before)
+        if area.config and (old is None or new is None) and self.default is not None:
+            d_before = self.default if old is None else before
+            d_after = self.default if new is None else after
+            grew, shrank = grew or _grows(d_before, d_after), shrank or _grows(d_after, d_before)
+        loosening = grew if self.loose_when == "grows" else shrank
+        tightening = shrank if self.loose_when == "grows" else grew
+        changes: list[Change] = []
+        effect = _effect(loosening, tightening)
+        if area.config and (old is None or new is None):
+            text = f"managed default `{name}`: {_arrow(old, new)}"
+            if new is None:
+                text += " (each user may now choose)"
+            changes.append(_change(area, key, effect, text, old, new))
+        elif old is None:
+            what = "now restricted to" if self.loose_when == "grows" else "now lists"
+            changes.append(
+                _change(area, key, effect, f"`{name}` {what} {toml_text(new)}", old, new)
+            )
+        elif new is None:
+            what = "restriction" if self.loose_when == "grows" else "list"
+            changes.append(_change(area, key, effect, f"`{name}` {what} removed", old, new))
+        elif before is not None and after is not None:
+            added, removed = sorted(after - before), sorted(before - after)
+            if added:
+                text = f"`{name}` grows: + {', + '.join(added)}"
+                grow = LOOSER if self.loose_when == "grows" else TIGHTER
+                changes.append(_change(area, key, grow, text, old, new))
+            if removed:
+                text = f"`{name}` shrinks: - {', - '.join(removed)}"
+                shrink = TIGHTER if self.loose_when == "grows" else LOOSER
+                changes.append(_change(area, key, shrink, text, old, new))
+        first_old, first_new = _first(old), _first(new)
+        if self.fallback is not None and first_old != first_new and old and new:
+            ra, rb = self.fallback.get(str(first_old), 99), self.fallback.get(str(first_new), 99)
+            effect = _effect(rb > ra, rb < ra)
+            text = f"`{name}` fallback (first entry) {_arrow(first_old, first_new)}"
+            changes.append(_change(area, key, effect, text, old, new))
+        if not changes:
+            changes.append(_change(area, key, NEUTRAL, f"`{name}` reordered", old, new))
+        return changes
 
 
 def _members(value: Any) -> list[str]:
     if isinstance(value, dict):  # allowed_permission_profiles as a name -> bool table
-        return [name for name, on in value.items() if on]
+        return [str(name) for name, on in value.items() if on]
     return [_canon(v) for v in value] if isinstance(value, list) else [_canon(value)]
 
 
-def _allow_list(key: str, old: Any, new: Any, area: str = "requirements") -> list[Change]:
-    if old is None:
-        return [Change(area, key, TIGHTER, f"`{key}` now restricted to {_show(new)}", old, new)]
-    if new is None:
-        return [Change(area, key, LOOSER, f"`{key}` restriction removed", old, new)]
-    before, after = _members(old), _members(new)
-    added = [m for m in after if m not in before]
-    removed = [m for m in before if m not in after]
-    changes = []
-    if added:
-        changes.append(
-            Change(area, key, LOOSER, f"`{key}` grows: + {', + '.join(added)}", old, new)
-        )
-    if removed:
-        changes.append(
-            Change(area, key, TIGHTER, f"`{key}` shrinks: - {', - '.join(removed)}", old, new)
-        )
-    if not changes:
-        first = f"{before[0] if before else None} -> {after[0] if after else None}"
-        changes.append(
-            Change(area, key, NEUTRAL, f"`{key}` reordered (default/fallback {first})", old, new)
-        )
-    return changes
+def _first(value: Any) -> Any:
+    return value[0] if isinstance(value, list) and value else None
 
 
-def _windows(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[Change]:
-    changes = []
-    for sub in sorted(set(old) | set(new)):
-        if old.get(sub) == new.get(sub):
-            continue
-        key = f"windows.{sub}"
-        if sub.startswith("allowed_"):
-            changes += _allow_list(key, old.get(sub), new.get(sub))
-        else:
-            changes.append(_generic("requirements", key, old.get(sub), new.get(sub)))
-    return changes
+def _grows(before: frozenset[str] | None, after: frozenset[str] | None) -> bool:
+    """``after`` holds something ``before`` does not (None = everything)."""
+    if after is _ALL:
+        return before is not _ALL
+    return before is not _ALL and bool(after - before)
+
+
+class _NamedAllowList(_Kind):
+    """``mcp_servers`` / ``plugins``: absent = anything allowed, an entry = that one allowed."""
+
+    unit = True
+
+    def judge(self, area: _Area, key: KeyPath, old: Any, new: Any) -> list[Change]:
+        name = _label(key)
+        if old is None:
+            names = ", ".join(sorted(new or {})) or "nothing"
+            return [_change(area, key, TIGHTER, f"`{name}` now restricted to: {names}", old, new)]
+        if new is None:
+            text = f"`{name}` allow-list removed (any allowed)"
+            return [_change(area, key, LOOSER, text, old, new)]
+        changes = []
+        for entry in sorted(set(old) | set(new)):
+            a, b = old.get(entry), new.get(entry)
+            if a == b:
+                continue
+            if a is None:
+                changes.append(_change(area, key, LOOSER, f"`{name}`: {entry} now allowed", a, b))
+            elif b is None:
+                text = f"`{name}`: {entry} no longer allowed"
+                changes.append(_change(area, key, TIGHTER, text, a, b))
+            else:
+                text = f"`{name}`: {entry} identity changed {toml_text(a)} -> {toml_text(b)}"
+                changes.append(_change(area, key, LOOSER, text, a, b))
+        return changes
+
+
+class _ManagedNetwork(_Kind):
+    """``experimental_network``: appearing/disappearing as a whole, else key by key."""
+
+    unit = True
+
+    def judge(self, area: _Area, key: KeyPath, old: Any, new: Any) -> list[Change]:
+        if old is None:
+            return [_change(area, key, TIGHTER, "managed network policy introduced", old, new)]
+        if new is None:
+            return [_change(area, key, LOOSER, "managed network policy removed", old, new)]
+        if not _tables(old, new):
+            return _Review().judge(area, key, old, new)
+        return _walk_table(area, key, old, new)
+
+
+_DECISION = {"allow": 0, "prompt": 1, "forbidden": 2}
+_RULE_REVIEWER = {"user": 0, None: 1, "auto_review": 2, "guardian_subagent": 2}
+
+
+def _rule_verdict(rules: Iterable[Mapping[str, Any]]) -> tuple[int, int, Mapping[str, Any]]:
+    """(decision rank, reviewer rank, the rule) of the rule that decides: the strictest one.
+
+    The strictest decision wins (as the matcher does); among those, the strictest reviewer.
+    An unknown decision ranks as ``allow`` (review the loosest reading).
+    """
+    best: tuple[int, int, Mapping[str, Any]] | None = None
+    for rule in rules:
+        decision = _DECISION.get(str(rule.get("decision")), 0)
+        reviewer = _RULE_REVIEWER.get(rule.get("reviewer"), 2)
+        if best is None or (decision, -reviewer) > (best[0], -best[1]):
+            best = (decision, reviewer, rule)
+    assert best is not None
+    return best
+
+
+class _PrefixRules(_Kind):
+    """Requirements ``[rules]``: per pattern, the strictest rule decides (duplicates count)."""
+
+    unit = True
+
+    def judge(self, area: _Area, key: KeyPath, old: Any, new: Any) -> list[Change]:
+        before, after = _by_pattern(old), _by_pattern(new)
+        changes = []
+        for pattern in sorted(set(before) | set(after)):
+            a, b = before.get(pattern), after.get(pattern)
+            if a == b:
+                continue
+            label = f"rules `{pattern}`"
+            if not a:
+                rule = _rule_verdict(b or [])[2]
+                effect = LOOSER if rule.get("decision") == "allow" else TIGHTER
+                changes.append(
+                    _change(area, key, effect, f"{label} added ({rule.get('decision')})", None, b)
+                )
+                continue
+            if not b:
+                rule = _rule_verdict(a)[2]
+                effect = TIGHTER if rule.get("decision") == "allow" else LOOSER
+                changes.append(
+                    _change(area, key, effect, f"{label} removed ({rule.get('decision')})", a, None)
+                )
+                continue
+            (da, ra, rule_a), (db, rb, rule_b) = _rule_verdict(a), _rule_verdict(b)
+            if da != db:
+                effect = _effect(db < da, db > da)
+                what = f"decision {rule_a.get('decision')} -> {rule_b.get('decision')}"
+            elif ra != rb:
+                effect = _effect(rb > ra, rb < ra)
+                what = f"reviewer {_arrow(rule_a.get('reviewer'), rule_b.get('reviewer'))}"
+            elif len(a) != len(b):
+                effect, what = NEUTRAL, f"duplicate rules {len(a)} -> {len(b)} (same decision)"
+            else:
+                effect, what = NEUTRAL, "justification changed"
+            changes.append(_change(area, key, effect, f"{label}: {what}", a, b))
+        return changes
 
 
 def _rule_key(rule: Mapping[str, Any]) -> str:
@@ -228,200 +560,161 @@ def _rule_key(rule: Mapping[str, Any]) -> str:
     return " ".join(parts)
 
 
-def _prefix_rules(old: Any, new: Any) -> list[Change]:
-    def index(value: Any) -> dict[str, Mapping[str, Any]]:
-        rules = (value or {}).get("prefix_rules") or []
-        return {_rule_key(r): r for r in rules if isinstance(r, dict)}
-
-    before, after = index(old), index(new)
-    changes = []
-    for key in sorted(set(before) | set(after)):
-        a, b = before.get(key), after.get(key)
-        if a == b:
-            continue
-        label = f"rules `{key}`"
-        if a is None and b is not None:
-            changes.append(
-                Change("requirements", "rules", TIGHTER, f"{label} added ({b.get('decision')})")
-            )
-        elif b is None and a is not None:
-            changes.append(
-                Change("requirements", "rules", LOOSER, f"{label} removed ({a.get('decision')})")
-            )
-        elif a is not None and b is not None:
-            ra = _DECISION_RANK.get(str(a.get("decision")), 3)
-            rb = _DECISION_RANK.get(str(b.get("decision")), 3)
-            effect = TIGHTER if rb > ra else LOOSER if rb < ra else NEUTRAL
-            what = (
-                f"decision {a.get('decision')} -> {b.get('decision')}"
-                if ra != rb
-                else "justification changed"
-            )
-            changes.append(Change("requirements", "rules", effect, f"{label}: {what}"))
-    return changes
+def _by_pattern(value: Any) -> dict[str, list[Mapping[str, Any]]]:
+    rules = (value or {}).get("prefix_rules") if isinstance(value, Mapping) else None
+    grouped: dict[str, list[Mapping[str, Any]]] = {}
+    for rule in rules if isinstance(rules, list) else []:
+        if isinstance(rule, Mapping):
+            grouped.setdefault(_rule_key(rule), []).append(rule)
+    return grouped
 
 
-def _domains(table: Mapping[str, Any], key: str, legacy: tuple[str, str]) -> dict[str, str]:
-    """Keyed form (``domains = {pattern = "allow"}``) from either spelling."""
-    keyed = dict(table.get(key) or {})
-    for name in table.get(legacy[0]) or []:
-        keyed.setdefault(name, "allow")
-    for name in table.get(legacy[1]) or []:
-        keyed[name] = "deny" if key == "domains" else "none"
-    return {str(k): str(v) for k, v in keyed.items()}
+# ------------------------------------------------------------------------------------- tables
 
+_NET_PERMITS = (  # `false` in requirements forbids; unset or `true` permits
+    "allow_upstream_proxy",
+    "allow_local_binding",
+    "dangerously_allow_non_loopback_proxy",
+    "dangerously_allow_non_loopback_admin",
+    "dangerously_allow_all_unix_sockets",
+    "enable_socks5",
+    "enable_socks5_udp",
+)
 
-def _network(old: Any, new: Any) -> list[Change]:
-    key = "experimental_network"
-    if old is None:
-        return [Change("requirements", key, TIGHTER, "managed network policy introduced", old, new)]
-    if new is None:
-        return [Change("requirements", key, LOOSER, "managed network policy removed", old, new)]
-    changes = []
-    for flag in (*_NET_LOOSE_WHEN_TRUE, *_NET_TIGHT_WHEN_TRUE):
-        if bool(old.get(flag)) != bool(new.get(flag)):
-            changes.append(
-                _flag(
-                    "requirements",
-                    f"{key}.{flag}",
-                    old.get(flag),
-                    new.get(flag),
-                    loose_when_true=flag in _NET_LOOSE_WHEN_TRUE,
-                )
-            )
-    for port in _NET_NEUTRAL:
-        if old.get(port) != new.get(port):
-            msg = f"`{key}.{port}` {old.get(port)} -> {new.get(port)}"
-            changes.append(Change("requirements", f"{key}.{port}", NEUTRAL, msg))
-    for sub, legacy, open_word in (
-        ("domains", ("allowed_domains", "denied_domains"), "allow"),
-        ("unix_sockets", ("allow_unix_sockets", "_none"), "allow"),
-    ):
-        before, after = _domains(old, sub, legacy), _domains(new, sub, legacy)
-        for name in sorted(set(before) | set(after)):
-            a, b = before.get(name), after.get(name)
-            if a == b:
-                continue
-            opened = b == open_word
-            closed = a == open_word
-            effect = LOOSER if opened else TIGHTER if (closed or b is not None) else LOOSER
-            what = f"{a or 'unlisted'} -> {b or 'unlisted'}"
-            changes.append(
-                Change("requirements", f"{key}.{sub}", effect, f"network {name}: {what}")
-            )
-    known = {
-        *_NET_LOOSE_WHEN_TRUE,
-        *_NET_TIGHT_WHEN_TRUE,
-        *_NET_NEUTRAL,
-        "domains",
-        "allowed_domains",
-        "denied_domains",
-        "unix_sockets",
-        "allow_unix_sockets",
-    }
-    for other in sorted((set(old) | set(new)) - known):
-        if old.get(other) != new.get(other):
-            changes.append(
-                _generic("requirements", f"{key}.{other}", old.get(other), new.get(other))
-            )
-    return changes
+_REQUIREMENTS: tuple[tuple[KeyPath, _Kind], ...] = (
+    (("allowed_approval_policies",), _Members("grows", fallback=_APPROVAL)),
+    (("allowed_approvals_reviewers",), _Members("grows", fallback=_REVIEWER)),
+    (("allowed_sandbox_modes",), _Members("grows")),
+    (("allowed_web_search_modes",), _Members("grows")),
+    (("allowed_permissions",), _Members("grows")),
+    (("allowed_permission_profiles",), _Members("grows")),
+    (("marketplaces",), _Members("grows")),
+    (("windows", "allowed_*"), _Members("grows")),
+    (("features", "*"), _Feature()),
+    (("feature_requirements", "*"), _Feature()),
+    (("mcp_servers",), _NamedAllowList()),
+    (("plugins",), _NamedAllowList()),
+    (("apps", "*", "enabled"), _Ranked(_BOOL_LOOSE, unset=1)),
+    (
+        ("apps", "*", "tools", "*", "approval_mode"),
+        _Ranked({"prompt": 0, "approve": 0, "auto": 2}, unset=1),
+    ),
+    (("rules",), _PrefixRules()),
+    (("enforce_residency",), _Pinned()),
+    (("default_permissions",), _Pinned()),
+    (("forced_login_method",), _Pinned()),
+    (("forced_chatgpt_workspace_id",), _Pinned()),
+    (("experimental_network",), _ManagedNetwork()),
+    (("experimental_network", "enabled"), _Ranked(_BOOL_TIGHT, unset=0)),
+    *((("experimental_network", k), _Ranked(_BOOL_LOOSE, unset=1)) for k in _NET_PERMITS),
+    (("experimental_network", "danger_full_access_denylist_only"), _Ranked(_BOOL_LOOSE, unset=0)),
+    (("experimental_network", "managed_allowed_domains_only"), _Ranked(_BOOL_TIGHT, unset=1)),
+    (("experimental_network", "mode"), _Ranked(_NETWORK_MODE, unset=1)),
+    (("experimental_network", "domains", "*"), _Verdict("network")),
+    (("experimental_network", "unix_sockets", "*"), _Verdict("unix socket")),
+    (("experimental_network", "http_port"), _Neutral()),
+    (("experimental_network", "socks_port"), _Neutral()),
+    (("permissions", "filesystem", "deny_read"), _Members("shrinks")),
+    (("hooks", "managed_dir"), _Review()),
+    (("hooks", "windows_managed_dir"), _Review()),
+    (("hooks", "*"), _Members("shrinks")),
+    (("allow_managed_hooks_only",), _Ranked(_BOOL_TIGHT, unset=1)),
+    (("allow_guardian_fail_open",), _Ranked(_BOOL_LOOSE, unset=0)),
+    (("computer_use", "allow_locked_computer_use"), _Ranked(_BOOL_LOOSE, unset=0)),
+)
 
-
-def _named_allowlist(key: str, old: Any, new: Any) -> list[Change]:
-    if old is None:
-        names = ", ".join(sorted(new or {})) or "nothing"
-        return [Change("requirements", key, TIGHTER, f"`{key}` now restricted to: {names}")]
-    if new is None:
-        return [Change("requirements", key, LOOSER, f"`{key}` allow-list removed (any allowed)")]
-    changes = []
-    for name in sorted(set(old) | set(new)):
-        a, b = old.get(name), new.get(name)
-        if a == b:
-            continue
-        if a is None:
-            changes.append(
-                Change("requirements", key, LOOSER, f"`{key}`: {name} now allowed", a, b)
-            )
-        elif b is None:
-            changes.append(
-                Change("requirements", key, TIGHTER, f"`{key}`: {name} no longer allowed", a, b)
-            )
-        else:
-            changes.append(
-                Change(
-                    "requirements",
-                    key,
-                    LOOSER,
-                    f"`{key}`: {name} identity changed {_show(a)} -> {_show(b)}",
-                    a,
-                    b,
-                )
-            )
-    return changes
-
-
-def _permissions(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[Change]:
-    changes = []
-    before = list(((old.get("filesystem") or {}).get("deny_read")) or [])
-    after = list(((new.get("filesystem") or {}).get("deny_read")) or [])
-    key = "permissions.filesystem.deny_read"
-    for path in after:
-        if path not in before:
-            changes.append(Change("requirements", key, TIGHTER, f"reads of {path} now denied"))
-    for path in before:
-        if path not in after:
-            changes.append(Change("requirements", key, LOOSER, f"reads of {path} allowed again"))
-    rest_old = {k: v for k, v in old.items() if k != "filesystem"}
-    rest_new = {k: v for k, v in new.items() if k != "filesystem"}
-    fs_old = {k: v for k, v in (old.get("filesystem") or {}).items() if k != "deny_read"}
-    fs_new = {k: v for k, v in (new.get("filesystem") or {}).items() if k != "deny_read"}
-    if fs_old != fs_new:
-        changes.append(
-            _generic("requirements", "permissions.filesystem", fs_old or None, fs_new or None)
+_CONFIG: tuple[tuple[KeyPath, _Kind], ...] = (
+    (("approval_policy",), _Ranked(_APPROVAL, default="on-request")),
+    (("approvals_reviewer",), _Ranked(_REVIEWER, default="user")),
+    (("sandbox_mode",), _Ranked(_SANDBOX, default="read-only")),
+    (("web_search",), _Ranked(_WEB_SEARCH, default="cached")),
+    (("tools", "web_search"), _Ranked(_BOOL_LOOSE, default=False)),
+    (("features", "*"), _Feature()),
+    (("sandbox_workspace_write", "network_access"), _Ranked(_BOOL_LOOSE, default=False)),
+    (("sandbox_workspace_write", "writable_roots"), _Members("grows", default=frozenset())),
+    (("sandbox_workspace_write", "exclude_tmpdir_env_var"), _Ranked(_BOOL_TIGHT, default=False)),
+    (("sandbox_workspace_write", "exclude_slash_tmp"), _Ranked(_BOOL_TIGHT, default=False)),
+    (
+        ("shell_environment_policy", "inherit"),
+        _Ranked({"none": 0, "core": 1, "all": 2}, default="all"),
+    ),
+    (("shell_environment_policy", "ignore_default_excludes"), _Ranked(_BOOL_LOOSE, default=False)),
+    (("shell_environment_policy", "exclude"), _Members("shrinks", default=frozenset())),
+    (("shell_environment_policy", "include_only"), _Members("grows")),
+    (("shell_environment_policy", "**"), _Review()),  # `set`: variables forced into commands
+    (("network", "mode"), _Ranked(_NETWORK_MODE, default="full")),
+    (("network", "domains", "*"), _Verdict("network")),
+    (("network", "unix_sockets", "*"), _Verdict("unix socket")),
+    *((("network", k), _Ranked(_BOOL_LOOSE, default=k == "enable_socks5")) for k in _NET_PERMITS),
+    (("network", "http_port"), _Neutral()),
+    (("network", "socks_port"), _Neutral()),
+    (("network", "**"), _Review()),  # enabled, mitm, proxy_url: direction depends on the rest
+    (
+        ("projects", "*", "trust_level"),
+        _Ranked({"untrusted": 0, "trusted": 1}, default="untrusted"),
+    ),
+    (("allow_login_shell",), _Ranked(_BOOL_LOOSE, default=True)),
+    (("forced_login_method",), _Pinned()),
+    (("forced_chatgpt_workspace_id",), _Pinned()),
+    *(
+        ((name, "**"), _Review())
+        for name in (
+            "mcp_servers",
+            "model_providers",
+            "model_provider",
+            "openai_base_url",
+            "chatgpt_base_url",
+            "notify",
+            "hooks",
+            "otel",
+            "permissions",
+            "default_permissions",
+            "windows",
+            "projects",
         )
-    for name in sorted(set(rest_old) | set(rest_new)):
-        if rest_old.get(name) != rest_new.get(name):
-            changes.append(
-                _generic(
-                    "requirements", f"permissions.{name}", rest_old.get(name), rest_new.get(name)
-                )
-            )
+    ),
+)
+
+
+# --------------------------------------------------------------------------------------- walk
+
+
+def _walk(area: _Area, path: KeyPath, old: Any, new: Any) -> list[Change]:
+    """Changes between ``old`` and ``new`` at ``path``: a *unit* kind judges its whole value,
+    other tables are compared key by key, and each leaf is judged by its kind (or the area's
+    fallback: review for requirements, neutral for config)."""
+    if old == new:
+        return []
+    if area.config and len(path) > 2 and path[0] == "profiles":
+        # A profile sets the same keys as the top level: judge them by the same rules.
+        return [_reprefix(c, path[:2]) for c in _walk(area, path[2:], old, new)]
+    kind = area.kind(path) if path else None
+    if kind is not None and kind.unit:
+        return kind.judge(area, path, old, new)
+    if _tables(old, new):
+        return _walk_table(area, path, old or {}, new or {})
+    return (kind or area.fallback).judge(area, path, old, new)
+
+
+def _walk_table(
+    area: _Area, path: KeyPath, old: Mapping[str, Any], new: Mapping[str, Any]
+) -> list[Change]:
+    changes: list[Change] = []
+    for name in sorted(set(old) | set(new), key=str):
+        changes += _walk(area, (*path, str(name)), old.get(name), new.get(name))
     return changes
 
 
-# ---------------------------------------------------------------------------------------- config
+def _tables(*values: Any) -> bool:
+    return any(isinstance(v, Mapping) for v in values) and all(
+        v is None or isinstance(v, Mapping) for v in values
+    )
 
 
-def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for key, value in table.items():
-        path = f"{prefix}{key}"
-        if isinstance(value, dict) and value:
-            flat.update(_flatten(value, path + "."))
-        else:
-            flat[path] = value
-    return flat
-
-
-def _config(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[Change]:
-    before, after = _flatten(old), _flatten(new)
-    changes = []
-    for key in sorted(set(before) | set(after)):
-        a, b = before.get(key), after.get(key)
-        if a == b:
-            continue
-        effect = NEUTRAL
-        ranks = {"approval_policy": _APPROVAL_RANK, "sandbox_mode": _SANDBOX_RANK}.get(key)
-        if ranks is not None:
-            ra = ranks.get(str(a), -1) if a is not None else 99
-            rb = ranks.get(str(b), -1) if b is not None else 99
-            effect = LOOSER if rb > ra else TIGHTER if rb < ra else NEUTRAL
-        elif key == "sandbox_workspace_write.network_access":
-            effect = LOOSER if b else TIGHTER
-        text = f"managed default `{key}`: {_show(a) if a is not None else 'unset'} -> "
-        text += _show(b) if b is not None else "unset"
-        changes.append(Change("config", key, effect, text, a, b))
-    return changes
+def _reprefix(change: Change, prefix: KeyPath) -> Change:
+    key = _label(prefix) + ("." + change.key if change.key else "")
+    message = change.message.replace(f"`{change.key}`", f"`{key}`", 1)
+    return Change(change.area, key, change.effect, message, change.old, change.new)
 
 
 # ----------------------------------------------------------------------------------------- rules

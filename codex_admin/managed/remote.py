@@ -1,17 +1,32 @@
 """Remote requirements: fetch a signed bundle, verify it, cache it, fail closed.
 
-Decision table (``age`` = now - time of the last verified fetch or 304):
+Who controls what: the admin controls ``<system dir>/remote_requirements.toml`` (root-owned:
+the URL, the trusted keys, ``min_serial``) and what the server serves (signed). The *user*
+controls ``$CODEX_HOME``, so the cache there is attacker-writable: they can delete it, plant an
+older signed bundle they kept, or edit its unsigned ``fetched_at`` and ``etag``. So:
+
+* the cache only decides *when to ask the server again* (``fetched_at`` + ``ttl``);
+* *how long a bundle may be used at all* is decided by signed data: every remote bundle must carry
+  a signed ``expires`` and is refused after it, fetched or cached, grace period or not;
+* the anti-rollback floor is ``min_serial`` from the system dir (the user cannot lower it) and,
+  on top, the serial of a valid cached bundle (deleting the cache only falls back to the floor);
+* a cache that claims a future ``fetched_at``, or one earlier than its bundle was signed, is
+  refused outright (someone edited it).
+
+Decision table (``age`` = now - ``fetched_at`` of a valid, unexpired cache):
 
 * no cache, fetch OK                         -> use the fetched bundle
 * cache younger than ``ttl``                 -> use the cache, no request at all
 * cache older than ``ttl``, fetch OK / 304   -> use the new bundle / refresh the cache's age
-* cache older than ``ttl``, fetch fails      -> warning while ``age < ttl + grace``, then error
+* cache older than ``ttl``, fetch fails      -> warning while ``age < ttl + grace`` and the
+                                                bundle has not expired, then error
 * no usable cache, fetch fails               -> error (fail closed)
 
-"Fetch fails" includes an invalid signature, a manifest without ``requirements.toml`` and a
-replayed bundle whose serial is older than the cached one: a bundle that is not *provably* newer
-policy is never activated. The cache is re-verified on every read, so editing it only makes it
-unusable; its ``fetched_at`` is not signed, which is why the grace period is bounded.
+"Fetch fails" includes an invalid signature, a manifest without ``requirements.toml`` or
+``expires``, an expired bundle and a replayed bundle whose serial is below the floor: a bundle
+that is not *provably* current policy is never activated. Editing the cache therefore buys a user
+at most the remaining signed lifetime of a bundle they were once given; admins bound that with
+``managed sign --valid-for`` and raise ``min_serial`` to revoke a bad bundle at once.
 """
 
 from __future__ import annotations
@@ -23,16 +38,15 @@ import tempfile
 import time
 import tomllib
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from codex_admin.config import RequirementsDocument
+from codex_admin.config import RequirementsDocument, read_file_bytes
 from codex_admin.errors import CodexError
 from codex_admin.managed.remote_config import RemoteConfig, read_remote_config
-from codex_admin.managed.signing import BundleInfo, unpack_wire, verify_files
+from codex_admin.managed.signing import BundleInfo, format_timestamp, unpack_wire, verify_files
 
 __all__ = [
     "CACHE_NAME",
@@ -45,6 +59,7 @@ __all__ = [
 CACHE_NAME = "remote-requirements-cache.json"
 REQUIREMENTS_FILE = "requirements.toml"
 MAX_RESPONSE_BYTES = 12 * 1024 * 1024
+# Clock skew tolerated between this machine and the one that wrote the cache or signed a bundle.
 _FUTURE_SLACK = 300.0
 
 
@@ -78,6 +93,7 @@ class RemoteResult:
             "serial": self.bundle.serial if self.bundle else None,
             "key_id": self.bundle.key_id if self.bundle else None,
             "created": self.bundle.created if self.bundle else None,
+            "expires": self.bundle.expires if self.bundle else None,
             "fetched_at": _iso(self.fetched_at),
             "cache_path": str(self.cache_path) if self.cache_path else None,
             "warnings": list(self.warnings),
@@ -119,7 +135,7 @@ def resolve_remote_requirements(
     moment = time.time() if now is None else now
     cache_path = codex_home / CACHE_NAME
     result = RemoteResult(configured=True, url=config.url, cache_path=cache_path)
-    cache = _read_cache(cache_path, config, result.warnings)
+    cache = _read_cache(cache_path, config, moment, result.warnings)
     age = None if cache is None else moment - cache.fetched_at
     if cache is not None and age is not None and 0 <= age < config.ttl_seconds:
         return _use(result, cache, "cached")
@@ -127,15 +143,12 @@ def resolve_remote_requirements(
         fresh = _fetch(config, cache, moment)
     except _FetchFailed as err:
         reason = str(err)
-        if (
-            cache is not None
-            and age is not None
-            and 0 <= age < config.ttl_seconds + (config.grace_seconds)
-        ):
-            ends = _iso(cache.fetched_at + config.ttl_seconds + config.grace_seconds)
+        ends = None if cache is None else _grace_end(cache, config)
+        if cache is not None and ends is not None and moment < ends:
             result.warnings.append(
                 f"could not refresh remote requirements from {config.url}: {reason}; using the "
-                f"cached bundle (serial {cache.info.serial}) until the grace period ends at {ends}"
+                f"cached bundle (serial {cache.info.serial}) until the grace period ends at "
+                f"{_iso(ends)}"
             )
             return _use(result, cache, "stale-grace")
         detail = (
@@ -155,6 +168,14 @@ def resolve_remote_requirements(
     return _use(result, fresh, state)
 
 
+def _grace_end(cache: _Cache, config: RemoteConfig) -> float:
+    """When a cache may no longer stand in for an unreachable server: the configured grace
+    after its TTL, but never past the bundle's signed expiry (``fetched_at`` is forgeable)."""
+    grace = cache.fetched_at + config.ttl_seconds + config.grace_seconds
+    expires = cache.info.expires_at
+    return grace if expires is None else min(grace, expires)
+
+
 def _use(result: RemoteResult, cache: _Cache, state: str) -> RemoteResult:
     result.state = state
     result.text = cache.text
@@ -164,20 +185,29 @@ def _use(result: RemoteResult, cache: _Cache, state: str) -> RemoteResult:
 
 
 def _iso(moment: float | None) -> str | None:
-    if moment is None:
-        return None
-    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return None if moment is None else format_timestamp(moment)
 
 
 # ------------------------------------------------------------------------------------ bundles
 
 
 def _activate(
-    wire: Any, config: RemoteConfig, origin: str, min_serial: int | None
+    wire: Any, config: RemoteConfig, origin: str, min_serial: int, now: float
 ) -> tuple[BundleInfo, str]:
-    """Verify a wire bundle and extract its requirements text (all failures are CodexError)."""
+    """Verify a wire bundle and extract its requirements text (all failures are CodexError).
+
+    Signature, serial floor, signed expiry (required) and every file hash are checked.
+    """
     manifest, signature, files = unpack_wire(wire, origin)
-    info = verify_files(manifest, signature, files, list(config.keys), min_serial=min_serial)
+    info = verify_files(
+        manifest,
+        signature,
+        files,
+        list(config.keys),
+        min_serial=min_serial or None,
+        now=now,
+        require_expiry=True,
+    )
     data = files.get(REQUIREMENTS_FILE)
     if data is None:
         raise CodexError(f"{origin}: signed bundle has no {REQUIREMENTS_FILE}")
@@ -189,23 +219,35 @@ def _activate(
     return info, text
 
 
-def _read_cache(path: Path, config: RemoteConfig, notes: list[str]) -> _Cache | None:
+def _read_cache(path: Path, config: RemoteConfig, now: float, notes: list[str]) -> _Cache | None:
+    """The cache when it is valid *now*; every way it can be wrong is a note and ``None``.
+
+    Read with the safe reader (a FIFO or ``/dev/zero`` planted as the cache must not hang us).
+    """
     try:
-        raw = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+        raw = read_file_bytes(path, what="remote requirements cache", max_bytes=MAX_RESPONSE_BYTES)
+    except CodexError as err:
+        notes.append(f"ignoring unreadable remote requirements cache {path}: {err.message}")
         return None
-    except (OSError, UnicodeDecodeError) as err:
-        notes.append(f"ignoring unreadable remote requirements cache {path}: {err}")
+    if raw is None:
         return None
     try:
-        data = json.loads(raw)
+        data = json.loads(raw.decode("utf-8"))
         if data.get("url") != config.url:
             return None  # cache of another source: neither usable nor a replay reference
         etag = data.get("etag")
-        fetched_at = float(data["fetched_at"])
-        info, text = _activate(data["wire"], config, f"cache {path}", None)
-    except (ValueError, KeyError, TypeError, AttributeError, CodexError) as err:
-        notes.append(f"ignoring invalid remote requirements cache {path}: {err}")
+        fetched_at = data["fetched_at"]
+        if isinstance(fetched_at, bool) or not isinstance(fetched_at, int | float):
+            raise ValueError("fetched_at is not a number")
+        fetched_at = float(fetched_at)
+        if not fetched_at <= now + _FUTURE_SLACK:  # also refuses NaN
+            raise ValueError(f"it claims a future fetch time ({_iso(min(fetched_at, 2**33))})")
+        info, text = _activate(data["wire"], config, f"cache {path}", config.min_serial, now)
+        if fetched_at < info.created_at - _FUTURE_SLACK:
+            raise ValueError("it claims a fetch before its bundle was signed")
+    except (ValueError, KeyError, TypeError, AttributeError, OverflowError, CodexError) as err:
+        reason = err.message if isinstance(err, CodexError) else str(err)
+        notes.append(f"ignoring invalid remote requirements cache {path}: {reason}")
         return None
     return _Cache(
         url=config.url,
@@ -308,10 +350,9 @@ def _accept(
         wire = json.loads(body)
     except ValueError as err:
         raise _FetchFailed(f"response is not JSON: {err}") from err
+    floor = max(config.min_serial, cache.info.serial if cache is not None else 0)
     try:
-        info, text = _activate(
-            wire, config, config.url, cache.info.serial if cache is not None else None
-        )
+        info, text = _activate(wire, config, config.url, floor, now)
     except CodexError as err:
         raise _FetchFailed(err.message) from err
     if (

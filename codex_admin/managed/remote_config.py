@@ -12,6 +12,10 @@ another policy server (or another trusted key) could relax their own requirement
     timeout_seconds = 10        # per attempt, whole response included
     max_attempts = 3            # connection errors, timeouts, 429 and 5xx are retried
     ca_file = "policy-ca.pem"   # optional: trust this CA bundle instead of the system roots
+    min_serial = 0              # anti-rollback floor: bundles with a lower serial are refused
+
+``min_serial`` lives here, not in the cache, because users can write their ``$CODEX_HOME``:
+raising it revokes every older bundle at once, whatever a machine has cached.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from codex_admin.config import read_file_bytes, suggest
 from codex_admin.errors import CodexError, Location
 from codex_admin.managed.names import REMOTE_CONFIG_NAME
 from codex_admin.managed.signing import load_public_key, parse_public_key
@@ -41,6 +46,7 @@ _KNOWN = {
     "public_keys",
     "public_key_files",
     "ca_file",
+    "min_serial",
     *_DEFAULTS,
 }
 
@@ -57,6 +63,7 @@ class RemoteConfig:
     timeout_seconds: float
     max_attempts: int
     ca_file: Path | None
+    min_serial: int = 0
 
 
 def read_remote_config(system_dir: Path) -> RemoteConfig | None:
@@ -66,12 +73,9 @@ def read_remote_config(system_dir: Path) -> RemoteConfig | None:
     a typo silently disable fleet policy.
     """
     path = system_dir / REMOTE_CONFIG_NAME
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
+    raw = read_file_bytes(path, what="remote requirements config")
+    if raw is None:
         return None
-    except OSError as err:
-        raise CodexError(f"cannot read {path}: {err.strerror}", location=Location(path)) from err
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as err:
@@ -86,7 +90,7 @@ def read_remote_config(system_dir: Path) -> RemoteConfig | None:
     unknown = sorted(set(table) - _KNOWN)
     if unknown:
         raise CodexError(
-            f"unknown key `remote.{unknown[0]}`",
+            f"unknown key `remote.{unknown[0]}`{suggest(unknown[0], sorted(_KNOWN))}",
             location=Location(path),
             hint=f"known keys: {', '.join(sorted(_KNOWN))}",
         )
@@ -111,6 +115,11 @@ def read_remote_config(system_dir: Path) -> RemoteConfig | None:
             "`remote.max_attempts` must be >= 1 and `remote.timeout_seconds` > 0",
             location=Location(path),
         )
+    min_serial = table.get("min_serial", 0)
+    if isinstance(min_serial, bool) or not isinstance(min_serial, int) or min_serial < 0:
+        raise CodexError(
+            "`remote.min_serial` must be a non-negative integer", location=Location(path)
+        )
     ca_file = table.get("ca_file")
     if ca_file is not None and not isinstance(ca_file, str):
         raise CodexError("`remote.ca_file` must be a path string", location=Location(path))
@@ -123,6 +132,7 @@ def read_remote_config(system_dir: Path) -> RemoteConfig | None:
         timeout_seconds=numbers["timeout_seconds"],
         max_attempts=int(numbers["max_attempts"]),
         ca_file=(system_dir / ca_file) if ca_file else None,
+        min_serial=min_serial,
     )
 
 

@@ -14,9 +14,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from codex_admin.config import Issue
+from codex_admin.errors import CodexError, Location
 from codex_admin.managed.diff import LOOSER, NEUTRAL, TIGHTER, Change
 
-__all__ = ["diff_rule_files", "execpolicy_available"]
+__all__ = ["check_rule_files", "diff_rule_files", "execpolicy_available"]
 
 _RANK = {"allow": 0, "prompt": 1, "forbidden": 2, "deny": 2}
 
@@ -33,6 +35,20 @@ def execpolicy_available() -> bool:
     return module is not None and hasattr(module, "load_policy_files")
 
 
+def check_rule_files(paths: Sequence[Path]) -> list[Issue]:
+    """One located issue per ``*.rules`` file that does not load (each file on its own)."""
+    if not paths or not execpolicy_available():
+        return []
+    module = _module()
+    issues = []
+    for path in paths:
+        try:
+            module.load_policy_files([str(path)])
+        except CodexError as err:
+            issues.append(Issue(err.message, err.location or Location(path)))
+    return issues
+
+
 def _load(paths: Sequence[Path]) -> dict[str, Any]:
     module = _module()
     if not paths:
@@ -43,17 +59,31 @@ def _load(paths: Sequence[Path]) -> dict[str, Any]:
 
 
 def _index(data: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Rules by program + pattern (network rules by protocol + host). Several rules with one
+    key (duplicates, possibly from several files) count as their strictest one, as the matcher
+    decides: removing a duplicate ``forbidden`` that shadowed a ``prompt`` loosens."""
     out: dict[str, dict[str, Any]] = {}
+
+    def keep(key: str, rule: dict[str, Any]) -> None:
+        current = out.get(key)
+        if current is None or _rank(rule) > _rank(current):
+            out[key] = rule
+
     for program, rules in (data.get("rules") or {}).items():
         for rule in rules:
             pattern = rule.get("pattern") or [program]
             words = [
                 t if isinstance(t, str) else "[" + "|".join(map(str, t)) + "]" for t in pattern
             ]
-            out[f"prefix_rule {' '.join(words)}"] = rule
+            keep(f"prefix_rule {' '.join(words)}", rule)
     for rule in data.get("network_rules") or []:
-        out[f"network_rule {rule.get('protocol')}://{rule.get('host')}"] = rule
+        keep(f"network_rule {rule.get('protocol')}://{rule.get('host')}", rule)
     return out
+
+
+def _rank(rule: Mapping[str, Any] | None) -> int:
+    """allow 0 < prompt 1 < forbidden/deny 2; an unknown decision ranks as allow (loosest)."""
+    return _RANK.get(str((rule or {}).get("decision")), 0)
 
 
 def diff_rule_files(old: Sequence[Path], new: Sequence[Path]) -> list[Change]:
@@ -68,13 +98,13 @@ def diff_rule_files(old: Sequence[Path], new: Sequence[Path]) -> list[Change]:
             continue
         where = (b or a or {}).get("source") or ""
         if a is None:
-            effect = LOOSER if _RANK.get(str(db), 0) == 0 else TIGHTER
+            effect = LOOSER if _rank(b) == 0 else TIGHTER
             text = f"{key} added ({db})"
         elif b is None:
-            effect = TIGHTER if _RANK.get(str(da), 0) == 0 else LOOSER
+            effect = TIGHTER if _rank(a) == 0 else LOOSER
             text = f"{key} removed (was {da})"
         else:
-            ra, rb = _RANK.get(str(da), 0), _RANK.get(str(db), 0)
+            ra, rb = _rank(a), _rank(b)
             effect = TIGHTER if rb > ra else LOOSER if rb < ra else NEUTRAL
             text = f"{key}: decision {da} -> {db}" if da != db else f"{key}: justification changed"
         changes.append(Change("rules", where.rsplit(":", 1)[0] or key, effect, text, a, b))

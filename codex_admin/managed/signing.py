@@ -3,9 +3,12 @@
 A *bundle* is a directory of policy files (``requirements.toml``, ``managed_config.toml``,
 ``rules/*.rules`` ...). Signing writes two files into it:
 
-* ``.codex-bundle.json`` -- the manifest: ``{"format", "serial", "created", "files":
-  {relative/posix/path: {"sha256", "size"}}}``. ``serial`` is monotonic: a client that has seen
-  serial N refuses anything older (replay of a looser, older bundle).
+* ``.codex-bundle.json`` -- the manifest: ``{"format", "serial", "created", "expires",
+  "files": {relative/posix/path: {"sha256", "size"}}}``. ``serial`` is monotonic: a client that
+  has seen serial N refuses anything older (replay of a looser, older bundle). ``expires``
+  (optional, UTC ``YYYY-MM-DDTHH:MM:SSZ``) is the signed end of the bundle's life: after it the
+  bundle verifies no more, so an old bundle cannot be replayed, or kept alive by a cache its user
+  can edit, forever. Remote requirements insist on it (see :mod:`.remote`).
 * ``.codex-bundle.sig`` -- ``{"alg": "ed25519", "key_id", "signature"}``: a detached signature
   over the *canonical* manifest bytes (sorted keys, no whitespace, ASCII), so the signature does
   not depend on how the manifest file happens to be formatted on disk.
@@ -37,18 +40,24 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from codex_admin.config import read_file_bytes, read_text_file
 from codex_admin.errors import CodexError, Location
+from codex_admin.managed.output import write_output
 
 __all__ = [
+    "DEFAULT_VALIDITY",
     "MANIFEST_NAME",
     "SIGNATURE_NAME",
     "BundleInfo",
+    "format_timestamp",
     "generate_keypair",
     "key_id",
     "load_private_key",
     "load_public_key",
     "pack_bundle",
+    "parse_duration",
     "parse_public_key",
+    "parse_timestamp",
     "public_key_text",
     "read_bundle_files",
     "sign_bundle",
@@ -63,6 +72,11 @@ WIRE_FORMAT = "codex-policy-bundle-wire/1"
 _RESERVED = frozenset({MANIFEST_NAME, SIGNATURE_NAME})
 MAX_BUNDLE_FILES = 1000
 MAX_BUNDLE_BYTES = 8 * 1024 * 1024
+# How long a newly signed bundle stays valid unless the signer says otherwise: long enough that a
+# monthly re-signing job has slack, short enough that a replayed bundle dies on its own.
+DEFAULT_VALIDITY = 30 * 24 * 3600.0
+_TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
 @dataclass(frozen=True)
@@ -74,11 +88,21 @@ class BundleInfo:
     key_id: str
     files: dict[str, str]  # relative path -> sha256 hex
     manifest_sha256: str
+    expires: str | None = None
+
+    @property
+    def created_at(self) -> float:
+        return parse_timestamp(self.created, "created")
+
+    @property
+    def expires_at(self) -> float | None:
+        return None if self.expires is None else parse_timestamp(self.expires, "expires")
 
     def to_json(self) -> dict[str, Any]:
         return {
             "serial": self.serial,
             "created": self.created,
+            "expires": self.expires,
             "key_id": self.key_id,
             "manifest_sha256": self.manifest_sha256,
             "files": dict(sorted(self.files.items())),
@@ -185,10 +209,48 @@ def parse_public_key(text: str, *, origin: str) -> Ed25519PublicKey:
 
 
 def _read_key_file(path: Path) -> bytes:
+    data = read_file_bytes(path, what="key file", max_bytes=64 * 1024)
+    if data is None:
+        raise CodexError(f"key file {path} does not exist", location=Location(path))
+    return data
+
+
+# ---------------------------------------------------------------------------------------- time
+
+
+def format_timestamp(moment: float) -> str:
+    return datetime.fromtimestamp(moment, UTC).strftime(_TIME_FORMAT)
+
+
+def parse_timestamp(text: Any, what: str) -> float:
+    """A manifest time (``YYYY-MM-DDTHH:MM:SSZ``, UTC) as a unix time; CodexError otherwise."""
+    if not isinstance(text, str):
+        raise CodexError(f"bundle manifest `{what}` must be a string like 2026-01-31T12:00:00Z")
     try:
-        return path.read_bytes()
-    except OSError as err:
-        raise CodexError(f"cannot read key file {path}: {err.strerror}") from err
+        return datetime.strptime(text, _TIME_FORMAT).replace(tzinfo=UTC).timestamp()
+    except ValueError:
+        raise CodexError(
+            f"bundle manifest `{what}` {text!r} is not a UTC time like 2026-01-31T12:00:00Z"
+        ) from None
+
+
+def parse_duration(text: str) -> float | None:
+    """``30d``, ``12h``, ``90m``, ``3600s``, ``2w`` (or a bare number of seconds) -> seconds;
+    ``never`` -> None (no expiry). Anything else is a CodexError."""
+    value = text.strip().lower()
+    if value == "never":
+        return None
+    number, unit = (value[:-1], value[-1]) if value[-1:] in _UNITS else (value, "s")
+    try:
+        seconds = float(number) * _UNITS[unit]
+    except ValueError:
+        seconds = -1.0
+    if not seconds > 0 or seconds == float("inf"):
+        raise CodexError(
+            f"invalid duration {text!r}",
+            hint="use a positive number with a unit: 30d, 12h, 90m, 3600s, 2w (or `never`)",
+        )
+    return seconds
 
 
 # ------------------------------------------------------------------------------ bundle contents
@@ -221,7 +283,9 @@ def read_bundle_files(bundle_dir: Path) -> dict[str, bytes]:
                 raise CodexError(f"bundle contains a special file: {rel}")
             if rel in _RESERVED:
                 continue
-            data = full.read_bytes()
+            # nofollow + the reader's own file-type check: a file swapped for a link or a FIFO
+            # after the lstat above is refused too, never followed or waited on.
+            data = read_file_bytes(full, what="bundle file", nofollow=True) or b""
             total += len(data)
             files[rel] = data
             if len(files) > MAX_BUNDLE_FILES or total > MAX_BUNDLE_BYTES:
@@ -237,8 +301,10 @@ def canonical_json(value: Any) -> bytes:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
 
 
-def _manifest_for(files: Mapping[str, bytes], serial: int, created: str) -> dict[str, Any]:
-    return {
+def _manifest_for(
+    files: Mapping[str, bytes], serial: int, created: str, expires: str | None
+) -> dict[str, Any]:
+    manifest: dict[str, Any] = {
         "format": FORMAT,
         "serial": serial,
         "created": created,
@@ -247,15 +313,18 @@ def _manifest_for(files: Mapping[str, bytes], serial: int, created: str) -> dict
             for name, data in sorted(files.items())
         },
     }
+    if expires is not None:
+        manifest["expires"] = expires
+    return manifest
 
 
 def _previous_serial(bundle_dir: Path) -> int:
     path = bundle_dir / MANIFEST_NAME
-    if not path.is_file():
+    if path.is_symlink() or not path.is_file():
         return 0
     try:
-        serial = json.loads(path.read_text(encoding="utf-8")).get("serial", 0)
-    except (ValueError, OSError, AttributeError):
+        serial = json.loads(read_text_file(path, what="bundle manifest") or "{}").get("serial", 0)
+    except (ValueError, AttributeError, CodexError):
         return 0
     return serial if isinstance(serial, int) and not isinstance(serial, bool) else 0
 
@@ -266,11 +335,14 @@ def sign_bundle(
     *,
     serial: int | None = None,
     now: float | None = None,
+    valid_for: float | None = DEFAULT_VALIDITY,
 ) -> BundleInfo:
     """Write the manifest and detached signature for every file in ``bundle_dir``.
 
     The default serial is ``max(previous serial + 1, unix time)``: monotonic on one machine and
     roughly ordered across signing machines. An explicit ``serial`` must exceed the previous one.
+    ``valid_for`` (seconds; None = no expiry) sets the signed ``expires``. This signs any files;
+    :func:`codex_admin.managed.sign_policy_bundle` checks the policy first.
     """
     files = read_bundle_files(bundle_dir)
     if not files:
@@ -286,20 +358,21 @@ def sign_bundle(
         )
     if serial < 1:
         raise CodexError("serial must be a positive integer")
-    created = datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    manifest = _manifest_for(files, serial, created)
+    if valid_for is not None and not valid_for > 0:
+        raise CodexError("a bundle's validity must be a positive duration")
+    created = format_timestamp(moment)
+    expires = None if valid_for is None else format_timestamp(moment + valid_for)
+    manifest = _manifest_for(files, serial, created, expires)
     body = canonical_json(manifest)
     signature = {
         "alg": "ed25519",
         "key_id": key_id(private_key.public_key()),
         "signature": base64.b64encode(private_key.sign(body)).decode("ascii"),
     }
-    (bundle_dir / MANIFEST_NAME).write_text(
-        json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8"
-    )
-    (bundle_dir / SIGNATURE_NAME).write_text(
-        json.dumps(signature, indent=2, sort_keys=True) + "\n", encoding="utf-8"
-    )
+    # Atomic, and never through a link (read_bundle_files refused any symlink above).
+    for name, document in ((MANIFEST_NAME, manifest), (SIGNATURE_NAME, signature)):
+        text = json.dumps(document, indent=2, sort_keys=True) + "\n"
+        write_output(bundle_dir, name, text.encode("utf-8"), 0o644)
     return _info(manifest, signature["key_id"], body)
 
 
@@ -310,6 +383,7 @@ def _info(manifest: Mapping[str, Any], kid: str, body: bytes) -> BundleInfo:
         key_id=kid,
         files={name: entry["sha256"] for name, entry in manifest["files"].items()},
         manifest_sha256=hashlib.sha256(body).hexdigest(),
+        expires=manifest.get("expires"),
     )
 
 
@@ -321,26 +395,38 @@ def verify_bundle(
     trusted_keys: list[Ed25519PublicKey],
     *,
     min_serial: int | None = None,
+    now: float | None = None,
+    require_expiry: bool = False,
 ) -> BundleInfo:
     """Verify a signed bundle directory; raise :class:`CodexError` naming what is wrong."""
     manifest = _read_json_file(bundle_dir / MANIFEST_NAME, "manifest")
     signature = _read_json_file(bundle_dir / SIGNATURE_NAME, "signature")
     files = read_bundle_files(bundle_dir)
-    return verify_files(manifest, signature, files, trusted_keys, min_serial=min_serial)
+    return verify_files(
+        manifest,
+        signature,
+        files,
+        trusted_keys,
+        min_serial=min_serial,
+        now=now,
+        require_expiry=require_expiry,
+    )
 
 
 def _read_json_file(path: Path, what: str) -> Any:
     if path.is_symlink():
         raise CodexError(f"bundle {what} {path} is a symlink")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError as err:
+    if not path.parent.is_dir():
+        raise CodexError(
+            f"bundle directory {path.parent} does not exist or is not a directory",
+            location=Location(path.parent),
+        )
+    text = read_text_file(path, what=f"bundle {what}", nofollow=True)
+    if text is None:
         raise CodexError(
             f"bundle is not signed: {path} is missing",
             hint="sign it with `codex managed sign --key KEY DIR`",
-        ) from err
-    except (OSError, UnicodeDecodeError) as err:
-        raise CodexError(f"cannot read bundle {what} {path}: {err}") from err
+        )
     try:
         return json.loads(text)
     except ValueError as err:
@@ -354,11 +440,15 @@ def verify_files(
     trusted_keys: list[Ed25519PublicKey],
     *,
     min_serial: int | None = None,
+    now: float | None = None,
+    require_expiry: bool = False,
 ) -> BundleInfo:
-    """Check signature, then serial, then the exact file set and every hash.
+    """Check signature, then serial and expiry, then the exact file set and every hash.
 
     The signature is checked first, over the canonical bytes of the manifest *as given*, so no
-    field of an unverified manifest is trusted for anything but error messages.
+    field of an unverified manifest is trusted for anything but error messages. A bundle whose
+    signed ``expires`` is not after ``now`` (default: the current time) is refused;
+    ``require_expiry`` also refuses one without ``expires``.
     """
     if not trusted_keys:
         raise CodexError("no trusted public keys given; cannot verify a signed bundle")
@@ -400,6 +490,19 @@ def verify_files(
             "refusing a replayed older bundle",
             hint="publish a bundle signed with a higher serial",
         )
+    expires = manifest.get("expires")
+    if expires is None and require_expiry:
+        raise CodexError(
+            f"bundle serial {serial} has no signed `expires`; refusing a bundle that would be "
+            "valid forever",
+            hint="re-sign it with `codex managed sign --valid-for 30d` (or a shorter period)",
+        )
+    moment = time.time() if now is None else now
+    if expires is not None and parse_timestamp(expires, "expires") <= moment:
+        raise CodexError(
+            f"bundle serial {serial} expired at {expires} (signed `expires`); refusing it",
+            hint="publish a freshly signed bundle (`codex managed sign --valid-for ...`)",
+        )
     listed: dict[str, Any] = manifest["files"]
     missing = sorted(set(listed) - set(files))
     extra = sorted(set(files) - set(listed))
@@ -424,6 +527,9 @@ def _check_manifest_shape(manifest: Mapping[str, Any]) -> None:
     files = manifest.get("files")
     if not isinstance(files, dict) or not isinstance(manifest.get("created"), str):
         raise CodexError("bundle manifest must have 'files' (object) and 'created' (string)")
+    created = parse_timestamp(manifest["created"], "created")
+    if "expires" in manifest and parse_timestamp(manifest["expires"], "expires") <= created:
+        raise CodexError("bundle manifest `expires` must be later than `created`")
     for name, entry in files.items():
         if (
             not isinstance(entry, dict)

@@ -7,38 +7,61 @@ A policy source is one of:
   ``rules/*.rules`` (a signed bundle or the repository of a policy team);
 * one ``.toml`` file: ``requirements*.toml`` is requirements, anything else managed config.
 
+Before anything is evaluated the inputs get the checks of :mod:`.checks` (the validation of
+``codex config validate``, the wrong kind of file, typo'd MDM keys); after, the contradictions
+between the managed config and its requirements. Any error fails the load (fail closed), so a
+policy with a mistake can neither be shown as "ok" nor diffed nor built.
+
 The effective configuration and requirements are computed by the real engine (``load_config``)
 in an isolated environment: a scratch ``CODEX_HOME`` and cwd, the source as the only system dir
 or MDM domain, so nothing of the machine running the command leaks in. This is exactly what a
 fleet machine with only this policy installed would enforce, legacy reinterpretation included.
+A single file is copied into a scratch system dir; every message names the original file, never
+the scratch copy.
 """
 
 from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from codex_admin.config import (
     EffectiveRequirements,
+    Issue,
     LoadOptions,
+    RequirementValue,
     load_config,
+    mdm_key_warnings,
     read_mdm_plist,
-    validate_files,
+    read_text_file,
 )
 from codex_admin.errors import CodexError, Location
+from codex_admin.managed.checks import (
+    CONFIG_FILE,
+    REQUIREMENTS_FILE,
+    PolicyReport,
+    check_policy_files,
+    contradictions,
+)
+from codex_admin.managed.rules_diff import check_rule_files
 
-__all__ = ["PolicyView", "load_policy", "read_rules_files", "validate_inputs"]
-
-CONFIG_FILE = "managed_config.toml"
-REQUIREMENTS_FILE = "requirements.toml"
+__all__ = [
+    "PolicyView",
+    "check_build_inputs",
+    "check_bundle_dir",
+    "load_policy",
+    "read_rules_files",
+]
 
 
 @dataclass
 class PolicyView:
-    """One policy source, decoded and evaluated."""
+    """One policy source, decoded, checked and evaluated."""
 
     origin: Path
     kind: str  # mobileconfig | plist | directory | requirements | managed
@@ -63,20 +86,74 @@ class PolicyView:
         }
 
 
-def validate_inputs(config: Path | None, requirements: Path | None) -> None:
-    """Validate build inputs with the engine; raise one CodexError listing every issue."""
-    problems: list[str] = []
-    for path, kind in ((config, "managed"), (requirements, "requirements")):
-        if path is None:
-            continue
-        report = validate_files([path], kind)
-        for file in report.files:
-            problems += [str(issue) for issue in file.errors]
-    if problems:
+# ---------------------------------------------------------------------------------- the checks
+
+
+def check_build_inputs(config: Path | None, requirements: Path | None) -> PolicyReport:
+    """What `managed build` checks: each file as `config validate` would, the kinds, and the
+    contradictions between the two."""
+    return check_policy_files(config, requirements, evaluate=_pair_evaluator(config, requirements))
+
+
+def check_bundle_dir(bundle_dir: Path) -> PolicyReport:
+    """What `managed sign` checks: a ``requirements.toml`` must be there and, like a
+    ``managed_config.toml`` and every ``*.rules`` file, be valid; then the contradictions."""
+    if not bundle_dir.is_dir():
         raise CodexError(
-            "refusing to build from invalid input:\n  " + "\n  ".join(problems),
-            hint="fix the errors above (`codex config validate FILE` checks one file)",
+            f"bundle directory {bundle_dir} does not exist or is not a directory",
+            location=Location(bundle_dir),
         )
+    requirements = bundle_dir / REQUIREMENTS_FILE
+    config = bundle_dir / CONFIG_FILE
+    if not requirements.exists() and not requirements.is_symlink():
+        return PolicyReport(
+            errors=[
+                Issue(
+                    f"the bundle has no {REQUIREMENTS_FILE}: remote requirements would have "
+                    "nothing to enforce",
+                    Location(bundle_dir),
+                )
+            ]
+        )
+    chosen = config if config.exists() or config.is_symlink() else None
+    report = check_policy_files(
+        chosen, requirements, evaluate=_pair_evaluator(chosen, requirements)
+    )
+    rules = [bundle_dir / name for name in read_rules_files(bundle_dir)]
+    report.errors += check_rule_files(rules)
+    return report
+
+
+def _pair_evaluator(
+    config: Path | None, requirements: Path | None
+) -> Callable[[str | None, str | None], list[Issue]]:
+    def evaluate(config_text: str | None, requirements_text: str | None) -> list[Issue]:
+        if config is None or config_text is None:
+            return []
+        files = {CONFIG_FILE: (config, config_text)}
+        if requirements is not None and requirements_text is not None:
+            files[REQUIREMENTS_FILE] = (requirements, requirements_text)
+        with _scratch() as root:
+            for name, (_, text) in files.items():
+                (root / "system" / name).write_text(text, encoding="utf-8")
+            relocate = _relocator({root / "system" / n: p for n, (p, _) in files.items()})
+            with _relocated_errors(relocate):
+                result = load_config(_options(root, root / "system", None))
+        return contradictions(
+            result.config,
+            _relocate_requirements(result.requirements, relocate),
+            {
+                k: {**v, "requirement_source": relocate(str(v.get("requirement_source")))}
+                for k, v in result.fallbacks.items()
+            },
+            config_where=str(config),
+            config_text=config_text,
+        )
+
+    return evaluate
+
+
+# ------------------------------------------------------------------------------------ loading
 
 
 def read_rules_files(directory: Path) -> dict[str, str]:
@@ -90,67 +167,69 @@ def read_rules_files(directory: Path) -> dict[str, str]:
 
 
 def _read_text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as err:
-        raise CodexError("file is not UTF-8", location=Location(path)) from err
-    except OSError as err:
-        raise CodexError(f"cannot read {path}: {err.strerror}", location=Location(path)) from err
+    text = read_text_file(path, what="policy file")
+    if text is None:
+        raise CodexError(f"{path} does not exist", location=Location(path))
+    return text
 
 
 def load_policy(path: Path) -> PolicyView:
-    """Decode ``path`` (see the module docstring) and evaluate it in isolation."""
+    """Decode and check ``path`` (see the module docstring), then evaluate it in isolation."""
     if not path.exists():
         raise CodexError(f"{path} does not exist", location=Location(path))
-    with tempfile.TemporaryDirectory(prefix="codex-managed-") as scratch:
-        root = Path(scratch)
-        (root / "home").mkdir()
-        (root / "cwd").mkdir()
-        empty_system = root / "system"
-        empty_system.mkdir()
-        if path.is_dir():
-            config_file, req_file = path / CONFIG_FILE, path / REQUIREMENTS_FILE
-            view = _evaluate(
-                path,
-                "directory",
-                _optional(config_file),
-                _optional(req_file),
-                system=path,
-                plist=None,
-                scratch=root,
-            )
-            view.rules = read_rules_files(path)
-            view.rules_root = path
-            return view
-        suffix = path.suffix.lower()
-        if suffix in (".mobileconfig", ".plist"):
-            payload = read_mdm_plist(path)
-            return _evaluate(
-                path,
-                suffix.lstrip("."),
-                payload.config_text,
-                payload.requirements_text,
-                system=empty_system,
-                plist=path,
-                scratch=root,
-            )
-        if suffix == ".toml":
-            kind = "requirements" if path.name.lower().startswith("requirements") else "managed"
-            validate_inputs(
-                path if kind == "managed" else None, path if kind == "requirements" else None
-            )
-            target = empty_system / (REQUIREMENTS_FILE if kind == "requirements" else CONFIG_FILE)
-            shutil.copyfile(path, target)
-            text = _read_text(path)
-            return _evaluate(
-                path,
-                kind,
-                text if kind == "managed" else None,
-                text if kind == "requirements" else None,
-                system=empty_system,
-                plist=None,
-                scratch=root,
-            )
+    if path.is_dir():
+        config_file, req_file = path / CONFIG_FILE, path / REQUIREMENTS_FILE
+        config = config_file if config_file.is_file() else None
+        requirements = req_file if req_file.is_file() else None
+        report = check_policy_files(config, requirements)
+        report.errors += check_rule_files([path / name for name in read_rules_files(path)])
+        report.raise_if_failed("invalid policy")
+        view = _evaluate(
+            path,
+            "directory",
+            _read_text(config) if config else None,
+            _read_text(requirements) if requirements else None,
+            system=path,
+            plist=None,
+            config_where=str(config_file),
+        )
+        view.rules = read_rules_files(path)
+        view.rules_root = path
+        view.warnings = _unique(report.warnings + view.warnings)
+        return view
+    suffix = path.suffix.lower()
+    if suffix in (".mobileconfig", ".plist"):
+        payload = read_mdm_plist(path)
+        unknown = mdm_key_warnings(payload)
+        PolicyReport(errors=[Issue(w, None) for w in unknown]).raise_if_failed("invalid policy")
+        return _evaluate(
+            path,
+            suffix.lstrip("."),
+            payload.config_text,
+            payload.requirements_text,
+            system=None,
+            plist=path,
+            config_where=f"{path} (config_toml_base64)",
+        )
+    if suffix == ".toml":
+        kind = "requirements" if path.name.lower().startswith("requirements") else "managed"
+        report = check_policy_files(
+            path if kind == "managed" else None, path if kind == "requirements" else None
+        )
+        report.raise_if_failed("invalid policy")
+        text = _read_text(path)
+        view = _evaluate(
+            path,
+            kind,
+            text if kind == "managed" else None,
+            text if kind == "requirements" else None,
+            system=None,
+            plist=None,
+            config_where=str(path),
+            single=(REQUIREMENTS_FILE if kind == "requirements" else CONFIG_FILE, path),
+        )
+        view.warnings = _unique(report.warnings + view.warnings)
+        return view
     raise CodexError(
         f"{path}: not a policy source",
         location=Location(path),
@@ -158,8 +237,65 @@ def load_policy(path: Path) -> PolicyView:
     )
 
 
-def _optional(path: Path) -> str | None:
-    return _read_text(path) if path.is_file() else None
+def _unique(items: list[str]) -> list[str]:
+    return list(dict.fromkeys(items))
+
+
+@contextmanager
+def _scratch() -> Iterator[Path]:
+    with tempfile.TemporaryDirectory(prefix="codex-managed-") as scratch:
+        root = Path(scratch)
+        for name in ("home", "cwd", "system"):
+            (root / name).mkdir()
+        yield root
+
+
+def _options(root: Path, system: Path, plist: Path | None) -> LoadOptions:
+    return LoadOptions(
+        cwd=root / "cwd",
+        codex_home=root / "home",
+        system_dir=system,
+        mdm_plist=plist,
+        no_mdm=plist is None,
+    )
+
+
+def _relocator(copies: Mapping[Path, Path]) -> Callable[[str], str]:
+    """Rewrites scratch-copy paths in a message to the files the admin gave."""
+
+    def relocate(text: str) -> str:
+        for copy, original in copies.items():
+            text = text.replace(str(copy), str(original))
+        return text
+
+    return relocate
+
+
+@contextmanager
+def _relocated_errors(relocate: Callable[[str], str]) -> Iterator[None]:
+    try:
+        yield
+    except CodexError as err:
+        location = err.location
+        if location is not None:
+            location = Location(relocate(location.path), location.line, location.column)
+        raise CodexError(
+            relocate(err.message),
+            location=location,
+            hint=relocate(err.hint) if err.hint else None,
+        ) from None
+
+
+def _relocate_requirements(
+    requirements: EffectiveRequirements, relocate: Callable[[str], str]
+) -> EffectiveRequirements:
+    return EffectiveRequirements(
+        fields={
+            name: RequirementValue(entry.value, relocate(entry.source))
+            for name, entry in requirements.fields.items()
+        },
+        warnings=[relocate(w) for w in requirements.warnings],
+    )
 
 
 def _evaluate(
@@ -168,25 +304,36 @@ def _evaluate(
     config_text: str | None,
     requirements_text: str | None,
     *,
-    system: Path,
+    system: Path | None,
     plist: Path | None,
-    scratch: Path,
+    config_where: str,
+    single: tuple[str, Path] | None = None,
 ) -> PolicyView:
-    result = load_config(
-        LoadOptions(
-            cwd=scratch / "cwd",
-            codex_home=scratch / "home",
-            system_dir=system,
-            mdm_plist=plist,
-            no_mdm=plist is None,
-        )
+    with _scratch() as root:
+        copies: dict[Path, Path] = {}
+        if single is not None:
+            name, original = single
+            shutil.copyfile(original, root / "system" / name)
+            copies[root / "system" / name] = original
+        relocate = _relocator(copies)
+        with _relocated_errors(relocate):
+            result = load_config(_options(root, system or root / "system", plist))
+    requirements = _relocate_requirements(result.requirements, relocate)
+    problems = contradictions(
+        result.config,
+        requirements,
+        result.fallbacks,
+        config_where=config_where,
+        config_text=config_text if plist is None else None,
     )
+    PolicyReport(errors=problems).raise_if_failed("invalid policy")
+    warnings = [relocate(w) for w in result.warnings]
     return PolicyView(
         origin=origin,
         kind=kind,
         config_text=config_text,
         requirements_text=requirements_text,
         config=result.config,
-        requirements=result.requirements,
-        warnings=list(result.warnings),
+        requirements=requirements,
+        warnings=warnings,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import os
 import plistlib
 import shutil
@@ -95,7 +96,9 @@ def test_bad_input_is_a_located_error(env: Env, name: str) -> None:
         args += ["-C", str(project)]
     proc = run_codex(*args)
     assert proc.returncode == 1, (proc.stdout, proc.stderr)
-    assert proc.stdout == ""
+    # Under --json the only stdout is the JSON error object (issue 18); the text is on stderr.
+    error = json.loads(proc.stdout)["error"]
+    assert error["message"] in proc.stderr
     assert needle in proc.stderr, proc.stderr
     assert proc.stderr.startswith("error: ")
     assert "Traceback" not in proc.stderr

@@ -34,7 +34,7 @@ def test_typo_in_requirements_fails_closed_and_danger_full_access_stays_out(env:
     assert "did you mean `allowed_sandbox_modes`?" in text
     assert "requirements fail closed" in text
     proc = run_codex("config", "show", "--json", "-s", "danger-full-access")
-    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.returncode == 1 and set(json.loads(proc.stdout)) == {"error"}  # --json: one object
     assert "did you mean `allowed_sandbox_modes`?" in proc.stderr
 
 

@@ -65,8 +65,13 @@ def make_bundle(
     *,
     serial: int,
     extra: dict[str, str] | None = None,
+    now: float | None = None,
+    valid_for: float | None = 30 * 86400.0,
 ) -> dict[str, object]:
-    """Write a bundle directory, sign it with ``serial`` and return its wire form."""
+    """Write a bundle directory, sign it with ``serial`` and return its wire form.
+
+    ``now`` is the signing time (default: the current time), ``valid_for`` its signed lifetime.
+    """
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "requirements.toml").write_text(requirements)
     for name, text in (extra or {}).items():
@@ -75,7 +80,9 @@ def make_bundle(
         target.write_text(text)
     for stale in (".codex-bundle.json", ".codex-bundle.sig"):
         (directory / stale).unlink(missing_ok=True)
-    sign_bundle(directory, load_private_key(key.private), serial=serial)
+    sign_bundle(
+        directory, load_private_key(key.private), serial=serial, now=now, valid_for=valid_for
+    )
     return pack_bundle(directory)
 
 

@@ -78,10 +78,10 @@ def test_mobileconfig_is_deterministic_and_well_formed(
     config, requirements = inputs
     a = build_policy(
         config, requirements, tmp_path / "a", formats=["mobileconfig"], organization="Acme"
-    )
+    ).files
     b = build_policy(
         config, requirements, tmp_path / "b", formats=["mobileconfig"], organization="Acme"
-    )
+    ).files
     assert a[0].read_bytes() == b[0].read_bytes()
     profile = plistlib.loads(a[0].read_bytes())
     assert profile["PayloadType"] == "Configuration" and profile["PayloadOrganization"] == "Acme"
@@ -94,14 +94,14 @@ def test_mobileconfig_is_deterministic_and_well_formed(
     requirements.write_text(REQUIREMENTS.replace('"untrusted"', '"never"'))
     c = build_policy(
         config, requirements, tmp_path / "c", formats=["mobileconfig"], organization="Acme"
-    )
+    ).files
     changed = plistlib.loads(c[0].read_bytes())
     assert changed["PayloadIdentifier"] == profile["PayloadIdentifier"]
     assert changed["PayloadUUID"] != profile["PayloadUUID"]
 
 
 def test_plist_for_defaults_import(inputs: tuple[Path, Path], tmp_path: Path) -> None:
-    (path,) = build_policy(*inputs, tmp_path / "o", formats=["plist"])
+    (path,) = build_policy(*inputs, tmp_path / "o", formats=["plist"]).files
     domain = plistlib.loads(path.read_bytes())
     assert sorted(domain) == ["config_toml_base64", "requirements_toml_base64"]
     assert load_policy(path).requirements.value("allowed_sandbox_modes") == [
@@ -138,7 +138,9 @@ def test_mobileconfig_round_trip_through_config_show(
 ) -> None:
     """The profile yields exactly what its inputs yield when installed as system files."""
     config, requirements = inputs
-    (profile,) = build_policy(config, requirements, tmp_path / "out", formats=["mobileconfig"])
+    (profile,) = build_policy(
+        config, requirements, tmp_path / "out", formats=["mobileconfig"]
+    ).files
     work = tmp_path / "work"
     work.mkdir()
     via_mdm = codex(["config", "show", "--json"], {**env, "CODEX_MDM_PLIST": str(profile)}, work)
@@ -296,5 +298,5 @@ def test_deploy_templates_are_valid_policy(tmp_path: Path) -> None:
         tmp_path / "o",
         formats=["plist"],
     )
-    view = load_policy(written[0])
+    view = load_policy(written.files[0])
     assert view.requirements.value("allowed_sandbox_modes") == ["read-only", "workspace-write"]

@@ -190,3 +190,94 @@ def test_private_key_of_wrong_type_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "bad.key").write_text("hello")
     with pytest.raises(CodexError, match="not an unencrypted PEM private key"):
         load_private_key(tmp_path / "bad.key")
+
+
+def test_sign_writes_a_signed_expiry_and_verify_enforces_it(
+    tmp_path: Path, keypair: KeyPair
+) -> None:
+    directory = tmp_path / "b"
+    directory.mkdir()
+    (directory / "requirements.toml").write_text('allowed_sandbox_modes = ["read-only"]\n')
+    key = load_private_key(keypair.private)
+    info = sign_bundle(directory, key, serial=1, now=1_800_000_000, valid_for=3600)
+    assert info.expires == "2027-01-15T09:00:00Z" and info.to_json()["expires"] == info.expires
+    public = [load_public_key(keypair.public)]
+    assert verify_bundle(directory, public, now=1_800_000_000 + 3599).serial == 1
+    with pytest.raises(CodexError, match=r"expired at 2027-01-15T09:00:00Z"):
+        verify_bundle(directory, public, now=1_800_000_000 + 3600)
+
+
+def test_expiry_is_covered_by_the_signature(tmp_path: Path, keypair: KeyPair) -> None:
+    directory = tmp_path / "b"
+    directory.mkdir()
+    (directory / "requirements.toml").write_text('allowed_sandbox_modes = ["read-only"]\n')
+    sign_bundle(directory, load_private_key(keypair.private), serial=1, valid_for=60)
+    manifest = json.loads((directory / MANIFEST_NAME).read_text())
+    manifest["expires"] = "2999-01-01T00:00:00Z"
+    (directory / MANIFEST_NAME).write_text(json.dumps(manifest))
+    with pytest.raises(CodexError, match="does not verify"):
+        _verify(directory, keypair)
+    del manifest["expires"]
+    (directory / MANIFEST_NAME).write_text(json.dumps(manifest))
+    with pytest.raises(CodexError, match="does not verify"):
+        _verify(directory, keypair)
+
+
+def test_no_expiry_only_when_asked_and_never_for_required(tmp_path: Path, keypair: KeyPair) -> None:
+    directory = tmp_path / "b"
+    directory.mkdir()
+    (directory / "requirements.toml").write_text('allowed_sandbox_modes = ["read-only"]\n')
+    info = sign_bundle(directory, load_private_key(keypair.private), serial=1, valid_for=None)
+    assert info.expires is None
+    public = [load_public_key(keypair.public)]
+    assert verify_bundle(directory, public).expires is None
+    with pytest.raises(CodexError, match="no signed `expires`"):
+        verify_bundle(directory, public, require_expiry=True)
+
+
+def test_signed_but_malformed_times_are_refused(keypair: KeyPair) -> None:
+    key = load_private_key(keypair.private)
+    for extra in (
+        {"expires": "tomorrow"},
+        {"expires": 1893456000},
+        {"expires": "2025-12-31T00:00:00Z"},  # before `created`
+    ):
+        manifest = {
+            "format": "codex-policy-bundle/1",
+            "serial": 1,
+            "created": "2026-01-01T00:00:00Z",
+            "files": {},
+            **extra,
+        }
+        sig = {
+            "alg": "ed25519",
+            "signature": base64.b64encode(key.sign(canonical_json(manifest))).decode(),
+        }
+        with pytest.raises(CodexError, match="expires"):
+            verify_files(manifest, sig, {}, [key.public_key()], now=1_700_000_000)
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("30d", 30 * 86400),
+        ("12h", 43200),
+        ("90m", 5400),
+        ("3600s", 3600),
+        ("2w", 14 * 86400),
+        ("45", 45),
+        ("never", None),
+    ],
+)
+def test_durations(text: str, seconds: float | None) -> None:
+    from codex_admin.managed.signing import parse_duration
+
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "0d", "-1h", "abc", "5y", "inf", "nan"])
+def test_bad_durations_are_clear_errors(text: str) -> None:
+    from codex_admin.managed.signing import parse_duration
+
+    with pytest.raises(CodexError, match="invalid duration"):
+        parse_duration(text)
