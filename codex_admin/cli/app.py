@@ -32,39 +32,12 @@ _CONTEXT = {"help_option_names": ["-h", "--help"]}
 _USAGE_ERROR = usage_error_class()
 
 
-class _PlainArgument(typer.core.TyperArgument):
-    """An argument shown by its metavar: ``SOURCE`` (required), ``[DIR]`` (optional)."""
-
-    def display_type_rich(self, ctx: Any) -> str | None:
-        return None if self.metavar else super().display_type_rich(ctx)
-
-    def _usage_display_name(self) -> str:
-        if not self.metavar:
-            return super()._usage_display_name()
-        name = self.metavar + ("..." if self.nargs != 1 else "")
-        return name if self.required else f"[{name}]"
-
-
-def _plain_arguments(params: list[Any]) -> None:
-    for param in params:
-        if type(param) is typer.core.TyperArgument:
-            param.__class__ = _PlainArgument
-
-
 class CodexCommand(JsonErrorCommand):
-    """Every command: JSON parse errors under ``--json``, arguments shown by metavar."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        _plain_arguments(self.params)
+    """Every command: JSON parse errors under ``--json``."""
 
 
 class CodexGroup(typer.core.TyperGroup):
     """Every group: JSON parse errors under ``--json``; no ``COMMAND`` for a one-command group."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        _plain_arguments(self.params)
 
     def collect_usage_pieces(self, ctx: Any) -> list[str]:
         pieces: list[str] = super().collect_usage_pieces(ctx)

@@ -28,7 +28,7 @@ from codex_admin.cli.common import (
 )
 from codex_admin.cli.exec_run import COLORS, ExecArgs, run_exec_cli
 
-app = make_app("Run the governed agent non-interactively.", invoke_without_command=True)
+app = make_app(None, invoke_without_command=True)  # help: the callback docstring
 
 PromptArg = Annotated[
     str | None,
@@ -38,20 +38,29 @@ PromptArg = Annotated[
 ]
 OutputOpt = Annotated[
     Path | None,
-    typer.Option("-o", "--output-last-message", help="Write the last agent message to FILE"),
+    typer.Option(
+        "-o", "--output-last-message", metavar="FILE", help="Write the last agent message to FILE"
+    ),
 ]
 SchemaOpt = Annotated[
-    Path | None, typer.Option("--output-schema", help="JSON Schema the final message must match")
+    Path | None,
+    typer.Option(
+        "--output-schema", metavar="FILE", help="JSON Schema the final message must match"
+    ),
 ]
-ColorOpt = Annotated[str, typer.Option("--color", help="always | never | auto")]
+ColorOpt = Annotated[str, typer.Option("--color", metavar="WHEN", help="always | never | auto")]
 ApprovalOpt = Annotated[
     str | None,
     typer.Option(
-        "-a", "--ask-for-approval", help="Only `on-request` with approvals_reviewer=auto_review"
+        "-a",
+        "--ask-for-approval",
+        metavar="POLICY",
+        help="Only `on-request` with approvals_reviewer=auto_review",
     ),
 ]
 AddDirOpt = Annotated[
-    list[Path] | None, typer.Option("--add-dir", help="Extra writable root (repeatable)")
+    list[Path] | None,
+    typer.Option("--add-dir", metavar="DIR", help="Extra writable root (repeatable)"),
 ]
 YoloOpt = Annotated[
     bool,
@@ -79,7 +88,8 @@ def exec_(
         bool, typer.Option("--ephemeral", help="Do not record the session")
     ] = False,
     image: Annotated[
-        list[Path] | None, typer.Option("-i", "--image", help="Attach an image (repeatable)")
+        list[Path] | None,
+        typer.Option("-i", "--image", metavar="FILE", help="Attach an image (repeatable)"),
     ] = None,
     model: ModelOpt = None,
     profile: ProfileOpt = None,
@@ -88,7 +98,8 @@ def exec_(
     config: OverrideOpt = None,
     oss: OssOpt = False,
     local_provider: Annotated[
-        str | None, typer.Option("--local-provider", help="lmstudio | ollama (with --oss)")
+        str | None,
+        typer.Option("--local-provider", metavar="NAME", help="lmstudio | ollama (with --oss)"),
     ] = None,
     add_dir: AddDirOpt = None,
     cwd: CwdOpt = None,
@@ -138,7 +149,7 @@ def exec_(
     raise typer.Exit(run_exec_cli(args))
 
 
-resume_app = make_app("Resume a recorded session headlessly.", invoke_without_command=True)
+resume_app = make_app(None, invoke_without_command=True)  # help: the callback docstring
 
 
 @resume_app.callback()
