@@ -91,7 +91,12 @@ async def run_governed_command(ctx: TurnContext, request: CommandRequest) -> Too
     requirement = decision.requirement
     if requirement.kind == "forbidden":
         return _declined(ctx, item, requirement.reason or "command rejected by policy")
-    unsandboxed = requirement.kind == "skip" and requirement.bypass_sandbox
+    # The rules judged the argv, never the directory: elsewhere the same command may read
+    # configuration the sandbox could write (`git status` in a /tmp repository whose
+    # core.fsmonitor names a program), so an allow bypasses the sandbox only in the cwd.
+    unsandboxed = (
+        requirement.kind == "skip" and requirement.bypass_sandbox and request.workdir == ctx.cwd
+    )
     forced = CURRENT_CALL.get()
     hook_asks = forced is not None and forced.force_approval
     if requirement.kind == "needs_approval" or (escalate and not unsandboxed) or hook_asks:

@@ -1,0 +1,69 @@
+"""Attacks on `codex exec` by a model (a prompt injection) or a hostile repository, end to end.
+
+Each test is the attack as a model would run it: scripted turns from the mock Responses server,
+the real CLI as a process, real bubblewrap. The file a test checks for lives where the sandbox
+cannot write ($CODEX_HOME), so finding it proves the governance was bypassed.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from codex_admin.sandbox import bwrap_status
+from tests.agent.conftest import Workspace
+from tests.support import assistant_turn, function_call_turn
+
+
+@pytest.fixture(autouse=True)
+def _needs_bwrap() -> None:
+    status = bwrap_status()
+    if not status.usable:
+        pytest.skip(f"bubblewrap unusable on this machine: {status.error}")
+
+
+def shell(argv: list[str], **extra: Any) -> Any:
+    return function_call_turn("shell", {"command": argv, **extra})
+
+
+def tool_outputs(workspace: Workspace) -> list[str]:
+    body = workspace.server.requests[-1].json
+    return [
+        str(item["output"])
+        for item in body["input"]
+        if item.get("type") in ("function_call_output", "custom_tool_call_output")
+    ]
+
+
+def test_an_allowed_command_in_a_planted_workdir_stays_in_the_sandbox(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    """`git status` is allowed (and so runs outside the sandbox), but the rules never see the
+    `workdir` argument: in a repository the sandbox made under /tmp, core.fsmonitor would run
+    the attacker's program on the host."""
+    rules = workspace.home / "rules"
+    rules.mkdir()
+    shutil.copy(Path(__file__).parents[2] / "policies" / "git.rules", rules / "git.rules")
+    marker = workspace.home / "pwned"
+    evil = tmp_path / "evil-repo"
+    setup = (
+        f"mkdir -p {evil} && cd {evil} && git init -q && "
+        f"git config core.fsmonitor 'touch {marker}; false' && echo planted"
+    )
+    workspace.server.enqueue(
+        shell(["bash", "-c", setup]),
+        shell(["git", "status"], workdir=str(evil)),
+        shell(["git", "status"]),
+        assistant_turn("done"),
+    )
+    run = workspace.exec(["--json", "-s", "workspace-write", "x"])
+    assert run.returncode == 0, run.stderr
+    planted, elsewhere, here = run.items("command_execution")
+    assert planted["aggregated_output"] == "planted\n"
+    assert elsewhere["status"] == "completed"  # still allowed: it just ran in the sandbox
+    assert here["status"] == "completed"
+    assert not marker.exists()
