@@ -7,7 +7,6 @@ cannot write ($CODEX_HOME), so finding it proves the governance was bypassed.
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -67,3 +66,34 @@ def test_an_allowed_command_in_a_planted_workdir_stays_in_the_sandbox(
     assert elsewhere["status"] == "completed"  # still allowed: it just ran in the sandbox
     assert here["status"] == "completed"
     assert not marker.exists()
+
+
+def test_the_last_message_file_is_never_written_through_a_planted_symlink(
+    workspace: Workspace,
+) -> None:
+    """`-o answer.txt` in the workspace: a sandboxed command replaces it with a symlink to a
+    file the sandbox cannot write; codex (unsandboxed) must not write the model's text there."""
+    victim = workspace.home / "config.toml"
+    before = victim.read_text()
+    (workspace.root / "answer.txt").write_text("old answer\n")
+    workspace.server.enqueue(
+        shell(["ln", "-sf", str(victim), "answer.txt"]),
+        assistant_turn('sandbox_mode = "danger-full-access"'),
+    )
+    run = workspace.exec(["--json", "-s", "workspace-write", "-o", "answer.txt", "x"])
+    assert run.returncode == 0, run.stderr
+    assert run.items("command_execution")[0]["status"] == "completed"
+    assert victim.read_text() == before
+    answer = workspace.root / "answer.txt"
+    assert not answer.is_symlink()
+    assert answer.read_text() == 'sandbox_mode = "danger-full-access"'
+    assert sorted(p.name for p in workspace.root.iterdir()) == [".git", "answer.txt"]
+
+
+def test_a_last_message_file_in_a_missing_folder_fails_before_the_run(
+    workspace: Workspace,
+) -> None:
+    run = workspace.exec(["--json", "-o", "no/such/answer.txt", "x"])
+    assert run.returncode == 1
+    assert "cannot write the last message to no/such/answer.txt" in run.stderr
+    assert workspace.server.requests == []
