@@ -185,12 +185,13 @@ async def _run(
 ) -> tuple[RunResult, str]:
     running = ctx.services.running
     hook_env = ctx.services.hooks.env  # SessionStart hooks' environment for commands
+    base = ctx.services.environ if ctx.services.environ is not None else ctx.governance.environ
     running.append(request.argv)
     try:
         result = await ctx.services.sandbox.run(
             _policy(ctx, sandboxed),
             list(request.argv),
-            environ={**ctx.governance.environ, **hook_env} if hook_env else None,
+            environ={**base, **hook_env},
             workdir=request.workdir,
             timeout=request.timeout_ms / 1000,
             stdin=asyncio.subprocess.DEVNULL,

@@ -10,7 +10,7 @@ terminal ``item.completed`` -- even when the turn fails or is interrupted.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -47,6 +47,9 @@ class SessionServices:
     reviewer: Reviewer
     emit: Callable[[Event], None]
     freeform_apply_patch: bool = True
+    # what commands' environments are built from (None: this process's); bootstrap leaves the
+    # session's own model credentials out
+    environ: Mapping[str, str] | None = None
     hooks: SessionHooks = field(default_factory=lambda: SessionHooks(None, lambda _: None))
     approved_commands: set[tuple[str, ...]] = field(default_factory=set)
     # argv of the commands running right now (the trigger of a proxy allow-list miss)

@@ -97,3 +97,36 @@ def test_a_last_message_file_in_a_missing_folder_fails_before_the_run(
     assert run.returncode == 1
     assert "cannot write the last message to no/such/answer.txt" in run.stderr
     assert workspace.server.requests == []
+
+
+def test_the_model_credential_never_reaches_commands_whatever_its_variable_is_called(
+    workspace: Workspace,
+) -> None:
+    """`env_key = "LLM_GATEWAY_ACCESS"` matches none of the secret-name patterns: a prompt
+    injection asking for `env` would read the key (and could send it anywhere)."""
+    secret = "gw-live-0123456789abcdef0123456789"
+    workspace.config(
+        model_providers={
+            "mock": workspace.server.provider_config(
+                env_key="LLM_GATEWAY_ACCESS", env_http_headers={"x-tenant": "LLM_TENANT_ID"}
+            )
+        },
+        shell_environment_policy={"ignore_default_excludes": True},
+    )
+    workspace.server.enqueue(shell(["env"]), assistant_turn("done"))
+    run = workspace.exec(
+        ["--json", "-s", "workspace-write", "x"],
+        env={
+            "LLM_GATEWAY_ACCESS": secret,
+            "LLM_TENANT_ID": "tenant-7f3e9a",
+            "DEPLOY_HEADER": f"Bearer {secret}",
+        },
+    )
+    assert run.returncode == 0, run.stderr
+    [item] = run.items("command_execution")
+    output = item["aggregated_output"]
+    assert "PATH=" in output
+    assert secret not in output and "tenant-7f3e9a" not in output
+    assert "LLM_GATEWAY_ACCESS" not in output and "DEPLOY_HEADER" not in output
+    assert workspace.server.requests[0].header("authorization") == f"Bearer {secret}"
+    assert secret not in tool_outputs(workspace)[0]
