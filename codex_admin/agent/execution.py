@@ -31,6 +31,7 @@ from codex_admin.agent.calls import ToolResult
 from codex_admin.agent.events import CommandExecutionItem, ItemStatus
 from codex_admin.agent.lifecycle import CURRENT_CALL
 from codex_admin.agent.output import format_exec_output, shell_output_json, shell_output_text
+from codex_admin.errors import CodexError
 from codex_admin.vocabulary import ApprovalPolicy, SandboxMode, SandboxPermissions
 
 if TYPE_CHECKING:
@@ -113,20 +114,28 @@ async def run_governed_command(ctx: TurnContext, request: CommandRequest) -> Too
             return _declined(ctx, item, refusal)
         unsandboxed = unsandboxed or escalate
     ctx.start(item)
-    result, output = await _run(ctx, request, sandboxed=not unsandboxed)
-    if (
-        not unsandboxed
-        and ctx.approval_policy in (ApprovalPolicy.ON_FAILURE, ApprovalPolicy.ON_REQUEST)
-        and looks_sandbox_denied(result, output)
-    ):
-        refusal = await _approve(
-            ctx,
-            request,
-            "the sandbox denied the command",
-            retry_reason="command failed in the sandbox; retry without the sandbox?",
-        )
-        if refusal is None:
-            result, output = await _run(ctx, request, sandboxed=False)
+    try:
+        result, output = await _run(ctx, request, sandboxed=not unsandboxed)
+        if (
+            not unsandboxed
+            and ctx.approval_policy in (ApprovalPolicy.ON_FAILURE, ApprovalPolicy.ON_REQUEST)
+            and looks_sandbox_denied(result, output)
+        ):
+            refusal = await _approve(
+                ctx,
+                request,
+                "the sandbox denied the command",
+                retry_reason="command failed in the sandbox; retry without the sandbox?",
+            )
+            if refusal is None:
+                result, output = await _run(ctx, request, sandboxed=False)
+    except CodexError as err:
+        # It could not start (a workdir that does not exist, a directory it may not enter):
+        # the model's to see, as Codex does -- never the end of the user's turn.
+        item.status = ItemStatus.FAILED
+        item.aggregated_output = str(err)
+        ctx.complete(item)
+        return ToolResult(str(err), success=False)
     return _report(ctx, item, request, result, output)
 
 

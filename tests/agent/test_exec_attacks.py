@@ -7,15 +7,20 @@ cannot write ($CODEX_HOME), so finding it proves the governance was bypassed.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from codex_admin.agent import UserInput
+from codex_admin.agent.bootstrap import SessionOptions, open_session
+from codex_admin.governance import GovernanceRequest, load_governance
 from codex_admin.sandbox import bwrap_status
 from tests.agent.conftest import Workspace
-from tests.support import assistant_turn, function_call_turn
+from tests.support import SSETurn, assistant_turn, completed, created, function_call_turn
 
 
 @pytest.fixture(autouse=True)
@@ -130,3 +135,91 @@ def test_the_model_credential_never_reaches_commands_whatever_its_variable_is_ca
     assert "LLM_GATEWAY_ACCESS" not in output and "DEPLOY_HEADER" not in output
     assert workspace.server.requests[0].header("authorization") == f"Bearer {secret}"
     assert secret not in tool_outputs(workspace)[0]
+
+
+# ------------------------------------------------------------ malformed calls: never a hang
+
+DEEP = "[" * 5000 + "]" * 5000
+
+
+@pytest.mark.parametrize(
+    ("arguments", "expected"),
+    [
+        ('{"command": ["echo", "hi"], "timeout_ms": Infinity}', "Infinity is not JSON"),
+        ('{"command": ["echo", "hi"], "timeout_ms": NaN}', "NaN is not JSON"),
+        ('{"command": ["echo", "a\\u0000b"]}', "a NUL or a lone surrogate"),
+        ('{"command": ["echo", "hi"], "workdir": "a\\u0000b"}', "a NUL or a lone surrogate"),
+        ('{"command": ["echo", "\\ud800"]}', "a NUL or a lone surrogate"),
+        ('{"command": ["echo"], "x": ' + DEEP + "}", "nested too deeply"),
+        ('{"command": ["echo", "hi"], "workdir": "no/such/dir"}', "does not exist"),
+        (
+            json.dumps({"command": ["*** Begin Patch\n*** Add File: a\n+x\n*** End Patch"]}),
+            "patch detected without explicit call to apply_patch",
+        ),
+    ],
+    ids=["infinity", "nan", "nul-argv", "nul-workdir", "surrogate", "deep", "workdir", "patch"],
+)
+def test_a_malformed_shell_call_is_the_models_problem(
+    workspace: Workspace, arguments: str, expected: str
+) -> None:
+    """Each of these used to end the turn, or crash the turn's task so that `codex exec` waited
+    for events forever."""
+    workspace.server.enqueue(function_call_turn("shell", arguments), assistant_turn("done"))
+    run = workspace.exec(["--json", "-s", "workspace-write", "x"], timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert run.events[-1]["type"] == "turn.completed"
+    [output] = tool_outputs(workspace)
+    assert expected in output
+    assert not (workspace.root / "a").exists()
+
+
+def test_model_text_that_no_encoder_takes_is_replaced(workspace: Workspace) -> None:
+    """A lone surrogate escape in the model's text crashed the rollout writer (and would have
+    crashed the next request and the terminal)."""
+    item = {
+        "type": "message",
+        "id": "msg_x",
+        "role": "assistant",
+        "content": [{"type": "output_text", "text": "hi", "annotations": []}],
+    }
+    raw = json.dumps({"type": "response.output_item.done", "item": item}).replace(
+        '"hi"', '"hi \\ud800 there"'
+    )
+    workspace.server.enqueue(
+        SSETurn([created(), f"data: {raw}\n\n".encode(), completed()]),
+    )
+    run = workspace.exec(["--json", "-s", "workspace-write", "x"], timeout=60)
+    assert run.returncode == 0, run.stderr
+    [message] = run.items("agent_message")
+    assert message["text"] == "hi \ufffd there"
+
+
+def test_a_bug_in_a_turn_ends_the_event_stream_instead_of_hanging(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The class behind the hangs above: a turn that dies of an unexpected exception must wake
+    the front-end (which then reports it) rather than leave it waiting for events."""
+    for key in ("CODEX_HOME", "CODEX_SYSTEM_DIR", "CODEX_MDM_PLIST", "MOCK_API_KEY"):
+        monkeypatch.setenv(key, workspace.env[key])
+    governance = load_governance(GovernanceRequest(cwd=workspace.root))
+
+    class Broken:
+        name = "broken"
+        parallel = False
+
+        def spec(self) -> dict[str, Any]:
+            return {"type": "function", "name": "broken", "parameters": {"type": "object"}}
+
+        async def handle(self, call: Any, ctx: Any) -> Any:
+            raise LookupError("a bug in a tool")
+
+    async def scenario() -> None:
+        async with open_session(governance, SessionOptions(ephemeral=True)) as session:
+            session.tools.register(Broken())
+            await session.submit(UserInput("go"))
+            with pytest.raises(LookupError, match="a bug in a tool"):
+                async for _ in session.events():
+                    pass
+
+    workspace.server.enqueue(function_call_turn("broken", {}))
+    asyncio.run(asyncio.wait_for(scenario(), 30))
