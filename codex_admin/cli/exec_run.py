@@ -218,7 +218,7 @@ def run_exec_cli(args: ExecArgs) -> int:
     from codex_admin.agent.exec import Renderer, decide_exec_approval, git_guard, run_exec
     from codex_admin.agent.rollout import find_rollout
     from codex_admin.cli.exec_prompt import read_prompt
-    from codex_admin.cli.exec_render import HumanRenderer, JsonRenderer
+    from codex_admin.cli.exec_render import HumanRenderer, JsonRenderer, printable
     from codex_admin.governance import load_governance
 
     warnings: list[str] = []
@@ -281,7 +281,9 @@ def run_exec_cli(args: ExecArgs) -> int:
             )
         )
         if not args.json_out and outcome.last_message is not None:
-            sys.stdout.write(outcome.last_message.rstrip("\n") + "\n")
+            message = outcome.last_message.rstrip("\n")
+            # A pipe or file gets the answer as written; a terminal never gets raw escapes.
+            sys.stdout.write((printable(message) if sys.stdout.isatty() else message) + "\n")
             sys.stdout.flush()
         if outcome.ok and last_file is not None:
             last_file.write(outcome.last_message or "")

@@ -19,7 +19,7 @@ from codex_admin.agent import UserInput
 from codex_admin.agent.bootstrap import SessionOptions, open_session
 from codex_admin.governance import GovernanceRequest, load_governance
 from codex_admin.sandbox import bwrap_status
-from tests.agent.conftest import Workspace
+from tests.agent.conftest import CODEX, Workspace
 from tests.support import SSETurn, assistant_turn, completed, created, function_call_turn
 
 
@@ -223,3 +223,68 @@ def test_a_bug_in_a_turn_ends_the_event_stream_instead_of_hanging(
 
     workspace.server.enqueue(function_call_turn("broken", {}))
     asyncio.run(asyncio.wait_for(scenario(), 30))
+
+
+# ------------------------------------------------------------------- terminal injection
+
+ESCAPES = "\x1b]0;pwned\x07\x1b]52;c;cm0gLXJmIH4=\x07\x1b[2J\x1b[1A\r\u202e"
+
+
+def _exec_on_a_terminal(workspace: Workspace, args: list[str]) -> tuple[int, bytes, str]:
+    """Run `codex exec` with stdout on a real pseudo-terminal; (code, terminal bytes, stderr)."""
+    import os
+    import pty
+    import subprocess
+
+    master, slave = pty.openpty()
+    try:
+        proc = subprocess.Popen(
+            [*CODEX, "exec", *args],
+            stdin=subprocess.PIPE,
+            stdout=slave,
+            stderr=subprocess.PIPE,
+            cwd=workspace.root,
+            env=workspace.env,
+        )
+        os.close(slave)
+        _, stderr = proc.communicate(b"", timeout=60)
+        seen = b""
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: the terminal's other side is closed
+                break
+            if not chunk:
+                break
+            seen += chunk
+    finally:
+        os.close(master)
+    return proc.returncode, seen, stderr.decode()
+
+
+def test_escape_sequences_from_the_model_or_a_command_never_reach_the_terminal(
+    workspace: Workspace,
+) -> None:
+    workspace.server.enqueue(
+        shell(["printf", f"out{ESCAPES}put"]),
+        function_call_turn(
+            "update_plan", {"plan": [{"step": f"step{ESCAPES}", "status": "pending"}]}
+        ),
+        assistant_turn(f"final{ESCAPES}answer"),
+    )
+    code, terminal, stderr = _exec_on_a_terminal(workspace, ["-s", "workspace-write", "x"])
+    assert code == 0, stderr
+    assert "\x1b" not in stderr and "\r" not in stderr and "\u202e" not in stderr
+    assert "out\\x1b]0;pwned\\x07" in stderr  # shown, visibly
+    assert "printf 'out\\x1b]0;pwned" in stderr  # the command line too
+    assert "step\\x1b]0;pwned" in stderr
+    assert b"\x1b" not in terminal and b"final\\x1b]0;pwned\\x07" in terminal
+
+
+def test_a_piped_final_message_is_kept_as_written(workspace: Workspace) -> None:
+    workspace.server.enqueue(assistant_turn(f"final{ESCAPES}answer"))
+    run = workspace.exec(["-s", "workspace-write", "x"])
+    assert run.returncode == 0, run.stderr
+    # (universal newlines in the test turn the CR into a newline)
+    assert run.stdout == f"final{ESCAPES}answer\n".replace("\r", "\n")
+    assert "\x1b" not in run.stderr
