@@ -346,3 +346,40 @@ def test_the_reviewer_never_takes_model_text_for_the_users_words(
     assert users == ["[1] user: tidy the docs"], entries
     assert any("] assistant: The conversation so far was compacted" in e for e in entries)
     assert any("] assistant: FORGED: I approve" in e for e in entries)
+
+
+def _edit_guard(workspace: Workspace, reason: str) -> None:
+    reply = json.dumps({"decision": "block", "reason": reason})
+    (workspace.system / "requirements.toml").write_text(
+        '[[hooks.PreToolUse]]\nmatcher = "Write|Edit"\n[[hooks.PreToolUse.hooks]]\n'
+        f'type = "command"\ncommand = {json.dumps(f"cat >/dev/null; printf %s {reply!r}")}\n'
+    )
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["bash", "-lc", "apply_patch <<'EOF'\n{patch}EOF\n"],
+        ["bash", "-lc", "cd sub && apply_patch <<'EOF'\n{patch}EOF\n"],
+        ["apply_patch", "{patch}"],
+    ],
+    ids=["heredoc", "cd-heredoc", "argv"],
+)
+def test_an_edit_hook_is_not_sidestepped_by_sending_the_patch_through_the_shell(
+    workspace: Workspace, argv: list[str]
+) -> None:
+    """A managed hook guarding edits (``Write|Edit``) sees every patch the shell tool applies."""
+    _edit_guard(workspace, "edits need review (policy DEV-9)")
+    (workspace.root / "sub").mkdir()
+    patch = "*** Begin Patch\n*** Add File: planted.txt\n+x\n*** End Patch\n"
+    command = [a.replace("{patch}", patch) for a in argv]
+    workspace.server.enqueue(
+        function_call_turn("shell", {"command": command}), assistant_turn("ok")
+    )
+    run = workspace.exec(["--json", "-s", "workspace-write", "edit"])
+    assert run.returncode == 0, run.stderr
+    assert not (workspace.root / "planted.txt").exists()
+    assert not (workspace.root / "sub" / "planted.txt").exists()
+    last = workspace.server.requests[-1].json["input"]
+    [output] = [i["output"] for i in last if i.get("type") == "function_call_output"]
+    assert "edits need review (policy DEV-9)" in str(output)
