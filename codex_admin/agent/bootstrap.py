@@ -135,6 +135,7 @@ async def open_session(
     )
     thread_id = options.resume.thread_id if options.resume else new_thread_id()
     redact = _redactor(options, list(credentials.secrets()))
+    child_environ = _without_credentials(environ, provider, credentials.secrets())
     policy = governance.sandbox_policy()
     docs = load_instructions(
         governance.cwd,
@@ -195,6 +196,7 @@ async def open_session(
                 reviewer=reviewer,
                 emit=lambda event: None,
                 observe=observe,
+                environ=child_environ,
             )
             patch_kind = _patch_tool_kind(config, session_config.model)
             services.freeform_apply_patch = patch_kind == "freeform"
@@ -214,7 +216,7 @@ async def open_session(
                 history=options.resume.history if options.resume else None,
                 resumed=options.resume is not None,
             )
-            services.hooks = _session_hooks(governance, session, observe)
+            services.hooks = _session_hooks(governance, session, observe, child_environ)
             if guardian is not None:
                 from codex_admin.agent.guardian_reviewer import network_decider
 
@@ -301,8 +303,27 @@ def _auth_mode(credentials: Credentials) -> str:
     return "" if credentials.source == "none" else "apikey"
 
 
+def _without_credentials(
+    environ: Mapping[str, str], provider: ProviderInfo, secrets: list[str]
+) -> dict[str, str]:
+    """The environment commands and hooks start from: ``environ`` without the session's own
+    model credentials, whatever their variables are called. The secret-name patterns of
+    ``shell_environment_policy`` miss ``env_key = "LLM_GATEWAY"`` (and a user's policy may turn
+    them off); a command that can read the key can hand it to a prompt injection."""
+    names = {provider.env_key, *provider.env_http_headers.values()} - {None}
+    values = [secret for secret in secrets if len(secret) >= 8]
+    return {
+        key: value
+        for key, value in environ.items()
+        if key not in names and not any(secret in value for secret in values)
+    }
+
+
 def _session_hooks(
-    governance: Governance, session: Session, observe: SessionObservability
+    governance: Governance,
+    session: Session,
+    observe: SessionObservability,
+    environ: Mapping[str, str],
 ) -> SessionHooks:
     """The hooks in force for this directory, every problem reported (never skipped silently),
     running with the session's secret-stripped environment."""
@@ -316,7 +337,7 @@ def _session_hooks(
         session.warn(f"hooks: {problem}")
     engine = None
     if hooks.runnable:
-        env = build_child_env(governance.sandbox_policy().env, governance.environ)
+        env = build_child_env(governance.sandbox_policy().env, environ)
         info = SessionInfo(
             session.thread_id,
             governance.cwd,

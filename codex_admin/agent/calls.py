@@ -8,6 +8,7 @@ failed patch): they return a :class:`ToolResult` whose text goes back to the mod
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,12 +58,42 @@ class ToolArgumentError(Exception):
     """The model's arguments do not fit the tool; the message goes back to the model."""
 
 
+def _no_constant(name: str) -> Any:
+    raise ToolArgumentError(f"failed to parse function arguments: {name} is not JSON")
+
+
+def _check_text(value: Any) -> None:
+    """Refuse what strict JSON parsers (Codex's serde) refuse and what no program can take:
+    lone surrogates (not encodable, they crashed the rollout and request encoders) and NUL
+    (cannot be passed in an argv or a path)."""
+    pending = [value]
+    while pending:
+        current = pending.pop()
+        if isinstance(current, str):
+            if _UNENCODABLE.search(current):
+                raise ToolArgumentError(
+                    "failed to parse function arguments: a string holds a NUL or a lone surrogate"
+                )
+        elif isinstance(current, dict):
+            pending += current.keys()
+            pending += current.values()
+        elif isinstance(current, list):
+            pending += current
+
+
+_UNENCODABLE = re.compile("[\x00\ud800-\udfff]")
+
+
 def parse_arguments(call: ToolCall) -> dict[str, Any]:
-    """A function call's JSON arguments as an object (ToolArgumentError otherwise)."""
+    """A function call's JSON arguments as an object (ToolArgumentError otherwise): strict
+    JSON, so no ``NaN``/``Infinity`` (``timeout_ms: Infinity`` crashed the turn)."""
     try:
-        value = json.loads(call.arguments or "{}")
+        value = json.loads(call.arguments or "{}", parse_constant=_no_constant)
     except json.JSONDecodeError as err:
         raise ToolArgumentError(f"failed to parse function arguments: {err}") from None
+    except RecursionError:
+        raise ToolArgumentError("failed to parse function arguments: nested too deeply") from None
     if not isinstance(value, dict):
         raise ToolArgumentError("failed to parse function arguments: expected a JSON object")
+    _check_text(value)
     return value

@@ -35,6 +35,7 @@ from codex_admin.agent.calls import ToolResult
 from codex_admin.agent.events import CommandExecutionItem, ItemStatus
 from codex_admin.agent.lifecycle import CURRENT_CALL
 from codex_admin.agent.output import format_exec_output, shell_output_json, shell_output_text
+from codex_admin.errors import CodexError
 from codex_admin.vocabulary import ApprovalPolicy, SandboxMode, SandboxPermissions
 
 if TYPE_CHECKING:
@@ -97,7 +98,12 @@ async def run_governed_command(ctx: TurnContext, request: CommandRequest) -> Too
     requirement = decision.requirement
     if requirement.kind == "forbidden":
         return _declined(ctx, item, requirement.reason or "command rejected by policy")
-    unsandboxed = requirement.kind == "skip" and requirement.bypass_sandbox
+    # The rules judged the argv, never the directory: elsewhere the same command may read
+    # configuration the sandbox could write (`git status` in a /tmp repository whose
+    # core.fsmonitor names a program), so an allow bypasses the sandbox only in the cwd.
+    unsandboxed = (
+        requirement.kind == "skip" and requirement.bypass_sandbox and request.workdir == ctx.cwd
+    )
     forced = CURRENT_CALL.get()
     hook_asks = forced is not None and forced.force_approval
     if requirement.kind == "needs_approval" or (escalate and not unsandboxed) or hook_asks:
@@ -116,20 +122,28 @@ async def run_governed_command(ctx: TurnContext, request: CommandRequest) -> Too
     else:
         observe.approved_by_config()
     ctx.start(item)
-    result, output = await _run(ctx, request, sandboxed=not unsandboxed)
-    first = result
-    denied = not unsandboxed and looks_sandbox_denied(result, output)
-    escalated = False
-    if denied and ctx.approval_policy in (ApprovalPolicy.ON_FAILURE, ApprovalPolicy.ON_REQUEST):
-        refusal = await _approve(
-            ctx,
-            request,
-            "the sandbox denied the command",
-            retry_reason="command failed in the sandbox; retry without the sandbox?",
-        )
-        if refusal is None:
-            result, output = await _run(ctx, request, sandboxed=False)
-            escalated = True
+    try:
+        result, output = await _run(ctx, request, sandboxed=not unsandboxed)
+        first = result
+        denied = not unsandboxed and looks_sandbox_denied(result, output)
+        escalated = False
+        if denied and ctx.approval_policy in (ApprovalPolicy.ON_FAILURE, ApprovalPolicy.ON_REQUEST):
+            refusal = await _approve(
+                ctx,
+                request,
+                "the sandbox denied the command",
+                retry_reason="command failed in the sandbox; retry without the sandbox?",
+            )
+            if refusal is None:
+                result, output = await _run(ctx, request, sandboxed=False)
+                escalated = True
+    except CodexError as err:
+        # It could not start (a workdir that does not exist, a directory it may not enter):
+        # the model's to see, as Codex does -- never the end of the user's turn.
+        item.status = ItemStatus.FAILED
+        item.aggregated_output = str(err)
+        ctx.complete(item)
+        return ToolResult(str(err), success=False)
     observe.sandbox_outcome(
         "escalated" if escalated else "sandbox_denied" if denied else _outcome(first),
         initial_s=first.duration,
@@ -209,12 +223,13 @@ async def _run(
 ) -> tuple[RunResult, str]:
     running = ctx.services.running
     hook_env = ctx.services.hooks.env  # SessionStart hooks' environment for commands
+    base = ctx.services.environ if ctx.services.environ is not None else ctx.governance.environ
     running.append(request.argv)
     try:
         result = await ctx.services.sandbox.run(
             _policy(ctx, sandboxed),
             list(request.argv),
-            environ={**ctx.governance.environ, **hook_env} if hook_env else None,
+            environ={**base, **hook_env},
             workdir=request.workdir,
             timeout=request.timeout_ms / 1000,
             stdin=asyncio.subprocess.DEVNULL,

@@ -27,12 +27,14 @@ from __future__ import annotations
 
 import contextvars
 import json
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from codex_admin.agent.calls import ToolArgumentError, ToolCall, ToolResult, parse_arguments
 from codex_admin.agent.observability import SessionObservability
+from codex_admin.apply_patch import PatchError, detect_invocation
 from codex_admin.hooks import (
     EventOutcome,
     HookBlockedError,
@@ -44,6 +46,13 @@ from codex_admin.hooks import ToolCall as HookCall
 __all__ = ["CURRENT_CALL", "CallState", "HookStop", "SessionHooks", "hook_call_for"]
 
 MAX_STOP_CONTINUATIONS = 8
+
+
+def _arguments_or_empty(call: ToolCall) -> dict[str, Any]:
+    try:
+        return parse_arguments(call)
+    except ToolArgumentError:
+        return {}
 
 
 class HookStop(Exception):
@@ -64,9 +73,24 @@ CURRENT_CALL: contextvars.ContextVar[CallState | None] = contextvars.ContextVar(
 )
 
 
+def _shell_patch(name: str, arguments: Mapping[str, Any]) -> tuple[str, str | None] | None:
+    """``(patch, cd directory)`` when a shell call is an ``apply_patch`` heredoc the shell tool
+    will apply as a patch (:mod:`codex_admin.apply_patch`'s recognition), else None."""
+    argv = arguments.get("command")
+    if name != "shell" or not isinstance(argv, list) or not all(isinstance(a, str) for a in argv):
+        return None
+    try:
+        found = detect_invocation(argv)
+    except PatchError:  # a bare patch: the shell tool refuses it
+        return None
+    return (found.patch, found.workdir) if found is not None else None
+
+
 def hook_call_for(call: ToolCall) -> HookCall:
     """The hook identity of a model tool call (``Bash`` for the shell tool, ``apply_patch``
-    matched by ``Write``/``Edit`` too, other tools by name)."""
+    matched by ``Write``/``Edit`` too, other tools by name). A shell call that the shell tool
+    applies as a patch (``bash -lc "apply_patch <<'EOF' …"``) is an ``apply_patch`` call: a
+    hook guarding edits must not be sidestepped by sending the patch through the shell."""
     if call.kind == "custom":
         return HookCall.for_tool(call.name, {"command": call.arguments}, call.call_id)
     try:
@@ -76,6 +100,9 @@ def hook_call_for(call: ToolCall) -> HookCall:
     name = "shell" if call.kind == "local_shell" else call.name
     if name == "apply_patch" and isinstance(arguments.get("input"), str):
         return HookCall.for_tool(name, {"command": arguments["input"]}, call.call_id)
+    patch = _shell_patch(name, arguments)
+    if patch is not None:
+        return HookCall.for_tool("apply_patch", {"command": patch[0]}, call.call_id)
     return HookCall.for_tool(name, arguments, call.call_id)
 
 
@@ -83,6 +110,14 @@ def _rewritten(call: ToolCall, tool_input: Mapping[str, Any]) -> ToolCall:
     """``call`` with a PreToolUse hook's ``updatedInput`` (hook shapes back to tool shapes)."""
     if call.kind == "custom":
         return ToolCall(call.call_id, call.name, call.kind, str(tool_input.get("command", "")))
+    original = {} if call.kind == "local_shell" else _arguments_or_empty(call)
+    patch = _shell_patch(call.name, original)
+    if patch is not None:
+        # The hook saw (and rewrote) a patch: it stays a patch, in the directory it named.
+        arguments = {**original, "command": ["apply_patch", str(tool_input.get("command", ""))]}
+        if patch[1] is not None:
+            arguments["workdir"] = os.path.join(str(original.get("workdir") or "."), patch[1])
+        return ToolCall(call.call_id, call.name, "function", json.dumps(arguments))
     arguments = dict(tool_input)
     if call.name in ("shell", "local_shell") and isinstance(arguments.get("command"), str):
         # Claude-style hooks speak `command` as one shell string; it runs as `bash -lc`,

@@ -4,7 +4,8 @@ The client is :class:`codex_admin.providers.ModelClient` in production and any o
 same ``stream`` in tests. :func:`collect_response` consumes one request's event stream and
 returns the *authoritative* output items (``output_item.done``) and the usage; when the client
 announces a retry, what the failed attempt produced is discarded, so a tool call is never run
-twice and never run from a response that did not complete.
+twice and never run from a response that did not complete. Every message in the output is
+the assistant's, whatever role the stream gives it.
 """
 
 from __future__ import annotations
@@ -60,8 +61,26 @@ async def collect_response(
             response = ModelResponse()
             on_retry(event)
         elif isinstance(event, OutputItemDone):
-            response.items.append(dict(event.item))
+            response.items.append(_as_model_output(dict(event.item)))
         elif isinstance(event, Completed):
             response.usage = usage_of(event.usage)
             response.response_id = event.response_id
     return response
+
+
+def _as_model_output(item: dict[str, Any]) -> dict[str, Any]:
+    """An output item as what it is: the model's. A ``message`` the stream labels ``user`` or
+    ``developer`` (a hostile or broken provider, a local model's template) would become the
+    user's instructions in the history -- for the guardian, and in every compaction after --
+    so every message the model outputs is an assistant message."""
+    if item.get("type") == "message" and item.get("role") != "assistant":
+        item["role"] = "assistant"
+        content = item.get("content")
+        if isinstance(content, list):
+            item["content"] = [
+                {**part, "type": "output_text"}
+                if isinstance(part, dict) and part.get("type") == "input_text"
+                else part
+                for part in content
+            ]
+    return item

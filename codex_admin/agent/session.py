@@ -152,10 +152,16 @@ class Session:
             await self._inputs.put(_END)
 
     async def events(self) -> AsyncIterator[Event]:
-        """Events as they happen, until the session closes."""
+        """Events as they happen, until the session closes. A turn that died of a bug ends
+        the stream by raising that bug here, so a front-end never waits forever."""
         while True:
             event = await self._events.get()
             if event is _END:
+                runner = self._runner
+                if runner is not None and runner.done() and not runner.cancelled():
+                    crash = runner.exception()
+                    if crash is not None:
+                        raise crash
                 return
             assert isinstance(event, Event)
             yield event
@@ -218,15 +224,19 @@ class Session:
             self.rollout.write("response_item", item)
 
     async def _run_inputs(self) -> None:
-        while True:
-            submission = await self._inputs.get()
-            if submission is _END:
-                return
-            assert isinstance(submission, UserInput)
-            self._turn = asyncio.create_task(self._run_turn(submission))
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._turn
-            self._turn = None
+        try:
+            while True:
+                submission = await self._inputs.get()
+                if submission is _END:
+                    return
+                assert isinstance(submission, UserInput)
+                self._turn = asyncio.create_task(self._run_turn(submission))
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._turn
+                self._turn = None
+        except BaseException:
+            self._events.put_nowait(_END)  # wake events(), which re-raises this
+            raise
 
     # ------------------------------------------------------------------------------ the turn
 

@@ -3,6 +3,11 @@
 The guardian treats user messages as instructions and everything else -- assistant text, tool
 calls and tool output -- as untrusted evidence; the injected context (permissions, AGENTS.md,
 environment) is scaffolding, not conversation, so it is dropped (spec guardian §1.3).
+
+A compaction summary sits in the history as a *user* message, but the model wrote it -- from a
+transcript full of tool output -- so it is evidence, shown as the assistant's: otherwise a
+prompt injection that survives into the summary ("the user authorised the deploy") would
+reach the reviewer as the user's own words.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from codex_admin.agent.compaction import SUMMARY_PREFIX
 from codex_admin.agent.context import is_context_message
 from codex_admin.agent.response_items import message_text
 
@@ -36,6 +42,8 @@ def transcript_entries(history: Sequence[dict[str, Any]]) -> list[dict[str, str]
                 continue
             role = str(item["role"])
             text = message_text(item) if role == "assistant" else _text(item)
+            if role == "user" and text.startswith(SUMMARY_PREFIX):
+                role = "assistant"  # the model's summary, not the user's words
             entries.append({"role": role, "text": text})
         elif kind in ("function_call", "custom_tool_call"):
             name = str(item.get("name") or "unknown")

@@ -11,7 +11,7 @@ fails or is interrupted.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -49,6 +49,9 @@ class SessionServices:
     reviewer: Reviewer
     emit: Callable[[Event], None]
     freeform_apply_patch: bool = True
+    # what commands' environments are built from (None: this process's); bootstrap leaves the
+    # session's own model credentials out
+    environ: Mapping[str, str] | None = None
     hooks: SessionHooks = field(default_factory=lambda: SessionHooks(None, lambda _: None))
     observe: SessionObservability = field(default_factory=SessionObservability.off)
     approved_commands: set[tuple[str, ...]] = field(default_factory=set)

@@ -3,18 +3,52 @@
 Human mode writes progress to stderr and only the final agent message to stdout, so
 ``codex exec "…" > answer.txt`` captures just the answer. JSON mode writes one event per line to
 stdout and nothing else there (warnings are ``error`` items in the stream itself).
+
+Everything shown comes from the model, from command output or from file names, i.e. from
+whoever wrote the repository or the web page the model read, so human mode never writes it to
+the terminal raw: control characters (escape sequences that retitle the terminal, rewrite the
+clipboard with OSC 52, move the cursor to overwrite "declined" with "succeeded", hide text),
+a lone carriage return and bidirectional overrides are shown as ``\\xNN`` / ``\\uNNNN``
+(:func:`printable`). JSON escapes them by itself; both modes replace lone surrogates.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from codex_admin.agent import Event, ItemCompleted, ItemStarted, ItemUpdated, TurnCompleted
 
-__all__ = ["HumanRenderer", "JsonRenderer"]
+__all__ = ["HumanRenderer", "JsonRenderer", "printable"]
+
+# C0 (but tab and newline) and C1 controls, DEL, a CR not ending a line, bidi overrides and
+# isolates, and lone surrogates (no encoder takes them).
+_UNSAFE = re.compile(
+    "\r(?!\n)|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+)
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if 0xD800 <= code <= 0xDFFF:
+        return "\ufffd"
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def printable(text: str) -> str:
+    """``text`` safe to write to a terminal: controls made visible, CRLF kept as a newline."""
+    return _UNSAFE.sub(_escape, text).replace("\r\n", "\n")
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _encodable(text: str) -> str:
+    """``text`` with lone surrogates (a file name that is not UTF-8) replaced: stdout is UTF-8."""
+    return _LONE_SURROGATE.sub("\ufffd", text)
 
 
 @dataclass
@@ -34,7 +68,7 @@ class JsonRenderer:
     def event(self, event: Event) -> None:
         if event.type == "approval.requested":
             return  # exec never shows an approval prompt: nobody can answer it
-        self.out.write(json.dumps(event.to_json(), ensure_ascii=False) + "\n")
+        self.out.write(_encodable(json.dumps(event.to_json(), ensure_ascii=False)) + "\n")
         self.out.flush()
 
 
@@ -60,23 +94,26 @@ class HumanRenderer:
     _started_ms: dict[str, float] = field(default_factory=dict)
 
     def _c(self, code: str, text: str) -> str:
+        """``text`` (made printable) in ``code``'s colour."""
+        text = printable(text)
         return f"{code}{text}{_RESET}" if self.color else text
 
     def _line(self, text: str = "") -> None:
+        """Write one line; every value in ``text`` has been through :func:`printable`."""
         self.err.write(text + "\n")
         self.err.flush()
 
     def notice(self, text: str) -> None:
-        self._line(text)
+        self._line(printable(text))
 
     def header(self, lines: Sequence[tuple[str, str]], prompt: str) -> None:
         self._line(self._c(_BOLD, "codex-admin (Codex-compatible) exec"))
         self._line("--------")
         for key, value in lines:
-            self._line(f"{self._c(_BOLD, key)}: {value}")
+            self._line(f"{self._c(_BOLD, key)}: {printable(value)}")
         self._line("--------")
         self._line(self._c(_CYAN, "user"))
-        self._line(prompt)
+        self._line(printable(prompt))
 
     def event(self, event: Event) -> None:
         if isinstance(event, ItemStarted):
@@ -98,7 +135,7 @@ class HumanRenderer:
     def _started(self, item: Mapping[str, Any]) -> None:
         if item.get("type") == "command_execution":
             self._line(self._c(_MAGENTA, "exec"))
-            self._line(f"{self._c(_BOLD, str(item.get('command')))} in {self.cwd}")
+            self._line(f"{self._c(_BOLD, str(item.get('command')))} in {printable(self.cwd)}")
         elif item.get("type") == "todo_list":
             self._plan(item)
 
@@ -110,23 +147,23 @@ class HumanRenderer:
         self._line(self._c(_MAGENTA, "Plan update"))
         for entry in item.get("items") or []:
             mark = "✔" if entry.get("completed") else "□"
-            self._line(f"  {mark} {entry.get('text', '')}")
+            self._line(f"  {mark} {printable(str(entry.get('text', '')))}")
 
     def _completed(self, item: Mapping[str, Any]) -> None:
         kind = item.get("type")
         if kind == "agent_message":
             self._line(self._c(_MAGENTA, "codex"))
-            self._line(str(item.get("text", "")))
+            self._line(printable(str(item.get("text", ""))))
         elif kind == "reasoning":
             self._line(self._c(_DIM, "thinking"))
             self._line(self._c(_DIM, str(item.get("text", ""))))
         elif kind == "command_execution":
             self._command_done(item)
         elif kind == "file_change":
-            status = item.get("status")
+            status = printable(str(item.get("status")))
             self._line(self._c(_MAGENTA, "apply_patch") + f" {status}")
             for change in item.get("changes") or []:
-                self._line(f"  {change.get('kind')} {change.get('path')}")
+                self._line(printable(f"  {change.get('kind')} {change.get('path')}"))
         elif kind == "error":
             self._line(self._c(_RED, f"warning: {item.get('message', '')}"))
 
@@ -135,7 +172,7 @@ class HumanRenderer:
         output = str(item.get("aggregated_output", ""))
         if status == "declined":
             self._line(self._c(_MAGENTA, "exec"))
-            self._line(f"{self._c(_BOLD, str(item.get('command')))} in {self.cwd}")
+            self._line(f"{self._c(_BOLD, str(item.get('command')))} in {printable(self.cwd)}")
             self._line(self._c(_RED, f" declined: {output}"))
             return
         if code == 0:

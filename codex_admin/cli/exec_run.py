@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import secrets
 import signal
+import stat
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
@@ -23,7 +26,14 @@ from codex_admin.cli import context
 from codex_admin.errors import CodexError
 from codex_admin.vocabulary import ApprovalPolicy, SandboxMode
 
-__all__ = ["NOT_TRUSTED", "ExecArgs", "parse_exec_args", "run_exec_cli", "try_exec"]
+__all__ = [
+    "NOT_TRUSTED",
+    "ExecArgs",
+    "LastMessageFile",
+    "parse_exec_args",
+    "run_exec_cli",
+    "try_exec",
+]
 
 NOT_TRUSTED = "Not inside a trusted directory and --skip-git-repo-check was not specified."
 COLORS = ("always", "never", "auto")
@@ -208,7 +218,7 @@ def run_exec_cli(args: ExecArgs) -> int:
     from codex_admin.agent.exec import Renderer, decide_exec_approval, git_guard, run_exec
     from codex_admin.agent.rollout import find_rollout
     from codex_admin.cli.exec_prompt import read_prompt
-    from codex_admin.cli.exec_render import HumanRenderer, JsonRenderer
+    from codex_admin.cli.exec_render import HumanRenderer, JsonRenderer, printable
     from codex_admin.governance import load_governance
 
     warnings: list[str] = []
@@ -256,22 +266,30 @@ def run_exec_cli(args: ExecArgs) -> int:
         local_provider=args.local_provider,
         resume=state,
     )
-    outcome = _run_with_interrupts(
-        lambda interrupt: run_exec(
-            governance,
-            options,
-            text,
-            renderer,
-            warnings=warnings,
-            images=args.images,
-            interrupt=interrupt,
+    # Pinned before the session starts: see LastMessageFile.
+    last_file = LastMessageFile(args.output_last_message) if args.output_last_message else None
+    try:
+        outcome = _run_with_interrupts(
+            lambda interrupt: run_exec(
+                governance,
+                options,
+                text,
+                renderer,
+                warnings=warnings,
+                images=args.images,
+                interrupt=interrupt,
+            )
         )
-    )
-    if not args.json_out and outcome.last_message is not None:
-        sys.stdout.write(outcome.last_message.rstrip("\n") + "\n")
-        sys.stdout.flush()
-    if outcome.ok and args.output_last_message is not None:
-        _write_last_message(args.output_last_message, outcome.last_message or "")
+        if not args.json_out and outcome.last_message is not None:
+            message = outcome.last_message.rstrip("\n")
+            # A pipe or file gets the answer as written; a terminal never gets raw escapes.
+            sys.stdout.write((printable(message) if sys.stdout.isatty() else message) + "\n")
+            sys.stdout.flush()
+        if outcome.ok and last_file is not None:
+            last_file.write(outcome.last_message or "")
+    finally:
+        if last_file is not None:
+            last_file.close()
     return 0 if outcome.ok else 1
 
 
@@ -290,14 +308,61 @@ def _request(args: ExecArgs, sandbox: str | None) -> Any:
     )
 
 
-def _write_last_message(path: Path, text: str) -> None:
-    try:
-        path.write_text(text, encoding="utf-8")
-    except OSError as err:
-        raise CodexError(
-            f"cannot write the last message to {path}: {err.strerror}",
+class LastMessageFile:
+    """``-o FILE``, pinned before the run: the final message is written where FILE was then.
+
+    The agent's commands may write in FILE's folder (it is usually the workspace), so by the
+    end of the turn a sandboxed command -- or the repository itself -- may have put a symlink
+    at FILE pointing to ``~/.bashrc`` or ``$CODEX_HOME/config.toml``, and codex, which is not
+    sandboxed, would write the model's text there. So the folder is resolved and opened before
+    the session starts, and the message goes to a new file in *that* folder, renamed over
+    FILE's name: a rename replaces a symlink (or a hard link) instead of writing through it.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._name = path.name
+        if self._name in ("", ".", ".."):
+            raise CodexError(
+                f"cannot write the last message to {path}: not a file name",
+                hint="pass a file path to -o/--output-last-message",
+            )
+        try:
+            self._dir = os.open(
+                os.path.realpath(path.parent), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+            )
+        except OSError as err:
+            raise self._error(err) from None
+
+    def _error(self, err: OSError) -> CodexError:
+        return CodexError(
+            f"cannot write the last message to {self.path}: {err.strerror}",
             hint="check that the folder exists and is writable",
-        ) from None
+        )
+
+    def write(self, text: str) -> None:
+        temp = f".{self._name}.codex-{secrets.token_hex(6)}"
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        try:
+            fd = os.open(temp, flags, 0o666, dir_fd=self._dir)
+            try:
+                with contextlib.suppress(FileNotFoundError):
+                    old = os.stat(self._name, dir_fd=self._dir, follow_symlinks=False)
+                    if stat.S_ISREG(old.st_mode):
+                        os.fchmod(fd, stat.S_IMODE(old.st_mode))
+                data = memoryview(text.encode("utf-8", "replace"))
+                while data:
+                    data = data[os.write(fd, data) :]
+            finally:
+                os.close(fd)
+            os.replace(temp, self._name, src_dir_fd=self._dir, dst_dir_fd=self._dir)
+        except OSError as err:
+            with contextlib.suppress(OSError):
+                os.unlink(temp, dir_fd=self._dir)
+            raise self._error(err) from None
+
+    def close(self) -> None:
+        os.close(self._dir)
 
 
 def _run_with_interrupts(

@@ -13,9 +13,12 @@ Layout of the user message (spec guardian_otel_hooks §1.3; one ``input_text`` i
    every string capped), ``>>> APPROVAL REQUEST END``. Network requests get their own
    preamble (trigger known / candidate triggers / none).
 
-Entry text is rendered as given, except that lines imitating the layout -- a line starting
-``>>> `` or ``[n] user`` / ``developer`` / ``assistant`` / ``tool`` -- get a ``| `` prefix: tool
-output must not be able to close the transcript or forge a user message (:func:`defang`).
+Entry text (and the entry's label: a tool name is the model's choice) is rendered as given,
+except that lines imitating the layout -- a line starting ``>>> `` or ``[n] user`` /
+``developer`` / ``assistant`` / ``tool``, after any indentation, in any case -- get a ``| ``
+prefix, after every other kind of line break became LF: tool output must not be able to close
+the transcript or forge a user message (:func:`defang`). In the action JSON the line breaks
+JSON leaves raw (NEL, U+2028, U+2029) are escaped.
 
 Budgets (Codex v2/v3): tokens are approximated as UTF-8 bytes / 4. Each message entry is capped
 at 2,000 tokens and each tool entry at 1,000; messages share a 10,000-token budget and tool
@@ -87,13 +90,19 @@ NETWORK_WITHOUT_TRIGGER = (
 )
 
 
-_FORGED_LINE = re.compile(r"(?m)^(?=>>> |\[\d+\] (?:user|developer|assistant|tool)\b)")
+_FORGED_LINE = re.compile(r"(?im)^(?=[ \t]*(?:>>> |\[\d+\]\s*(?:user|developer|assistant|tool)\b))")
+# What a reader -- or a model -- may take for a line break besides LF.
+_LINE_BREAKS = re.compile("\r\n?|[\v\f\x1c-\x1e\x85\u2028\u2029]")
+# The line breaks json.dumps leaves raw in strings (it escapes the C0 controls itself).
+_JSON_BREAKS = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
 
 
 def defang(text: str) -> str:
-    """Entry text with lines that imitate the layout (``>>> TRANSCRIPT END``, ``[7] user:``)
-    prefixed by ``| ``, so tool output cannot forge a user message or close the transcript."""
-    return _FORGED_LINE.sub("| ", text)
+    """Entry text with lines that imitate the layout (``>>> TRANSCRIPT END``, ``[7] user:``,
+    after any indentation) prefixed by ``| ``, so tool output cannot forge a user message or
+    close the transcript. Every other line break (CR, VT, FF, NEL, U+2028 ...) becomes LF
+    first, so a forged line cannot hide behind one."""
+    return _FORGED_LINE.sub("| ", _LINE_BREAKS.sub("\n", text))
 
 
 def approx_tokens(text: str) -> int:
@@ -176,7 +185,8 @@ def _cap_strings(value: Any) -> tuple[Any, bool]:
 def action_json(request: ReviewRequest) -> tuple[str, bool]:
     """The planned action as pretty JSON with sorted keys and capped strings."""
     capped, truncated = _cap_strings(request.action.to_json())
-    return json.dumps(capped, indent=2, sort_keys=True, ensure_ascii=False), truncated
+    text = json.dumps(capped, indent=2, sort_keys=True, ensure_ascii=False)
+    return text.translate(_JSON_BREAKS), truncated
 
 
 @dataclass(frozen=True)
@@ -208,7 +218,8 @@ def build_prompt(
     """The whole prompt for one review (see the module docstring for the layout)."""
     kept, omitted = select_transcript(request.transcript)
     items = [INTRO, ">>> TRANSCRIPT START"]
-    items += [f"[{k.number}] {k.entry.label}: {defang(k.text)}" for k in kept]
+    # The label too: a tool's name is the model's to choose, newlines included.
+    items += [f"[{k.number}] {defang(f'{k.entry.label}: {k.text}')}" for k in kept]
     if not kept:
         items.append("(no conversation entries)")
     items.append(">>> TRANSCRIPT END")

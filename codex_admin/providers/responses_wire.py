@@ -27,6 +27,7 @@ not an object, is an :class:`InvalidResponse`. The same classifier reads HTTP er
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -99,11 +100,45 @@ def classify_error(
     return StreamError(f"stream error from provider `{provider}`: {message}", **common)
 
 
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _replace_lone_surrogates(value: Any) -> None:
+    """Replace, in place, lone surrogates (``"\\ud800"`` decodes to one) by U+FFFD: no UTF-8
+    encoder takes them, so the next request, the rollout or the terminal would fail on
+    model text. Iterative, so a deeply nested event cannot exhaust the stack here."""
+    pending = [value]
+    while pending:
+        current = pending.pop()
+        if isinstance(current, dict):
+            if any(_LONE_SURROGATE.search(key) for key in current):
+                fixed = {_LONE_SURROGATE.sub("\ufffd", k): v for k, v in current.items()}
+                current.clear()
+                current.update(fixed)
+            for key, item in current.items():
+                if isinstance(item, str):
+                    current[key] = _LONE_SURROGATE.sub("\ufffd", item)
+                else:
+                    pending.append(item)
+        elif isinstance(current, list):
+            for index, item in enumerate(current):
+                if isinstance(item, str):
+                    current[index] = _LONE_SURROGATE.sub("\ufffd", item)
+                else:
+                    pending.append(item)
+
+
 def parse_json_event(data: str, provider: str | None) -> dict[str, Any]:
-    """An SSE ``data`` payload as a JSON object (raises InvalidResponse)."""
+    """An SSE ``data`` payload as a JSON object (raises InvalidResponse). Strict JSON, as
+    Codex's parser: ``NaN``/``Infinity`` are malformed (and would make the next request body
+    unencodable); lone surrogates become U+FFFD."""
     try:
-        value = json.loads(data)
-    except ValueError:
+        value = json.loads(data, parse_constant=_not_json)
+    except (ValueError, RecursionError):
         raise InvalidResponse(
             f"malformed event stream from provider `{provider}`: an event's data is not JSON",
             hint="check that base_url points at an OpenAI-compatible API",
@@ -114,6 +149,7 @@ def parse_json_event(data: str, provider: str | None) -> dict[str, Any]:
             f"malformed event stream from provider `{provider}`: an event is not a JSON object",
             provider=provider,
         )
+    _replace_lone_surrogates(value)
     return value
 
 

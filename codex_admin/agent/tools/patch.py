@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from codex_admin.agent.approvals import PatchApproval, ReviewContext, ReviewDecision
-from codex_admin.agent.calls import ToolCall, ToolResult
+from codex_admin.agent.calls import ToolArgumentError, ToolCall, ToolResult, parse_arguments
 from codex_admin.agent.events import FileChange, FileChangeItem, ItemStatus
 from codex_admin.agent.lifecycle import CURRENT_CALL
 from codex_admin.apply_patch import (
@@ -64,8 +64,9 @@ class PatchTool:
             text = call.arguments
         else:
             try:
+                parse_arguments(call)  # strict JSON: no NUL, lone surrogate or NaN inside
                 text = patch_from_function_arguments(call.arguments)
-            except PatchError as err:
+            except (ToolArgumentError, PatchError) as err:
                 return ToolResult(str(err), success=False)
         return await apply_patch_governed(ctx, text, ctx.cwd)
 

@@ -8,13 +8,13 @@ use the tool), so a patch can never bypass the patch path's own checks by runnin
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from codex_admin.agent.calls import ToolArgumentError, ToolCall, ToolResult, parse_arguments
 from codex_admin.agent.execution import DEFAULT_TIMEOUT_MS, CommandRequest, run_governed_command
+from codex_admin.apply_patch import PatchError
 from codex_admin.vocabulary import SandboxPermissions
 
 if TYPE_CHECKING:
@@ -89,7 +89,7 @@ def _strings(value: Any, name: str) -> tuple[str, ...]:
 def parse_shell_call(call: ToolCall, cwd: Path) -> CommandRequest:
     """The call's arguments as a :class:`CommandRequest` (ToolArgumentError when malformed)."""
     if call.kind == "local_shell":
-        action = json.loads(call.arguments or "{}")
+        action = parse_arguments(call)
         args: dict[str, Any] = {
             "command": action.get("command"),
             "workdir": action.get("working_directory"),
@@ -146,9 +146,11 @@ class ShellTool:
     async def handle(self, call: ToolCall, ctx: TurnContext) -> ToolResult:
         try:
             request = parse_shell_call(call, ctx.cwd)
-        except (ToolArgumentError, json.JSONDecodeError) as err:
+            # A bare patch as the command is an error addressed to the model (Codex's
+            # "patch detected without explicit call to apply_patch"), not to the user.
+            heredoc = self._find_heredoc(list(request.argv))
+        except (ToolArgumentError, PatchError) as err:
             return ToolResult(str(err), success=False)
-        heredoc = self._find_heredoc(list(request.argv))
         if heredoc is not None:
             patch, subdir = heredoc
             ctx.warn("apply_patch was requested via shell; use the apply_patch tool instead")
