@@ -45,6 +45,10 @@ class UsageProblem(Exception):
         self.param = param
 
 
+class UnknownOption(Exception):
+    """An option this command does not have, before the command (exit 2)."""
+
+
 @dataclass
 class LinuxArgs:
     command: list[str]
@@ -165,8 +169,12 @@ def _parse(argv: Sequence[str]) -> LinuxArgs | None:
         name, sep, inline = arg.partition("=")
         option = _VALUE_OPTIONS.get(name if sep and name.startswith("--") else arg)
         if option is None:
-            if arg.startswith("-"):
+            if arg in ("-h", "--help"):
                 return None
+            if arg.startswith("-"):
+                # Before the command (and before `--`) a dash word is a mistyped option, not a
+                # program: running it would only fail later as "command not found" (127).
+                raise UnknownOption(arg)
             break
         if sep and name.startswith("--"):
             value, i = inline, i + 1
@@ -213,7 +221,15 @@ def _usage(problem: UsageProblem) -> NoReturn:
 
 def try_linux(argv: Sequence[str]) -> bool:
     """Answer `codex sandbox linux ARGV` if well-formed (exits); False to defer to typer."""
-    args = _parse(argv)
+    try:
+        args = _parse(argv)
+    except UnknownOption as unknown:
+        sys.stderr.write(
+            "Usage: codex sandbox linux [OPTIONS] [COMMAND]...\n"
+            "Try 'codex sandbox linux -h' for help.\n\n"
+            f"Error: No such option: {unknown} (put the command after `--` if it starts with -)\n"
+        )
+        sys.exit(2)
     if args is None:
         return False
     from codex_admin.errors import CodexError

@@ -223,6 +223,22 @@ def test_a_missing_command_exits_127_and_an_unexecutable_one_126(
     assert data["exit_code"] == 127 and "command not found" in data["stderr"]
 
 
+@pytest.mark.parametrize(
+    "argv", [["--bogus", "--", "true"], ["--json", "--bogus", "true"], ["-s", "read-only", "-q"]]
+)
+def test_a_mistyped_option_before_the_command_is_a_usage_error(ws: Path, argv: list[str]) -> None:
+    r = codex("sandbox", "linux", *argv, cwd=ws)
+    assert r.returncode == 2, r.stderr
+    assert "No such option: " in r.stderr and "after `--`" in r.stderr
+    assert r.stdout == ""
+
+
+@pytest.mark.usefixtures("bwrap")
+def test_a_dash_command_after_the_separator_is_run(ws: Path) -> None:
+    r = codex("sandbox", "linux", "--", "-no-such-program", cwd=ws)
+    assert r.returncode == 127 and "-no-such-program: command not found" in r.stderr
+
+
 @pytest.mark.usefixtures("bwrap")
 def test_explain_and_json_say_which_bwrap_runs(ws: Path) -> None:
     from codex_admin.sandbox import locate_bwrap
