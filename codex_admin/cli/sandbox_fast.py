@@ -152,6 +152,7 @@ _VALUE_OPTIONS = {
     "--config": "overrides",
 }
 _FLAGS = {"--json": "json_out", "--explain": "explain"}
+_SHORT_OPTIONS = frozenset({"-h", *(name for name in _VALUE_OPTIONS if not name.startswith("--"))})
 
 
 def _parse(argv: Sequence[str]) -> LinuxArgs | None:
@@ -169,8 +170,8 @@ def _parse(argv: Sequence[str]) -> LinuxArgs | None:
         name, sep, inline = arg.partition("=")
         option = _VALUE_OPTIONS.get(name if sep and name.startswith("--") else arg)
         if option is None:
-            if arg in ("-h", "--help"):
-                return None
+            if arg == "--help" or arg[:2] in _SHORT_OPTIONS:
+                return None  # help, or a short option with its value attached: typer's
             if arg.startswith("-"):
                 # Before the command (and before `--`) a dash word is a mistyped option, not a
                 # program: running it would only fail later as "command not found" (127).
