@@ -66,3 +66,24 @@ def test_the_agent_core_does_not_print_and_engines_do_not_import_the_cli() -> No
     for package, targets in deps.items():
         if package not in ("cli", "__main__"):
             assert "cli" not in targets, f"{package} imports the CLI"
+
+
+def test_no_public_name_is_also_a_submodule_name() -> None:
+    """A package whose ``__all__`` names one of its own submodules has an order-dependent API:
+    once anything imports ``pkg.name`` the submodule replaces the attribute, so (with a lazy
+    ``__getattr__`` especially) ``from pkg import name`` returns a module instead of the function."""
+    clashes = []
+    for init in ROOT.rglob("__init__.py"):
+        folder = init.parent
+        submodules = {p.stem for p in folder.glob("*.py")} | {
+            p.name for p in folder.iterdir() if (p / "__init__.py").exists()
+        }
+        for node in ast.walk(ast.parse(init.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Assign) and any(
+                isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets
+            ):
+                exported = set(ast.literal_eval(node.value))
+                clashes += [
+                    f"{folder.relative_to(ROOT.parent)}: {n}" for n in exported & submodules
+                ]
+    assert not clashes, f"public names that are also submodules: {sorted(clashes)}"

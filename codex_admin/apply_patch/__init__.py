@@ -46,7 +46,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from codex_admin.apply_patch.apply import apply, commit, preview
+    from codex_admin.apply_patch.applier import apply, commit, preview
     from codex_admin.apply_patch.fs import LocalFileSystem, MemoryFileSystem
     from codex_admin.apply_patch.fs_types import FileKind, FileStat, FileSystem
     from codex_admin.apply_patch.invocation import (
@@ -91,9 +91,9 @@ if TYPE_CHECKING:
 # Resolved on first use (PEP 562): the agent builds its tool spec from ``tools`` without paying
 # for the applier, and tree-sitter is loaded only when a shell call is inspected.
 _EXPORTS = {
-    "apply": "codex_admin.apply_patch.apply",
-    "commit": "codex_admin.apply_patch.apply",
-    "preview": "codex_admin.apply_patch.apply",
+    "apply": "codex_admin.apply_patch.applier",
+    "commit": "codex_admin.apply_patch.applier",
+    "preview": "codex_admin.apply_patch.applier",
     "LocalFileSystem": "codex_admin.apply_patch.fs",
     "MemoryFileSystem": "codex_admin.apply_patch.fs",
     "FileKind": "codex_admin.apply_patch.fs_types",
