@@ -7,7 +7,7 @@ from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent / "codex_admin"
-LEAVES = {"errors", "vocabulary", "pathrules", "telemetry"}
+LEAVES = {"errors", "vocabulary", "pathrules", "bash_syntax", "telemetry"}
 
 
 def _graph() -> dict[str, set[str]]:

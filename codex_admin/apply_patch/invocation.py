@@ -22,13 +22,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import PurePosixPath
 from typing import Any
 
 from codex_admin.apply_patch.model import PatchError
 from codex_admin.apply_patch.parser import parse
 from codex_admin.apply_patch.paths import absolute
+from codex_admin.bash_syntax import node_text, parse_bash
 
 __all__ = [
     "IMPLICIT_INVOCATION",
@@ -120,21 +120,8 @@ def detect_invocation(argv: Sequence[str]) -> Invocation | None:
     return Invocation(patch=body, workdir=workdir, via_shell=True)
 
 
-# tree-sitter is imported on first use: most callers never see a shell-wrapped patch.
-@lru_cache(maxsize=1)
-def _parser() -> Any:
-    import tree_sitter
-    import tree_sitter_bash
-
-    return tree_sitter.Parser(tree_sitter.Language(tree_sitter_bash.language()))
-
-
 def _named(node: Any) -> list[Any]:
     return [child for child in node.children if child.is_named]
-
-
-def _text(node: Any) -> str:
-    return bytes(node.text).decode("utf-8")
 
 
 def _command_word(node: Any) -> str | None:
@@ -147,7 +134,7 @@ def _command_word(node: Any) -> str | None:
     words = _named(children[0])
     if len(words) != 1 or words[0].type != "word":
         return None
-    return _text(words[0])
+    return node_text(words[0])
 
 
 def _cd_target(node: Any) -> str | None:
@@ -156,29 +143,26 @@ def _cd_target(node: Any) -> str | None:
     children = _named(node)
     if len(children) != 2 or children[0].type != "command_name":
         return None
-    if _text(children[0]) != "cd":
+    if node_text(children[0]) != "cd":
         return None
     argument = children[1]
     if argument.type == "word":
-        text = _text(argument)
+        text = node_text(argument)
         return None if _UNSAFE_WORD_CHARS & set(text) or not text else text
     if argument.type == "raw_string":
-        return _text(argument)[1:-1]
+        return node_text(argument)[1:-1]
     if argument.type == "string":
         parts = _named(argument)
         if len(parts) == 1 and parts[0].type == "string_content":
-            content = _text(parts[0])
+            content = node_text(parts[0])
             return None if "\\" in content else content
     return None
 
 
 def extract_heredoc(script: str) -> tuple[str, str | None] | None:
     """``(heredoc body, cd directory or None)`` for the two accepted script forms, else None."""
-    if "\x00" in script:
-        return None
-    tree = _parser().parse(script.encode("utf-8"))
-    root = tree.root_node
-    if root.has_error:
+    root = parse_bash(script)
+    if root is None or root.has_error:
         return None
     statements = _named(root)
     if len(statements) != 1 or statements[0].type != "redirected_statement":
@@ -191,7 +175,7 @@ def extract_heredoc(script: str) -> tuple[str, str | None] | None:
     parts = _named(redirects[0])
     if [p.type for p in parts] != ["heredoc_start", "heredoc_body", "heredoc_end"]:
         return None
-    heredoc = _text(parts[1]).rstrip("\n")
+    heredoc = node_text(parts[1]).rstrip("\n")
     if body.type == "command":
         name = _command_word(body)
         return (heredoc, None) if name in APPLY_PATCH_COMMANDS else None

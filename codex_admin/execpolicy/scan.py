@@ -33,10 +33,10 @@ import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
-from codex_admin.execpolicy.words import Word, node_text, word_of
+from codex_admin.bash_syntax import node_text, parse_bash, source_text
+from codex_admin.execpolicy.words import Word, word_of
 
 __all__ = ["CODE_ENV", "MAX_COMMANDS", "ScannedCommand", "ScriptScan", "code_env", "scan_script"]
 
@@ -87,27 +87,11 @@ class ScriptScan:
     problems: list[str]
 
 
-@lru_cache(maxsize=1)
-def _parser() -> Any:
-    # imported on first use: loading and `check` never parse shell scripts
-    import tree_sitter
-    import tree_sitter_bash
-
-    return tree_sitter.Parser(tree_sitter.Language(tree_sitter_bash.language()))
-
-
 def parse_tree(script: str) -> Any | None:
     """The root node, or None for a script that cannot reach a shell as written (a lone
-    surrogate that is not an undecodable argv byte) or that we refuse to parse (NUL, size)."""
-    if "\0" in script:
-        return None
-    try:
-        data = script.encode("utf-8", "surrogateescape")
-    except UnicodeEncodeError:
-        return None
-    if len(data) > MAX_SCRIPT_BYTES:
-        return None
-    return _parser().parse(data).root_node
+    surrogate that is not an undecodable argv byte) or that we refuse to parse (NUL, size, a
+    character the native parser may crash on: :mod:`codex_admin.bash_syntax`)."""
+    return parse_bash(script, MAX_SCRIPT_BYTES)
 
 
 def _walk(node: Any) -> Iterator[Any]:
@@ -150,7 +134,7 @@ def _heredoc_body(redirect: Any, source: bytes) -> tuple[str | None, bool]:
     newline = source.find(b"\n", start.end_byte)
     if newline < 0 or newline >= end.start_byte:
         return "", False
-    body = source[newline + 1 : end.start_byte].decode("utf-8", "surrogateescape")
+    body = source_text(source[newline + 1 : end.start_byte])
     operator = next((node_text(c) for c in redirect.children if not c.is_named), "<<")
     if operator == "<<-":
         body = "\n".join(line.lstrip("\t") for line in body.split("\n"))

@@ -17,8 +17,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from codex_admin.bash_syntax import node_text
 from codex_admin.execpolicy.scan import MAX_SCRIPT_BYTES, parse_tree
-from codex_admin.execpolicy.words import node_text
 
 __all__ = [
     "MAX_SCRIPT_BYTES",

@@ -25,7 +25,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Word", "decode_ansi_c", "node_text", "word_of"]
+from codex_admin.bash_syntax import node_text
+
+__all__ = ["Word", "decode_ansi_c", "word_of"]
 
 _GLOB_OR_BRACE = frozenset("*?[{}^")
 _DQ_ESCAPES = frozenset('$`"\\\n')
@@ -54,11 +56,6 @@ class Word:
 
     text: str
     static: bool = True
-
-
-def node_text(node: Any) -> str:
-    """The node's source text (bytes that are not UTF-8 stay as lone surrogates)."""
-    return str(node.text.decode("utf-8", "surrogateescape"))
 
 
 def _unquoted(text: str) -> str | None:
