@@ -40,7 +40,12 @@ from codex_admin.config.mdm import (
 )
 from codex_admin.config.merge import merge_into
 from codex_admin.config.overrides import parse_overrides
-from codex_admin.config.paths import codex_home, mdm_plist_candidates, system_dir
+from codex_admin.config.paths import (
+    codex_home,
+    ignored_location_overrides,
+    mdm_plist_candidates,
+    system_dir,
+)
 from codex_admin.config.project import Canonical, ProjectDir, discover_project, find_project_root
 from codex_admin.config.requirements import (
     EffectiveRequirements,
@@ -272,7 +277,7 @@ def _base_layers(opts: LoadOptions) -> _Base:
     home = opts.codex_home if opts.codex_home is not None else codex_home()
     sysdir = opts.system_dir if opts.system_dir is not None else system_dir()
     cwd = _cwd(opts.cwd)
-    warnings: list[str] = []
+    warnings: list[str] = ignored_location_overrides() if opts.system_dir is None else []
     session = Layer("session_flags", "session_flags", None, parse_overrides(opts.overrides))
     _validate(session, opts, warnings, "-c/--config override")
     resolve_paths(session.table, cwd)

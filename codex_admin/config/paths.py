@@ -4,6 +4,12 @@ Knobs (documented in README): `CODEX_HOME` (user dir, default `~/.codex`; when s
 be a directory, as in Codex), `CODEX_SYSTEM_DIR` (default `/etc/codex`, Windows
 `%ProgramData%\\OpenAI\\Codex`), `CODEX_MDM_PLIST` (a plist standing in for the managed preference
 domain on any OS).
+
+The two managed-location knobs are for machines an admin does not manage (tests, CI, previewing a
+policy): once the real system dir holds managed files, or (macOS) a managed preference plist is
+installed, both are ignored with a warning. Otherwise a developer could escape every requirement
+with `CODEX_SYSTEM_DIR=/nowhere` or a plist of their own. `codex managed inspect DIR` previews a
+policy on a managed machine.
 """
 
 from __future__ import annotations
@@ -15,7 +21,10 @@ from pathlib import Path
 
 from codex_admin.errors import CodexError
 
-__all__ = ["codex_home", "mdm_plist_candidates", "system_dir"]
+__all__ = ["codex_home", "ignored_location_overrides", "mdm_plist_candidates", "system_dir"]
+
+# What an admin places in the system dir; any of them there makes the location authoritative.
+_MANAGED_ENTRIES = ("requirements.toml", "managed_config.toml", "config.toml", "rules")
 
 
 def codex_home() -> Path:
@@ -44,15 +53,39 @@ def codex_home() -> Path:
     return path.resolve()
 
 
-def system_dir() -> Path:
-    """The admin-owned dir holding config.toml, managed_config.toml, requirements.toml, rules/."""
-    raw = os.environ.get("CODEX_SYSTEM_DIR", "")
-    if raw:
-        return Path(raw).expanduser().absolute()
+def default_system_dir() -> Path:
+    """Where the admin's system dir really is on this OS."""
     if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
         base = os.environ.get("PROGRAMDATA") or r"C:\ProgramData"
         return Path(base) / "OpenAI" / "Codex"
     return Path("/etc/codex")
+
+
+def _real_mdm_plists() -> list[Path]:
+    if sys.platform != "darwin":
+        return []
+    base = Path("/Library/Managed Preferences")  # pragma: no cover - macOS only
+    return [base / getpass.getuser() / "com.openai.codex.plist", base / "com.openai.codex.plist"]
+
+
+def _admin_managed() -> bool:
+    """Has an admin placed managed configuration on this machine (real locations only)?"""
+    real = default_system_dir()
+    try:
+        return any((real / name).exists() for name in _MANAGED_ENTRIES) or any(
+            plist.exists() for plist in _real_mdm_plists()
+        )
+    except OSError:  # an unreadable system dir is an admin's: keep it authoritative
+        return True
+
+
+def system_dir() -> Path:
+    """The admin-owned dir holding config.toml, managed_config.toml, requirements.toml, rules/.
+    `CODEX_SYSTEM_DIR` moves it only on a machine without admin-placed configuration."""
+    raw = os.environ.get("CODEX_SYSTEM_DIR", "")
+    if raw and not _admin_managed():
+        return Path(raw).expanduser().absolute()
+    return default_system_dir()
 
 
 def mdm_plist_candidates() -> list[Path]:
@@ -62,9 +95,18 @@ def mdm_plist_candidates() -> list[Path]:
     profile). On macOS the per-user managed preferences come before the machine-wide ones.
     """
     override = os.environ.get("CODEX_MDM_PLIST")
-    if override is not None:
+    if override is not None and not _admin_managed():
         return [Path(override).expanduser()] if override else []
-    if sys.platform != "darwin":
+    return _real_mdm_plists()
+
+
+def ignored_location_overrides() -> list[str]:
+    """A warning for each managed-location knob that is set but ignored (see the module doc)."""
+    if not _admin_managed():
         return []
-    base = Path("/Library/Managed Preferences")  # pragma: no cover - macOS only
-    return [base / getpass.getuser() / "com.openai.codex.plist", base / "com.openai.codex.plist"]
+    return [
+        f"{name} is ignored: this machine's managed configuration ({default_system_dir()} or the "
+        "managed preferences) always applies; preview another policy with `codex managed inspect`"
+        for name in ("CODEX_SYSTEM_DIR", "CODEX_MDM_PLIST")
+        if os.environ.get(name) is not None
+    ]
