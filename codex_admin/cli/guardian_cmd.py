@@ -134,13 +134,15 @@ def policy_show(
     policy = settings.policy
     if json_out:
         data = policy.to_json()
-        data["model"] = settings.model
-        data["timeout_seconds"] = settings.timeout
+        data.update(settings.to_json())
         print_json(data)
         return
     print_warnings(result.warnings)
     out = sys.stdout.write
     out(f"# review model: {settings.model}; timeout: {settings.timeout:g} s\n")
+    failure = "approved (fail open)" if settings.fail_open else "denied (fail closed)"
+    origin = f"; {settings.fail_open_source}" if settings.fail_open_source else ""
+    out(f"# a failed review is {failure}: allow_guardian_fail_open={settings.fail_open}{origin}\n")
     for part in policy.parts:
         out(f"# {part.name}: {part.source}\n")
     for note in policy.notes:
