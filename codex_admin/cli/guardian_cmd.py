@@ -142,7 +142,8 @@ def policy_show(
     out(f"# review model: {settings.model}; timeout: {settings.timeout:g} s\n")
     failure = "approved (fail open)" if settings.fail_open else "denied (fail closed)"
     origin = f"; {settings.fail_open_source}" if settings.fail_open_source else ""
-    out(f"# a failed review is {failure}: allow_guardian_fail_open={settings.fail_open}{origin}\n")
+    flag = "true" if settings.fail_open else "false"
+    out(f"# a failed review is {failure}: allow_guardian_fail_open = {flag}{origin}\n")
     for part in policy.parts:
         out(f"# {part.name}: {part.source}\n")
     for note in policy.notes:
