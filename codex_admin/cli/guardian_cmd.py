@@ -58,6 +58,13 @@ def review(
         print_json(verdict.to_json())
     else:
         print_warnings(result.warnings)
+        # A review that failed open says so on stderr too, as `codex exec` does (the error in
+        # it may quote a provider's or the model's text: never raw to the terminal).
+        from codex_admin.cli.exec_render import printable
+
+        print_warnings(
+            [printable(e.message) for e in run.events if getattr(e, "kind", None) == "fail_open"]
+        )
         out = sys.stdout.write
         rule = f", rule {verdict.rule}" if verdict.rule else ""
         out(

@@ -17,6 +17,7 @@ from codex_admin.config import LoadOptions, load_config
 from codex_admin.errors import CodexError
 from codex_admin.guardian import guardian_settings
 from tests.conftest import Env, run_codex
+from tests.support import MockResponsesServer, assistant_turn, http_error
 
 ON = "allow_guardian_fail_open = true\n"
 
@@ -118,3 +119,58 @@ def test_a_legacy_managed_config_is_config_not_a_requirement(env: Env) -> None:
     """managed_config.toml is reinterpreted only for the policy, sandbox and reviewer keys."""
     env.managed(ON)
     assert not guardian_settings(load_config(LoadOptions())).fail_open
+
+
+def _mock_provider(env: Env, server: MockResponsesServer) -> None:
+    table = "\n".join(f"{k} = {json.dumps(v)}" for k, v in server.provider_config().items())
+    env.user(f'model = "m"\nmodel_provider = "mock"\n[model_providers.mock]\n{table}\n')
+
+
+PIP = {
+    "action": {"type": "shell", "cwd": "/home/user/repo", "command": ["pip", "install", "x"]},
+    "transcript": [{"role": "user", "text": "install x"}],
+}
+
+
+def test_cli_review_fails_open_only_online_and_only_for_failures(env: Env) -> None:
+    env.requirements(ON)
+    with MockResponsesServer() as server:
+        _mock_provider(env, server)
+        server.enqueue(http_error(400, "Unsupported model m", type="invalid_request_error"))
+        proc = run_codex("guardian", "review", "--json", input=json.dumps(PIP))
+        assert proc.returncode == 0, proc.stderr
+        data = json.loads(proc.stdout)
+        assert (data["outcome"], data["status"], data["decided_by"]) == (
+            "allow",
+            "approved",
+            "fail_open",
+        )
+        assert "Unsupported model m" in data["rationale"]
+        server.enqueue(http_error(400, "Unsupported model m", type="invalid_request_error"))
+        human = run_codex("guardian", "review", input=json.dumps(PIP))
+        assert human.returncode == 0 and "decided by fail_open" in human.stdout
+        assert "warning: Automatic approval review failed (session_error:" in human.stderr
+        server.enqueue(assistant_turn('{"outcome": "deny", "risk_level": "high"}'))
+        denied = run_codex("guardian", "review", "--json", input=json.dumps(PIP))
+        assert denied.returncode == 3 and json.loads(denied.stdout)["decided_by"] == "model"
+    offline = run_codex("guardian", "review", "--json", "--offline", input=json.dumps(PIP))
+    assert offline.returncode == 3 and json.loads(offline.stdout)["decided_by"] == "fail_closed"
+
+
+def test_cli_test_never_fails_open(env: Env, tmp_path: Path) -> None:
+    """A case checks the policy: a review that failed must fail the case, not pass it."""
+    env.requirements(ON)
+    case = tmp_path / "case.toml"
+    case.write_text(
+        '[[case]]\nname = "install is judged"\nexpect = "allow"\n'
+        '[case.request]\ntranscript = [{role = "user", text = "install x"}]\n'
+        '[case.request.action]\ntype = "shell"\ncommand = ["pip", "install", "x"]\n'
+        'cwd = "/home/user/repo"\n'
+    )
+    with MockResponsesServer() as server:
+        _mock_provider(env, server)
+        server.enqueue(assistant_turn("not a verdict"))
+        proc = run_codex("guardian", "test", str(case), "--json")
+    assert proc.returncode == 3, proc.stderr
+    [result] = json.loads(proc.stdout)["cases"]
+    assert result["decided_by"] == "fail_closed" and not result["passed"]
