@@ -61,9 +61,12 @@ def review(
         # A review that failed open says so on stderr too, as `codex exec` does (the error in
         # it may quote a provider's or the model's text: never raw to the terminal).
         from codex_admin.cli.exec_render import printable
+        from codex_admin.guardian import GuardianWarning
 
         print_warnings(
-            [printable(e.message) for e in run.events if getattr(e, "kind", None) == "fail_open"]
+            printable(e.message)
+            for e in run.events
+            if isinstance(e, GuardianWarning) and e.kind == "fail_open"
         )
         out = sys.stdout.write
         rule = f", rule {verdict.rule}" if verdict.rule else ""
