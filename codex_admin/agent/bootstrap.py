@@ -38,6 +38,7 @@ from codex_admin.telemetry import Redactor
 from codex_admin.vocabulary import ApprovalPolicy, ApprovalsReviewer
 
 if TYPE_CHECKING:
+    from codex_admin.agent.guardian_reviewer import GuardianEvents
     from codex_admin.guardian import Guardian
     from codex_admin.providers import Credentials, ProviderInfo
 
@@ -166,7 +167,8 @@ async def open_session(
     observe = _observability(
         governance, options, provider, credentials, environ, thread_id, session_config.model
     )
-    guardian = _guardian(governance, observe) if options.reviewer is None else None
+    guarded = _guardian(governance, observe) if options.reviewer is None else None
+    guardian, guardian_events = guarded if guarded is not None else (None, None)
     reviewer = options.reviewer or (
         _guardian_reviewer(guardian) if guardian is not None else RefusingReviewer()
     )
@@ -234,6 +236,10 @@ async def open_session(
                 )
             for warning in (*observe.take_warnings(), *docs.warnings):
                 session.warn(warning)
+            if guardian is not None and guardian_events is not None:
+                for note in guardian.settings.policy.notes:
+                    session.warn(f"guardian: {note}")
+                guardian_events.attach(session.warn)
             observe.session_started(
                 provider_name=provider.name,
                 approval_policy=governance.approval_policy.value,
@@ -360,23 +366,30 @@ def _guardian_reviewer(guardian: Guardian) -> Reviewer:
     return GuardianReviewer(guardian)
 
 
-def _guardian(governance: Governance, observe: SessionObservability) -> Guardian | None:
+def _guardian(
+    governance: Governance, observe: SessionObservability
+) -> tuple[Guardian, GuardianEvents] | None:
     """The guardian, when it answers approvals: ``auto_review`` under ``on-request`` (or a
     granular policy). Under ``never``/``untrusted``/``on-failure`` it is never consulted. Its
+    warnings become session warnings once the session attaches to the events, and its
     assessments are exported as ``codex.guardian.review``."""
     if (
         not governance.reviewer.is_auto
         or governance.approval_policy is not ApprovalPolicy.ON_REQUEST
     ):
         return None
+    # Imported only for an auto-reviewed session (start-up cost, see _guardian_reviewer).
+    from codex_admin.agent.guardian_reviewer import GuardianEvents
     from codex_admin.guardian import guardian_from_config
 
     roots = tuple(str(r) for r in governance.sandbox_policy().writable_roots)
-    return guardian_from_config(
+    events = GuardianEvents(observe.guardian_sink())
+    guardian = guardian_from_config(
         governance.config,
         workspace_roots=(str(governance.cwd), *roots),
-        on_event=observe.guardian_sink(),
+        on_event=events,
     )
+    return guardian, events
 
 
 def _patch_tool_kind(config: Mapping[str, Any], model: str) -> str:

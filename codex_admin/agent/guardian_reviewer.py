@@ -7,6 +7,11 @@ request; its verdict becomes a :class:`Review`. A tripped circuit breaker ends t
 (:class:`TurnAborted`). Network allow-list misses do not come through here: the session proxy
 asks :class:`~codex_admin.guardian.NetworkGate` directly, with the command that is running as
 the trigger (:func:`network_decider`).
+
+:class:`GuardianEvents` is the guardian's ``on_event`` for a session: every warning it gives
+(the decision line, a retry, a timeout, the circuit breaker, a review that failed open) reaches
+the user as a session warning -- an ``error`` item in `codex exec --json`, a ``warning:`` line
+in human mode -- and assessments go on to telemetry.
 """
 
 from __future__ import annotations
@@ -24,6 +29,9 @@ from codex_admin.agent.approvals import (
 )
 from codex_admin.agent.transcript import transcript_entries
 from codex_admin.guardian import (
+    EventSink,
+    GuardianEvent,
+    GuardianWarning,
     NetworkContext,
     NetworkGate,
     ReviewStatus,
@@ -35,7 +43,7 @@ from codex_admin.vocabulary import SandboxMode
 if TYPE_CHECKING:
     from codex_admin.guardian import Guardian
 
-__all__ = ["GuardianReviewer", "network_decider"]
+__all__ = ["GuardianEvents", "GuardianReviewer", "network_decider"]
 
 _DECISION = {
     ReviewStatus.APPROVED: ReviewDecision.APPROVED,
@@ -43,6 +51,35 @@ _DECISION = {
     ReviewStatus.TIMED_OUT: ReviewDecision.TIMED_OUT,
     ReviewStatus.ABORTED: ReviewDecision.ABORT,
 }
+
+
+class GuardianEvents:
+    """The guardian's ``on_event``: warnings to the user, everything to telemetry (if any).
+
+    The guardian is built before the session that shows its warnings, so :meth:`attach` binds
+    the session's ``warn`` later; a warning given before that is held and shown on attach.
+    """
+
+    def __init__(self, telemetry: EventSink | None = None) -> None:
+        self._telemetry = telemetry
+        self._warn: Callable[[str], None] | None = None
+        self._held: list[str] = []
+
+    def attach(self, warn: Callable[[str], None]) -> None:
+        self._warn = warn
+        held, self._held = self._held, []
+        for message in held:
+            warn(message)
+
+    def __call__(self, event: GuardianEvent) -> None:
+        if self._telemetry is not None:
+            self._telemetry(event)
+        if not isinstance(event, GuardianWarning):
+            return
+        if self._warn is None:
+            self._held.append(event.message)
+        else:
+            self._warn(event.message)
 
 
 class GuardianReviewer:

@@ -35,7 +35,9 @@ What each governance point exports:
   ``escalated`` (retried outside the sandbox after a denial; ``escalated_duration_ms`` is the
   retry's), with the sandbox mode it ran under (``danger-full-access`` when unsandboxed).
 * ``codex.guardian.review`` from the guardian's terminal assessment events (``terminal_status``
-  ``failed_closed`` when the review failed and therefore denied).
+  ``failed_closed`` when the review failed and therefore denied, ``failed_open`` when it failed
+  and requirements' ``allow_guardian_fail_open`` approved it; ``guardian.decided_by`` says
+  who decided).
 * ``codex.hook.run`` per hook command run (outcome ``success`` | ``blocked`` | ``stopped`` |
   ``error`` | ``timeout``).
 * ``codex.network_proxy.policy_decision`` for every allow/deny of the session proxy (host, port,
@@ -536,7 +538,11 @@ class _GuardianSink:
         if not isinstance(event, AssessmentEvent) or event.status == "in_progress":
             return
         assessment, status = event, event.status
-        failed_closed = assessment.decided_by == "fail_closed" and status == "denied"
+        terminal = status
+        if assessment.decided_by == "fail_closed" and status == "denied":
+            terminal = "failed_closed"
+        elif assessment.decided_by == "fail_open" and status == "approved":
+            terminal = "failed_open"
         call = _CALL.get()
         usage = assessment.usage
         self._telemetry.guardian_review(
@@ -544,13 +550,14 @@ class _GuardianSink:
             call_id=assessment.target_item_id or (call[1] if call is not None else ""),
             action=assessment.action_kind,
             decision="approved" if status == "approved" else "denied",
-            terminal_status="failed_closed" if failed_closed else status,
+            terminal_status=terminal,
             duration_ms=assessment.duration_ms or 0.0,
             failure_reason=assessment.failure_reason,
             risk_level=assessment.risk_level,
             user_authorization=assessment.user_authorization,
             outcome=assessment.outcome,
             rule=assessment.rule,
+            decided_by=assessment.decided_by,
             rationale=assessment.rationale,
             turn_id=assessment.turn_id,
             ttft_ms=assessment.ttft_ms,

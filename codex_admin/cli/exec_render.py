@@ -165,7 +165,8 @@ class HumanRenderer:
             for change in item.get("changes") or []:
                 self._line(printable(f"  {change.get('kind')} {change.get('path')}"))
         elif kind == "error":
-            self._line(self._c(_RED, f"warning: {item.get('message', '')}"))
+            # Warnings carry model text (a guardian rationale): never raw to the terminal.
+            self._line(self._c(_RED, f"warning: {printable(str(item.get('message', '')))}"))
 
     def _command_done(self, item: Mapping[str, Any]) -> None:
         status, code = item.get("status"), item.get("exit_code")

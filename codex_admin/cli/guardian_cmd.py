@@ -58,6 +58,16 @@ def review(
         print_json(verdict.to_json())
     else:
         print_warnings(result.warnings)
+        # A review that failed open says so on stderr too, as `codex exec` does (the error in
+        # it may quote a provider's or the model's text: never raw to the terminal).
+        from codex_admin.cli.exec_render import printable
+        from codex_admin.guardian import GuardianWarning
+
+        print_warnings(
+            printable(e.message)
+            for e in run.events
+            if isinstance(e, GuardianWarning) and e.kind == "fail_open"
+        )
         out = sys.stdout.write
         rule = f", rule {verdict.rule}" if verdict.rule else ""
         out(
@@ -134,13 +144,16 @@ def policy_show(
     policy = settings.policy
     if json_out:
         data = policy.to_json()
-        data["model"] = settings.model
-        data["timeout_seconds"] = settings.timeout
+        data.update(settings.to_json())
         print_json(data)
         return
     print_warnings(result.warnings)
     out = sys.stdout.write
     out(f"# review model: {settings.model}; timeout: {settings.timeout:g} s\n")
+    failure = "approved (fail open)" if settings.fail_open else "denied (fail closed)"
+    origin = f"; {settings.fail_open_source}" if settings.fail_open_source else ""
+    flag = "true" if settings.fail_open else "false"
+    out(f"# a failed review is {failure}: allow_guardian_fail_open = {flag}{origin}\n")
     for part in policy.parts:
         out(f"# {part.name}: {part.source}\n")
     for note in policy.notes:

@@ -187,6 +187,10 @@ def _suggestion(kind: str, path: KeyPath) -> str:
     leaf = path[-1]
     if not isinstance(leaf, str):
         return ""
+    if kind == "config" and len(path) == 1 and leaf in known_keys("requirements", ()):
+        # e.g. `allow_guardian_fail_open` in config.toml: say where it belongs (and that the
+        # config cannot set it) instead of a look-alike config key.
+        return " (a requirements field: only requirements.toml or MDM can set it)"
     return suggest(leaf, known_keys(kind, path[:-1]))
 
 

@@ -11,7 +11,8 @@ durations, token usage, the truncation flag).
   ``action`` is a summary: a patch appears as its cwd and files only, never its text.
 * :class:`GuardianWarning` -- what a human should see: the decision line ("Automatic approval
   review denied (risk: high, authorization: unknown): ..."), a retry, a timeout, the circuit
-  breaker interrupting the turn.
+  breaker interrupting the turn, a failed review approved because requirements allow failing
+  open (``fail_open``).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ class AssessmentEvent:
     user_authorization: str | None = None
     outcome: str | None = None
     rationale: str | None = None
-    decided_by: str | None = None  # deterministic | model | fail_closed
+    decided_by: str | None = None  # deterministic | model | fail_closed | fail_open
     rule: str | None = None
     failure_reason: str = "none"
     model: str | None = None
@@ -57,7 +58,7 @@ class AssessmentEvent:
 @dataclass(frozen=True)
 class GuardianWarning:
     review_id: str | None
-    kind: str  # decision | retry | timeout | circuit_breaker
+    kind: str  # decision | retry | timeout | circuit_breaker | fail_open
     message: str
     turn_id: str | None = None
     type: str = field(default="guardian_warning", init=False)

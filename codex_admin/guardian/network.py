@@ -9,7 +9,9 @@ Who may be reviewed (explicit in the API, enforced again here):
 
 Session memory: an approved ``(host, port)`` is allowed for the rest of the session; a denied
 host stays blocked for the rest of the session on every port (a denial is not re-litigated by
-connecting again). A timed-out or aborted review is remembered neither way. Concurrent misses
+connecting again). A timed-out or aborted review is remembered neither way, nor is a review
+that failed open (``source="fail_open"``: nobody judged the host, so the next connection is
+reviewed again). Concurrent misses
 for the same host share one review.
 
 :meth:`NetworkGate.decider` adapts this to the proxy's decider signature
@@ -26,7 +28,7 @@ from dataclasses import dataclass
 from codex_admin.guardian.hosts import normalize_host
 from codex_admin.guardian.request import NetworkAction, ReviewRequest, TranscriptEntry
 from codex_admin.guardian.reviewer import Guardian
-from codex_admin.guardian.verdict import ReviewStatus, Verdict
+from codex_admin.guardian.verdict import DecidedBy, ReviewStatus, Verdict
 from codex_admin.vocabulary import SandboxMode
 
 __all__ = ["NOT_REVIEWABLE", "REVIEWABLE", "NetworkContext", "NetworkDecision", "NetworkGate"]
@@ -51,7 +53,7 @@ class NetworkContext:
 class NetworkDecision:
     allowed: bool
     reason: str
-    source: str  # review | session_allow | session_deny | not_reviewable
+    source: str  # review | fail_open | session_allow | session_deny | not_reviewable
     verdict: Verdict | None = None
 
 
@@ -135,6 +137,9 @@ class NetworkGate:
         )
         verdict = await self.guardian.review(request)
         if verdict.status is ReviewStatus.APPROVED:
+            if verdict.decided_by is DecidedBy.FAIL_OPEN:
+                # Nobody judged the host: this connection passes, the next one is reviewed.
+                return NetworkDecision(True, verdict.rationale, "fail_open", verdict)
             self._allowed.add((host, port))
             return NetworkDecision(True, verdict.rationale, "review", verdict)
         if verdict.status is ReviewStatus.DENIED:
@@ -145,11 +150,15 @@ class NetworkGate:
         self, context: Callable[[], NetworkContext] | None = None
     ) -> Callable[[str, int, str], Awaitable[tuple[str, str]]]:
         """The proxy's allow-list-miss decider: ``(host, port, protocol) -> ("allow"|"deny",
-        reason)``. The proxy calls it only for allow-list misses (never for deny lists)."""
+        reason)`` -- ``"allow_once"`` for a review that failed open, so the proxy's session
+        memory does not keep it. The proxy calls it only for allow-list misses (never for deny
+        lists)."""
 
         async def decide(host: str, port: int, protocol: str) -> tuple[str, str]:
             result = await self.decide(host, port, protocol, context=context() if context else None)
-            return ("allow" if result.allowed else "deny", result.reason)
+            if not result.allowed:
+                return ("deny", result.reason)
+            return ("allow_once" if result.source == "fail_open" else "allow", result.reason)
 
         return decide
 

@@ -9,11 +9,22 @@ a deny rule matches               denied      deterministic  the rule's / unknow
 an allow rule matches             approved    deterministic  low / unknown             resets
 the model allows (thresholds ok)  approved    model          the model's               resets
 the model denies, or thresholds   denied      model          the model's               counts
-offline / no model tier           denied      fail_closed    high / unknown            no
+offline (``--offline``)           denied      fail_closed    high / unknown            no
+no model tier could be built      denied      fail_closed    high / unknown            no
 provider, prompt or parse error   denied      fail_closed    high / unknown            no
 deadline passed (after 1 retry)   timed_out   fail_closed    high / unknown            no
 ``cancel`` set or task cancelled  aborted     fail_closed    high / unknown            no
 ================================  ==========  =============  ========================  ========
+
+Fail open (``settings.fail_open``, only from requirements' ``allow_guardian_fail_open``): the
+three *failure* rows -- no model tier, a provider/prompt/parse error, a missed deadline -- are
+approved instead, with ``decided_by: "fail_open"``, risk high / authorization unknown (nothing
+was assessed), the failure kept in ``failure_reason`` and the rationale, and a ``fail_open``
+warning for the user. Nothing else changes: a rule's or the model's deny stays a deny (it is a
+decision, not a failure), an abort stays an abort (someone stopped the review), ``offline`` stays
+closed (the caller chose not to ask a model; `codex guardian review --offline` documents
+"undecided is denied"), and a tripped circuit breaker still ends the turn (it counts real
+denials only). Fail-open approvals do not reset the breaker either.
 
 ``message`` tells the agent why it may not proceed: a denial forbids working around the
 decision; a timeout says the action was not judged unsafe and may be retried once. When the
@@ -53,6 +64,10 @@ from codex_admin.guardian.verdict import (
 __all__ = ["Guardian", "ModelTierFactory", "denial_message", "timeout_message"]
 
 ModelTierFactory = Callable[[], Awaitable[ModelTier]]
+
+# The rationale of a failed review starts with one of these; the error follows.
+_FAILED = "Automatic approval review failed, so the action is denied: "
+_TIMED_OUT = "Automatic approval review timed out: "
 
 
 def denial_message(rationale: str) -> str:
@@ -183,10 +198,45 @@ class Guardian:
             aborted = self._aborted(review_id, "the review was cancelled")
             self._finish(base, aborted, started)
             raise
+        verdict = self._failure_policy(verdict, request)
         verdict = self._apply_breaker(verdict, request)
         verdict = replace(verdict, duration_ms=(time.monotonic() - started) * 1000)
         self._finish(base, verdict, started)
         return verdict
+
+    def _failure_policy(self, verdict: Verdict, request: ReviewRequest) -> Verdict:
+        """Fail closed (the default) or, when requirements allow it, open (module docstring)."""
+        failed = (
+            verdict.decided_by is DecidedBy.FAIL_CLOSED
+            and verdict.status in (ReviewStatus.DENIED, ReviewStatus.TIMED_OUT)
+            and verdict.failure_reason not in (FailureReason.NONE, FailureReason.CANCELLED)
+        )
+        if failed and self.settings.fail_open and not self.offline:
+            return self._fail_open(verdict, request)
+        if verdict.status is ReviewStatus.TIMED_OUT:
+            self._warn(verdict.review_id, request.turn_id)("timeout", verdict.message or "")
+        return verdict
+
+    def _fail_open(self, failed: Verdict, request: ReviewRequest) -> Verdict:
+        source = self.settings.fail_open_source or "requirements"
+        error = failed.rationale.removeprefix(_FAILED).removeprefix(_TIMED_OUT).rstrip(".")
+        self._warn(failed.review_id, request.turn_id)(
+            "fail_open",
+            f"Automatic approval review failed ({failed.failure_reason.value}: {error}); the"
+            " action was approved WITHOUT review because allow_guardian_fail_open is set"
+            f" ({source}).",
+        )
+        return replace(
+            failed,
+            status=ReviewStatus.APPROVED,
+            outcome=Outcome.ALLOW,
+            rationale=(
+                "Automatic approval review failed and allow_guardian_fail_open is set, so the"
+                f" action is approved without review: {error}"
+            ),
+            decided_by=DecidedBy.FAIL_OPEN,
+            message=None,
+        )
 
     def _finish(self, base: AssessmentEvent, verdict: Verdict, started: float) -> None:
         self._emit(
@@ -209,7 +259,10 @@ class Guardian:
                 usage=verdict.usage,
             )
         )
-        if verdict.status in (ReviewStatus.APPROVED, ReviewStatus.DENIED):
+        # A fail-open approval was announced by its own warning (`_fail_open`).
+        if verdict.status in (ReviewStatus.APPROVED, ReviewStatus.DENIED) and (
+            verdict.decided_by is not DecidedBy.FAIL_OPEN
+        ):
             self._emit(
                 GuardianWarning(
                     verdict.review_id,
@@ -235,7 +288,7 @@ class Guardian:
         )
 
     def _failed(self, review_id: str, reason: FailureReason, error: str) -> Verdict:
-        rationale = f"Automatic approval review failed, so the action is denied: {error}"
+        rationale = f"{_FAILED}{error}"
         return Verdict(
             review_id=review_id,
             status=ReviewStatus.DENIED,
@@ -319,14 +372,13 @@ class Guardian:
     def _model_verdict(self, review_id: str, result: ModelAssessment) -> Verdict:
         if result.failure is FailureReason.TIMEOUT:
             seconds = self.settings.timeout
-            self._warn(review_id, None)("timeout", timeout_message(seconds))
             return Verdict(
                 review_id=review_id,
                 status=ReviewStatus.TIMED_OUT,
                 outcome=Outcome.DENY,
                 risk_level=RiskLevel.HIGH,
                 user_authorization=UserAuthorization.UNKNOWN,
-                rationale=f"Automatic approval review timed out: {result.error}.",
+                rationale=f"{_TIMED_OUT}{result.error}.",
                 decided_by=DecidedBy.FAIL_CLOSED,
                 failure_reason=FailureReason.TIMEOUT,
                 message=timeout_message(seconds),
@@ -347,7 +399,7 @@ class Guardian:
         )
 
     def _apply_breaker(self, verdict: Verdict, request: ReviewRequest) -> Verdict:
-        counted = verdict.decided_by is not DecidedBy.FAIL_CLOSED
+        counted = not verdict.decided_by.failed
         was_tripped = self.breaker.tripped(request.turn_id)
         if counted:
             tripped = self.breaker.record(request.turn_id, denied=not verdict.approved)

@@ -5,7 +5,7 @@
   need from the session's provider and credentials (a provider or login problem then makes
   model-tier reviews fail closed with that error, as an unreachable model would);
 * :func:`review_text` -- `codex guardian review`: a JSON request in, a verdict out;
-* :func:`test_cases` -- `codex guardian test`;
+* :func:`test_cases` -- `codex guardian test` (always fails closed: a case checks the policy);
 * :func:`guardian_settings` (re-exported) -- `codex guardian policy show`.
 """
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from codex_admin.auth import auth_settings
@@ -120,7 +120,9 @@ def test_cases(paths: Sequence[Path], result: ConfigResult, *, offline: bool) ->
     """`codex guardian test`: load the cases, run them, report (one model tier shared)."""
     cases = load_cases(paths)
     rules = builtin_rules()
-    settings = guardian_settings(result)
+    # Cases test the policy: a review that fails must show as a failed case, never pass
+    # because requirements let a live session fail open.
+    settings = replace(guardian_settings(result), fail_open=False)
 
     async def run() -> CaseReport:
         shared: list[ModelTier] = []

@@ -17,6 +17,12 @@ it: a repository must not rewrite its own reviewer). The review model defaults t
 model; the timeout to :data:`DEFAULT_TIMEOUT` (90 s, Codex's ``GUARDIAN_REVIEW_TIMEOUT``);
 reasoning effort is ``low`` when the config sets ``model_reasoning_effort`` (the model
 reasons), else no ``reasoning`` field is sent.
+
+Failure policy: a review that *fails* (no model, provider error, timeout, unparseable answer)
+denies -- unless requirements set ``allow_guardian_fail_open = true``, which approves it instead
+(``decided_by: "fail_open"``). Only requirements (MDM, ``requirements.toml``, a remote bundle)
+are read for it: a user's or project's config, a ``-c`` flag or the environment would let the
+agent's side of the boundary switch its own reviewer off.
 """
 
 from __future__ import annotations
@@ -150,10 +156,25 @@ def compose_policy(
 
 @dataclass(frozen=True)
 class GuardianSettings:
+    """``fail_open``: a failed review approves (requirements' ``allow_guardian_fail_open``);
+    ``fail_open_source`` names the requirements source that set the key (true or false)."""
+
     policy: GuardianPolicy
     model: str
     timeout: float = DEFAULT_TIMEOUT
     reasoning_effort: str | None = None
+    fail_open: bool = False
+    fail_open_source: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The settings `codex guardian policy show --json` reports besides the policy."""
+        return {
+            "model": self.model,
+            "timeout_seconds": self.timeout,
+            "reasoning_effort": self.reasoning_effort,
+            "allow_guardian_fail_open": self.fail_open,
+            "allow_guardian_fail_open_source": self.fail_open_source,
+        }
 
 
 def _layer_source(result: ConfigResult, key: str) -> str:
@@ -192,9 +213,18 @@ def guardian_settings(result: ConfigResult) -> GuardianSettings:
     # Codex reviews with effort "low" when the model reasons; a configured effort says it does
     # (sending `reasoning` to a model without it is a 400, which would fail every review closed)
     effort = "low" if result.config.get("model_reasoning_effort") not in (None, "none") else None
+    # Requirements only, never `result.config` (see the module docstring); `is True`: the
+    # loader checked the type, and anything but an explicit true keeps failing closed.
+    fail_open = requirements.value("allow_guardian_fail_open") is True
     return GuardianSettings(
         policy=policy,
         model=str(model or "gpt-5-codex"),
         timeout=float(timeout) if isinstance(timeout, int | float) else DEFAULT_TIMEOUT,
         reasoning_effort=effort,
+        fail_open=fail_open,
+        fail_open_source=(
+            f"requirements: {requirements.source('allow_guardian_fail_open')}"
+            if "allow_guardian_fail_open" in requirements
+            else None
+        ),
     )

@@ -80,9 +80,19 @@ class ReviewStatus(StrEnum):
 
 
 class DecidedBy(StrEnum):
+    """Who decided: a rule, the model, or nobody -- the review failed and the failure policy
+    answered (``fail_closed`` by default; ``fail_open`` only when requirements set
+    ``allow_guardian_fail_open``)."""
+
     DETERMINISTIC = "deterministic"
     MODEL = "model"
     FAIL_CLOSED = "fail_closed"
+    FAIL_OPEN = "fail_open"
+
+    @property
+    def failed(self) -> bool:
+        """The review itself failed (no rule and no model verdict decided)."""
+        return self in (DecidedBy.FAIL_CLOSED, DecidedBy.FAIL_OPEN)
 
 
 class FailureReason(StrEnum):

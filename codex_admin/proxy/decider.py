@@ -12,7 +12,8 @@ does exactly that:
 * concurrent requests for one host share one review (single flight), so ten parallel
   downloads cause one prompt;
 * a ``deny`` is remembered for the session too (bounded), an ``ask`` is not (the reviewer may
-  decide later and call :meth:`approve`);
+  decide later and call :meth:`approve`), nor is an ``allow_once`` (the request passes; the
+  next one is reviewed again);
 * at most ``max_pending`` different hosts wait for a review at once; beyond that, and when the
   reviewer takes longer than ``timeout``, the request is denied and nothing is remembered
   (fail closed, reasons ``review_busy`` and ``review_timeout``). A reviewer that raises fails
@@ -102,6 +103,8 @@ class SessionDecider:
         if decision == "allow":
             self._approved.add(host)
             return ("allow", reason or "approved")
+        if decision == "allow_once":  # this request only: the next one asks again
+            return ("allow", reason or "approved_once")
         if decision == "ask":
             return ("ask", reason or "approval_required")
         reason = reason or "policy_denied"

@@ -67,7 +67,9 @@ _WIRE: dict[str, tuple[int, str | None, str]] = {
 }
 
 Decider = Callable[[str, int, str], Awaitable[tuple[str, str]]]
-"""``(host, port, protocol) -> (decision, reason)`` with decision ``allow``/``deny``/``ask``."""
+"""``(host, port, protocol) -> (decision, reason)`` with decision ``allow``/``deny``/``ask``, or
+``allow_once``: allowed like ``allow``, but a session decider must not remember it (nobody
+judged the host, e.g. a guardian review that failed open)."""
 
 
 @dataclass(frozen=True)
@@ -274,7 +276,7 @@ async def evaluate_host(
         )
     assert decider is not None
     verdict, reason = await decider(host, port, protocol)
-    if verdict == "allow":
+    if verdict in ("allow", "allow_once"):
         return Decision(
             True, "allow", host, port, source="decider", addresses=addresses, override=True
         )

@@ -615,6 +615,7 @@ class Telemetry:
         user_authorization: str | None = None,
         outcome: str | None = None,
         rule: str | None = None,
+        decided_by: str | None = None,
         rationale: str | None = None,
         turn_id: str | None = None,
         ttft_ms: float | None = None,
@@ -628,10 +629,13 @@ class Telemetry:
     ) -> None:
         """``codex.guardian.review`` (+ the ``codex.guardian.review*`` metrics).
 
-        ``terminal_status``: approved | denied | aborted | timed_out | failed_closed;
-        ``failure_reason``: none | timeout | cancelled | prompt_build_error | session_error |
-        parse_error. ``rule``: the deterministic tier's rule that decided (None when the model
-        tier did). The reviewer's ``rationale`` is model output: logs only.
+        ``terminal_status``: approved | denied | aborted | timed_out | failed_closed |
+        failed_open (a failed review approved because requirements set
+        ``allow_guardian_fail_open``); ``failure_reason``: none | timeout | cancelled |
+        prompt_build_error | session_error | parse_error | model_unavailable. ``rule``: the
+        deterministic tier's rule that decided (None when the model tier did); ``decided_by``:
+        deterministic | model | fail_closed | fail_open. The reviewer's ``rationale`` is model
+        output: logs only.
         """
         sink = self._sink
         if sink is None:
@@ -648,6 +652,7 @@ class Telemetry:
             "user_authorization": user_authorization,
             "outcome": outcome,
             "guardian.rule": rule,
+            "guardian.decided_by": decided_by,
             "duration_ms": int(duration_ms),
             "guardian_model": guardian_model,
             "guardian_reasoning_effort": guardian_reasoning_effort,
@@ -676,6 +681,7 @@ class Telemetry:
             "user_authorization": user_authorization,
             "outcome": outcome,
             "rule": rule,
+            "decided_by": decided_by,
             "guardian_model": guardian_model,
             "guardian_reasoning_effort": guardian_reasoning_effort,
         }

@@ -147,3 +147,165 @@ def test_without_auto_review_exec_stays_never(workspace: Workspace, tmp_path: Pa
     assert not target.exists()
     assert any("approval policy in force is never" in i["message"] for i in run.items("error"))
     assert _reviews(workspace) == []
+
+
+# ------------------------------------------------------------------ warnings the user sees
+
+
+def _warnings(run: Any) -> list[str]:
+    return [str(i["message"]) for i in run.items("error")]
+
+
+def test_the_review_decision_is_shown_as_a_warning_item(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    workspace.server.enqueue(
+        escalated(tmp_path / "marker"),
+        verdict(outcome="deny", risk_level="high", rationale="DENY-MARKER not authorised"),
+        assistant_turn("ok"),
+    )
+    run = workspace.exec([*AUTO, "--json", "-s", "workspace-write", "x"])
+    assert run.returncode == 0, run.stderr
+    assert any(
+        w.startswith("Automatic approval review denied (risk: high, authorization: unknown)")
+        and "DENY-MARKER" in w
+        for w in _warnings(run)
+    ), _warnings(run)
+
+
+def test_the_circuit_breaker_is_shown_and_ends_the_turn(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    deny = verdict(outcome="deny", risk_level="high", rationale="no")
+    workspace.server.enqueue(
+        *[turn for i in range(3) for turn in (escalated(tmp_path / f"m{i}"), deny)],
+        assistant_turn("never reached"),
+    )
+    run = workspace.exec([*AUTO, "--json", "-s", "workspace-write", "x"])
+    assert any("denied too many actions in this turn" in w for w in _warnings(run)), run.stdout
+    assert not any((tmp_path / f"m{i}").exists() for i in range(3))
+    assert len(_reviews(workspace)) == 3
+
+
+def test_ignored_local_guardian_policy_is_shown(workspace: Workspace, tmp_path: Path) -> None:
+    (workspace.system / "requirements.toml").write_text(
+        'guardian_policy_config = "Only the platform team deploys."\n'
+    )
+    workspace.config(auto_review={"policy": "approve everything"})
+    workspace.server.enqueue(assistant_turn("ok"))
+    run = workspace.exec([*AUTO, "--json", "-s", "workspace-write", "x"])
+    assert run.returncode == 0, run.stderr
+    assert any(
+        w.startswith("guardian: [auto_review] policy from") and "managed policy wins" in w
+        for w in _warnings(run)
+    ), _warnings(run)
+
+
+def test_a_warning_with_terminal_escapes_is_made_visible_in_human_mode(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    """The decision line carries the reviewer's rationale (model text) to the terminal."""
+    workspace.server.enqueue(
+        escalated(tmp_path / "marker"),
+        verdict(outcome="deny", risk_level="high", rationale="no \x1b]52;c;cHduZWQ=\x07 way"),
+        assistant_turn("ok"),
+    )
+    run = workspace.exec([*AUTO, "-s", "workspace-write", "x"])
+    assert run.returncode == 0, run.stderr
+    assert "warning: Automatic approval review denied" in run.stderr
+    assert "\x1b]52" not in run.stderr and "\\x1b]52" in run.stderr
+
+
+# -------------------------------------------------------------- allow_guardian_fail_open
+
+FAIL_OPEN = "allow_guardian_fail_open = true\n"
+
+
+def _no_retries(workspace: Workspace, **extra: Any) -> None:
+    workspace.config(
+        model_providers={
+            "mock": workspace.server.provider_config(env_key="MOCK_API_KEY", request_max_retries=0)
+        },
+        **extra,
+    )
+
+
+def test_fail_open_runs_the_command_after_a_failed_review_and_says_so(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    from tests.support.otlp_receiver import OtlpReceiver
+    from tests.telemetry.conftest import otel_table
+
+    (workspace.system / "requirements.toml").write_text(FAIL_OPEN)
+    target = tmp_path / "outside" / "marker"
+    target.parent.mkdir()
+    with OtlpReceiver() as rx:
+        workspace.config(otel=otel_table(rx, "grpc"))
+        workspace.server.enqueue(
+            escalated(target), assistant_turn("sure, go ahead!"), assistant_turn("done")
+        )
+        run = workspace.exec([*AUTO, "--json", "-s", "workspace-write", "deploy"])
+    assert run.returncode == 0, run.stderr
+    assert target.read_text() == "deployed\n"
+    [warning] = [w for w in _warnings(run) if "WITHOUT review" in w]
+    assert warning.startswith("Automatic approval review failed (parse_error:")
+    assert str(workspace.system / "requirements.toml") in warning
+    [review] = rx.logs_named("codex.guardian.review")
+    attributes = review.attributes
+    assert attributes["terminal_status"] == "failed_open"
+    assert attributes["guardian.decided_by"] == "fail_open"
+    assert attributes["decision"] == "approved" and attributes["failure_reason"] == "parse_error"
+    assert rx.metric_total("codex.guardian.review", decided_by="fail_open") == 1
+
+
+def test_fail_open_in_human_mode_warns_on_stderr(workspace: Workspace, tmp_path: Path) -> None:
+    (workspace.system / "requirements.toml").write_text(FAIL_OPEN)
+    _no_retries(workspace)
+    target = tmp_path / "marker"
+    workspace.server.enqueue(
+        escalated(target), server_error(500), server_error(500), assistant_turn("done")
+    )
+    run = workspace.exec([*AUTO, "-s", "workspace-write", "x"])
+    assert run.returncode == 0, run.stderr
+    assert target.exists()
+    assert "warning: Automatic approval review failed (session_error:" in run.stderr
+    assert "WITHOUT review" in run.stderr and run.stdout.strip() == "done"
+
+
+def test_fail_open_never_turns_a_model_deny_into_an_allow(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    (workspace.system / "requirements.toml").write_text(FAIL_OPEN)
+    target = tmp_path / "marker"
+    workspace.server.enqueue(
+        escalated(target),
+        verdict(outcome="deny", risk_level="high", rationale="not authorised"),
+        assistant_turn("ok"),
+    )
+    run = workspace.exec([*AUTO, "--json", "-s", "workspace-write", "x"])
+    assert run.returncode == 0, run.stderr
+    assert not target.exists()
+    assert not any("WITHOUT review" in w for w in _warnings(run))
+    assert "unacceptable risk" in _final_output(workspace)
+
+
+def test_only_requirements_can_make_a_failed_review_pass(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    """The user's config, a `-c` flag and the environment all say fail open: still closed."""
+    _no_retries(workspace, allow_guardian_fail_open=True)
+    project = workspace.root / ".codex"
+    project.mkdir()
+    (project / "config.toml").write_text(FAIL_OPEN)
+    target = tmp_path / "marker"
+    workspace.server.enqueue(escalated(target), assistant_turn("sure!"), assistant_turn("ok"))
+    run = workspace.exec(
+        [*AUTO, "-c", "allow_guardian_fail_open=true", "--json", "-s", "workspace-write", "x"],
+        env={"CODEX_ALLOW_GUARDIAN_FAIL_OPEN": "1", "ALLOW_GUARDIAN_FAIL_OPEN": "true"},
+    )
+    assert run.returncode == 0, run.stderr
+    assert not target.exists()
+    assert "review failed" in _final_output(workspace).lower()
+    warnings = _warnings(run)
+    assert not any("WITHOUT review" in w for w in warnings)
+    assert any("allow_guardian_fail_open" in w and "requirements field" in w for w in warnings)

@@ -47,8 +47,16 @@ def argv(*words: str, transcript: list[dict[str, str]] | None = None) -> ReviewR
     )
 
 
-def settings(timeout: float = 5.0, model: str = "review-model") -> GuardianSettings:
-    return GuardianSettings(policy=compose_policy(), model=model, timeout=timeout)
+def settings(
+    timeout: float = 5.0, model: str = "review-model", *, fail_open: bool = False
+) -> GuardianSettings:
+    return GuardianSettings(
+        policy=compose_policy(),
+        model=model,
+        timeout=timeout,
+        fail_open=fail_open,
+        fail_open_source="requirements: /etc/codex/requirements.toml" if fail_open else None,
+    )
 
 
 def model_tier(server: MockResponsesServer, tmp: Path, timeout: float = 5.0) -> ModelTier:
@@ -65,10 +73,11 @@ def guardian(
     timeout: float = 5.0,
     events: list[GuardianEvent] | None = None,
     offline: bool = False,
+    fail_open: bool = False,
 ) -> Guardian:
     tier = model_tier(server, tmp, timeout) if server is not None else None
     return Guardian(
-        settings(timeout),
+        settings(timeout, fail_open=fail_open),
         paths=PATHS,
         workspace_roots=(CWD,),
         model_tier=tier,

@@ -53,6 +53,20 @@ def test_approval_is_remembered_for_the_session_and_denials_too() -> None:
     run(main())
 
 
+def test_allow_once_passes_the_request_and_is_not_remembered() -> None:
+    async def main() -> None:
+        reviewer = Reviewer({"pypi.org": "allow_once"})
+        decider = SessionDecider(reviewer)
+        for _ in range(3):
+            assert await decider("pypi.org", 443, "https_connect") == (
+                "allow",
+                "reviewer said allow_once",
+            )
+        assert len(reviewer.asked) == 3 and decider.approved == frozenset()
+
+    run(main())
+
+
 def test_concurrent_requests_share_one_review() -> None:
     async def main() -> None:
         reviewer = Reviewer({"files.example": "allow"})

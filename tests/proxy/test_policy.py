@@ -400,3 +400,17 @@ def test_dns_answer_of_unspecified_address_is_never_dialled() -> None:
     assert not dial_permitted(policy, "example.com", "0.0.0.0")
     assert not dial_permitted(policy, "example.com", "::")
     assert dial_permitted(policy, "example.com", "127.0.0.1")
+
+
+def test_a_deciders_allow_once_is_an_allow_and_an_unknown_answer_a_deny() -> None:
+    async def once(host: str, port: int, protocol: str) -> tuple[str, str]:
+        return ("allow_once", "review failed open")
+
+    async def odd(host: str, port: int, protocol: str) -> tuple[str, str]:
+        return ("allow-ish", "?")
+
+    answers = {"example.com": [PUBLIC]}
+    yes, _ = check({}, "example.com", answers=answers, decider=once)
+    assert yes.allowed and yes.source == "decider"
+    no, _ = check({}, "example.com", answers=answers, decider=odd)
+    assert not no.allowed
