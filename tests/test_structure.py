@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import ast
+import json
+import subprocess
+import sys
 from collections import defaultdict
 from pathlib import Path
+
+from tests.conftest import Env
 
 ROOT = Path(__file__).resolve().parent.parent / "codex_admin"
 LEAVES = {"errors", "vocabulary", "pathrules", "bash_syntax", "telemetry"}
@@ -87,3 +92,52 @@ def test_no_public_name_is_also_a_submodule_name() -> None:
                     f"{folder.relative_to(ROOT.parent)}: {n}" for n in exported & submodules
                 ]
     assert not clashes, f"public names that are also submodules: {sorted(clashes)}"
+
+
+# ------------------------------------------------------------------------ cheap import paths
+# Start-up is measured by benchmarks/; these pin only which modules a path loads (deterministic).
+
+
+def _loaded_after(code: str) -> set[str]:
+    probe = f"import json, sys\n{code}\nsys.stdout.write(json.dumps(sorted(sys.modules)))"
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    return set(json.loads(out.stdout.splitlines()[-1]))
+
+
+def test_hook_discovery_imports_neither_the_engine_nor_asyncio_nor_tomlkit(env: Env) -> None:
+    loaded = _loaded_after(
+        "from codex_admin.config import LoadOptions, load_config\n"
+        "from codex_admin.hooks import discover_hooks\n"
+        "discover_hooks(load_config(LoadOptions()))"
+    )
+    heavy = {"asyncio", "tomlkit", "codex_admin.hooks.engine", "codex_admin.hooks.runner"}
+    assert not heavy & loaded
+
+
+def test_doctor_runs_without_typer_and_answers_help_with_it(env: Env) -> None:
+    run = "from codex_admin.cli.main import main\ntry:\n    main({args!r})\nexcept SystemExit:\n    pass"
+    loaded = _loaded_after(run.format(args=["doctor", "--json"]))
+    assert not {"typer", "click", "asyncio", "codex_admin.hooks.engine"} & loaded
+    assert "typer" in _loaded_after(run.format(args=["doctor", "--help"]))
+
+
+def test_the_model_client_imports_no_cli_library_and_no_oauth() -> None:
+    loaded = _loaded_after("from codex_admin.providers import ModelClient, resolve_credentials")
+    assert "httpx" in loaded
+    assert not {"click", "pygments", "httpx._main", "codex_admin.auth.oauth"} & loaded
+    # httpx's own command still answers (its extras are not installed here, or it runs)
+    done = subprocess.run(
+        [sys.executable, "-c", "import codex_admin.providers.client, httpx; httpx.main()"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    plain = subprocess.run(
+        [sys.executable, "-c", "import httpx; httpx.main()"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (done.returncode, done.stdout) == (plain.returncode, plain.stdout)

@@ -33,7 +33,6 @@ from codex_admin.apply_patch import detect_invocation
 from codex_admin.errors import CodexError
 from codex_admin.governance import Governance
 from codex_admin.instructions import DEFAULT_PROJECT_DOC_MAX_BYTES, load_instructions
-from codex_admin.proxy import SessionDecider
 from codex_admin.telemetry import Redactor
 from codex_admin.vocabulary import ApprovalPolicy, ApprovalsReviewer
 
@@ -221,6 +220,7 @@ async def open_session(
             services.hooks = _session_hooks(governance, session, observe, child_environ)
             if guardian is not None:
                 from codex_admin.agent.guardian_reviewer import network_decider
+                from codex_admin.proxy import SessionDecider  # the proxy's policy: start-up
 
                 # Allow-list misses become network_access reviews; the proxy remembers the
                 # verdicts for the session (deny lists and managed denies are never reviewable).

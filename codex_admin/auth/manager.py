@@ -13,7 +13,6 @@ providers package builds it with the custom CA and proxy settings) and renders t
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import datetime as dt
 from collections.abc import Awaitable, Callable, Sequence
@@ -129,10 +128,15 @@ async def login_with_device_code(
     client: httpx.AsyncClient,
     *,
     on_code: Callable[[DeviceCode], None],
-    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    sleep: Callable[[float], Awaitable[None]] | None = None,
     max_wait: float = 15 * 60.0,
 ) -> AuthDotJson:
-    """Device-code sign-in: ``on_code`` shows the URL and code; poll; store."""
+    """Device-code sign-in: ``on_code`` shows the URL and code; poll (``sleep`` between
+    polls, default :func:`asyncio.sleep`); store."""
+    # asyncio only in the async flows: `codex doctor` and `codex login status` use this
+    # module's synchronous half (start-up).
+    import asyncio
+
     # Imported here so that `codex login status` and `codex logout` never import httpx.
     from codex_admin.auth.oauth import (
         auth_from_tokens,
@@ -145,7 +149,12 @@ async def login_with_device_code(
     device = await request_device_code(client, settings.issuer, settings.client_id)
     on_code(device)
     tokens = await complete_device_code(
-        client, settings.issuer, settings.client_id, device, sleep=sleep, max_wait=max_wait
+        client,
+        settings.issuer,
+        settings.client_id,
+        device,
+        sleep=asyncio.sleep if sleep is None else sleep,
+        max_wait=max_wait,
     )
     ensure_workspace_allowed(settings.forced_workspace_ids, tokens.id_token)
     auth = auth_from_tokens(tokens)
@@ -340,6 +349,8 @@ class ChatGptSession:
         self._settings = settings
         self._auth = auth
         self._now = now
+        import asyncio  # start-up: see login_with_device_code
+
         self._lock = asyncio.Lock()
 
     def __repr__(self) -> str:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from codex_admin.cli import context
+from codex_admin.cli.fast_args import parse_options
 from codex_admin.cli.output import print_json, print_warnings, toml_value
 from codex_admin.vocabulary import ApprovalPolicy, SandboxMode
 
@@ -111,35 +112,9 @@ def render_show(result: ConfigResult, json_out: bool) -> None:
 
 
 def _parse(args: Sequence[str]) -> dict[str, Any] | None:
-    found: dict[str, Any] = {"config": []}
-    i = 0
-    while i < len(args):
-        arg = args[i]
-        name, value = arg, None
-        if arg.startswith("--") and "=" in arg:
-            name, value = arg.split("=", 1)
-        elif len(arg) > 2 and arg[0] == "-" and arg[1] != "-":
-            name, value = arg[:2], arg[2:]
-        spec = _OPTIONS.get(name)
-        if spec is None:
-            return None
-        key, takes_value = spec
-        if not takes_value:
-            if value is not None:
-                return None
-            found[key] = True
-            i += 1
-            continue
-        if value is None:
-            if i + 1 >= len(args):
-                return None
-            value = args[i + 1]
-            i += 1
-        i += 1
-        if key == "config":
-            found["config"].append(value)
-        else:
-            found[key] = value
+    found = parse_options(args, _OPTIONS, repeatable=("config",))
+    if found is None:
+        return None
     if found.get("sandbox") not in (None, *_SANDBOX):
         return None
     if found.get("approval") not in (None, *_APPROVAL):

@@ -192,6 +192,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         from codex_admin.cli.sandbox_fast import try_linux
 
         try_linux(rest[1:])  # exits when it handled the invocation
+    if name == "doctor":
+        # Fast path: admins and fleet scripts run it to see whether Codex is governed here;
+        # typer's import costs more than most checks (see doctor_fast for the exact contract).
+        from codex_admin.cli.doctor_fast import try_doctor
+
+        if try_doctor(rest):
+            return
     module = importlib.import_module(GROUPS[name][0])
     from codex_admin.cli.runner import run_typer_app
 

@@ -54,43 +54,90 @@ Every outcome carries ``runs`` (configured order; ``HookRun.to_json`` is Codex's
 summary) with ``warnings`` and ``errors`` for the user. Event data reaches hooks only on stdin;
 it is never interpolated into a command line. ``trust_hooks(codex_home, hooks)`` records trust
 (`codex hooks trust`); ``run_sample_event`` is `codex hooks test`.
+
+Names are resolved lazily (PEP 562): ``codex doctor`` and ``codex hooks list`` call
+:func:`discover_hooks` without importing the engine (asyncio), its outcomes or the runner.
 """
 
-from codex_admin.hooks.discovery import HOOKS_FILE, discover_hooks
-from codex_admin.hooks.engine import (
-    SHELL_TOOL_NAMES,
-    HookEngine,
-    SessionInfo,
-    ToolCall,
-    permission_mode,
-)
-from codex_admin.hooks.files import DEFAULT_TIMEOUT, MAX_HOOKS_FILE_BYTES
-from codex_admin.hooks.matcher import Matcher, MatcherKind
-from codex_admin.hooks.model import (
-    FIRED_EVENTS,
-    HookDefinition,
-    HookProblem,
-    HookSet,
-    ProblemKind,
-    SourceKind,
-    TrustStatus,
-)
-from codex_admin.hooks.outcomes import (
-    EventOutcome,
-    HookBlockedError,
-    PermissionDecision,
-    PermissionRequestOutcome,
-    PostToolUseOutcome,
-    PreToolUseOutcome,
-    SessionStartOutcome,
-    StopOutcome,
-    UserPromptOutcome,
-)
-from codex_admin.hooks.results import EntryKind, HookEntry, HookRun, RunStatus
-from codex_admin.hooks.runner import DEFAULT_MAX_OUTPUT
-from codex_admin.hooks.sample import SampleReport, run_sample_event
-from codex_admin.hooks.trust import trust_hooks
-from codex_admin.vocabulary import HookEventName
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from codex_admin.hooks.discovery import HOOKS_FILE, discover_hooks
+    from codex_admin.hooks.engine import (
+        SHELL_TOOL_NAMES,
+        HookEngine,
+        SessionInfo,
+        ToolCall,
+        permission_mode,
+    )
+    from codex_admin.hooks.files import DEFAULT_TIMEOUT, MAX_HOOKS_FILE_BYTES
+    from codex_admin.hooks.matcher import Matcher, MatcherKind
+    from codex_admin.hooks.model import (
+        FIRED_EVENTS,
+        HookDefinition,
+        HookProblem,
+        HookSet,
+        ProblemKind,
+        SourceKind,
+        TrustStatus,
+    )
+    from codex_admin.hooks.outcomes import (
+        EventOutcome,
+        HookBlockedError,
+        PermissionDecision,
+        PermissionRequestOutcome,
+        PostToolUseOutcome,
+        PreToolUseOutcome,
+        SessionStartOutcome,
+        StopOutcome,
+        UserPromptOutcome,
+    )
+    from codex_admin.hooks.results import EntryKind, HookEntry, HookRun, RunStatus
+    from codex_admin.hooks.runner import DEFAULT_MAX_OUTPUT
+    from codex_admin.hooks.sample import SampleReport, run_sample_event
+    from codex_admin.hooks.trust import trust_hooks
+    from codex_admin.vocabulary import HookEventName
+
+_EXPORTS: dict[str, str] = {
+    "HOOKS_FILE": "codex_admin.hooks.discovery",
+    "discover_hooks": "codex_admin.hooks.discovery",
+    "SHELL_TOOL_NAMES": "codex_admin.hooks.engine",
+    "HookEngine": "codex_admin.hooks.engine",
+    "SessionInfo": "codex_admin.hooks.engine",
+    "ToolCall": "codex_admin.hooks.engine",
+    "permission_mode": "codex_admin.hooks.engine",
+    "DEFAULT_TIMEOUT": "codex_admin.hooks.files",
+    "MAX_HOOKS_FILE_BYTES": "codex_admin.hooks.files",
+    "Matcher": "codex_admin.hooks.matcher",
+    "MatcherKind": "codex_admin.hooks.matcher",
+    "FIRED_EVENTS": "codex_admin.hooks.model",
+    "HookDefinition": "codex_admin.hooks.model",
+    "HookProblem": "codex_admin.hooks.model",
+    "HookSet": "codex_admin.hooks.model",
+    "ProblemKind": "codex_admin.hooks.model",
+    "SourceKind": "codex_admin.hooks.model",
+    "TrustStatus": "codex_admin.hooks.model",
+    "EventOutcome": "codex_admin.hooks.outcomes",
+    "HookBlockedError": "codex_admin.hooks.outcomes",
+    "PermissionDecision": "codex_admin.hooks.outcomes",
+    "PermissionRequestOutcome": "codex_admin.hooks.outcomes",
+    "PostToolUseOutcome": "codex_admin.hooks.outcomes",
+    "PreToolUseOutcome": "codex_admin.hooks.outcomes",
+    "SessionStartOutcome": "codex_admin.hooks.outcomes",
+    "StopOutcome": "codex_admin.hooks.outcomes",
+    "UserPromptOutcome": "codex_admin.hooks.outcomes",
+    "EntryKind": "codex_admin.hooks.results",
+    "HookEntry": "codex_admin.hooks.results",
+    "HookRun": "codex_admin.hooks.results",
+    "RunStatus": "codex_admin.hooks.results",
+    "DEFAULT_MAX_OUTPUT": "codex_admin.hooks.runner",
+    "SampleReport": "codex_admin.hooks.sample",
+    "run_sample_event": "codex_admin.hooks.sample",
+    "trust_hooks": "codex_admin.hooks.trust",
+    "HookEventName": "codex_admin.vocabulary",
+}
+
 
 __all__ = [
     "DEFAULT_MAX_OUTPUT",
@@ -130,3 +177,16 @@ __all__ = [
     "run_sample_event",
     "trust_hooks",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -33,15 +33,15 @@ import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import tomlkit
-import tomlkit.exceptions
-from tomlkit.items import InlineTable, Table
+from typing import TYPE_CHECKING, Any
 
 from codex_admin.errors import CodexError, Location
 from codex_admin.hooks.files import read_regular_file
 from codex_admin.hooks.model import HookDefinition, TrustStatus
+
+if TYPE_CHECKING:
+    import tomlkit
+    from tomlkit.items import InlineTable, Table
 
 __all__ = [
     "HookState",
@@ -172,6 +172,11 @@ def trust_hooks(codex_home: Path, hooks: Iterable[HookDefinition]) -> list[HookD
     todo = [h for h in hooks if not h.managed and h.trust is not TrustStatus.TRUSTED]
     if not todo:
         return []
+    # tomlkit only for the write: discovery (every session, `codex doctor`) reads state only.
+    import tomlkit
+    import tomlkit.exceptions
+    from tomlkit.items import InlineTable, Table
+
     path = codex_home / "config.toml"
     with _locked(codex_home):
         target = Path(os.path.realpath(path)) if path.is_symlink() else path
@@ -204,6 +209,9 @@ def trust_hooks(codex_home: Path, hooks: Iterable[HookDefinition]) -> list[HookD
 
 
 def _state_table(doc: tomlkit.TOMLDocument, where: Path) -> Table | InlineTable:
+    import tomlkit  # start-up: see trust_hooks
+    from tomlkit.items import InlineTable, Table
+
     hooks = doc.get("hooks")
     if hooks is None:
         hooks = tomlkit.table(is_super_table=True)

@@ -36,8 +36,6 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from typing import Any
 
-import httpx
-
 from codex_admin import __version__
 from codex_admin.providers.chat_wire import ChatParser, chat_body
 from codex_admin.providers.credentials import Credentials
@@ -61,6 +59,7 @@ from codex_admin.providers.events import (
     Retrying,
 )
 from codex_admin.providers.http import build_http_client
+from codex_admin.providers.httpx_lib import httpx
 from codex_admin.providers.info import ProviderInfo, WireApi
 from codex_admin.providers.observer import ApiAttempt, ModelObserver, SseObservation
 from codex_admin.providers.request import ModelRequest

@@ -24,16 +24,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-import httpx
-
 from codex_admin.auth import (
     AuthMode,
     AuthSettings,
     ChatGptSession,
-    RefreshFailed,
     enforce_login_restrictions,
 )
 from codex_admin.providers.errors import AuthenticationFailed, ProviderConfigError, redact
+from codex_admin.providers.httpx_lib import httpx
 from codex_admin.providers.info import CommandAuth, ProviderInfo
 
 __all__ = [
@@ -193,6 +191,9 @@ class ChatGptCredentials:
         return f"ChatGptCredentials({self._session!r})"
 
     async def headers(self, client: httpx.AsyncClient) -> dict[str, str]:
+        # The OAuth module only for a ChatGPT login: an API key never needs it (start-up).
+        from codex_admin.auth import RefreshFailed
+
         try:
             token = await self._session.access_token(client)
         except RefreshFailed as err:
@@ -208,6 +209,8 @@ class ChatGptCredentials:
         if self._refreshed_after_401:
             return False
         self._refreshed_after_401 = True
+        from codex_admin.auth import RefreshFailed  # start-up: see headers
+
         try:
             await self._session.refresh(client)
         except RefreshFailed as err:

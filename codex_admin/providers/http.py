@@ -27,9 +27,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import httpx
-
 from codex_admin.providers.errors import ProviderConfigError
+from codex_admin.providers.httpx_lib import httpx
 
 __all__ = ["build_http_client", "load_custom_ca", "ssl_context_for"]
 

@@ -7,9 +7,8 @@ a timeout is a :class:`ProviderConfigError` with Codex's start-up hint.
 
 from __future__ import annotations
 
-import httpx
-
 from codex_admin.providers.errors import ProviderConfigError
+from codex_admin.providers.httpx_lib import httpx
 from codex_admin.providers.info import ProviderInfo
 
 __all__ = ["check_oss_server"]
