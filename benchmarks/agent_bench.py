@@ -41,7 +41,12 @@ CODEX = [sys.executable, "-c", "from codex_admin.cli.main import main; main()"]
 
 
 def _env(home: Path, system: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CODEX_", "OPENAI_"))}
+    # Bytecode caching on, as in any installed copy: otherwise every run measures compilation.
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("CODEX_", "OPENAI_")) and k != "PYTHONDONTWRITEBYTECODE"
+    }
     env.update(CODEX_HOME=str(home), CODEX_SYSTEM_DIR=str(system), CODEX_MDM_PLIST="")
     return env
 
