@@ -13,14 +13,13 @@ usage errors still exit 2 with click's message. Load errors exit 1 in both paths
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from codex_admin.cli import context
-from codex_admin.cli.fast_args import parse_options
+from codex_admin.cli.fast_args import finish_fast, parse_options
 from codex_admin.cli.output import print_json, print_warnings, toml_value
 from codex_admin.vocabulary import ApprovalPolicy, SandboxMode
 
@@ -130,7 +129,6 @@ def try_show(args: Sequence[str]) -> bool:
     if parsed is None:
         return False
     from codex_admin.config import Flags
-    from codex_admin.errors import CodexError
     from codex_admin.governance import GovernanceRequest, load_governed_config
 
     request = GovernanceRequest(
@@ -147,20 +145,10 @@ def try_show(args: Sequence[str]) -> bool:
         ),
         strict=bool(parsed.get("strict")),
     )
-    try:
-        render_show(load_governed_config(request), bool(parsed.get("json")))
-        sys.stdout.flush()
-    except CodexError as err:
-        if parsed.get("json"):  # the JSON error object, as every command prints it
-            print_json({"error": err.to_json()}, pretty=False)
-        sys.stdout.flush()
-        sys.stderr.write(f"error: {err}\n")
-        sys.exit(1)
-    except KeyboardInterrupt:
-        sys.exit(130)
-    except BrokenPipeError:
-        # Downstream closed the pipe (`codex config show | head`): stop quietly.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        sys.exit(1)
-    return True
+    json_out = bool(parsed.get("json"))
+
+    def show() -> int:
+        render_show(load_governed_config(request), json_out)
+        return 0
+
+    finish_fast(show, json_out)

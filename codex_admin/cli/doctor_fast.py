@@ -12,14 +12,13 @@ one is; a CodexError escaping the checks exits 1 (with ``--json``: ``{"error": {
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from codex_admin.cli import context
-from codex_admin.cli.fast_args import parse_options
+from codex_admin.cli.fast_args import finish_fast, parse_options
 from codex_admin.cli.output import print_json
 
 if TYPE_CHECKING:
@@ -62,7 +61,6 @@ def try_doctor(args: Sequence[str]) -> bool:
     parsed = parse_options(args, _OPTIONS, repeatable=("config",))
     if parsed is None:
         return False
-    from codex_admin.errors import CodexError
     from codex_admin.governance import GovernanceRequest, run_doctor
 
     request = GovernanceRequest(
@@ -71,22 +69,4 @@ def try_doctor(args: Sequence[str]) -> bool:
         profile=parsed.get("profile"),
     )
     json_out = bool(parsed.get("json"))
-    try:
-        code = render_doctor(run_doctor(request), json_out)
-        sys.stdout.flush()
-    except CodexError as err:
-        if json_out:  # the JSON error object, as every command prints it
-            print_json({"error": err.to_json()}, pretty=False)
-        sys.stdout.flush()
-        sys.stderr.write(f"error: {err}\n")
-        sys.exit(1)
-    except KeyboardInterrupt:
-        sys.exit(130)
-    except BrokenPipeError:
-        # Downstream closed the pipe (`codex doctor | head`): stop quietly.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        sys.exit(1)
-    if code:
-        sys.exit(code)
-    return True
+    finish_fast(lambda: render_doctor(run_doctor(request), json_out), json_out)

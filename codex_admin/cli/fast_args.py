@@ -1,4 +1,5 @@
-"""The option parser shared by the typer-free fast paths (`config show`, `doctor`).
+"""The option parser and the error ending shared by the typer-free fast paths (`config show`,
+`doctor`).
 
 It accepts exactly what click accepts for a table of options -- ``--opt VALUE``,
 ``--opt=VALUE``, ``-o VALUE``, ``-oVALUE`` and flags -- and nothing else: an unknown option, a
@@ -8,10 +9,15 @@ caller declines and the typer command answers with click's usage error (exit 2) 
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
-from typing import Any
+import os
+import sys
+from collections.abc import Callable, Collection, Mapping, Sequence
+from typing import Any, NoReturn
 
-__all__ = ["parse_options"]
+from codex_admin.cli.output import print_json
+from codex_admin.errors import CodexError
+
+__all__ = ["finish_fast", "parse_options"]
 
 
 def parse_options(
@@ -55,3 +61,25 @@ def parse_options(
         else:
             found[key] = value
     return found
+
+
+def finish_fast(action: Callable[[], int], json_out: bool) -> NoReturn:
+    """Run a fast path's library call and renderer, then exit as every command does: its code;
+    1 with ``error: ...`` (and the JSON error object under ``--json``) for a CodexError; 130
+    on Ctrl-C; quietly when the reader of stdout went away (``codex doctor | head``)."""
+    try:
+        code = action()
+        sys.stdout.flush()
+    except CodexError as err:
+        if json_out:
+            print_json({"error": err.to_json()}, pretty=False)
+        sys.stdout.flush()
+        sys.stderr.write(f"error: {err}\n")
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(1)
+    sys.exit(code)
