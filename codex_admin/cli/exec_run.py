@@ -381,6 +381,8 @@ def _run_with_interrupts(
                 raise SystemExit(130)
             interrupt.set()
 
+        # Event loops without signal handlers (Windows, a non-main thread) keep Python's default
+        # Ctrl-C: KeyboardInterrupt, exit 130.
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signal.SIGINT, on_sigint)
         try:
