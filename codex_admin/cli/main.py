@@ -192,6 +192,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         from codex_admin.cli.sandbox_fast import try_linux
 
         try_linux(rest[1:])  # exits when it handled the invocation
+    if name == "network" and rest[:1] == ["check"]:
+        # Fast path: admins and CI ask the policy one request at a time; typer's import costs
+        # more than the check (see network_fast for the exact contract).
+        from codex_admin.cli.network_fast import try_check as try_network_check
+
+        if try_network_check(rest[1:]):
+            return
     if name == "doctor":
         # Fast path: admins and fleet scripts run it to see whether Codex is governed here;
         # typer's import costs more than most checks (see doctor_fast for the exact contract).

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
         RequestSyntaxError,
         check_request,
         parse_resolve_option,
+        validate_request,
     )
     from codex_admin.proxy.decider import SessionDecider
     from codex_admin.proxy.dial import DialError
@@ -73,6 +74,7 @@ _EXPORTS: dict[str, str] = {
     "check_request": "codex_admin.proxy.check",
     "parse_resolve_option": "codex_admin.proxy.check",
     "RequestSyntaxError": "codex_admin.proxy.check",
+    "validate_request": "codex_admin.proxy.check",
     "SessionDecider": "codex_admin.proxy.decider",
     "DialError": "codex_admin.proxy.dial",
     "CA_VARIABLES": "codex_admin.proxy.env",
@@ -134,6 +136,7 @@ __all__ = [
     "proxy_environment",
     "run_on_event_loop",
     "udp_association_decision",
+    "validate_request",
 ]
 
 

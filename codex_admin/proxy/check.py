@@ -19,7 +19,13 @@ from codex_admin.proxy.http1 import ProtocolError, parse_authority, parse_reques
 from codex_admin.proxy.policy import Decision, NetworkPolicy, decide
 from codex_admin.proxy.resolver import Resolver
 
-__all__ = ["CheckResult", "RequestSyntaxError", "check_request", "parse_resolve_option"]
+__all__ = [
+    "CheckResult",
+    "RequestSyntaxError",
+    "check_request",
+    "parse_resolve_option",
+    "validate_request",
+]
 
 _METHOD = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 _HOST_PORT = re.compile(r"^(?:\[[^\]]*\]|[^:\[\]]+):[0-9]+$")
@@ -72,17 +78,17 @@ class CheckResult:
         }
 
 
-async def check_request(
-    policy: NetworkPolicy,
+def validate_request(
     *,
-    resolver: Resolver,
     url: str | None = None,
     method: str = "GET",
     connect: str | None = None,
     socks5: str | None = None,
-    udp: bool = False,
-) -> CheckResult:
-    """Exactly one of ``url``, ``connect`` or ``socks5`` describes the request."""
+) -> None:
+    """Raise :class:`RequestSyntaxError` unless the description is a request at all.
+
+    Separate from :func:`check_request` so a caller can reject a malformed description before
+    it loads any policy (``codex network check``'s usage errors)."""
     if sum(x is not None for x in (url, connect, socks5)) != 1:
         raise CodexError("give exactly one of --url, --connect or --socks5")
     if url is not None and not _METHOD.match(method):
@@ -102,6 +108,20 @@ async def check_request(
                 f"{value!r} is not HOST:PORT",
                 f"give the port, for example {option} {value.split(':')[0] or 'example.com'}:443",
             )
+
+
+async def check_request(
+    policy: NetworkPolicy,
+    *,
+    resolver: Resolver,
+    url: str | None = None,
+    method: str = "GET",
+    connect: str | None = None,
+    socks5: str | None = None,
+    udp: bool = False,
+) -> CheckResult:
+    """Exactly one of ``url``, ``connect`` or ``socks5`` describes the request."""
+    validate_request(url=url, method=method, connect=connect, socks5=socks5)
     if url is not None:
         # An https URL travels as CONNECT host:443 (+ an inner request when inspected).
         protocol = "https_connect" if url.lower().startswith("https://") else "http"

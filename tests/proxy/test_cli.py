@@ -402,3 +402,64 @@ def test_proxy_run_accepts_a_bare_host_or_port(cli_env: dict[str, str], http: st
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
+
+
+def _typer_only(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """The same command with the typer-free fast path switched off."""
+    probe = (
+        "import sys, codex_admin.cli.network_fast as fast\n"
+        "fast.try_check = lambda args: False\n"
+        "from codex_admin.cli.main import main\n"
+        "main(sys.argv[1:])\n"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", probe, *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=env["CODEX_HOME"],
+    )
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--json", "--url", "https://api.example.com/x", "--resolve", "api.example.com=1.2.3.4"],
+        ["--connect", "ads.example.com:443"],
+        ["--json", "--socks5", "api.example.com:22", "--udp"],
+        ["-X", "POST", "--url=http://api.example.com/", "-c", "network.mode='limited'"],
+        ["--json", "--url", "http://a.example/", "--config-file", "missing.toml"],
+        ["--url", "http://a.example/", "-c", "network.domains=1"],
+    ],
+)
+def test_network_check_fast_path_answers_as_the_typer_command(
+    cli_env: dict[str, str], args: list[str]
+) -> None:
+    home = Path(cli_env["CODEX_HOME"])
+    (home / "config.toml").write_text(
+        '[network]\nenabled = true\n[network.domains]\n"**.example.com" = "allow"\n'
+        '"ads.example.com" = "deny"\n'
+    )
+    fast = codex(cli_env, "network", "check", *args)
+    slow = _typer_only(cli_env, "network", "check", *args)
+    assert (fast.returncode, fast.stdout, fast.stderr) == (
+        slow.returncode,
+        slow.stdout,
+        slow.stderr,
+    )
+    assert "Traceback" not in fast.stderr
+
+
+def test_network_check_runs_without_typer(cli_env: dict[str, str]) -> None:
+    probe = (
+        "import json, sys\nfrom codex_admin.cli.main import main\n"
+        "try:\n    main(['network', 'check', '--json', '--connect', 'a.example:443'])\n"
+        "except SystemExit:\n    pass\n"
+        "sys.stderr.write(json.dumps(sorted(sys.modules)))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], env=cli_env, capture_output=True, text=True, timeout=60
+    )
+    loaded = set(json.loads(done.stderr.splitlines()[-1]))
+    assert not {"typer", "click"} & loaded
