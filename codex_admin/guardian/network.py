@@ -9,10 +9,10 @@ Who may be reviewed (explicit in the API, enforced again here):
 
 Session memory: an approved ``(host, port)`` is allowed for the rest of the session; a denied
 host stays blocked for the rest of the session on every port (a denial is not re-litigated by
-connecting again). A timed-out or aborted review is remembered neither way, nor is a review
-that failed open (``source="fail_open"``: nobody judged the host, so the next connection is
-reviewed again). Concurrent misses
-for the same host share one review.
+connecting again). A review that failed -- closed (unreachable, malformed verdict, timed out,
+aborted: ``source="fail_closed"``) or open (``source="fail_open"``) -- is remembered neither
+way: nobody judged the host, so the next connection is reviewed again (the guardian's circuit
+breaker keeps a dead reviewer cheap). Concurrent misses for the same host share one review.
 
 :meth:`NetworkGate.decider` adapts this to the proxy's decider signature
 ``(host, port, protocol) -> (decision, reason)``; ``context()`` supplies what only the agent
@@ -53,8 +53,13 @@ class NetworkContext:
 class NetworkDecision:
     allowed: bool
     reason: str
-    source: str  # review | fail_open | session_allow | session_deny | not_reviewable
+    source: str  # review | fail_open | fail_closed | session_allow | session_deny | not_reviewable
     verdict: Verdict | None = None
+
+    @property
+    def judged(self) -> bool:
+        """A rule, a reviewer or the policy decided (a failed review did not: not remembered)."""
+        return self.source not in ("fail_open", "fail_closed")
 
 
 class NetworkGate:
@@ -142,22 +147,27 @@ class NetworkGate:
                 return NetworkDecision(True, verdict.rationale, "fail_open", verdict)
             self._allowed.add((host, port))
             return NetworkDecision(True, verdict.rationale, "review", verdict)
+        reason = verdict.message or verdict.rationale
+        if verdict.decided_by.failed:
+            # Nobody judged the host (unreachable, malformed, timed out, aborted): this
+            # connection is refused, the next one is reviewed again.
+            return NetworkDecision(False, reason, "fail_closed", verdict)
         if verdict.status is ReviewStatus.DENIED:
             self._denied.add(host)
-        return NetworkDecision(False, verdict.message or verdict.rationale, "review", verdict)
+        return NetworkDecision(False, reason, "review", verdict)
 
     def decider(
         self, context: Callable[[], NetworkContext] | None = None
     ) -> Callable[[str, int, str], Awaitable[tuple[str, str]]]:
         """The proxy's allow-list-miss decider: ``(host, port, protocol) -> ("allow"|"deny",
-        reason)`` -- ``"allow_once"`` for a review that failed open, so the proxy's session
-        memory does not keep it. The proxy calls it only for allow-list misses (never for deny
-        lists)."""
+        reason)`` -- ``"allow_once"``/``"deny_once"`` for a review that failed (open or closed),
+        so the proxy's session memory keeps only what a reviewer judged. The proxy calls it only
+        for allow-list misses (never for deny lists)."""
 
         async def decide(host: str, port: int, protocol: str) -> tuple[str, str]:
             result = await self.decide(host, port, protocol, context=context() if context else None)
             if not result.allowed:
-                return ("deny", result.reason)
+                return ("deny" if result.judged else "deny_once", result.reason)
             return ("allow_once" if result.source == "fail_open" else "allow", result.reason)
 
         return decide

@@ -12,8 +12,8 @@ does exactly that:
 * concurrent requests for one host share one review (single flight), so ten parallel
   downloads cause one prompt;
 * a ``deny`` is remembered for the session too (bounded), an ``ask`` is not (the reviewer may
-  decide later and call :meth:`approve`), nor is an ``allow_once`` (the request passes; the
-  next one is reviewed again);
+  decide later and call :meth:`approve`), nor is an ``allow_once`` or a ``deny_once`` (the
+  request passes or is refused; the next one is reviewed again: nobody judged the host);
 * at most ``max_pending`` different hosts wait for a review at once; beyond that, and when the
   reviewer takes longer than ``timeout``, the request is denied and nothing is remembered
   (fail closed, reasons ``review_busy`` and ``review_timeout``). A reviewer that raises fails
@@ -107,6 +107,8 @@ class SessionDecider:
             return ("allow", reason or "approved_once")
         if decision == "ask":
             return ("ask", reason or "approval_required")
+        if decision == "deny_once":  # a failed review: refused now, reviewed again next time
+            return ("deny", reason or "review_failed")
         reason = reason or "policy_denied"
         self._denied[host] = reason
         while len(self._denied) > self._max_denials:

@@ -68,8 +68,9 @@ _WIRE: dict[str, tuple[int, str | None, str]] = {
 
 Decider = Callable[[str, int, str], Awaitable[tuple[str, str]]]
 """``(host, port, protocol) -> (decision, reason)`` with decision ``allow``/``deny``/``ask``, or
-``allow_once``: allowed like ``allow``, but a session decider must not remember it (nobody
-judged the host, e.g. a guardian review that failed open)."""
+``allow_once``/``deny_once``: allowed/denied like ``allow``/``deny``, but a session decider
+must not remember them (nobody judged the host: a guardian review that failed open, or one that
+failed closed -- timed out, unreachable -- and may succeed next time)."""
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from codex_admin.guardian import (
     CircuitBreaker,
+    DecidedBy,
     GuardianEvent,
     GuardianWarning,
     NetworkContext,
@@ -16,6 +17,7 @@ from codex_admin.guardian import (
     TranscriptEntry,
     parse_request,
 )
+from codex_admin.proxy import SessionDecider
 from tests.support import MockResponsesServer, assistant_turn, stall
 
 from .helpers import CWD, guardian
@@ -202,3 +204,40 @@ def test_a_timed_out_network_review_is_not_remembered(
         and first.verdict.status is ReviewStatus.TIMED_OUT
     )
     assert second.allowed and second.source == "review"
+
+
+def test_a_failed_network_review_is_not_remembered_by_the_gate_or_the_proxy(
+    responses_server: MockResponsesServer, tmp_path: Path
+) -> None:
+    """A reviewer that answers garbage fails closed for that connection only: the host is not
+    blocked for the rest of the session, in the gate or in the proxy's session memory."""
+    responses_server.enqueue(assistant_turn("not a verdict"), _verdict("allow", risk_level="low"))
+
+    async def go():  # type: ignore[no-untyped-def]
+        async with guardian(responses_server, tmp_path) as g:
+            gate = NetworkGate(g)
+            decide = SessionDecider(gate.decider(lambda: NetworkContext(turn_id="t")))
+            first = await decide("files.example.com", 443, "https_connect")
+            second = await decide("files.example.com", 443, "https_connect")
+            third = await decide("files.example.com", 443, "https_connect")
+            return first, second, third, decide.approved
+
+    first, second, third, approved = asyncio.run(go())
+    assert first[0] == "deny" and "earlier in this session" not in first[1]
+    assert second[0] == "allow" and third[0] == "allow"
+    assert approved == frozenset({"files.example.com"})
+    assert len(responses_server.model_requests) == 2
+
+
+def test_a_failed_review_is_marked_as_nobody_judging(
+    responses_server: MockResponsesServer, tmp_path: Path
+) -> None:
+    responses_server.enqueue(assistant_turn("{}"))
+
+    async def go():  # type: ignore[no-untyped-def]
+        async with guardian(responses_server, tmp_path) as g:
+            return await NetworkGate(g).decide("files.example.com", 443, "https")
+
+    decision = asyncio.run(go())
+    assert not decision.allowed and decision.source == "fail_closed" and not decision.judged
+    assert decision.verdict is not None and decision.verdict.decided_by is DecidedBy.FAIL_CLOSED

@@ -67,6 +67,23 @@ def test_allow_once_passes_the_request_and_is_not_remembered() -> None:
     run(main())
 
 
+def test_deny_once_refuses_the_request_and_is_not_remembered() -> None:
+    async def main() -> None:
+        reviewer = Reviewer({"pypi.org": "deny_once"})
+        decider = SessionDecider(reviewer)
+        for _ in range(3):
+            assert await decider("pypi.org", 443, "https_connect") == (
+                "deny",
+                "reviewer said deny_once",
+            )
+        assert len(reviewer.asked) == 3  # a failed review is asked again, not remembered
+        reviewer.answers["pypi.org"] = "allow"
+        assert (await decider("pypi.org", 443, "https_connect"))[0] == "allow"
+        assert decider.approved == frozenset({"pypi.org"})
+
+    run(main())
+
+
 def test_concurrent_requests_share_one_review() -> None:
     async def main() -> None:
         reviewer = Reviewer({"files.example": "allow"})
