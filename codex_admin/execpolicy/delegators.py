@@ -458,7 +458,8 @@ def _read_from(spec: _Spec, name: str, state: _Parse, pending: list[_Parse]) -> 
                 else:
                     i += 1
             elif option in spec.long_values or (name == "bwrap" and option in _BWRAP_TWO):
-                width = 2 if option in _BWRAP_TWO else 1
+                # only bwrap's own two-value options: run0/systemd-run --setenv takes one
+                width = 2 if name == "bwrap" and option in _BWRAP_TWO else 1
                 i += 1 if eq and width == 1 else 1 + width
             elif (
                 option in spec.long_flags
