@@ -12,7 +12,7 @@ from __future__ import annotations
 from codex_admin.execpolicy.target import Opaque, Script, Target
 from codex_admin.execpolicy.words import Word
 
-__all__ = ["option_targets"]
+__all__ = ["option_targets", "option_value"]
 
 
 # options (of programs that are not wrappers) whose value is a shell command the program runs
@@ -47,18 +47,23 @@ def option_targets(name: str, words: list[Word]) -> list[Target]:
         return out
     options = _SCRIPT_OPTIONS.get(name, frozenset())
     for index, word in enumerate(args):
-        option, eq, value = word.text.partition("=")
-        if option in options:
-            script = (
-                Word(value, word.static)
-                if eq
-                else (args[index + 1] if index + 1 < len(args) else None)
-            )
-            if script is not None:
-                out.append(Script(script, name))
+        script = option_value(args, index, options)
+        if script is not None:
+            out.append(Script(script, name))
         elif name == "tar" and "checkpoint-action=exec=" in word.text:
             out.append(Script(Word(word.text.split("exec=", 1)[1], word.static), name))
     return out
+
+
+def option_value(args: list[Word], index: int, options: frozenset[str]) -> Word | None:
+    """The value of ``args[index]`` when it is one of ``options``: attached (``--opt=value``,
+    as static as the word) or the next word; None when it is not, or has no value."""
+    option, eq, value = args[index].text.partition("=")
+    if option not in options:
+        return None
+    if eq:
+        return Word(value, args[index].static)
+    return args[index + 1] if index + 1 < len(args) else None
 
 
 _SSH_VALUES = frozenset("BbcDEeFIiJLlmOoPpQRSWw")
