@@ -12,10 +12,12 @@ files without Starlark), ``starlark_runner`` + ``isolation`` + ``nesting`` (boun
 evaluation), ``validate`` + ``parser`` (builtins, example checks), ``requirements`` (``[rules]``
 overlay), ``discovery``; matching: ``model``, ``index``, ``policy``; the runtime: ``shell``
 (Codex's splitting), ``words`` + ``scan`` (every command of a script and its words' values),
-``delegators`` + ``gitcli`` + ``analysis`` (what a command runs), ``guard`` (restrictive rules on
-all of it), ``unsafe`` (options that void an allow), ``heuristics``, ``decide``; tooling:
-``amend``, ``cases``, ``testing``. This package imports nothing of ours but
-``codex_admin.errors`` and ``codex_admin.vocabulary``.
+``delegators`` (the dispatcher over ``target``, ``posix_shells``, ``wrappers`` +
+``wrapper_table``, ``runners``, ``interpreters``, ``option_commands``) + ``gitcli`` +
+``analysis`` (what a command runs), ``guard`` (restrictive rules on all of it), ``unsafe``
+(options that void an allow), ``heuristics``, ``decide``; tooling: ``amend``, ``cases``,
+``testing``. This package imports nothing of ours but ``codex_admin.errors`` and
+``codex_admin.vocabulary``.
 
 Names are resolved lazily (PEP 562) so that ``codex execpolicy check`` imports only the
 loader and matcher, not the shell parser, heuristics or test reporter.

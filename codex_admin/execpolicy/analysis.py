@@ -25,9 +25,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from codex_admin.execpolicy.delegators import Argv, Opaque, Script, program_name, targets
+from codex_admin.execpolicy.delegators import targets
 from codex_admin.execpolicy.gitcli import normalize
 from codex_admin.execpolicy.scan import code_env, scan_script
+from codex_admin.execpolicy.target import Argv, Opaque, Script, program_name
 from codex_admin.execpolicy.words import Word
 
 __all__ = [

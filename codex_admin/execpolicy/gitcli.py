@@ -29,6 +29,7 @@ import re
 import shlex
 from dataclasses import dataclass, field
 
+from codex_admin.execpolicy.option_commands import option_value
 from codex_admin.execpolicy.words import Word
 
 __all__ = ["GIT_COMMANDS", "GitCommand", "normalize"]
@@ -215,13 +216,7 @@ def _runs_commands(sub: str, args: list[Word], result: GitCommand) -> None:
             result.commands.append(list(args[1:]))
         return
     options = _SCRIPT_OPTIONS.get(sub, frozenset())
-    for index, word in enumerate(args):
-        option, eq, value = word.text.partition("=")
-        if option in options:
-            script = (
-                Word(value, word.static)
-                if eq
-                else (args[index + 1] if index + 1 < len(args) else None)
-            )
-            if script is not None:
-                result.scripts.append(script)
+    for index in range(len(args)):
+        script = option_value(args, index, options)
+        if script is not None:
+            result.scripts.append(script)

@@ -19,8 +19,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from codex_admin.managed.build import FORMATS, BuildResult, build_policy
     from codex_admin.managed.bundles import SignedBundle, pack_policy_bundle, sign_policy_bundle
+    from codex_admin.managed.changes import Change, PolicyDiff
     from codex_admin.managed.checks import PolicyCheckError
-    from codex_admin.managed.diff import Change, PolicyDiff, diff_policy
+    from codex_admin.managed.diff import diff_policy
     from codex_admin.managed.mdm import PolicyTexts, build_mobileconfig, build_plist
     from codex_admin.managed.remote import (
         CACHE_NAME,
@@ -61,8 +62,8 @@ _EXPORTS = {
     "pack_policy_bundle": "codex_admin.managed.bundles",
     "sign_policy_bundle": "codex_admin.managed.bundles",
     "PolicyCheckError": "codex_admin.managed.checks",
-    "Change": "codex_admin.managed.diff",
-    "PolicyDiff": "codex_admin.managed.diff",
+    "Change": "codex_admin.managed.changes",
+    "PolicyDiff": "codex_admin.managed.changes",
     "diff_policy": "codex_admin.managed.diff",
     "PolicyTexts": "codex_admin.managed.mdm",
     "build_mobileconfig": "codex_admin.managed.mdm",

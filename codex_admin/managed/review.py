@@ -7,7 +7,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from codex_admin.managed.diff import Change, PolicyDiff, RulesDiffer, diff_policy
+from codex_admin.managed.changes import Change, PolicyDiff, RulesDiffer
+from codex_admin.managed.diff import diff_policy
 from codex_admin.managed.rules_diff import diff_rule_files, execpolicy_available
 from codex_admin.managed.sources import PolicyView, load_policy
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from codex_admin.config import Issue
 from codex_admin.errors import CodexError, Location
-from codex_admin.managed.diff import LOOSER, NEUTRAL, TIGHTER, Change
+from codex_admin.managed.changes import LOOSER, NEUTRAL, TIGHTER, Change
 
 __all__ = ["check_rule_files", "diff_rule_files", "execpolicy_available"]
 

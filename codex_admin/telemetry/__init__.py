@@ -35,11 +35,11 @@ exported string is redacted (:func:`redact`); metric names and tags follow §2.5
 (:func:`sanitize_tag_value`). Export failures are warnings, never errors of the run.
 
 Module map: ``otel_table`` (pydantic model of `[otel]`, used by the config loader), ``settings``
-(resolved settings), ``names`` (event/metric names, tag rules), ``redaction``, ``session``
-(:class:`Telemetry` and its turn / tool-call scopes), ``model`` (value types, the sink
-protocol), ``factory`` (:func:`start_telemetry`), and, imported
-only when an exporter is configured, ``otel_sdk`` (providers, bounded shutdown), ``exporters``
-and ``otlp_json`` (the OTLP/HTTP JSON encoder the SDK lacks).
+(resolved settings), ``names`` (event/metric names, tag rules), ``redaction``, ``session`` (a
+subpackage: :class:`Telemetry`, its emitter families, turn / tool-call scopes and content
+rules), ``model`` (value types, the sink protocol), ``factory`` (:func:`start_telemetry`),
+and, imported only when an exporter is configured, ``otel_sdk`` (providers, bounded shutdown),
+``exporters`` and ``otlp_json`` (the OTLP/HTTP JSON encoder the SDK lacks).
 
 A leaf package: it imports nothing of ours but :mod:`codex_admin.errors`. Names resolve lazily
 (PEP 562), so importing the package costs almost nothing and never loads pydantic or the SDK.

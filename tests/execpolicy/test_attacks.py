@@ -146,6 +146,11 @@ def test_huge_script_is_not_split_and_needs_approval_while_rules_are_active() ->
         ["stdbuf", "-o", "L", "git", "push"],
         ["command", "git", "push"],
         ["exec", "-a", "x", "git", "push"],
+        # `--setenv` takes one value here; only bwrap's `--setenv VAR VALUE` takes two
+        ["run0", "--setenv", "FOO=1", "git", "push"],
+        ["systemd-run", "--setenv", "FOO=1", "git", "push"],
+        ["systemd-run", "--setenv=FOO=1", "git", "push"],
+        ["bwrap", "--setenv", "FOO", "1", "git", "push"],
         ["bash", "-lc", "cd repo && env GIT_TRACE=1 git push"],
         ["bash", "-lc", "git push > /dev/null 2>&1"],
         ["bash", "-lc", "echo $(git push)"],
