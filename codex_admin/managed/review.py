@@ -9,7 +9,7 @@ from typing import Any
 
 from codex_admin.managed.changes import Change, PolicyDiff, RulesDiffer
 from codex_admin.managed.diff import diff_policy
-from codex_admin.managed.rules_diff import diff_rule_files, execpolicy_available
+from codex_admin.managed.rules_diff import diff_rule_files
 from codex_admin.managed.sources import PolicyView, load_policy
 
 __all__ = ["diff_sources"]
@@ -31,10 +31,8 @@ def _relative(key: str, roots: list[str]) -> str:
     return key
 
 
-def _rules_differ(before: PolicyView, after: PolicyView) -> RulesDiffer | None:
-    """Rule-by-rule review when the execpolicy package is installed, else file-level."""
-    if not execpolicy_available():
-        return None
+def _rules_differ(before: PolicyView, after: PolicyView) -> RulesDiffer:
+    """Rule-by-rule review of the two sides' ``*.rules`` files."""
 
     def differ(_old: Mapping[str, str], _new: Mapping[str, str]) -> list[Change]:
         changes = diff_rule_files(_rule_paths(before), _rule_paths(after))

@@ -1,15 +1,14 @@
-"""Rule-level diff of ``*.rules`` files through the execpolicy package, when it is installed.
+"""Rule-level diff of ``*.rules`` files, loaded by the execpolicy engine.
 
 Rules are compared in the ``codex execpolicy show --json`` shape (a documented, stable format),
 keyed by program + pattern. ``allow`` widens, ``prompt``/``forbidden`` restrict, so: an added
 allow rule or a removed prompt/forbidden rule loosens; the opposite tightens; a decision change
 is ranked allow < prompt < forbidden. Network rules are keyed by host + protocol the same way.
-The package is looked up at run time so this module keeps working (file-level review) without it.
+The engine (Starlark) is imported when a diff or a check first loads rules, not with ``managed``.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -18,43 +17,33 @@ from codex_admin.config import Issue
 from codex_admin.errors import CodexError, Location
 from codex_admin.managed.changes import LOOSER, NEUTRAL, TIGHTER, Change
 
-__all__ = ["check_rule_files", "diff_rule_files", "execpolicy_available"]
+__all__ = ["check_rule_files", "diff_rule_files"]
 
 _RANK = {"allow": 0, "prompt": 1, "forbidden": 2, "deny": 2}
 
 
-def _module() -> Any:
-    try:
-        return importlib.import_module("codex_admin.execpolicy")
-    except ImportError:
-        return None
+def _load_rules(paths: Sequence[Path]) -> Any:
+    # Imported here: the Starlark engine is a diff's and a check's cost, not `managed`'s.
+    from codex_admin.execpolicy import load_policy_files
 
-
-def execpolicy_available() -> bool:
-    module = _module()
-    return module is not None and hasattr(module, "load_policy_files")
+    return load_policy_files([str(p) for p in paths])
 
 
 def check_rule_files(paths: Sequence[Path]) -> list[Issue]:
     """One located issue per ``*.rules`` file that does not load (each file on its own)."""
-    if not paths or not execpolicy_available():
-        return []
-    module = _module()
     issues = []
     for path in paths:
         try:
-            module.load_policy_files([str(path)])
+            _load_rules([path])
         except CodexError as err:
             issues.append(Issue(err.message, err.location or Location(path)))
     return issues
 
 
 def _load(paths: Sequence[Path]) -> dict[str, Any]:
-    module = _module()
     if not paths:
         return {"rules": {}, "network_rules": []}
-    policy = module.load_policy_files([str(p) for p in paths])
-    data: dict[str, Any] = policy.to_json()
+    data: dict[str, Any] = _load_rules(paths).to_json()
     return data
 
 

@@ -234,10 +234,6 @@ def test_cli_diff_invalid_side_is_a_located_error(tmp_path: Path) -> None:
 
 
 def test_rule_level_diff_with_execpolicy(tmp_path: Path) -> None:
-    from codex_admin.managed.rules_diff import execpolicy_available
-
-    if not execpolicy_available():
-        pytest.skip("execpolicy package not installed: rules are reviewed file by file")
     a, b = policy_dir(tmp_path, "a", ""), policy_dir(tmp_path, "b", "")
     for side, text in (
         (
