@@ -10,7 +10,7 @@ import sys
 from collections.abc import Iterable
 from typing import Any
 
-from codex_admin.config import format_key
+from codex_admin.config import format_inline
 
 
 def print_json(value: Any, *, pretty: bool = True) -> None:
@@ -30,21 +30,4 @@ def print_warnings(warnings: Iterable[str]) -> None:
 
 def toml_value(value: Any) -> str:
     """Render a value as an inline TOML value (for human-readable output)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
-    if isinstance(value, list):
-        return "[" + ", ".join(toml_value(v) for v in value) + "]"
-    if isinstance(value, dict):
-        inner = ", ".join(f"{_key(k)} = {toml_value(v)}" for k, v in value.items())
-        return "{" + inner + "}" if inner else "{}"
-    if value is None:
-        return "(unset)"
-    return json.dumps(str(value))
-
-
-def _key(key: str) -> str:
-    return format_key([key])
+    return format_inline(value, unset="(unset)")

@@ -68,7 +68,13 @@ if TYPE_CHECKING:
     from codex_admin.config.schema import SCHEMA_KINDS, json_schema, json_schema_text
     from codex_admin.config.schema_check import schema_problems
     from codex_admin.config.spelling import suggest
-    from codex_admin.config.toml_io import format_key, locate_key, parse_key_path, parse_toml_text
+    from codex_admin.config.toml_io import (
+        format_inline,
+        format_key,
+        locate_key,
+        parse_key_path,
+        parse_toml_text,
+    )
     from codex_admin.config.trust import TRUST_STATE_NAME
     from codex_admin.config.validate import (
         KINDS,
@@ -123,6 +129,7 @@ _EXPORTS = {
     "json_schema_text": "codex_admin.config.schema",
     "schema_problems": "codex_admin.config.schema_check",
     "suggest": "codex_admin.config.spelling",
+    "format_inline": "codex_admin.config.toml_io",
     "format_key": "codex_admin.config.toml_io",
     "locate_key": "codex_admin.config.toml_io",
     "parse_toml_text": "codex_admin.config.toml_io",
@@ -179,6 +186,7 @@ __all__ = [
     "compose_requirements",
     "explain_key",
     "feature_value_problem",
+    "format_inline",
     "format_key",
     "get_value",
     "is_within",

@@ -7,6 +7,7 @@ located with :func:`locate_key`, a small scanner that finds the line where a dot
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from collections.abc import Sequence
@@ -17,6 +18,7 @@ from codex_admin.config.files import read_text_file
 from codex_admin.errors import CodexError, Location
 
 __all__ = [
+    "format_inline",
     "format_key",
     "locate_key",
     "parse_key_path",
@@ -66,6 +68,27 @@ def format_key(parts: Sequence[str | int]) -> str:
             escaped = part.replace("\\", "\\\\").replace('"', '\\"')
             out.append(f'"{escaped}"')
     return ".".join(out)
+
+
+def format_inline(value: Any, *, unset: str = "unset") -> str:
+    """A value as an inline TOML value, for messages and human output (``unset`` for None,
+    which TOML cannot spell)."""
+    if value is None:
+        return unset
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list):
+        return "[" + ", ".join(format_inline(v, unset=unset) for v in value) + "]"
+    if isinstance(value, dict):
+        inner = ", ".join(
+            f"{format_key([str(k)])} = {format_inline(v, unset=unset)}" for k, v in value.items()
+        )
+        return "{" + inner + "}" if inner else "{}"
+    return json.dumps(str(value))
 
 
 def parse_key_path(key: str) -> list[str]:

@@ -8,12 +8,11 @@ in messages are spelled as in TOML (``true``, ``"on-request"``, ``["a", "b"]``; 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from codex_admin.config import format_key
+from codex_admin.config import format_inline, format_key
 
 __all__ = [
     "LOOSER",
@@ -80,20 +79,7 @@ RulesDiffer = Callable[[Mapping[str, str], Mapping[str, str]], list[Change]]
 
 def toml_text(value: Any) -> str:
     """A value as TOML spells it (``unset`` for None): what every message shows."""
-    if value is None:
-        return "unset"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
-    if isinstance(value, list):
-        return "[" + ", ".join(toml_text(v) for v in value) + "]"
-    if isinstance(value, dict):
-        inner = ", ".join(f"{format_key([str(k)])} = {toml_text(v)}" for k, v in value.items())
-        return "{" + inner + "}" if inner else "{}"
-    return json.dumps(str(value))
+    return format_inline(value)
 
 
 def key_label(key: KeyPath) -> str:
