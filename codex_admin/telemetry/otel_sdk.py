@@ -297,7 +297,7 @@ def _host_name() -> str:
 
 
 class OtelSdkSink:
-    """A :class:`~codex_admin.telemetry.session.Sink` over the OpenTelemetry SDK."""
+    """A :class:`~codex_admin.telemetry.model.Sink` over the OpenTelemetry SDK."""
 
     def __init__(
         self,
