@@ -141,3 +141,49 @@ def test_the_model_client_imports_no_cli_library_and_no_oauth() -> None:
         timeout=60,
     )
     assert (done.returncode, done.stdout) == (plain.returncode, plain.stdout)
+
+
+def test_exec_reaches_the_model_without_the_runtime_a_text_answer_does_not_need(env: Env) -> None:
+    """`codex exec` whose model answers with text only: the request goes out over the direct
+    transport (no httpcore, no anyio), and a session without hooks, patches or commands never
+    loads the hook engine, the patch engine or the sandbox runner -- they load on first use."""
+    import tomlkit
+
+    from tests.support import MockResponsesServer, assistant_turn
+
+    with MockResponsesServer() as server:
+        server.default_turn = assistant_turn("ok")
+        env.user(
+            tomlkit.dumps(
+                {
+                    "model": "gpt-test",
+                    "model_provider": "mock",
+                    "model_providers": {"mock": server.provider_config()},
+                }
+            )
+        )
+        run = "from codex_admin.cli.main import main\ntry:\n    main({args!r})\nexcept SystemExit:\n    pass"
+        args = ["exec", "--json", "--ephemeral", "--skip-git-repo-check", "hi"]
+        loaded = _loaded_after(run.format(args=args))
+        assert len(server.model_requests) == 1
+    deferred = {
+        "httpcore",
+        "anyio",
+        "sniffio",
+        "importlib.resources",
+        "codex_admin.hooks.engine",
+        "codex_admin.hooks.outcomes",
+        "codex_admin.hooks.runner",
+        "codex_admin.apply_patch.model",
+        "codex_admin.apply_patch.parser",
+        "codex_admin.apply_patch.invocation",
+        "codex_admin.agent.tools.patch",
+        "codex_admin.sandbox.guard",
+        "codex_admin.sandbox.launch",
+        "codex_admin.sandbox.runner",
+        "codex_admin.sandbox.bwrap",
+        "codex_admin.guardian",
+        "codex_admin.proxy",
+    }
+    assert "h11" in loaded and "codex_admin.sandbox.shared" in loaded
+    assert not deferred & loaded, sorted(deferred & loaded)
