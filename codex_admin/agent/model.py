@@ -33,6 +33,8 @@ class ModelStreamer(Protocol):
 
 @dataclass
 class ModelResponse:
+    """The output items and usage of one completed response."""
+
     items: list[dict[str, Any]] = field(default_factory=list)
     usage: Usage = field(default_factory=Usage)
     response_id: str = ""
