@@ -171,6 +171,8 @@ def test_exec_reaches_the_model_without_the_runtime_a_text_answer_does_not_need(
         "anyio",
         "sniffio",
         "importlib.resources",
+        "uuid",
+        "difflib",
         "codex_admin.hooks.engine",
         "codex_admin.hooks.outcomes",
         "codex_admin.hooks.runner",
