@@ -144,13 +144,30 @@ def test_the_model_client_imports_no_cli_library_and_no_oauth() -> None:
 
 
 def test_exec_reaches_the_model_without_the_runtime_a_text_answer_does_not_need(env: Env) -> None:
-    """`codex exec` whose model answers with text only: the request goes out over the direct
-    transport (no httpcore, no anyio), and a session without hooks, patches or commands never
-    loads the hook engine, the patch engine or the sandbox runner -- they load on first use."""
+    """What `codex exec` has loaded when its first model request goes out (the transport is
+    about to write it): not httpcore or anyio (the direct transport), not the stream's event
+    types and parsers (they load as the response arrives), and -- for a session without hooks,
+    patches or commands -- never the hook engine, the patch engine or the sandbox runner."""
     import tomlkit
 
     from tests.support import MockResponsesServer, assistant_turn
 
+    probe = (
+        "import json, sys\n"
+        "from codex_admin.providers import transport\n"
+        "seen = []\n"
+        "original = transport._Connection.send\n"
+        "async def send(self, request):\n"
+        "    seen.append(sorted(sys.modules))\n"
+        "    return await original(self, request)\n"
+        "transport._Connection.send = send\n"
+        "from codex_admin.cli.main import main\n"
+        "try:\n"
+        "    main(['exec', '--json', '--ephemeral', '--skip-git-repo-check', 'hi'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "sys.stdout.write('\\n' + json.dumps([seen[0], sorted(sys.modules)]))"
+    )
     with MockResponsesServer() as server:
         server.default_turn = assistant_turn("ok")
         env.user(
@@ -162,17 +179,24 @@ def test_exec_reaches_the_model_without_the_runtime_a_text_answer_does_not_need(
                 }
             )
         )
-        run = "from codex_admin.cli.main import main\ntry:\n    main({args!r})\nexcept SystemExit:\n    pass"
-        args = ["exec", "--json", "--ephemeral", "--skip-git-repo-check", "hi"]
-        loaded = _loaded_after(run.format(args=args))
+        out = subprocess.run(
+            [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+        )
         assert len(server.model_requests) == 1
-    deferred = {
+    at_request, at_exit = (set(m) for m in json.loads(out.stdout.splitlines()[-1]))
+    stream_side = {
+        "codex_admin.providers.events",
+        "codex_admin.providers.responses_wire",
+        "codex_admin.providers.sse",
+    }
+    never = {
         "httpcore",
         "anyio",
         "sniffio",
         "importlib.resources",
         "uuid",
         "difflib",
+        "codex_admin.providers.chat_wire",
         "codex_admin.hooks.engine",
         "codex_admin.hooks.outcomes",
         "codex_admin.hooks.runner",
@@ -187,5 +211,7 @@ def test_exec_reaches_the_model_without_the_runtime_a_text_answer_does_not_need(
         "codex_admin.guardian",
         "codex_admin.proxy",
     }
-    assert "h11" in loaded and "codex_admin.sandbox.shared" in loaded
-    assert not deferred & loaded, sorted(deferred & loaded)
+    assert {"h11", "codex_admin.sandbox.shared", "codex_admin.hooks.discovery"} <= at_request
+    assert not (never | stream_side) & at_request, sorted((never | stream_side) & at_request)
+    assert stream_side <= at_exit
+    assert not (never - {"codex_admin.providers.chat_wire"}) & at_exit

@@ -24,7 +24,7 @@ import contextlib
 import os
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from codex_admin.agent.approvals import TurnAborted
 from codex_admin.agent.calls import ToolCall, ToolResult
@@ -58,7 +58,10 @@ from codex_admin.agent.tools.base import ToolRegistry
 from codex_admin.agent.turn_context import SessionServices, TurnContext
 from codex_admin.errors import CodexError
 from codex_admin.hooks import HookBlockedError
-from codex_admin.providers import ContextWindowExceeded, ModelRequest, Retrying
+from codex_admin.providers import ContextWindowExceeded, ModelRequest
+
+if TYPE_CHECKING:  # an annotation only: the event types load with the stream (start-up)
+    from codex_admin.providers import Retrying
 
 __all__ = ["Session", "SessionConfig", "new_thread_id", "random_uuid"]
 
