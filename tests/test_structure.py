@@ -141,3 +141,77 @@ def test_the_model_client_imports_no_cli_library_and_no_oauth() -> None:
         timeout=60,
     )
     assert (done.returncode, done.stdout) == (plain.returncode, plain.stdout)
+
+
+def test_exec_reaches_the_model_without_the_runtime_a_text_answer_does_not_need(env: Env) -> None:
+    """What `codex exec` has loaded when its first model request goes out (the transport is
+    about to write it): not httpcore or anyio (the direct transport), not the stream's event
+    types and parsers (they load as the response arrives), and -- for a session without hooks,
+    patches or commands -- never the hook engine, the patch engine or the sandbox runner."""
+    import tomlkit
+
+    from tests.support import MockResponsesServer, assistant_turn
+
+    probe = (
+        "import json, sys\n"
+        "from codex_admin.providers import transport\n"
+        "seen = []\n"
+        "original = transport._Connection.send\n"
+        "async def send(self, request):\n"
+        "    seen.append(sorted(sys.modules))\n"
+        "    return await original(self, request)\n"
+        "transport._Connection.send = send\n"
+        "from codex_admin.cli.main import main\n"
+        "try:\n"
+        "    main(['exec', '--json', '--ephemeral', '--skip-git-repo-check', 'hi'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "sys.stdout.write('\\n' + json.dumps([seen[0], sorted(sys.modules)]))"
+    )
+    with MockResponsesServer() as server:
+        server.default_turn = assistant_turn("ok")
+        env.user(
+            tomlkit.dumps(
+                {
+                    "model": "gpt-test",
+                    "model_provider": "mock",
+                    "model_providers": {"mock": server.provider_config()},
+                }
+            )
+        )
+        out = subprocess.run(
+            [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+        )
+        assert len(server.model_requests) == 1
+    at_request, at_exit = (set(m) for m in json.loads(out.stdout.splitlines()[-1]))
+    stream_side = {
+        "codex_admin.providers.events",
+        "codex_admin.providers.responses_wire",
+        "codex_admin.providers.sse",
+    }
+    never = {
+        "httpcore",
+        "anyio",
+        "sniffio",
+        "importlib.resources",
+        "uuid",
+        "difflib",
+        "codex_admin.providers.chat_wire",
+        "codex_admin.hooks.engine",
+        "codex_admin.hooks.outcomes",
+        "codex_admin.hooks.runner",
+        "codex_admin.apply_patch.model",
+        "codex_admin.apply_patch.parser",
+        "codex_admin.apply_patch.invocation",
+        "codex_admin.agent.tools.patch",
+        "codex_admin.sandbox.guard",
+        "codex_admin.sandbox.launch",
+        "codex_admin.sandbox.runner",
+        "codex_admin.sandbox.bwrap",
+        "codex_admin.guardian",
+        "codex_admin.proxy",
+    }
+    assert {"h11", "codex_admin.sandbox.shared", "codex_admin.hooks.discovery"} <= at_request
+    assert not (never | stream_side) & at_request, sorted((never | stream_side) & at_request)
+    assert stream_side <= at_exit
+    assert not (never - {"codex_admin.providers.chat_wire"}) & at_exit

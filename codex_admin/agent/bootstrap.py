@@ -27,9 +27,8 @@ from codex_admin.agent.observability import SessionObservability
 from codex_admin.agent.rollout import RolloutState, RolloutWriter
 from codex_admin.agent.session import Session, SessionConfig, new_thread_id
 from codex_admin.agent.tools import PlanTool, ShellTool, ToolRegistry
-from codex_admin.agent.tools.patch import PatchTool, apply_patch_governed
+from codex_admin.agent.tools.patch_tool import PatchTool
 from codex_admin.agent.turn_context import SessionServices
-from codex_admin.apply_patch import detect_invocation
 from codex_admin.errors import CodexError
 from codex_admin.governance import Governance
 from codex_admin.instructions import DEFAULT_PROJECT_DOC_MAX_BYTES, load_instructions
@@ -333,8 +332,7 @@ def _session_hooks(
 ) -> SessionHooks:
     """The hooks in force for this directory, every problem reported (never skipped silently),
     running with the session's secret-stripped environment."""
-    from codex_admin.hooks import HookEngine, SessionInfo, discover_hooks, permission_mode
-    from codex_admin.sandbox import build_child_env
+    from codex_admin.hooks import discover_hooks
 
     hooks = discover_hooks(governance.config)
     for warning in hooks.warnings:
@@ -343,6 +341,10 @@ def _session_hooks(
         session.warn(f"hooks: {problem}")
     engine = None
     if hooks.runnable:
+        # The engine (and its runner and outcomes) only when a hook is in force: start-up.
+        from codex_admin.hooks import HookEngine, SessionInfo, permission_mode
+        from codex_admin.sandbox import build_child_env
+
         env = build_child_env(governance.sandbox_policy().env, environ)
         info = SessionInfo(
             session.thread_id,
@@ -402,6 +404,10 @@ def _patch_tool_kind(config: Mapping[str, Any], model: str) -> str:
 
 
 def _find_heredoc(argv: list[str]) -> tuple[str, str | None] | None:
+    # Deferred: the recogniser (tree-sitter-bash, the patch parser) loads with the first
+    # shell call, not at start-up.
+    from codex_admin.apply_patch import detect_invocation
+
     invocation = detect_invocation(argv)
     if invocation is None:
         return None
@@ -409,6 +415,9 @@ def _find_heredoc(argv: list[str]) -> tuple[str, str | None] | None:
 
 
 async def _run_intercepted_patch(ctx: Any, text: str, workdir: Path) -> Any:
+    # Deferred: the patch engine loads with the first patch (start-up cost).
+    from codex_admin.agent.tools.patch import apply_patch_governed
+
     return await apply_patch_governed(ctx, text, workdir)
 
 

@@ -18,10 +18,10 @@ guardian's transcript and the compaction summary leave them out (:func:`is_conte
 from __future__ import annotations
 
 import os
+import pkgutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +44,12 @@ _CONTEXT_PREFIXES = (AGENTS_PREFIX, ENVIRONMENT_TAG, PERMISSIONS_TAG, "<user_ins
 
 @cache
 def _prompt(name: str) -> str:
-    return resources.files("codex_admin.agent").joinpath("prompts", name).read_text("utf-8")
+    # pkgutil.get_data is the package loader's own read: importlib.resources would load
+    # tempfile, shutil and zipfile on every start-up for one packaged text file.
+    data = pkgutil.get_data("codex_admin.agent", f"prompts/{name}")
+    if data is None:  # a loader without get_data: not how codex_admin is installed
+        raise FileNotFoundError(f"codex_admin/agent/prompts/{name}")
+    return data.decode("utf-8")
 
 
 def base_instructions() -> str:

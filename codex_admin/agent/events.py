@@ -68,6 +68,8 @@ class Item:
 
 @dataclass
 class AgentMessageItem(Item):
+    """Text the model wrote for the user (``agent_message``)."""
+
     text: str = ""
     type: str = field(init=False, default="agent_message")
 
@@ -77,6 +79,8 @@ class AgentMessageItem(Item):
 
 @dataclass
 class ReasoningItem(Item):
+    """The model's reasoning summary or text, as shown (``reasoning``)."""
+
     text: str = ""
     type: str = field(init=False, default="reasoning")
 
@@ -86,6 +90,8 @@ class ReasoningItem(Item):
 
 @dataclass
 class CommandExecutionItem(Item):
+    """A shell command: its text, output so far, exit code and status."""
+
     command: str = ""
     aggregated_output: str = ""
     exit_code: int | None = None
@@ -103,6 +109,8 @@ class CommandExecutionItem(Item):
 
 @dataclass(frozen=True)
 class FileChange:
+    """One file a patch adds, deletes or updates, with its diff when known."""
+
     path: str
     kind: str  # add | delete | update
     diff: str | None = None
@@ -116,6 +124,8 @@ class FileChange:
 
 @dataclass
 class FileChangeItem(Item):
+    """An apply_patch call: the files it changes and whether it was applied."""
+
     changes: list[FileChange] = field(default_factory=list)
     status: ItemStatus = ItemStatus.IN_PROGRESS
     type: str = field(init=False, default="file_change")
@@ -126,6 +136,8 @@ class FileChangeItem(Item):
 
 @dataclass
 class TodoEntry:
+    """One step of the model's plan."""
+
     text: str
     completed: bool
 
@@ -135,6 +147,8 @@ class TodoEntry:
 
 @dataclass
 class TodoListItem(Item):
+    """The model's plan (``update_plan``), as a checklist."""
+
     items: list[TodoEntry] = field(default_factory=list)
     type: str = field(init=False, default="todo_list")
 
@@ -155,6 +169,8 @@ class ErrorItem(Item):
 
 @dataclass(frozen=True)
 class Usage:
+    """Token counts of a turn, summed over its model requests."""
+
     input_tokens: int = 0
     cached_input_tokens: int = 0
     output_tokens: int = 0
@@ -208,6 +224,8 @@ class Event:
 
 @dataclass(frozen=True)
 class ThreadStarted(Event):
+    """The session's first event: its thread id."""
+
     thread_id: str = ""
     type: str = field(init=False, default="thread.started")
 
@@ -217,11 +235,15 @@ class ThreadStarted(Event):
 
 @dataclass(frozen=True)
 class TurnStarted(Event):
+    """A turn began (the user's input was accepted)."""
+
     type: str = field(init=False, default="turn.started")
 
 
 @dataclass(frozen=True)
 class TurnCompleted(Event):
+    """A turn ended normally; ``last_agent_message`` is its final answer."""
+
     usage: Usage = field(default_factory=Usage)
     last_agent_message: str | None = None
     type: str = field(init=False, default="turn.completed")
@@ -232,6 +254,8 @@ class TurnCompleted(Event):
 
 @dataclass(frozen=True)
 class TurnFailed(Event):
+    """A turn ended with an error or an interrupt."""
+
     message: str = ""
     interrupted: bool = False
     type: str = field(init=False, default="turn.failed")
@@ -253,6 +277,8 @@ class ErrorEvent(Event):
 
 @dataclass(frozen=True)
 class _ItemEvent(Event):
+    """An item lifecycle event: ``item`` is the item's JSON at that moment."""
+
     item: dict[str, Any] = field(default_factory=dict)
 
     def _fields(self) -> dict[str, Any]:
@@ -261,14 +287,20 @@ class _ItemEvent(Event):
 
 @dataclass(frozen=True)
 class ItemStarted(_ItemEvent):
+    """An item began (commands, patches, plans)."""
+
     type: str = field(init=False, default="item.started")
 
 
 @dataclass(frozen=True)
 class ItemUpdated(_ItemEvent):
+    """An item in progress changed (a plan's steps)."""
+
     type: str = field(init=False, default="item.updated")
 
 
 @dataclass(frozen=True)
 class ItemCompleted(_ItemEvent):
+    """An item reached its terminal status (exactly once per item)."""
+
     type: str = field(init=False, default="item.completed")

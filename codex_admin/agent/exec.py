@@ -36,6 +36,8 @@ class Renderer(Protocol):
 
 @dataclass(frozen=True)
 class ExecOutcome:
+    """How an exec run ended: success, its final message, interrupted."""
+
     ok: bool
     last_message: str | None
     interrupted: bool = False

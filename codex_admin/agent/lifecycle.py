@@ -30,18 +30,15 @@ import json
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from codex_admin.agent.calls import ToolArgumentError, ToolCall, ToolResult, parse_arguments
 from codex_admin.agent.observability import SessionObservability
-from codex_admin.apply_patch import PatchError, detect_invocation
-from codex_admin.hooks import (
-    EventOutcome,
-    HookBlockedError,
-    HookEngine,
-    PermissionDecision,
-)
-from codex_admin.hooks import ToolCall as HookCall
+from codex_admin.hooks import HookBlockedError
+
+if TYPE_CHECKING:  # for readers and mypy: a session without hooks never loads the engine
+    from codex_admin.hooks import EventOutcome, HookEngine
+    from codex_admin.hooks import ToolCall as HookCall
 
 __all__ = ["CURRENT_CALL", "CallState", "HookStop", "SessionHooks", "hook_call_for"]
 
@@ -79,6 +76,9 @@ def _shell_patch(name: str, arguments: Mapping[str, Any]) -> tuple[str, str | No
     argv = arguments.get("command")
     if name != "shell" or not isinstance(argv, list) or not all(isinstance(a, str) for a in argv):
         return None
+    # Deferred: only hook runs get here, and the recogniser (tree-sitter) is costly to load.
+    from codex_admin.apply_patch import PatchError, detect_invocation
+
     try:
         found = detect_invocation(argv)
     except PatchError:  # a bare patch: the shell tool refuses it
@@ -91,6 +91,9 @@ def hook_call_for(call: ToolCall) -> HookCall:
     matched by ``Write``/``Edit`` too, other tools by name). A shell call that the shell tool
     applies as a patch (``bash -lc "apply_patch <<'EOF' …"``) is an ``apply_patch`` call: a
     hook guarding edits must not be sidestepped by sending the patch through the shell."""
+    # Deferred: the hook types come with the engine, which a session without hooks never loads.
+    from codex_admin.hooks import ToolCall as HookCall
+
     if call.kind == "custom":
         return HookCall.for_tool(call.name, {"command": call.arguments}, call.call_id)
     try:
@@ -172,30 +175,32 @@ class SessionHooks:
         turn_id: str,
         handle: Callable[[ToolCall], Any],
     ) -> ToolResult:
-        """PreToolUse → the tool (``handle``) → PostToolUse, with every decision enforced."""
+        """PreToolUse → the tool (``handle``) → PostToolUse, with every decision enforced.
+
+        Without an engine the tool just runs: no hook can ask, deny or rewrite, so there is no
+        :class:`CallState` (:data:`CURRENT_CALL` stays None, which means exactly that)."""
+        if self.engine is None:
+            ran: ToolResult = await handle(call)
+            return ran
         hook_call = hook_call_for(call)
         state = CallState(hook_call)
         token = CURRENT_CALL.set(state)
         try:
-            contexts: list[str] = []
-            if self.engine is not None:
-                pre = await self.engine.pre_tool_use(hook_call, turn_id=turn_id)
-                self._report(pre)
-                try:
-                    tool_input = pre.tool_input()
-                except HookBlockedError as blocked:
-                    self.observe.denied_by_config()
-                    return ToolResult(f"blocked by hook: {blocked.reason}", success=False)
-                if pre.rewritten:
-                    call = _rewritten(call, tool_input)
-                state.force_approval = pre.requires_approval
-                state.approval_reason = pre.approval_reason
-                contexts = list(pre.additional_contexts)
-                if pre.stop:
-                    raise HookStop(pre.stop_reason or "a PreToolUse hook ended the turn")
+            pre = await self.engine.pre_tool_use(hook_call, turn_id=turn_id)
+            self._report(pre)
+            try:
+                tool_input = pre.tool_input()
+            except HookBlockedError as blocked:
+                self.observe.denied_by_config()
+                return ToolResult(f"blocked by hook: {blocked.reason}", success=False)
+            if pre.rewritten:
+                call = _rewritten(call, tool_input)
+            state.force_approval = pre.requires_approval
+            state.approval_reason = pre.approval_reason
+            contexts = list(pre.additional_contexts)
+            if pre.stop:
+                raise HookStop(pre.stop_reason or "a PreToolUse hook ended the turn")
             result: ToolResult = await handle(call)
-            if self.engine is None:
-                return result
             response = {"output": result.output, "success": result.success}
             post = await self.engine.post_tool_use(hook_call, response, turn_id=turn_id)
             self._report(post)
@@ -218,6 +223,9 @@ class SessionHooks:
         state = CURRENT_CALL.get()
         if self.engine is None or state is None:
             return None, None
+        # Loaded with the engine already: this is a lookup, not an import.
+        from codex_admin.hooks import PermissionDecision
+
         outcome = await self.engine.permission_request(state.hook_call, turn_id=turn_id)
         self._report(outcome)
         if outcome.decision is PermissionDecision.DENY:

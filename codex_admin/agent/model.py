@@ -12,17 +12,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from codex_admin.agent.events import Usage
-from codex_admin.providers import (
-    Completed,
-    ModelRequest,
-    OutputItemDone,
-    ResponseEvent,
-    Retrying,
-    TokenUsage,
-)
+
+if TYPE_CHECKING:  # the provider's event types load with the first response (start-up)
+    from codex_admin.providers import ModelRequest, ResponseEvent, Retrying, TokenUsage
 
 __all__ = ["ModelResponse", "ModelStreamer", "collect_response", "usage_of"]
 
@@ -33,6 +28,8 @@ class ModelStreamer(Protocol):
 
 @dataclass
 class ModelResponse:
+    """The output items and usage of one completed response."""
+
     items: list[dict[str, Any]] = field(default_factory=list)
     usage: Usage = field(default_factory=Usage)
     response_id: str = ""
@@ -57,6 +54,10 @@ async def collect_response(
     """Run ``request`` to completion (the client retries; errors propagate)."""
     response = ModelResponse()
     async for event in client.stream(request):
+        # Here, not at the top: the event types load with the stream, after the request went
+        # out (start-up); from the second event on this is a lookup.
+        from codex_admin.providers import Completed, OutputItemDone, Retrying
+
         if isinstance(event, Retrying):
             response = ModelResponse()
             on_retry(event)

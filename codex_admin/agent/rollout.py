@@ -132,6 +132,8 @@ def _open_append(path: Path, *, create: bool) -> int:
 
 @dataclass(frozen=True)
 class RolloutRecord:
+    """One line of a rollout file: its kind and payload."""
+
     kind: str
     payload: dict[str, Any]
 

@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import uuid
+import os
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from codex_admin.agent.approvals import TurnAborted
 from codex_admin.agent.calls import ToolCall, ToolResult
@@ -58,9 +58,12 @@ from codex_admin.agent.tools.base import ToolRegistry
 from codex_admin.agent.turn_context import SessionServices, TurnContext
 from codex_admin.errors import CodexError
 from codex_admin.hooks import HookBlockedError
-from codex_admin.providers import ContextWindowExceeded, ModelRequest, Retrying
+from codex_admin.providers import ContextWindowExceeded, ModelRequest
 
-__all__ = ["Session", "SessionConfig", "new_thread_id"]
+if TYPE_CHECKING:  # an annotation only: the event types load with the stream (start-up)
+    from codex_admin.providers import Retrying
+
+__all__ = ["Session", "SessionConfig", "new_thread_id", "random_uuid"]
 
 _END = object()
 CONTEXT_WINDOW_MESSAGE = (
@@ -70,7 +73,20 @@ CONTEXT_WINDOW_MESSAGE = (
 
 
 def new_thread_id() -> str:
-    return str(uuid.uuid4())
+    """A new thread id: a random UUID, as Codex's (:func:`random_uuid`)."""
+    return random_uuid()
+
+
+def random_uuid() -> str:
+    """A random (version 4) UUID in its canonical text form, as ``str(uuid.uuid4())``.
+
+    Formatted here because the ``uuid`` module imports ``platform`` (a few milliseconds of
+    every `codex exec` start-up) for its hardware-address functions, which ids never use."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = (raw[6] & 0x0F) | 0x40  # version 4
+    raw[8] = (raw[8] & 0x3F) | 0x80  # the RFC 4122 variant
+    h = raw.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 @dataclass(frozen=True)
@@ -241,7 +257,7 @@ class Session:
     # ------------------------------------------------------------------------------ the turn
 
     async def _run_turn(self, submission: UserInput) -> None:
-        turn_id = str(uuid.uuid4())
+        turn_id = random_uuid()
         observe = self.services.observe
         with observe.turn(turn_id, self.config.model) as turn:
             observe.user_prompt(submission.text, submission.images)

@@ -35,18 +35,20 @@ class UserInput:
 
 @dataclass(frozen=True)
 class Interrupt:
-    pass
+    """Stop the running turn and kill its commands."""
 
 
 @dataclass(frozen=True)
 class ApprovalAnswer:
+    """A front-end's answer to an :class:`ApprovalRequested` event."""
+
     request_id: str
     decision: ReviewDecision
 
 
 @dataclass(frozen=True)
 class Shutdown:
-    pass
+    """End the session once the inputs submitted before it have run."""
 
 
 Submission = UserInput | Interrupt | ApprovalAnswer | Shutdown

@@ -43,6 +43,8 @@ __all__ = ["SessionServices", "TurnContext"]
 
 @dataclass
 class SessionServices:
+    """What every turn of a session shares: governance, sandbox, reviewer, hooks, telemetry."""
+
     thread_id: str
     governance: Governance
     sandbox: SandboxSession

@@ -34,12 +34,13 @@ Public API:
   :data:`APPLY_PATCH_LARK_GRAMMAR`, :data:`FREEFORM_DESCRIPTION`,
   :data:`APPLY_PATCH_INSTRUCTIONS`
 
-Module map: ``model`` (types), ``parser``, ``seek`` (the four matching passes), ``text`` (line
-endings, edits, update hunks), ``diff`` (git-style file diffs), ``paths`` (lexical join,
-kernel-like resolution), ``fs_types`` + ``fs`` (the view and its two implementations), ``apply``
-(overlay, preview, commit), ``safety``, ``invocation`` (tree-sitter-bash, imported on first
-use), ``tools``. Pure apart from the
-filesystem view; imports only ``codex_admin.errors`` and the ``codex_admin.pathrules`` leaf.
+Module map: ``errors`` (:class:`PatchError`, alone: cheap to import), ``model`` (types),
+``parser``, ``seek`` (the four matching passes), ``text`` (line endings, edits, update hunks),
+``diff`` (git-style file diffs), ``paths`` (lexical join, kernel-like resolution),
+``fs_types`` + ``fs`` (the view and its two implementations), ``apply`` (overlay, preview,
+commit), ``safety``, ``invocation`` (tree-sitter-bash, imported on first use), ``tools``. Pure
+apart from the filesystem view; imports only ``codex_admin.errors`` and the
+``codex_admin.pathrules`` leaf.
 """
 
 import importlib
@@ -47,6 +48,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from codex_admin.apply_patch.applier import apply, commit, preview
+    from codex_admin.apply_patch.errors import PatchError
     from codex_admin.apply_patch.fs import LocalFileSystem, MemoryFileSystem
     from codex_admin.apply_patch.fs_types import FileKind, FileStat, FileSystem
     from codex_admin.apply_patch.invocation import (
@@ -66,7 +68,6 @@ if TYPE_CHECKING:
         FileChange,
         Hunk,
         Patch,
-        PatchError,
         UpdateFile,
     )
     from codex_admin.apply_patch.parser import parse
@@ -113,7 +114,7 @@ _EXPORTS = {
     "FileChange": "codex_admin.apply_patch.model",
     "Hunk": "codex_admin.apply_patch.model",
     "Patch": "codex_admin.apply_patch.model",
-    "PatchError": "codex_admin.apply_patch.model",
+    "PatchError": "codex_admin.apply_patch.errors",
     "UpdateFile": "codex_admin.apply_patch.model",
     "parse": "codex_admin.apply_patch.parser",
     "PROTECTED_NAMES": "codex_admin.apply_patch.safety",

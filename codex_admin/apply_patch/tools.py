@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from codex_admin.apply_patch.model import PatchError
+from codex_admin.apply_patch.errors import PatchError
 
 __all__ = [
     "APPLY_PATCH_INSTRUCTIONS",

@@ -92,6 +92,8 @@ def keyring_account(home: Path) -> str:
 
 @dataclass
 class FileStore:
+    """Credentials in ``$CODEX_HOME/auth.json`` (mode 0600)."""
+
     home: Path
     mode: CredentialStoreMode = CredentialStoreMode.FILE
 
@@ -179,6 +181,8 @@ def _symlink(path: Path) -> CodexError:
 
 @dataclass
 class KeyringStore:
+    """Credentials in the OS keyring."""
+
     home: Path
     environ: Mapping[str, str] | None = None
     mode: CredentialStoreMode = CredentialStoreMode.KEYRING
@@ -239,6 +243,8 @@ def _keyring_failed(action: str, err: Exception) -> CodexError:
 
 @dataclass
 class AutoStore:
+    """The keyring when it works, else the file."""
+
     home: Path
     environ: Mapping[str, str] | None = None
     mode: CredentialStoreMode = CredentialStoreMode.AUTO
@@ -278,6 +284,8 @@ _MEMORY: dict[Path, AuthDotJson] = {}
 
 @dataclass
 class EphemeralStore:
+    """Credentials in this process's memory only."""
+
     home: Path
     mode: CredentialStoreMode = CredentialStoreMode.EPHEMERAL
 

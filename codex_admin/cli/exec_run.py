@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import secrets
 import signal
 import stat
 import sys
@@ -341,7 +340,8 @@ class LastMessageFile:
         )
 
     def write(self, text: str) -> None:
-        temp = f".{self._name}.codex-{secrets.token_hex(6)}"
+        # os.urandom is what secrets.token_hex reads; importing secrets (hmac) costs start-up.
+        temp = f".{self._name}.codex-{os.urandom(6).hex()}"
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
         try:
             fd = os.open(temp, flags, 0o666, dir_fd=self._dir)

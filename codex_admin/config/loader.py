@@ -129,6 +129,8 @@ class RequirementSource:
 
 @dataclass
 class ConfigResult:
+    """The merged configuration of a directory: layers, values, origins, requirements."""
+
     cwd: Path
     project_root: Path
     project_trust: str | None

@@ -96,6 +96,8 @@ class RequirementsDocument:
 
 @dataclass(frozen=True)
 class RequirementValue:
+    """A requirement's value and the source that set it."""
+
     value: Any
     source: str
 
@@ -133,6 +135,8 @@ class EffectiveRequirements:
 
 @dataclass
 class _Loaded:
+    """One requirements source, parsed: its table, per-field sources and warnings."""
+
     table: dict[str, Any]
     field_sources: dict[str, str]
     warnings: list[str]

@@ -46,6 +46,8 @@ class Flags:
 
 @dataclass
 class Resolution:
+    """Resolved values with their sources, fallback warnings and fallbacks."""
+
     values: dict[str, Any] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)

@@ -37,6 +37,8 @@ KINDS = ("config", "managed", "requirements")
 
 @dataclass
 class FileReport:
+    """The check of one file: its errors and warnings."""
+
     path: Path
     kind: str
     errors: list[Issue] = field(default_factory=list)
@@ -58,6 +60,8 @@ class FileReport:
 
 @dataclass
 class ValidationReport:
+    """The checks of every file looked at."""
+
     files: list[FileReport]
 
     @property

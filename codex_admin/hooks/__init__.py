@@ -3,6 +3,7 @@
 Module map::
 
     matcher.py    `*`/empty, exact `A|B`, regex; invalid never matches
+    blocked.py    HookBlockedError (alone: the turn loop catches it without the engine)
     files.py      safe reads (no symlink escape, regular files, size cap); the hooks grammar
     trust.py      the trust hash and `[hooks.state]` in $CODEX_HOME/config.toml (tomlkit, atomic)
     discovery.py  requirements + every active config layer -> HookSet (with problems)
@@ -63,6 +64,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from codex_admin.hooks.blocked import HookBlockedError
     from codex_admin.hooks.discovery import HOOKS_FILE, discover_hooks
     from codex_admin.hooks.engine import (
         SHELL_TOOL_NAMES,
@@ -84,7 +86,6 @@ if TYPE_CHECKING:
     )
     from codex_admin.hooks.outcomes import (
         EventOutcome,
-        HookBlockedError,
         PermissionDecision,
         PermissionRequestOutcome,
         PostToolUseOutcome,
@@ -119,7 +120,7 @@ _EXPORTS: dict[str, str] = {
     "SourceKind": "codex_admin.hooks.model",
     "TrustStatus": "codex_admin.hooks.model",
     "EventOutcome": "codex_admin.hooks.outcomes",
-    "HookBlockedError": "codex_admin.hooks.outcomes",
+    "HookBlockedError": "codex_admin.hooks.blocked",
     "PermissionDecision": "codex_admin.hooks.outcomes",
     "PermissionRequestOutcome": "codex_admin.hooks.outcomes",
     "PostToolUseOutcome": "codex_admin.hooks.outcomes",

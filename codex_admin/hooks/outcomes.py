@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from codex_admin.hooks.blocked import HookBlockedError
 from codex_admin.hooks.results import EntryKind, HookRun
 
 __all__ = [
@@ -46,15 +47,6 @@ __all__ = [
     "fold_stop",
     "fold_user_prompt",
 ]
-
-
-class HookBlockedError(Exception):
-    """A hook blocked the action. ``reason`` goes back to the model (or the user)."""
-
-    def __init__(self, reason: str, runs: tuple[HookRun, ...]) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.runs = runs
 
 
 def _join(texts: list[str]) -> str | None:

@@ -60,6 +60,8 @@ _PROJECT_VARS = ("CLAUDE_PROJECT_DIR", "CODEX_PROJECT_DIR")
 
 @dataclass(frozen=True)
 class HookState:
+    """A hook's ``[hooks.state]`` entry: the hash trusted, and whether it is enabled."""
+
     trusted_hash: str | None = None
     enabled: bool | None = None
 

@@ -177,6 +177,8 @@ def chat_body(request: ModelRequest) -> dict[str, Any]:
 
 @dataclass
 class _ToolCall:
+    """A Chat tool call being assembled from its streamed pieces."""
+
     id: str | None = None
     name: str = ""
     arguments: list[str] = field(default_factory=list)

@@ -34,10 +34,9 @@ import random
 import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from codex_admin import __version__
-from codex_admin.providers.chat_wire import ChatParser, chat_body
 from codex_admin.providers.credentials import Credentials
 from codex_admin.providers.errors import (
     AuthenticationFailed,
@@ -50,21 +49,20 @@ from codex_admin.providers.errors import (
     TransportError,
     redact,
 )
-from codex_admin.providers.events import (
-    Completed,
-    RateLimits,
-    RateLimitSnapshot,
-    RateLimitWindow,
-    ResponseEvent,
-    Retrying,
-)
 from codex_admin.providers.http import build_http_client
 from codex_admin.providers.httpx_lib import httpx
 from codex_admin.providers.info import ProviderInfo, WireApi
 from codex_admin.providers.observer import ApiAttempt, ModelObserver, SseObservation
 from codex_admin.providers.request import ModelRequest
-from codex_admin.providers.responses_wire import ResponsesParser, classify_error
-from codex_admin.providers.sse import SSEDecoder, SSEError, SSEEvent
+
+if TYPE_CHECKING:
+    # The stream's side -- the event types (a dozen dataclasses), the SSE decoder and the wire
+    # parsers -- is imported when a response arrives (or a retry is announced), while the
+    # model works: not before the first request goes out (start-up, issue 14).
+    from codex_admin.providers.chat_wire import ChatParser
+    from codex_admin.providers.events import RateLimitSnapshot, ResponseEvent, Retrying
+    from codex_admin.providers.responses_wire import ResponsesParser
+    from codex_admin.providers.sse import SSEEvent
 
 __all__ = ["ModelClient", "backoff_delay"]
 
@@ -82,6 +80,8 @@ def backoff_delay(attempt: int, rand: Callable[[], float] = random.random) -> fl
 
 
 def _rate_limits(headers: httpx.Headers) -> RateLimitSnapshot | None:
+    from codex_admin.providers.events import RateLimitSnapshot, RateLimitWindow  # see above
+
     def window(prefix: str) -> RateLimitWindow | None:
         used = headers.get(f"x-codex-{prefix}-used-percent")
         if used is None:
@@ -171,6 +171,8 @@ class ModelClient:
     def body(self, request: ModelRequest) -> dict[str, Any]:
         """The JSON body this client sends for ``request`` on its wire."""
         if self.provider.wire_api is WireApi.CHAT:
+            from codex_admin.providers.chat_wire import chat_body  # the Chat wire only
+
             return chat_body(request)
         return request.responses_body(default_store=self.provider.is_azure)
 
@@ -244,6 +246,8 @@ class ModelClient:
             and (error.get("code") or error.get("type"))
             in ("context_length_exceeded", "insufficient_quota", "usage_not_included")
         ):
+            from codex_admin.providers.responses_wire import classify_error  # an error only
+
             return classify_error(
                 error if isinstance(error, dict) else {"message": message},
                 provider=pid,
@@ -353,7 +357,7 @@ class ModelClient:
                         provider=self.provider.id,
                     ) from None
                 attempt += 1
-                retry = Retrying(
+                retry = _retrying(
                     attempt, limit, self._backoff(attempt), reason, "transport", "request"
                 )
                 yield retry
@@ -375,7 +379,7 @@ class ModelClient:
             if status >= 500 and attempt < limit:
                 attempt += 1
                 reason = f"HTTP {status} {response.reason_phrase}"
-                retry = Retrying(
+                retry = _retrying(
                     attempt, limit, self._backoff(attempt), reason, "server", "request"
                 )
                 yield retry
@@ -403,7 +407,7 @@ class ModelClient:
                     raise
                 attempt += 1
                 delay = err.retry_after if err.retry_after is not None else self._backoff(attempt)
-                yield Retrying(attempt, limit, delay, err.message, err.kind.value, "stream")
+                yield _retrying(attempt, limit, delay, err.message, err.kind.value, "stream")
                 await self._sleep(delay)
 
     async def _attempt(
@@ -440,6 +444,12 @@ class ModelClient:
                 status=response.status_code,
                 provider=pid,
             )
+        # With the first response (see the imports at the top of this module).
+        from codex_admin.providers.chat_wire import ChatParser
+        from codex_admin.providers.events import RateLimits
+        from codex_admin.providers.responses_wire import ResponsesParser
+        from codex_admin.providers.sse import SSEDecoder, SSEError
+
         snapshot = _rate_limits(response.headers)
         if snapshot is not None:
             yield RateLimits(snapshot)
@@ -512,6 +522,15 @@ class ModelClient:
         raise StreamError("stream closed before response.completed", provider=pid)
 
 
+def _retrying(
+    attempt: int, limit: int, delay: float, reason: str, kind: str, scope: str
+) -> Retrying:
+    """The announcement of a retry (the event types load with the first one, see above)."""
+    from codex_admin.providers.events import Retrying
+
+    return Retrying(attempt, limit, delay, reason, kind, scope)
+
+
 def _finish(parser: ChatParser, tracker: _SseTracker | None) -> list[ResponseEvent]:
     """The Chat wire's end of stream (no ``[DONE]``): flush, and report it as ``done``."""
     events = parser.finish()
@@ -549,6 +568,8 @@ class _SseTracker:
         return events
 
     def report(self, kind: str, events: list[ResponseEvent]) -> None:
+        from codex_admin.providers.events import Completed  # loaded: events were parsed
+
         usage = next((e.usage for e in events if isinstance(e, Completed)), None)
         self._observer.on_sse(SseObservation(kind, self._elapsed_ms(), None, usage))
 

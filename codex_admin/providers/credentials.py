@@ -63,6 +63,8 @@ class Credentials(Protocol):
 
 @dataclass
 class NoCredentials:
+    """No authentication: nothing is sent."""
+
     source: str = "none"
     chatgpt: bool = False
 
@@ -78,6 +80,8 @@ class NoCredentials:
 
 @dataclass
 class StaticCredentials:
+    """A fixed bearer token (an API key from the environment or config)."""
+
     token: str = field(repr=False)
     source: str = "static"
     chatgpt: bool = False

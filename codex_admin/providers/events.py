@@ -37,6 +37,8 @@ __all__ = [
 
 @dataclass(frozen=True)
 class TokenUsage:
+    """Token counts a provider reported for one response."""
+
     input_tokens: int = 0
     cached_input_tokens: int = 0
     output_tokens: int = 0
@@ -82,6 +84,8 @@ class TokenUsage:
 
 @dataclass(frozen=True)
 class RateLimitWindow:
+    """One rate-limit window of a provider's headers."""
+
     used_percent: float
     window_minutes: int | None = None
     resets_at: int | None = None  # unix seconds
@@ -89,24 +93,32 @@ class RateLimitWindow:
 
 @dataclass(frozen=True)
 class RateLimitSnapshot:
+    """The primary and secondary rate-limit windows of a response."""
+
     primary: RateLimitWindow | None = None
     secondary: RateLimitWindow | None = None
 
 
 @dataclass(frozen=True)
 class Created:
+    """The response was created (its id, when the wire has one)."""
+
     type: ClassVar[str] = "created"
     response_id: str | None = None
 
 
 @dataclass(frozen=True)
 class OutputItemAdded:
+    """An output item started streaming."""
+
     type: ClassVar[str] = "output_item.added"
     item: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class OutputTextDelta:
+    """A piece of assistant text."""
+
     type: ClassVar[str] = "output_text.delta"
     delta: str = ""
     item_id: str | None = None
@@ -114,6 +126,8 @@ class OutputTextDelta:
 
 @dataclass(frozen=True)
 class ReasoningSummaryDelta:
+    """A piece of a reasoning summary."""
+
     type: ClassVar[str] = "reasoning_summary.delta"
     delta: str = ""
     summary_index: int = 0
@@ -122,6 +136,8 @@ class ReasoningSummaryDelta:
 
 @dataclass(frozen=True)
 class ReasoningSummaryPartAdded:
+    """A new reasoning summary part began."""
+
     type: ClassVar[str] = "reasoning_summary_part.added"
     summary_index: int = 0
     item_id: str | None = None
@@ -129,6 +145,8 @@ class ReasoningSummaryPartAdded:
 
 @dataclass(frozen=True)
 class ReasoningTextDelta:
+    """A piece of raw reasoning text."""
+
     type: ClassVar[str] = "reasoning_text.delta"
     delta: str = ""
     content_index: int = 0
@@ -137,12 +155,16 @@ class ReasoningTextDelta:
 
 @dataclass(frozen=True)
 class OutputItemDone:
+    """An output item is complete: the authoritative item."""
+
     type: ClassVar[str] = "output_item.done"
     item: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class Completed:
+    """The response completed (its id and usage); the stream ends here."""
+
     type: ClassVar[str] = "completed"
     response_id: str = ""
     usage: TokenUsage | None = None
@@ -150,12 +172,16 @@ class Completed:
 
 @dataclass(frozen=True)
 class RateLimits:
+    """Rate limits the response's headers announced."""
+
     type: ClassVar[str] = "rate_limits"
     snapshot: RateLimitSnapshot = field(default_factory=RateLimitSnapshot)
 
 
 @dataclass(frozen=True)
 class Retrying:
+    """The client is about to retry after a failed attempt (and waits ``delay``)."""
+
     type: ClassVar[str] = "retrying"
     attempt: int = 1
     max_attempts: int = 1

@@ -10,8 +10,10 @@
   ``https://`` URL; a plain-HTTP local server costs nothing. The context for plain HTTP trusts no
   root, so a redirect or misconfiguration can never reach a TLS server unverified.
 * **Proxy.** With ``features.respect_system_proxy`` on, httpx honours ``HTTP(S)_PROXY`` /
-  ``ALL_PROXY`` / ``NO_PROXY``; otherwise ``trust_env=False`` and the variables are ignored (the
-  default: a proxy variable set for another tool must not capture model traffic and keys).
+  ``ALL_PROXY`` / ``NO_PROXY`` (through its own transport); otherwise the variables are ignored
+  (the default: a proxy variable set for another tool must not capture model traffic and keys)
+  and requests go straight to the origin over :class:`~.transport.DirectTransport`, which does
+  not load httpcore and anyio (start-up, see its module docstring).
 * No redirects are followed (a redirect could carry the ``Authorization`` header elsewhere); read
   timeouts are off because the client enforces ``stream_idle_timeout_ms`` itself.
 """
@@ -29,6 +31,7 @@ from urllib.parse import urlsplit
 
 from codex_admin.providers.errors import ProviderConfigError
 from codex_admin.providers.httpx_lib import httpx
+from codex_admin.providers.transport import DirectTransport
 
 __all__ = ["build_http_client", "load_custom_ca", "ssl_context_for"]
 
@@ -123,9 +126,11 @@ def build_http_client(
 ) -> httpx.AsyncClient:
     """An AsyncClient for requests to ``url``'s origin (see the module docstring)."""
     timeout = httpx.Timeout(connect=connect_timeout, read=None, write=60.0, pool=60.0)
+    context = ssl_context_for(url, environ)
     return httpx.AsyncClient(
-        verify=ssl_context_for(url, environ),
+        verify=context,
         trust_env=respect_system_proxy,
+        transport=None if respect_system_proxy else DirectTransport(context),
         follow_redirects=False,
         timeout=timeout,
     )

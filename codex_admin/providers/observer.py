@@ -21,9 +21,10 @@ and must be cheap and must not raise (telemetry only queues).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from codex_admin.providers.events import TokenUsage
+if TYPE_CHECKING:  # an annotation only: the event types load with the stream (start-up)
+    from codex_admin.providers.events import TokenUsage
 
 __all__ = ["ApiAttempt", "ModelObserver", "SseObservation"]
 

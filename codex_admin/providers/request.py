@@ -26,6 +26,8 @@ def output_schema_format(schema: Mapping[str, Any]) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class ModelRequest:
+    """One model request, whatever the wire: what the client sends."""
+
     model: str
     input: Sequence[Mapping[str, Any]]
     instructions: str = ""

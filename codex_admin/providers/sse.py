@@ -32,6 +32,8 @@ class SSEError(ValueError):
 
 @dataclass(frozen=True)
 class SSEEvent:
+    """One server-sent event: its name, data and optional id and retry."""
+
     event: str
     data: str
     id: str | None = None

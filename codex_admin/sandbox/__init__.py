@@ -18,7 +18,9 @@ Module map:
 * :mod:`.launch` -- one launch prepared and finished (environment, fds, status, repair);
 * :mod:`.runner` (asyncio, the agent's path) and :mod:`.blocking` (a one-shot CLI run, no
   asyncio) -- waiting for it; :mod:`.netns` -- the proxy's listeners inside the namespace;
-* :mod:`.session` -- :class:`SandboxSession`, explain, macOS;
+* :mod:`.shared` -- :class:`SandboxSession` (cheap to build: the runner loads with its first
+  command);
+* :mod:`.session` -- one-command runs, explain, macOS;
 * :mod:`.seatbelt` -- the macOS profile.
 
 Names are resolved lazily (PEP 562): ``codex doctor`` asking for :func:`bwrap_status` does not
@@ -75,12 +77,12 @@ if TYPE_CHECKING:
     )
     from codex_admin.sandbox.seccomp import sandbox_filter
     from codex_admin.sandbox.session import (
-        SandboxSession,
         explain_command,
         macos_profile,
         run_command,
         run_command_macos,
     )
+    from codex_admin.sandbox.shared import SandboxSession
 
 _MODULES = {
     "bwrap": (
@@ -117,8 +119,8 @@ _MODULES = {
     "runner": ("run_sandboxed",),
     "seatbelt": ("glob_to_sbpl_regex", "sandbox_exec_argv", "seatbelt_profile"),
     "seccomp": ("sandbox_filter",),
+    "shared": ("SandboxSession",),
     "session": (
-        "SandboxSession",
         "explain_command",
         "macos_profile",
         "run_command",

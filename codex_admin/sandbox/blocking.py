@@ -94,7 +94,7 @@ def run_once(
     # Inspection: the session CA exists before the command starts, in the session's loop.
     import asyncio
 
-    from codex_admin.sandbox.session import SandboxSession
+    from codex_admin.sandbox.shared import SandboxSession
 
     async def proxied() -> RunResult:
         async with SandboxSession(codex_home=codex_home, network_policy=network_policy) as s:

@@ -10,6 +10,9 @@ if any target moved or changed since the preview, so an approval covers exactly 
 written). The standalone `codex apply-patch` keeps Codex's non-atomic default; the agent never
 leaves a half-applied patch behind. Who allowed or refused it is exported as
 ``codex.tool_decision`` (:mod:`codex_admin.agent.observability`).
+
+The tool the model sees is :class:`~.patch_tool.PatchTool`; this module (and the patch engine
+behind it) loads with the first patch, not at start-up.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from codex_admin.agent.approvals import PatchApproval, ReviewContext, ReviewDecision
-from codex_admin.agent.calls import ToolArgumentError, ToolCall, ToolResult, parse_arguments
+from codex_admin.agent.calls import ToolResult
 from codex_admin.agent.events import FileChange, FileChangeItem, ItemStatus
 from codex_admin.agent.lifecycle import CURRENT_CALL
 from codex_admin.apply_patch import (
@@ -30,45 +33,19 @@ from codex_admin.apply_patch import (
     check_targets,
     commit,
     parse,
-    patch_from_function_arguments,
     preview,
-    tool_spec,
 )
 from codex_admin.vocabulary import ApprovalPolicy
 
 if TYPE_CHECKING:
     from codex_admin.agent.turn_context import TurnContext
 
-__all__ = ["PatchTool", "apply_patch_governed"]
+__all__ = ["apply_patch_governed"]
 
 NEVER_ASK = (
     "patch rejected: it writes outside the sandbox's writable roots (or to a protected path), "
     "which needs approval, and the approval policy is never"
 )
-
-
-class PatchTool:
-    """``apply_patch`` as a freeform (custom) tool or a function tool with ``input``."""
-
-    name = "apply_patch"
-    parallel = False
-
-    def __init__(self, kind: str = "freeform") -> None:
-        self.kind = kind
-
-    def spec(self) -> dict[str, Any]:
-        return tool_spec(self.kind)
-
-    async def handle(self, call: ToolCall, ctx: TurnContext) -> ToolResult:
-        if call.kind == "custom":
-            text = call.arguments
-        else:
-            try:
-                parse_arguments(call)  # strict JSON: no NUL, lone surrogate or NaN inside
-                text = patch_from_function_arguments(call.arguments)
-            except (ToolArgumentError, PatchError) as err:
-                return ToolResult(str(err), success=False)
-        return await apply_patch_governed(ctx, text, ctx.cwd)
 
 
 def _policy(ctx: TurnContext) -> TargetPolicy:
