@@ -17,8 +17,9 @@ Importing this package is cheap: the engines (Starlark rules, the proxy, bubblew
 loaded by the members that use them.
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from codex_admin.lazy_exports import lazy_exports
 
 if TYPE_CHECKING:
     from codex_admin.governance.doctor import Check, DoctorReport, run_doctor
@@ -39,11 +40,7 @@ _EXPORTS = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 
 __all__ = [

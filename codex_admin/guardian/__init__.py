@@ -31,8 +31,9 @@ never on the agent. Names resolve lazily (PEP 562).
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from codex_admin.lazy_exports import lazy_exports
 
 if TYPE_CHECKING:
     from codex_admin.guardian.breaker import CircuitBreaker
@@ -107,70 +108,70 @@ if TYPE_CHECKING:
     )
 
 _EXPORTS: dict[str, str] = {
-    "CircuitBreaker": "breaker",
-    "Case": "cases",
-    "CaseReport": "cases",
-    "CaseResult": "cases",
-    "load_cases": "cases",
-    "run_cases": "cases",
-    "DeterministicContext": "deterministic",
-    "RuleDecision": "deterministic",
-    "decide_deterministic": "deterministic",
-    "AssessmentEvent": "events",
-    "EventSink": "events",
-    "GuardianEvent": "events",
-    "GuardianWarning": "events",
-    "SUBAGENT_HEADER": "model_tier",
-    "ModelAssessment": "model_tier",
-    "ModelTier": "model_tier",
-    "is_transient": "model_tier",
-    "REVIEWABLE": "network",
-    "NetworkContext": "network",
-    "NetworkDecision": "network",
-    "NetworkGate": "network",
-    "PathEnv": "paths",
-    "ReviewPrompt": "prompt",
-    "build_prompt": "prompt",
-    "Action": "request",
-    "ActionKind": "request",
-    "NetworkAction": "request",
-    "PatchAction": "request",
-    "ReviewRequest": "request",
-    "ShellAction": "request",
-    "TranscriptEntry": "request",
-    "parse_action": "request",
-    "parse_request": "request",
-    "parse_transcript": "request",
-    "Guardian": "reviewer",
-    "denial_message": "reviewer",
-    "timeout_message": "reviewer",
-    "Rule": "rules",
-    "RuleTable": "rules",
-    "builtin_rules": "rules",
-    "load_rules": "rules",
-    "ReviewRun": "service",
-    "guardian_from_config": "service",
-    "model_tier_factory": "service",
-    "review_text": "service",
-    "test_cases": "service",
-    "DEFAULT_TIMEOUT": "settings",
-    "GuardianPolicy": "settings",
-    "GuardianSettings": "settings",
-    "PolicyPart": "settings",
-    "compose_policy": "settings",
-    "guardian_settings": "settings",
-    "OUTPUT_SCHEMA": "verdict",
-    "DecidedBy": "verdict",
-    "FailureReason": "verdict",
-    "ModelVerdict": "verdict",
-    "Outcome": "verdict",
-    "ReviewStatus": "verdict",
-    "RiskLevel": "verdict",
-    "UserAuthorization": "verdict",
-    "Verdict": "verdict",
-    "VerdictParseError": "verdict",
-    "enforce_thresholds": "verdict",
-    "parse_model_verdict": "verdict",
+    "CircuitBreaker": "codex_admin.guardian.breaker",
+    "Case": "codex_admin.guardian.cases",
+    "CaseReport": "codex_admin.guardian.cases",
+    "CaseResult": "codex_admin.guardian.cases",
+    "load_cases": "codex_admin.guardian.cases",
+    "run_cases": "codex_admin.guardian.cases",
+    "DeterministicContext": "codex_admin.guardian.deterministic",
+    "RuleDecision": "codex_admin.guardian.deterministic",
+    "decide_deterministic": "codex_admin.guardian.deterministic",
+    "AssessmentEvent": "codex_admin.guardian.events",
+    "EventSink": "codex_admin.guardian.events",
+    "GuardianEvent": "codex_admin.guardian.events",
+    "GuardianWarning": "codex_admin.guardian.events",
+    "SUBAGENT_HEADER": "codex_admin.guardian.model_tier",
+    "ModelAssessment": "codex_admin.guardian.model_tier",
+    "ModelTier": "codex_admin.guardian.model_tier",
+    "is_transient": "codex_admin.guardian.model_tier",
+    "REVIEWABLE": "codex_admin.guardian.network",
+    "NetworkContext": "codex_admin.guardian.network",
+    "NetworkDecision": "codex_admin.guardian.network",
+    "NetworkGate": "codex_admin.guardian.network",
+    "PathEnv": "codex_admin.guardian.paths",
+    "ReviewPrompt": "codex_admin.guardian.prompt",
+    "build_prompt": "codex_admin.guardian.prompt",
+    "Action": "codex_admin.guardian.request",
+    "ActionKind": "codex_admin.guardian.request",
+    "NetworkAction": "codex_admin.guardian.request",
+    "PatchAction": "codex_admin.guardian.request",
+    "ReviewRequest": "codex_admin.guardian.request",
+    "ShellAction": "codex_admin.guardian.request",
+    "TranscriptEntry": "codex_admin.guardian.request",
+    "parse_action": "codex_admin.guardian.request",
+    "parse_request": "codex_admin.guardian.request",
+    "parse_transcript": "codex_admin.guardian.request",
+    "Guardian": "codex_admin.guardian.reviewer",
+    "denial_message": "codex_admin.guardian.reviewer",
+    "timeout_message": "codex_admin.guardian.reviewer",
+    "Rule": "codex_admin.guardian.rules",
+    "RuleTable": "codex_admin.guardian.rules",
+    "builtin_rules": "codex_admin.guardian.rules",
+    "load_rules": "codex_admin.guardian.rules",
+    "ReviewRun": "codex_admin.guardian.service",
+    "guardian_from_config": "codex_admin.guardian.service",
+    "model_tier_factory": "codex_admin.guardian.service",
+    "review_text": "codex_admin.guardian.service",
+    "test_cases": "codex_admin.guardian.service",
+    "DEFAULT_TIMEOUT": "codex_admin.guardian.settings",
+    "GuardianPolicy": "codex_admin.guardian.settings",
+    "GuardianSettings": "codex_admin.guardian.settings",
+    "PolicyPart": "codex_admin.guardian.settings",
+    "compose_policy": "codex_admin.guardian.settings",
+    "guardian_settings": "codex_admin.guardian.settings",
+    "OUTPUT_SCHEMA": "codex_admin.guardian.verdict",
+    "DecidedBy": "codex_admin.guardian.verdict",
+    "FailureReason": "codex_admin.guardian.verdict",
+    "ModelVerdict": "codex_admin.guardian.verdict",
+    "Outcome": "codex_admin.guardian.verdict",
+    "ReviewStatus": "codex_admin.guardian.verdict",
+    "RiskLevel": "codex_admin.guardian.verdict",
+    "UserAuthorization": "codex_admin.guardian.verdict",
+    "Verdict": "codex_admin.guardian.verdict",
+    "VerdictParseError": "codex_admin.guardian.verdict",
+    "enforce_thresholds": "codex_admin.guardian.verdict",
+    "parse_model_verdict": "codex_admin.guardian.verdict",
 }
 
 __all__ = [
@@ -241,14 +242,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"codex_admin.guardian.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

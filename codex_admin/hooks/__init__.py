@@ -60,8 +60,9 @@ Names are resolved lazily (PEP 562): ``codex doctor`` and ``codex hooks list`` c
 :func:`discover_hooks` without importing the engine (asyncio), its outcomes or the runner.
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from codex_admin.lazy_exports import lazy_exports
 
 if TYPE_CHECKING:
     from codex_admin.hooks.blocked import HookBlockedError
@@ -180,14 +181,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

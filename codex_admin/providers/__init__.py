@@ -30,8 +30,9 @@ here prints. Names resolve lazily (PEP 562): importing the package costs nothing
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from codex_admin.lazy_exports import lazy_exports
 
 if TYPE_CHECKING:
     from codex_admin.providers.chat_wire import ChatParser, chat_messages
@@ -182,14 +183,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
