@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/proxy_bench.py [--seconds 2] [--clients 100] [--rounds 3]
         [--bulk-mib 128] [--no-mitmproxy] [--no-tls] [--only plain,keepalive,connect,...]
+        [--loops asyncio,uvloop]
         [--baseline OTHER_CHECKOUT]     # e.g. `git worktree add /tmp/base main`: before/after
 
 Every component runs in its own process: a Python origin server (asyncio protocols, cheap per
@@ -419,6 +420,11 @@ async def main() -> None:
         help="another checkout of codex-admin whose proxy runs beside ours (before/after)",
     )
     parser.add_argument(
+        "--loops",
+        default="asyncio,uvloop",
+        help="event loops to run our proxy on (comma-separated; uvloop only when installed)",
+    )
+    parser.add_argument(
         "--only",
         default="plain,keepalive,connect,tunnel,bulk,tls",
         help="comma-separated sections to run (default: all)",
@@ -462,10 +468,13 @@ async def main() -> None:
         targets: list[Target] = [Target("direct", None)]
         import importlib.util
 
-        loops = ["asyncio"] + (["uvloop"] if importlib.util.find_spec("uvloop") else [])
+        available = ["asyncio"] + (["uvloop"] if importlib.util.find_spec("uvloop") else [])
+        loops = [name for name in args.loops.split(",") if name in available] or available
         variants = [(f"ours ({name})", name, None) for name in loops]
         if args.baseline is not None:
-            variants.insert(0, ("baseline", "asyncio", args.baseline.resolve()))
+            # The other checkout on the loop `codex proxy run` picks by default (uvloop when
+            # installed), so before/after compares what users run.
+            variants.insert(0, ("baseline", available[-1], args.baseline.resolve()))
         for label, loop_name, checkout in variants:
             env = dict(
                 os.environ,

@@ -14,6 +14,7 @@ store costs tens of milliseconds, and most proxies (and every sandbox start-up) 
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import ssl
 from collections.abc import Awaitable, Callable
@@ -23,7 +24,14 @@ from codex_admin.proxy.policy import Decision, NetworkPolicy, dial_permitted
 from codex_admin.proxy.tunnel import detach
 from codex_admin.proxy.upstream import UpstreamError, UpstreamProxy, UpstreamRoutes, open_tunnel
 
-__all__ = ["UPSTREAM_BUFFER", "DialError", "Dialer", "Streams", "refusal"]
+__all__ = [
+    "UPSTREAM_BUFFER",
+    "DialError",
+    "Dialer",
+    "Streams",
+    "connect_socket",
+    "refusal",
+]
 
 Streams = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 Dialled = TypeVar("Dialled")
@@ -48,6 +56,42 @@ class DialError(Exception):
 def refusal(decision: Decision) -> Decision:
     """The block to report and audit when the connect-time guard vetoed every address."""
     return Decision(False, "not_allowed_local", decision.host, decision.port, decision="deny")
+
+
+async def connect_socket(address: str, port: int) -> socket.socket:
+    """A non-blocking TCP socket connected to the IP literal ``address``.
+
+    ``loop.sock_connect`` would do, but uvloop's resolves even an IP literal through
+    ``getaddrinfo`` on its thread pool (a thread hand-off per tunnel); a non-blocking
+    ``connect`` plus one writability wait is all a checked address needs.
+    """
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setblocking(False)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        try:
+            sock.connect((address, port))
+        except BlockingIOError:  # EINPROGRESS: the handshake is under way
+            loop = asyncio.get_running_loop()
+            writable: asyncio.Future[None] = loop.create_future()
+            loop.add_writer(sock.fileno(), _resolve, writable)
+            try:
+                await writable
+            finally:
+                loop.remove_writer(sock.fileno())
+            error = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            if error:
+                raise OSError(error, os.strerror(error)) from None
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 def _tls_name(host: str) -> str:
@@ -122,21 +166,8 @@ class Dialer:
                 return await detach(reader, writer)
             finally:
                 writer.close()
-        loop = asyncio.get_running_loop()
-
-        async def connect(address: str) -> socket.socket:
-            family = socket.AF_INET6 if ":" in address else socket.AF_INET
-            sock = socket.socket(family, socket.SOCK_STREAM)
-            try:
-                sock.setblocking(False)
-                await loop.sock_connect(sock, (address, decision.port))
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            except BaseException:
-                sock.close()
-                raise
-            return sock
-
-        return await self._each_address(decision, connect), b""
+        port = decision.port
+        return await self._each_address(decision, lambda a: connect_socket(a, port)), b""
 
     async def dial_http(self, decision: Decision) -> tuple[Streams, UpstreamProxy | None]:
         """Open a connection for plain HTTP: to the target, or to the upstream HTTP proxy.
