@@ -32,6 +32,7 @@ SPLICE_AFTER = 256 * 1024
 _COPY = 256 * 1024
 _ROUNDS = 4  # fill/flush rounds per readiness event: fewer wake-ups, still fair
 _F_SETPIPE_SZ = 1031
+_READABLE, _WRITABLE = "src readable", "dst writable"
 _SPLICE = hasattr(os, "splice")
 _FLAGS = (getattr(os, "SPLICE_F_MOVE", 0) | getattr(os, "SPLICE_F_NONBLOCK", 0)) if _SPLICE else 0
 
@@ -51,7 +52,8 @@ async def detach(
     await writer.drain()  # with a zero high-water mark this waits for an empty buffer
     transport.pause_reading()
     raw = writer.get_extra_info("socket")
-    duplicate = socket.socket(fileno=os.dup(raw.fileno()))
+    # Family, type and protocol given: socket() would otherwise ask the kernel for each.
+    duplicate = socket.socket(raw.family, raw.type, raw.proto, fileno=os.dup(raw.fileno()))
     duplicate.setblocking(False)
     leftover = _buffered(reader)
     transport.close()
@@ -124,6 +126,7 @@ class _Direction:
         self.pending = bytearray(prefix)  # user-space bytes to send before anything else
         self.in_pipe = 0
         self.eof = False
+        self.waiting: str | None = None  # _READABLE, _WRITABLE or None (see start)
         self.pipe: tuple[int, int] | None = None
         self.can_splice = _SPLICE
         self.copied = 0  # bytes moved through user space so far
@@ -142,6 +145,8 @@ class _Direction:
             fcntl.fcntl(self.pipe[1], _F_SETPIPE_SZ, PIPE_SIZE)
 
     # -- scheduling ------------------------------------------------------------------------
+    # A direction waits for one thing at a time: ``src`` readable or ``dst`` writable
+    # (``self.waiting``), so it never asks the loop to drop a callback it does not have.
     def start(self) -> None:
         if self.pending:
             # Usually the proxy's own answer ("200 Connection established") ahead of the
@@ -153,16 +158,20 @@ class _Direction:
                 return
             if not flushed:
                 self.loop.add_writer(self.dst_fd, self._on_writable)
+                self.waiting = _WRITABLE
                 return
         self.loop.add_reader(self.src_fd, self._on_readable)
+        self.waiting = _READABLE
 
     def _wait_writable(self) -> None:
         self.loop.remove_reader(self.src_fd)
         self.loop.add_writer(self.dst_fd, self._on_writable)
+        self.waiting = _WRITABLE
 
     def _wait_readable(self) -> None:
         self.loop.remove_writer(self.dst_fd)
         self.loop.add_reader(self.src_fd, self._on_readable)
+        self.waiting = _READABLE
 
     # -- callbacks -------------------------------------------------------------------------
     def _on_readable(self) -> None:
@@ -271,10 +280,12 @@ class _Direction:
         self.tunnel.end()  # a reset or broken pipe ends the whole tunnel
 
     def stop(self) -> None:
+        waiting, self.waiting = self.waiting, None
         with contextlib.suppress(OSError, ValueError):
-            self.loop.remove_reader(self.src_fd)
-        with contextlib.suppress(OSError, ValueError):
-            self.loop.remove_writer(self.dst_fd)
+            if waiting == _READABLE:
+                self.loop.remove_reader(self.src_fd)
+            elif waiting == _WRITABLE:
+                self.loop.remove_writer(self.dst_fd)
 
     def close(self) -> None:
         self.stop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
 import socket
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from codex_admin.proxy import tunnel
+from codex_admin.proxy.dial import connect_socket
 from tests.proxy.helpers import make_proxy, raw_exchange, run
 
 PAYLOAD = os.urandom(3 * 1024 * 1024 + 17)
@@ -320,5 +322,34 @@ def test_a_tunnel_to_a_closed_port_is_a_502_and_an_idle_one_is_closed(tmp_path: 
             assert await asyncio.wait_for(reader.read(), 5) == b""  # then silence closes it
             assert 0.4 < loop.time() - started < 3
             writer.close()
+
+    run(main())
+
+
+def test_the_tunnel_connect_gives_up_after_its_timeout_and_closes_its_socket() -> None:
+    """A listener whose accept queue is full drops SYNs, so the handshake never completes."""
+
+    async def main() -> None:
+        with socket.socket() as listener:
+            listener.bind(("127.0.0.1", 0))
+            listener.listen(0)
+            port = listener.getsockname()[1]
+            queued = []
+            for _ in range(4):  # fill the accept queue (and the SYN backlog beyond it)
+                sock = socket.socket()
+                sock.setblocking(False)
+                with contextlib.suppress(BlockingIOError):
+                    sock.connect(("127.0.0.1", port))
+                queued.append(sock)
+            await asyncio.sleep(0.2)
+            before = len(os.listdir("/proc/self/fd"))
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            with pytest.raises(TimeoutError):
+                await connect_socket("127.0.0.1", port, 0.3)
+            assert 0.25 < loop.time() - started < 2
+            assert len(os.listdir("/proc/self/fd")) == before
+            for sock in queued:
+                sock.close()
 
     run(main())
