@@ -130,7 +130,6 @@ class _Direction:
         self.pipe: tuple[int, int] | None = None
         self.can_splice = _SPLICE
         self.copied = 0  # bytes moved through user space so far
-        self.asked = _COPY  # what the last read asked for (less came: the socket is drained)
 
     def _open_pipe(self) -> None:
         """Switch this direction to splice (called with nothing buffered in user space)."""
@@ -189,10 +188,12 @@ class _Direction:
                 if self.eof:
                     self._finish()
                     return
-                if got < self.asked:
+                if got < _COPY and self.pipe is None:
                     # A short read drained the socket: readiness is level-triggered, so the
                     # loop calls again when more arrives; trying now would only cost a
-                    # system call that fails with EAGAIN.
+                    # system call that fails with EAGAIN. (A splicing direction carries a
+                    # stream: its next round usually finds what arrived meanwhile, which
+                    # is cheaper than another wake-up.)
                     return
         except OSError:
             self._fail()
@@ -231,7 +232,6 @@ class _Direction:
                 self.can_splice = False
             else:
                 self.in_pipe += moved
-                self.asked = PIPE_SIZE
                 return moved
         try:
             data = self.src.recv(_COPY)
@@ -239,7 +239,6 @@ class _Direction:
             return None
         self.pending += data
         self.copied += len(data)
-        self.asked = _COPY
         return len(data)
 
     def _flush(self) -> bool:
