@@ -24,7 +24,8 @@ first. Semantics stay those of one proxy:
 Start-up happens with SIGINT/SIGTERM blocked, so a signal can neither reach a worker before
 its own handlers are in place nor run the supervisor's forwarding handler inside a worker.
 When a worker exits on its own (a crash), the supervisor stops the others and reports it:
-a proxy never keeps running with part of its capacity silently gone.
+a proxy never keeps running with part of its capacity silently gone. When the supervisor
+itself dies, even by SIGKILL, the workers see their lifeline pipe close and stop.
 """
 
 from __future__ import annotations
@@ -68,6 +69,9 @@ def serve_in_workers(
     server.bind()
     old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
     report_read, report_write = os.pipe()
+    # Never written: a worker sees EOF on it once the supervisor is gone, however it went
+    # (even SIGKILL), and stops instead of serving on as an orphan.
+    lifeline_read, lifeline_write = os.pipe()
     alive: set[int] = set()
     stopping = False
     failure: str | None = None
@@ -87,7 +91,8 @@ def serve_in_workers(
                 status = 70  # EX_SOFTWARE, unless the worker says otherwise
                 try:
                     os.close(report_read)
-                    status = _worker(server, report_write, old_mask)
+                    os.close(lifeline_write)
+                    status = _worker(server, report_write, lifeline_read, old_mask)
                 finally:
                     if sys.exc_info()[1] is not None:  # a bug: show it, then leave anyway
                         traceback.print_exc()
@@ -96,6 +101,8 @@ def serve_in_workers(
             alive.add(pid)
         os.close(report_write)
         report_write = -1
+        os.close(lifeline_read)
+        lifeline_read = -1
         for signum in _SIGNALS:
             signal.signal(signum, forward)
         signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
@@ -119,8 +126,9 @@ def serve_in_workers(
         for signum, handler in previous.items():
             signal.signal(signum, handler)
         signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
-        if report_write >= 0:
-            os.close(report_write)
+        for fd in (report_write, lifeline_read, lifeline_write):
+            if fd >= 0:
+                os.close(fd)
         blocked = _read_reports(report_read)
         server.release()
     if failure is not None:
@@ -131,12 +139,14 @@ def serve_in_workers(
     return blocked
 
 
-def _worker(server: ProxyServer, report: int, mask: set[int | signal.Signals]) -> int:
+def _worker(
+    server: ProxyServer, report: int, lifeline: int, mask: set[int | signal.Signals]
+) -> int:
     """The body of one forked worker; returns its exit status."""
     for signum in _SIGNALS:  # the supervisor's Python handlers are not ours
         signal.signal(signum, signal.SIG_DFL)
     try:
-        run_on_event_loop(lambda: _serve(server, mask))
+        run_on_event_loop(lambda: _serve(server, lifeline, mask))
     except CodexError as err:
         sys.stderr.write(f"codex proxy worker {os.getpid()}: {err}\n")
         return 1
@@ -145,11 +155,12 @@ def _worker(server: ProxyServer, report: int, mask: set[int | signal.Signals]) -
     return 0
 
 
-async def _serve(server: ProxyServer, mask: set[int | signal.Signals]) -> None:
+async def _serve(server: ProxyServer, lifeline: int, mask: set[int | signal.Signals]) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in _SIGNALS:
         loop.add_signal_handler(signum, stop.set)
+    loop.add_reader(lifeline, stop.set)  # readable only at EOF: the supervisor is gone
     signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # a signal sent meanwhile arrives now
     try:
         await server.start()

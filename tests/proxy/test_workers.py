@@ -12,6 +12,7 @@ import asyncio
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -47,6 +48,14 @@ def _start(env: dict[str, str], *args: str) -> tuple[subprocess.Popen[str], dict
 
 def _children(pid: int) -> list[int]:
     return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie waiting for whoever adopted it to reap it."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
 
 
 def _port(url: object) -> tuple[str, int]:
@@ -130,7 +139,7 @@ def test_workers_share_one_policy_one_ca_and_one_audit_log(
         assert decisions.count("deny") == BLOCKED
         assert not bundle.exists()  # the CA files go once, with the supervisor
         assert not (sockets / "http.sock").exists()
-        assert all(not Path(f"/proc/{pid}").exists() for pid in workers)
+        assert not any(_running(pid) for pid in workers)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -148,11 +157,30 @@ def test_a_worker_that_dies_stops_the_proxy_with_an_error(
         assert proc.returncode == 1
         assert "a proxy worker was killed by signal 9" in err
         assert "Traceback" not in err
-        assert not Path(f"/proc/{second}").exists()
+        assert not _running(second)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
+
+
+def test_workers_stop_when_the_supervisor_is_killed(
+    cli_env: dict[str, str],  # noqa: F811
+) -> None:
+    """No orphans: SIGKILL gives the supervisor no chance to forward anything."""
+    proc, info = _start(cli_env, "--workers", "2", "--no-socks")
+    workers = _children(proc.pid)
+    proc.kill()
+    proc.communicate(timeout=30)
+    deadline = time.monotonic() + 10
+    while any(_running(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    leftover = [pid for pid in workers if _running(pid)]
+    for pid in leftover:
+        os.kill(pid, signal.SIGKILL)
+    assert leftover == []
+    with pytest.raises(OSError):  # nobody serves the port any more
+        socket.create_connection(_port(info["http"]), timeout=2).close()
 
 
 def test_workers_is_a_usage_error_out_of_range(cli_env: dict[str, str]) -> None:  # noqa: F811
