@@ -2,11 +2,14 @@
 
     .venv/bin/python benchmarks/proxy_bench.py [--seconds 2] [--clients 100] [--rounds 3]
         [--bulk-mib 128] [--no-mitmproxy] [--no-tls] [--only plain,keepalive,connect,...]
+        [--loops asyncio,uvloop] [--workers 2]
         [--baseline OTHER_CHECKOUT]     # e.g. `git worktree add /tmp/base main`: before/after
 
 Every component runs in its own process: a Python origin server (asyncio protocols, cheap per
 request), our proxy (`codex proxy run`, once on the default asyncio loop and once on uvloop when
-it is installed), tinyproxy 1.11 (C, one thread per client) and a pinned mitmproxy. The load
+it is installed, plus once with ``--workers N`` processes), tinyproxy 1.11 (C, one thread per
+client) and a pinned mitmproxy. ``--baseline`` runs another checkout on the loop `codex proxy
+run` picks by default. The load
 generator is this process (asyncio protocols). Measured, each as the median of ``--rounds``
 runs whose order rotates between targets, after a warm-up run per target:
 
@@ -98,9 +101,12 @@ class Run:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process, all its threads included (Linux /proc)."""
+    """User + system CPU time of a process, all its threads and its live child processes
+    (the workers of `codex proxy run --workers N`) included (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    total = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return total + sum(cpu_seconds(int(child)) for child in children)
 
 
 class _Client(asyncio.Protocol):
@@ -160,9 +166,9 @@ class _Client(asyncio.Protocol):
 
 
 async def _connect_tunnel(
-    proxy: tuple[str, int], target: tuple[str, int]
+    proxy: tuple[str, int], target: tuple[str, int], *, limit: int = 1 << 16
 ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    reader, writer = await asyncio.open_connection(*proxy)
+    reader, writer = await asyncio.open_connection(*proxy, limit=limit)
     writer.write(f"CONNECT {target[0]}:{target[1]} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
     head = await reader.readuntil(b"\r\n\r\n")
     if not head.startswith((b"HTTP/1.1 200", b"HTTP/1.0 200")):
@@ -253,10 +259,12 @@ async def connect_load(
 async def bulk(target: tuple[str, int], proxy: tuple[str, int] | None, size: int) -> float:
     """MiB/s for one ``size``-byte download, optionally through a CONNECT tunnel."""
     start = time.perf_counter()
+    # The same client buffer both ways: with asyncio's default 64 KiB limit a tunnelled
+    # download paused its socket eight times as often as the direct one.
     if proxy is None:
         reader, writer = await asyncio.open_connection(*target, limit=1 << 20)
     else:
-        reader, writer = await _connect_tunnel(proxy, target)
+        reader, writer = await _connect_tunnel(proxy, target, limit=1 << 20)
     total = 0
     while chunk := await reader.read(1 << 20):
         total += len(chunk)
@@ -419,6 +427,17 @@ async def main() -> None:
         help="another checkout of codex-admin whose proxy runs beside ours (before/after)",
     )
     parser.add_argument(
+        "--loops",
+        default="asyncio,uvloop",
+        help="event loops to run our proxy on (comma-separated; uvloop only when installed)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        help="also run our proxy with `--workers N` (on the last loop; 1: not)",
+    )
+    parser.add_argument(
         "--only",
         default="plain,keepalive,connect,tunnel,bulk,tls",
         help="comma-separated sections to run (default: all)",
@@ -462,11 +481,18 @@ async def main() -> None:
         targets: list[Target] = [Target("direct", None)]
         import importlib.util
 
-        loops = ["asyncio"] + (["uvloop"] if importlib.util.find_spec("uvloop") else [])
-        variants = [(f"ours ({name})", name, None) for name in loops]
+        available = ["asyncio"] + (["uvloop"] if importlib.util.find_spec("uvloop") else [])
+        loops = [name for name in args.loops.split(",") if name in available] or available
+        variants: list[tuple[str, str, Path | None, int]] = [
+            (f"ours ({name})", name, None, 1) for name in loops
+        ]
+        if args.workers > 1:
+            variants.append((f"ours ({loops[-1]}, {args.workers}w)", loops[-1], None, args.workers))
         if args.baseline is not None:
-            variants.insert(0, ("baseline", "asyncio", args.baseline.resolve()))
-        for label, loop_name, checkout in variants:
+            # The other checkout on the loop `codex proxy run` picks by default (uvloop when
+            # installed), so before/after compares what users run.
+            variants.insert(0, ("baseline", available[-1], args.baseline.resolve(), 1))
+        for label, loop_name, checkout, workers in variants:
             env = dict(
                 os.environ,
                 CODEX_HOME=str(home),
@@ -488,6 +514,7 @@ async def main() -> None:
                     "--no-socks",
                     "--config-file",
                     str(policy),
+                    *(["--workers", str(workers)] if workers > 1 else []),
                 ],
                 stdout=subprocess.PIPE,
                 env=env,

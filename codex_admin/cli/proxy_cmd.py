@@ -98,6 +98,16 @@ def run(
             "--dangerously-allow-non-loopback", help="Permit binding a non-loopback address"
         ),
     ] = False,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            min=1,
+            max=64,
+            metavar="N",
+            help="Serve from N processes sharing the listeners (throughput on several cores)",
+        ),
+    ] = 1,
     json_out: JsonOpt = False,
     cwd: CwdOpt = None,
     config: OverrideOpt = None,
@@ -107,7 +117,7 @@ def run(
     Example: codex proxy run --mode limited --config-file proxy/strict-limited.toml
     """
     from codex_admin.config import codex_home
-    from codex_admin.proxy import ProxyServer, run_on_event_loop
+    from codex_admin.proxy import ProxyServer, run_on_event_loop, serve_in_workers
 
     with json_errors(json_out, command="codex proxy run"):
         if mode is not None and mode not in ("full", "limited"):
@@ -137,7 +147,13 @@ def run(
             audit_log=audit_log,
             allow_non_loopback=dangerously_allow_non_loopback,
         )
-        run_on_event_loop(lambda: _serve(server, policy, json_out=json_out))
+        if workers == 1:
+            run_on_event_loop(lambda: _serve(server, policy, json_out=json_out))
+            return
+        blocked = serve_in_workers(
+            server, workers, on_ready=lambda: _announce(server, policy, json_out=json_out)
+        )
+        sys.stderr.write(f"codex proxy: stopped ({blocked} blocked)\n")
 
 
 async def _serve(server: ProxyServer, policy: NetworkPolicy, *, json_out: bool) -> None:
@@ -146,46 +162,49 @@ async def _serve(server: ProxyServer, policy: NetworkPolicy, *, json_out: bool) 
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    print_warnings(server.warnings)
     try:
-        env = server.environment()
-        if json_out:
-            print_json(
-                {
-                    "http": server.http_url,
-                    "socks": server.socks_url,
-                    "http_unix_socket": str(server.http_unix_path)
-                    if server.http_unix_path
-                    else None,
-                    "socks_unix_socket": (
-                        str(server.socks_unix_path) if server.socks_unix_path else None
-                    ),
-                    "mode": policy.mode,
-                    "mitm": server.mitm,
-                    "ca_certificate": str(server.ca_cert_path) if server.ca_cert_path else None,
-                    "ca_bundle": str(server.ca_bundle_path) if server.ca_bundle_path else None,
-                    "upstream_proxy": server.upstream.describe(),
-                    "env": env,
-                },
-                pretty=False,
-            )
-        else:
-            out = sys.stdout.write
-            out(f"# codex proxy: http {server.http_url}")
-            out(f", socks {server.socks_url}" if server.socks_url else "")
-            out(f", mode {policy.mode}, inspection {'on' if server.mitm else 'off'}\n")
-            if server.ca_bundle_path:
-                out(f"# session CA bundle: {server.ca_bundle_path}\n")
-            for kind, route in server.upstream.describe().items():
-                if route:
-                    out(f"# upstream {kind} proxy: {route}\n")
-            for key, value in env.items():
-                out(f"export {key}={shlex.quote(value)}\n")
-            out("# Ctrl-C to stop\n")
-        sys.stdout.flush()
+        _announce(server, policy, json_out=json_out)
         await stop.wait()
     finally:
         await server.stop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
         sys.stderr.write(f"codex proxy: stopped ({server.audit.blocked_total} blocked)\n")
+
+
+def _announce(server: ProxyServer, policy: NetworkPolicy, *, json_out: bool) -> None:
+    """Print the start-up warnings, then the listener/environment object (or shell lines)."""
+    print_warnings(server.warnings)
+    env = server.environment()
+    if json_out:
+        print_json(
+            {
+                "http": server.http_url,
+                "socks": server.socks_url,
+                "http_unix_socket": str(server.http_unix_path) if server.http_unix_path else None,
+                "socks_unix_socket": (
+                    str(server.socks_unix_path) if server.socks_unix_path else None
+                ),
+                "mode": policy.mode,
+                "mitm": server.mitm,
+                "ca_certificate": str(server.ca_cert_path) if server.ca_cert_path else None,
+                "ca_bundle": str(server.ca_bundle_path) if server.ca_bundle_path else None,
+                "upstream_proxy": server.upstream.describe(),
+                "env": env,
+            },
+            pretty=False,
+        )
+    else:
+        out = sys.stdout.write
+        out(f"# codex proxy: http {server.http_url}")
+        out(f", socks {server.socks_url}" if server.socks_url else "")
+        out(f", mode {policy.mode}, inspection {'on' if server.mitm else 'off'}\n")
+        if server.ca_bundle_path:
+            out(f"# session CA bundle: {server.ca_bundle_path}\n")
+        for kind, route in server.upstream.describe().items():
+            if route:
+                out(f"# upstream {kind} proxy: {route}\n")
+        for key, value in env.items():
+            out(f"export {key}={shlex.quote(value)}\n")
+        out("# Ctrl-C to stop\n")
+    sys.stdout.flush()

@@ -20,7 +20,8 @@ Module map: ``hosts``, ``patterns`` (matching), ``policy`` (the decision order),
 ``server`` (listeners) running the handlers ``http_handler``, ``mitm``, ``socks5`` and
 ``udp_relay`` against the narrow ``context.ProxyContext``; ``dial``, ``exchange``,
 ``responses``, ``streams``, ``tunnel`` and ``upstream`` move the bytes; ``ca`` and ``env``
-serve the children; ``decider`` remembers a session's approvals.
+serve the children; ``decider`` remembers a session's approvals; ``workers`` serves one bound
+proxy from several processes (`codex proxy run --workers N`).
 
 Names are resolved lazily (PEP 562): a policy check (`codex network check`, a sandbox plan)
 imports the policy modules only, not asyncio servers, TLS or cryptography.
@@ -65,6 +66,7 @@ if TYPE_CHECKING:
         SystemResolver,
     )
     from codex_admin.proxy.server import ProxyServer
+    from codex_admin.proxy.workers import MAX_WORKERS, serve_in_workers
 
 _EXPORTS: dict[str, str] = {
     "AuditEvent": "codex_admin.proxy.audit",
@@ -101,10 +103,13 @@ _EXPORTS: dict[str, str] = {
     "StaticResolver": "codex_admin.proxy.resolver",
     "SystemResolver": "codex_admin.proxy.resolver",
     "ProxyServer": "codex_admin.proxy.server",
+    "MAX_WORKERS": "codex_admin.proxy.workers",
+    "serve_in_workers": "codex_admin.proxy.workers",
 }
 
 __all__ = [
     "CA_VARIABLES",
+    "MAX_WORKERS",
     "AuditEvent",
     "AuditObserver",
     "BlockedRequest",
@@ -136,6 +141,7 @@ __all__ = [
     "parse_resolve_option",
     "proxy_environment",
     "run_on_event_loop",
+    "serve_in_workers",
     "udp_association_decision",
     "validate_request",
 ]

@@ -4,6 +4,10 @@ Every policy decision becomes one :class:`AuditEvent`; every block also becomes 
 :class:`BlockedRequest` kept in a FIFO of the last 200. Observers (the telemetry exporter, the
 approval flow) subscribe with :meth:`AuditLog.subscribe`; an optional JSONL file (0600) receives
 one line per event. No URL, path or query is ever recorded — only host, port and method.
+
+Each line reaches the file in one ``write(2)`` on an ``O_APPEND`` descriptor, so processes
+sharing the file (the workers of `codex proxy run --workers N`) append whole lines: the kernel
+positions and writes each append atomically on a local file, and no buffer of ours splits one.
 """
 
 from __future__ import annotations
@@ -15,7 +19,6 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO
 
 from codex_admin.errors import CodexError
 from codex_admin.proxy.policy import Decision
@@ -95,7 +98,7 @@ class AuditLog:
         self.blocked: deque[BlockedRequest] = deque(maxlen=BLOCKED_CAPACITY)
         self.blocked_total = 0
         self._observers: list[AuditObserver] = []
-        self._file: IO[str] | None = None
+        self._fd: int | None = None
         if jsonl_path is not None:
             flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW
             try:
@@ -105,7 +108,7 @@ class AuditLog:
                     f"cannot open audit log {jsonl_path}: {err.strerror or err}",
                     hint="give a writable path whose directory exists (symlinks are refused)",
                 ) from None
-            self._file = os.fdopen(fd, "a", encoding="utf-8", buffering=1)
+            self._fd = fd
 
     def subscribe(self, observer: AuditObserver) -> None:
         self._observers.append(observer)
@@ -119,7 +122,7 @@ class AuditLog:
         building and time-stamping an event per plain-HTTP request nobody reads is measurable.
         """
         blocked = decision.decision != "allow"
-        if not blocked and not self._observers and self._file is None:
+        if not blocked and not self._observers and self._fd is None:
             return None
         event = AuditEvent(
             timestamp=_now(),
@@ -151,13 +154,21 @@ class AuditLog:
                     timestamp=event.timestamp,
                 )
             )
-        if self._file is not None:
-            self._file.write(json.dumps(event.to_json(), separators=(",", ":")) + "\n")
+        if self._fd is not None:
+            line = json.dumps(event.to_json(), separators=(",", ":")) + "\n"
+            _append(self._fd, line.encode("utf-8"))
         for observer in self._observers:
             observer(event)
         return event
 
     def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+def _append(fd: int, data: bytes) -> None:
+    """Append ``data`` with one ``write`` (a short write, e.g. a full disk, continues)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]

@@ -28,7 +28,7 @@ from codex_admin.proxy.http1 import (
 )
 from codex_admin.proxy.policy import Decision
 from codex_admin.proxy.responses import send_decision, send_simple
-from codex_admin.proxy.streams import copy_body, read_head
+from codex_admin.proxy.streams import Deadline, copy_body, read_head
 
 __all__ = [
     "StaleUpstream",
@@ -105,6 +105,7 @@ async def exchange(
     *,
     extra_headers: list[tuple[str, str]] | None = None,
     stale_ok: bool = False,
+    deadline: Deadline | None = None,
 ) -> tuple[bool, bool]:
     """Relay one request/response; return (client keep-alive, upstream reusable).
 
@@ -112,7 +113,8 @@ async def exchange(
     upstream proxy); ``host`` the ``Host`` value; ``extra_headers`` are added after the
     client's (e.g. proxy credentials). With ``stale_ok`` (a pooled connection and a request
     without a body) an upstream that fails before answering raises :class:`StaleUpstream`
-    instead of a 502, so the caller can retry on a fresh connection.
+    instead of a 502, so the caller can retry on a fresh connection. ``deadline`` is the
+    connection task's (see :class:`~.streams.Deadline`).
     """
     up_reader, up_writer = conn
     method, _, version = head.start
@@ -144,9 +146,10 @@ async def exchange(
             timeout=ctx.body_timeout,
             chunked_out=True,
             prefix=request_head,
+            deadline=deadline,
         )
         while True:
-            raw = await read_head(up_reader, ctx.body_timeout)
+            raw = await read_head(up_reader, ctx.body_timeout, deadline)
             if raw is None:
                 raise ProtocolError(_UPSTREAM_CLOSED, 502)
             response = parse_head(raw, request=False)
@@ -195,6 +198,7 @@ async def exchange(
             timeout=ctx.body_timeout,
             chunked_out=chunked_out,
             prefix=response_head,
+            deadline=deadline,
         )
     except ProtocolError:
         return (False, False)

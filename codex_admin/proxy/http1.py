@@ -11,7 +11,7 @@ one ``Host``, userinfo in an authority (A4). Heads above :data:`MAX_HEAD_BYTES` 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 __all__ = [
@@ -69,18 +69,29 @@ class ProtocolError(Exception):
 
 @dataclass
 class Head:
-    """A request head (``method target version``) or a response head (``version status reason``)."""
+    """A request head (``method target version``) or a response head (``version status reason``).
+
+    Lookups go through an index by lower-cased name, built on the first one: a proxied
+    request asks its head and its response's for five or six fields each. ``headers`` is not
+    to be changed after a lookup (nothing does: heads are parsed, read and re-serialised).
+    """
 
     start: tuple[str, str, str]
     headers: list[tuple[str, str]]
+    _index: dict[str, list[str]] | None = field(default=None, init=False, repr=False, compare=False)
 
     def get(self, name: str) -> str | None:
         values = self.get_all(name)
         return values[0] if values else None
 
     def get_all(self, name: str) -> list[str]:
-        lname = name.lower()
-        return [v for k, v in self.headers if k.lower() == lname]
+        index = self._index
+        if index is None:
+            index = {}
+            for k, v in self.headers:
+                index.setdefault(k.lower(), []).append(v)
+            self._index = index
+        return list(index.get(name.lower(), ()))
 
     def connection_tokens(self) -> set[str]:
         tokens: set[str] = set()

@@ -31,7 +31,7 @@ from codex_admin.proxy.http1 import (
 from codex_admin.proxy.mitm import run_inspected
 from codex_admin.proxy.policy import SAFE_METHODS, RequestShape
 from codex_admin.proxy.responses import send_decision, send_simple
-from codex_admin.proxy.streams import read_head
+from codex_admin.proxy.streams import Deadline, read_head
 from codex_admin.proxy.tunnel import tunnel_socket
 
 __all__ = ["handle_http"]
@@ -44,22 +44,26 @@ async def handle_http(
 ) -> None:
     """Serve one client connection: keep-alive plain requests, or one CONNECT."""
     client = client_name(writer)
-    while True:
-        try:
-            raw = await read_head(reader, ctx.header_timeout)
-            if raw is None:
+    deadline = Deadline()
+    try:
+        while True:
+            try:
+                raw = await read_head(reader, ctx.header_timeout, deadline)
+                if raw is None:
+                    return
+                head = parse_head(raw, request=True)
+                if head.start[0] == "CONNECT":
+                    await _connect(ctx, reader, writer, head, client)
+                    return
+                if not await _plain(ctx, reader, writer, head, client, deadline):
+                    return
+            except ProtocolError as err:
+                await send_simple(writer, err.status, f"{err.message}\n".encode())
                 return
-            head = parse_head(raw, request=True)
-            if head.start[0] == "CONNECT":
-                await _connect(ctx, reader, writer, head, client)
+            except TimeoutError:
                 return
-            if not await _plain(ctx, reader, writer, head, client):
-                return
-        except ProtocolError as err:
-            await send_simple(writer, err.status, f"{err.message}\n".encode())
-            return
-        except TimeoutError:
-            return
+    finally:
+        deadline.close()
 
 
 def _request_authority(head: Head, *, default_port: int) -> tuple[Authority, str]:
@@ -85,6 +89,7 @@ async def _plain(
     writer: asyncio.StreamWriter,
     head: Head,
     client: str,
+    deadline: Deadline,
 ) -> bool:
     """Forward one absolute-form request; return whether the client connection stays open."""
     method = head.start[0]
@@ -131,6 +136,7 @@ async def _plain(
                 conn[0],
                 extra_headers=[] if via is None else via.headers(),
                 stale_ok=pooled is not None and retry,
+                deadline=deadline,
             )
         except StaleUpstream:
             pooled = None
@@ -174,14 +180,10 @@ async def _connect(
     if dialled is None:
         return
     upstream, leftover = dialled
-    try:
-        writer.write(_ESTABLISHED)
-    except BaseException:
-        upstream.close()
-        raise
     await tunnel_socket(
         (reader, writer),
         upstream,
+        client_prefix=_ESTABLISHED,
         upstream_leftover=leftover,
         idle_timeout=ctx.tunnel_idle_timeout,
     )

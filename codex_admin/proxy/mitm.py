@@ -32,7 +32,7 @@ from codex_admin.proxy.http1 import (
 )
 from codex_admin.proxy.policy import Decision, RequestShape
 from codex_admin.proxy.responses import send_decision, send_simple
-from codex_admin.proxy.streams import read_head
+from codex_admin.proxy.streams import Deadline, read_head
 
 __all__ = ["run_inspected"]
 
@@ -58,10 +58,11 @@ async def run_inspected(
         return
     conn: Streams | None = None
     host = host_value(Authority(target.split("%", 1)[0], decision.port), 443)
+    deadline = Deadline()
     try:
         while True:
             try:
-                raw = await read_head(reader, ctx.header_timeout)
+                raw = await read_head(reader, ctx.header_timeout, deadline)
                 if raw is None:
                     return
                 head = parse_head(raw, request=True)
@@ -101,7 +102,7 @@ async def run_inspected(
                     return
             try:
                 keep_client, keep_up = await exchange(
-                    ctx, reader, writer, head, path, host, framing, conn
+                    ctx, reader, writer, head, path, host, framing, conn, deadline=deadline
                 )
             except ProtocolError as err:  # a malformed inner body
                 await send_simple(writer, err.status, f"{err.message}\n".encode())
@@ -112,6 +113,7 @@ async def run_inspected(
             if not keep_client:
                 return
     finally:
+        deadline.close()
         if conn is not None:
             conn[1].close()
 

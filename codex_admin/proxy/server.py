@@ -142,6 +142,8 @@ class ProxyServer:
         self._socks_bind = socks_bind if policy.enable_socks5 else None
         self._unix_dir = unix_socket_dir
         self._servers: list[asyncio.Server] = []
+        self._listening: list[tuple[socket.socket, Handler]] = []  # bound by bind()
+        self._bound_pid: int | None = None  # the process that bound them (see bind)
         self._tasks: set[asyncio.Task[object]] = set()
         self.ca: SessionCA | None = None
         self.http_address: tuple[str, int] = ("", 0)
@@ -152,44 +154,70 @@ class ProxyServer:
         self.ca_bundle_path: Path | None = None
 
     # -- lifecycle ---------------------------------------------------------------------
-    async def start(self) -> None:
-        if self.mitm:
-            # Imported here to keep start-up cheap: cryptography only when inspection is on.
-            from codex_admin.proxy.ca import SessionCA
+    def bind(self) -> None:
+        """Open the listening sockets and the session CA, without serving yet (no event loop).
 
-            self.ca = SessionCA()
-            self.ca_cert_path, self.ca_bundle_path = self.ca.write_artifacts(self.codex_home)
+        :meth:`start` calls it when nobody did. Called first, it lets a supervisor fork worker
+        processes that each :meth:`start` serving the same sockets with the same CA
+        (:func:`~codex_admin.proxy.workers.serve_in_workers`); only this process removes the
+        Unix sockets and the CA files when it stops (:meth:`release`).
+        """
+        if self._bound_pid is not None:
+            return
+        self._bound_pid = os.getpid()
         try:
-            server = await asyncio.start_server(
-                self._wrap(handle_http), *self._http_bind, limit=MAX_HEAD_BYTES, backlog=1024
-            )
-            self._servers.append(server)
-            self.http_address = server.sockets[0].getsockname()[:2]
+            if self.mitm:
+                # Imported here to keep start-up cheap: cryptography only when inspection is on.
+                from codex_admin.proxy.ca import SessionCA
+
+                self.ca = SessionCA()
+                self.ca_cert_path, self.ca_bundle_path = self.ca.write_artifacts(self.codex_home)
+            sock = _tcp_listener(self._http_bind)
+            self._listening.append((sock, handle_http))
+            self.http_address = sock.getsockname()[:2]
             if self._socks_bind is not None:
-                server = await asyncio.start_server(
-                    self._wrap(handle_socks), *self._socks_bind, limit=MAX_HEAD_BYTES, backlog=1024
-                )
-                self._servers.append(server)
-                self.socks_address = server.sockets[0].getsockname()[:2]
+                sock = _tcp_listener(self._socks_bind)
+                self._listening.append((sock, handle_socks))
+                self.socks_address = sock.getsockname()[:2]
             if self._unix_dir is not None:
-                self.http_unix_path = await self._unix_listener("http.sock", handle_http)
+                self.http_unix_path = self._unix_listener("http.sock", handle_http)
                 if self._socks_bind is not None:
-                    self.socks_unix_path = await self._unix_listener("socks.sock", handle_socks)
+                    self.socks_unix_path = self._unix_listener("socks.sock", handle_socks)
         except OSError as err:
-            await self.stop()
+            self.release()
+            self._bound_pid = None
             where = f" on {err.filename}" if err.filename else ""
             raise CodexError(
                 f"cannot start the proxy listener{where}: {err.strerror or err}"
             ) from None
         except CodexError:
-            await self.stop()
+            self.release()
+            self._bound_pid = None
             raise
         listeners = [self.http_address]
         if self.socks_address is not None:
             listeners.append(self.socks_address)
         self._dialer.upstream = self._dialer.upstream.without(listeners)
 
-    async def _unix_listener(self, name: str, handler: Handler) -> Path:
+    async def start(self) -> None:
+        self.bind()
+        try:
+            for sock, handler in self._listening:
+                server = (
+                    await asyncio.start_unix_server(
+                        self._wrap(handler), sock=sock, limit=MAX_HEAD_BYTES, backlog=1024
+                    )
+                    if sock.family == socket.AF_UNIX
+                    else await asyncio.start_server(
+                        self._wrap(handler), sock=sock, limit=MAX_HEAD_BYTES, backlog=1024
+                    )
+                )
+                self._servers.append(server)
+        except OSError as err:
+            await self.stop()
+            raise CodexError(f"cannot start the proxy listener: {err.strerror or err}") from None
+
+    def _unix_listener(self, name: str, handler: Handler) -> Path:
         assert self._unix_dir is not None
         try:
             info = os.lstat(self._unix_dir)
@@ -224,10 +252,12 @@ class ProxyServer:
             ) from None
         finally:
             os.umask(old_umask)
-        server = await asyncio.start_unix_server(
-            self._wrap(handler), sock=sock, limit=MAX_HEAD_BYTES, backlog=1024
-        )
-        self._servers.append(server)
+        try:
+            sock.listen(1024)
+        except OSError:
+            sock.close()
+            raise
+        self._listening.append((sock, handler))
         return path
 
     async def stop(self) -> None:
@@ -243,12 +273,22 @@ class ProxyServer:
                 await server.wait_closed()
         self._servers.clear()
         self.upstream_pool.close()
-        if self.ca is not None:
-            self.ca.release()
-        for path in (self.http_unix_path, self.socks_unix_path):
-            if path is not None:
-                with contextlib.suppress(OSError):
-                    path.unlink()
+        self.release()
+
+    def release(self) -> None:
+        """Close the listening sockets and the audit log; in the process that bound them, also
+        remove the Unix sockets and the session CA's files (a forked worker leaves them to
+        its supervisor)."""
+        for sock, _ in self._listening:
+            sock.close()
+        self._listening.clear()
+        if self._bound_pid == os.getpid():
+            if self.ca is not None:
+                self.ca.release()
+            for path in (self.http_unix_path, self.socks_unix_path):
+                if path is not None:
+                    with contextlib.suppress(OSError):
+                        path.unlink()
         self.audit.close()
 
     async def __aenter__(self) -> ProxyServer:
@@ -388,6 +428,17 @@ class ProxyServer:
         if self.ca is None:
             raise RuntimeError("inspection requested on a proxy without a session CA")
         return self.ca.server_context(host, sni_check)
+
+
+def _tcp_listener(bind: tuple[str, int]) -> socket.socket:
+    """A listening TCP socket on the first address ``bind``'s host names (SO_REUSEADDR as
+    asyncio sets it; an IPv6 socket is IPv6-only)."""
+    host, port = bind
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    family, _, _, _, address = infos[0]
+    sock = socket.create_server(address, family=family, backlog=1024)
+    sock.setblocking(False)
+    return sock
 
 
 def _url_host(host: str) -> str:

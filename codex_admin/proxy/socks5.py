@@ -100,14 +100,10 @@ async def handle_socks(
         writer.write(_reply(NOT_ALLOWED if err.refused else HOST_UNREACHABLE))
         await writer.drain()
         return
-    try:
-        writer.write(_reply(SUCCEEDED))
-    except BaseException:
-        upstream.close()
-        raise
     await tunnel_socket(
         (reader, writer),
         upstream,
+        client_prefix=_reply(SUCCEEDED),
         upstream_leftover=leftover,
         idle_timeout=ctx.tunnel_idle_timeout,
     )

@@ -32,6 +32,7 @@ SPLICE_AFTER = 256 * 1024
 _COPY = 256 * 1024
 _ROUNDS = 4  # fill/flush rounds per readiness event: fewer wake-ups, still fair
 _F_SETPIPE_SZ = 1031
+_READABLE, _WRITABLE = "src readable", "dst writable"
 _SPLICE = hasattr(os, "splice")
 _FLAGS = (getattr(os, "SPLICE_F_MOVE", 0) | getattr(os, "SPLICE_F_NONBLOCK", 0)) if _SPLICE else 0
 
@@ -51,7 +52,8 @@ async def detach(
     await writer.drain()  # with a zero high-water mark this waits for an empty buffer
     transport.pause_reading()
     raw = writer.get_extra_info("socket")
-    duplicate = socket.socket(fileno=os.dup(raw.fileno()))
+    # Family, type and protocol given: socket() would otherwise ask the kernel for each.
+    duplicate = socket.socket(raw.family, raw.type, raw.proto, fileno=os.dup(raw.fileno()))
     duplicate.setblocking(False)
     leftover = _buffered(reader)
     transport.close()
@@ -68,25 +70,63 @@ def _buffered(reader: asyncio.StreamReader) -> bytes:
     return data
 
 
+class _Tunnel:
+    """Both directions of one relay and the one future that says the relay is over.
+
+    The future completes when both directions have finished, one of them failed, or the idle
+    timer found nothing moved for ``idle_timeout``. One future and (optionally) one timer per
+    tunnel: ``asyncio.wait`` would add a waiter, callbacks and a set per wake-up, which short
+    tunnels (one TLS request each) pay for on every connection.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, idle_timeout: float | None) -> None:
+        self.loop = loop
+        self.done: asyncio.Future[None] = loop.create_future()
+        self.finished = 0
+        self.idle_timeout = idle_timeout
+        self.last_active = loop.time()
+        self.timer: asyncio.TimerHandle | None = None
+        if idle_timeout is not None:
+            self.timer = loop.call_at(self.last_active + idle_timeout, self._check_idle)
+
+    def direction_finished(self) -> None:
+        self.finished += 1
+        if self.finished == 2:
+            self.end()
+
+    def end(self) -> None:
+        if not self.done.done():
+            self.done.set_result(None)
+
+    def _check_idle(self) -> None:
+        assert self.idle_timeout is not None
+        due = self.last_active + self.idle_timeout
+        if self.loop.time() >= due:
+            self.timer = None
+            self.end()
+        else:  # something moved since the timer was set: look again when it could be idle
+            self.timer = self.loop.call_at(due, self._check_idle)
+
+    def cancel_timer(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+
+
 class _Direction:
     """One way of a tunnel: readable ``src`` → (pipe) → writable ``dst``."""
 
-    def __init__(
-        self,
-        loop: asyncio.AbstractEventLoop,
-        src: socket.socket,
-        dst: socket.socket,
-        prefix: bytes,
-        done: asyncio.Future[None],
-    ) -> None:
-        self.loop = loop
+    def __init__(self, tunnel: _Tunnel, src: socket.socket, dst: socket.socket, prefix: bytes):
+        self.tunnel = tunnel
+        self.loop = tunnel.loop
         self.src = src
         self.dst = dst
+        self.src_fd = src.fileno()
+        self.dst_fd = dst.fileno()
         self.pending = bytearray(prefix)  # user-space bytes to send before anything else
         self.in_pipe = 0
         self.eof = False
-        self.done = done
-        self.last_active = loop.time()
+        self.waiting: str | None = None  # _READABLE, _WRITABLE or None (see start)
         self.pipe: tuple[int, int] | None = None
         self.can_splice = _SPLICE
         self.copied = 0  # bytes moved through user space so far
@@ -104,23 +144,37 @@ class _Direction:
             fcntl.fcntl(self.pipe[1], _F_SETPIPE_SZ, PIPE_SIZE)
 
     # -- scheduling ------------------------------------------------------------------------
+    # A direction waits for one thing at a time: ``src`` readable or ``dst`` writable
+    # (``self.waiting``), so it never asks the loop to drop a callback it does not have.
     def start(self) -> None:
         if self.pending:
-            self.loop.add_writer(self.dst.fileno(), self._on_writable)
-        else:
-            self.loop.add_reader(self.src.fileno(), self._on_readable)
+            # Usually the proxy's own answer ("200 Connection established") ahead of the
+            # upstream's bytes: send it at once, a fresh socket's send buffer is empty.
+            try:
+                flushed = self._flush()
+            except OSError:
+                self._fail()
+                return
+            if not flushed:
+                self.loop.add_writer(self.dst_fd, self._on_writable)
+                self.waiting = _WRITABLE
+                return
+        self.loop.add_reader(self.src_fd, self._on_readable)
+        self.waiting = _READABLE
 
     def _wait_writable(self) -> None:
-        self.loop.remove_reader(self.src.fileno())
-        self.loop.add_writer(self.dst.fileno(), self._on_writable)
+        self.loop.remove_reader(self.src_fd)
+        self.loop.add_writer(self.dst_fd, self._on_writable)
+        self.waiting = _WRITABLE
 
     def _wait_readable(self) -> None:
-        self.loop.remove_writer(self.dst.fileno())
-        self.loop.add_reader(self.src.fileno(), self._on_readable)
+        self.loop.remove_writer(self.dst_fd)
+        self.loop.add_reader(self.src_fd, self._on_readable)
+        self.waiting = _READABLE
 
     # -- callbacks -------------------------------------------------------------------------
     def _on_readable(self) -> None:
-        self.last_active = self.loop.time()
+        self.tunnel.last_active = self.loop.time()
         try:
             for _ in range(_ROUNDS):
                 got = self._fill()
@@ -134,11 +188,18 @@ class _Direction:
                 if self.eof:
                     self._finish()
                     return
-        except OSError as err:
-            self._fail(err)
+                if got < _COPY and self.pipe is None:
+                    # A short read drained the socket: readiness is level-triggered, so the
+                    # loop calls again when more arrives; trying now would only cost a
+                    # system call that fails with EAGAIN. (A splicing direction carries a
+                    # stream: its next round usually finds what arrived meanwhile, which
+                    # is cheaper than another wake-up.)
+                    return
+        except OSError:
+            self._fail()
 
     def _on_writable(self) -> None:
-        self.last_active = self.loop.time()
+        self.tunnel.last_active = self.loop.time()
         try:
             if not self._flush():
                 return
@@ -146,8 +207,8 @@ class _Direction:
                 self._finish()
             else:
                 self._wait_readable()
-        except OSError as err:
-            self._fail(err)
+        except OSError:
+            self._fail()
 
     # -- byte moving -----------------------------------------------------------------------
     def _fill(self) -> int | None:
@@ -161,7 +222,7 @@ class _Direction:
             self._open_pipe()
         if self.pipe is not None:
             try:
-                moved = os.splice(self.src.fileno(), self.pipe[1], PIPE_SIZE, flags=_FLAGS)
+                moved = os.splice(self.src_fd, self.pipe[1], PIPE_SIZE, flags=_FLAGS)
             except BlockingIOError:
                 return None
             except OSError as err:
@@ -191,7 +252,7 @@ class _Direction:
         while self.in_pipe:
             assert self.pipe is not None
             try:
-                moved = os.splice(self.pipe[0], self.dst.fileno(), self.in_pipe, flags=_FLAGS)
+                moved = os.splice(self.pipe[0], self.dst_fd, self.in_pipe, flags=_FLAGS)
             except BlockingIOError:
                 return False
             self.in_pipe -= moved
@@ -206,21 +267,24 @@ class _Direction:
     # -- ending ----------------------------------------------------------------------------
     def _finish(self) -> None:
         self.stop()
-        with contextlib.suppress(OSError):
-            self.dst.shutdown(socket.SHUT_WR)
-        if not self.done.done():
-            self.done.set_result(None)
+        if self.tunnel.finished == 0:
+            # Half-close: the other way may still carry an answer. (When it has finished
+            # too, both sockets are closed right away, and close() sends the FIN.)
+            with contextlib.suppress(OSError):
+                self.dst.shutdown(socket.SHUT_WR)
+        self.tunnel.direction_finished()
 
-    def _fail(self, err: OSError) -> None:
+    def _fail(self) -> None:
         self.stop()
-        if not self.done.done():
-            self.done.set_exception(err)
+        self.tunnel.end()  # a reset or broken pipe ends the whole tunnel
 
     def stop(self) -> None:
+        waiting, self.waiting = self.waiting, None
         with contextlib.suppress(OSError, ValueError):
-            self.loop.remove_reader(self.src.fileno())
-        with contextlib.suppress(OSError, ValueError):
-            self.loop.remove_writer(self.dst.fileno())
+            if waiting == _READABLE:
+                self.loop.remove_reader(self.src_fd)
+            elif waiting == _WRITABLE:
+                self.loop.remove_writer(self.dst_fd)
 
     def close(self) -> None:
         self.stop()
@@ -241,31 +305,20 @@ async def relay(
     versa). With ``idle_timeout``, a tunnel in which no byte moved either way for that many
     seconds is closed. Both sockets are closed on return, whatever happens.
     """
-    loop = asyncio.get_running_loop()
-    forward_done: asyncio.Future[None] = loop.create_future()
-    backward_done: asyncio.Future[None] = loop.create_future()
     directions: list[_Direction] = []
+    state: _Tunnel | None = None
     try:
-        forward = _Direction(loop, a, b, a_leftover, forward_done)
+        state = _Tunnel(asyncio.get_running_loop(), idle_timeout)
+        forward = _Direction(state, a, b, a_leftover)
         directions.append(forward)
-        backward = _Direction(loop, b, a, b_leftover, backward_done)
+        backward = _Direction(state, b, a, b_leftover)
         directions.append(backward)
         forward.start()
         backward.start()
-        pending: set[asyncio.Future[None]] = {forward_done, backward_done}
-        while pending:
-            wait = None
-            if idle_timeout is not None:
-                idle = loop.time() - max(forward.last_active, backward.last_active)
-                if idle >= idle_timeout:
-                    return
-                wait = idle_timeout - idle
-            finished, pending = await asyncio.wait(
-                pending, timeout=wait, return_when=asyncio.FIRST_COMPLETED
-            )
-            if any(f.exception() is not None for f in finished):
-                return  # a reset or broken pipe ends the whole tunnel
+        await state.done
     finally:
+        if state is not None:
+            state.cancel_timer()
         for direction in directions:
             direction.close()
         for sock in (a, b):
@@ -294,13 +347,17 @@ async def tunnel_socket(
     client: tuple[asyncio.StreamReader, asyncio.StreamWriter],
     upstream: socket.socket,
     *,
+    client_prefix: bytes = b"",
     upstream_leftover: bytes = b"",
     idle_timeout: float | None = None,
 ) -> None:
     """Run an opaque tunnel between a client stream pair and a connected upstream socket.
 
-    The upstream socket (and ``upstream_leftover``, bytes already read from it) belongs to the
-    tunnel from here on: it is closed when the tunnel ends, whatever happens.
+    ``client_prefix`` (the proxy's "tunnel established" answer) reaches the client first, then
+    ``upstream_leftover`` (bytes already read from the upstream), then the upstream's stream:
+    written by the tunnel itself, the answer costs no trip through the asyncio transport. The
+    upstream socket belongs to the tunnel from here on: it is closed when the tunnel ends,
+    whatever happens.
     """
     try:
         client_sock, client_leftover = await detach(*client)
@@ -311,6 +368,6 @@ async def tunnel_socket(
         client_sock,
         upstream,
         a_leftover=client_leftover,
-        b_leftover=upstream_leftover,
+        b_leftover=client_prefix + upstream_leftover,
         idle_timeout=idle_timeout,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
 import socket
@@ -12,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from codex_admin.proxy import tunnel
-from tests.proxy.helpers import make_proxy, run
+from codex_admin.proxy.dial import connect_socket
+from tests.proxy.helpers import make_proxy, raw_exchange, run
 
 PAYLOAD = os.urandom(3 * 1024 * 1024 + 17)
 
@@ -283,5 +285,71 @@ def test_short_tunnels_take_no_pipe_and_long_ones_switch_to_splice_byte_exact(
         await exchange(tunnel.SPLICE_AFTER * 8 + 12345)
         if tunnel._SPLICE:
             assert len(pipes) == 1  # only the direction that carried the bulk
+
+    run(main())
+
+
+def test_a_tunnel_to_a_closed_port_is_a_502_and_an_idle_one_is_closed(tmp_path: Path) -> None:
+    """The tunnel's own non-blocking connect reports a refusal like any dial failure, and the
+    idle timer (one per tunnel, re-armed while bytes move) still closes a silent tunnel."""
+
+    async def main() -> None:
+        with socket.socket() as probe:  # a port nobody listens on
+            probe.bind(("127.0.0.1", 0))
+            closed = probe.getsockname()[1]
+        server, port, _ = await _sink_server(banner=b"hi")
+        proxy, _ = make_proxy(
+            tmp_path, {"domains": {"127.0.0.1": "allow"}}, tunnel_idle_timeout=0.6
+        )
+        async with proxy, server:
+            reply = await raw_exchange(
+                proxy.http_address, f"CONNECT 127.0.0.1:{closed} HTTP/1.1\r\n\r\n".encode()
+            )
+            assert reply.startswith(b"HTTP/1.1 502 "), reply
+            reader, writer = await asyncio.open_connection(*proxy.http_address)
+            writer.write(f"CONNECT 127.0.0.1:{port} HTTP/1.1\r\n\r\n".encode())
+            assert (
+                await reader.readuntil(b"\r\n\r\n")
+                == b"HTTP/1.1 200 Connection established\r\n\r\n"
+            )
+            assert await reader.readexactly(2) == b"hi"  # the server speaks first
+            loop = asyncio.get_running_loop()
+            for _ in range(3):  # activity keeps the tunnel open past the idle timeout
+                await asyncio.sleep(0.3)
+                writer.write(b"x")
+                await writer.drain()
+            started = loop.time()
+            assert await asyncio.wait_for(reader.read(), 5) == b""  # then silence closes it
+            assert 0.4 < loop.time() - started < 3
+            writer.close()
+
+    run(main())
+
+
+def test_the_tunnel_connect_gives_up_after_its_timeout_and_closes_its_socket() -> None:
+    """A listener whose accept queue is full drops SYNs, so the handshake never completes."""
+
+    async def main() -> None:
+        with socket.socket() as listener:
+            listener.bind(("127.0.0.1", 0))
+            listener.listen(0)
+            port = listener.getsockname()[1]
+            queued = []
+            for _ in range(4):  # fill the accept queue (and the SYN backlog beyond it)
+                sock = socket.socket()
+                sock.setblocking(False)
+                with contextlib.suppress(BlockingIOError):
+                    sock.connect(("127.0.0.1", port))
+                queued.append(sock)
+            await asyncio.sleep(0.2)
+            before = len(os.listdir("/proc/self/fd"))
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            with pytest.raises(TimeoutError):
+                await connect_socket("127.0.0.1", port, 0.3)
+            assert 0.25 < loop.time() - started < 2
+            assert len(os.listdir("/proc/self/fd")) == before
+            for sock in queued:
+                sock.close()
 
     run(main())
