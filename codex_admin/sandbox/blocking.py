@@ -194,6 +194,10 @@ def _attach(
     if launch.block is None:
         return
     try:
+        if proxy is not None:
+            # ctypes (for setns), imported while bubblewrap sets the sandbox up: this import
+            # then overlaps with that work instead of following it.
+            from codex_admin.sandbox.netns import listeners_in
         pid = status.child_pid
         deadline = time.monotonic() + 10
         while pid is not None and not launch.waiting(pid):
@@ -204,8 +208,6 @@ def _attach(
         if pid is not None:
             launch.pin(pid)
             if proxy is not None:
-                from codex_admin.sandbox.netns import listeners_in  # ctypes: proxy mode only
-
                 proxy.watch(listeners_in(pid, proxy.ports()))
     except BaseException:
         _killpg(proc.pid, signal.SIGKILL)
