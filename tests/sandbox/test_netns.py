@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -101,3 +102,25 @@ def test_listeners_opened_before_loopback_is_up_accept_once_it_is() -> None:
     first, reply = out.splitlines()[:2]
     assert "state DOWN" in first  # the listener existed before loopback did
     assert received == [b"ping"] and reply == "pong"
+
+
+@pytest.mark.skipif(shutil.which("unshare") is None, reason="needs util-linux unshare")
+def test_a_user_namespace_without_its_uid_map_yet_can_be_joined() -> None:
+    """Unprivileged bubblewrap writes the sandbox's uid map after it reports the pid, so the
+    forked child may join the user namespace before there is one."""
+    child = subprocess.Popen(["unshare", "--user", "--net", "sleep", "30"])
+    try:
+        ours = os.stat("/proc/self/ns/net").st_ino
+        deadline = time.monotonic() + 10
+        while os.stat(f"/proc/{child.pid}/ns/net").st_ino == ours:
+            assert time.monotonic() < deadline, "unshare never made its namespace"
+            time.sleep(0.001)
+        assert Path(f"/proc/{child.pid}/uid_map").read_text() == ""
+        sockets = listeners_in(child.pid, [3128, 8081])
+        assert sockets is not None
+        assert [s.getsockname() for s in sockets] == [("127.0.0.1", 3128), ("127.0.0.1", 8081)]
+        for sock in sockets:
+            sock.close()
+    finally:
+        child.kill()
+        child.wait()
