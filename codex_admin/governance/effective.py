@@ -238,8 +238,22 @@ class Governance:
 
         ``explicit`` is for commands that run or query the proxy on purpose (`codex proxy
         run`, `codex network check`): there ``enabled`` defaults to true; requirements that set
-        ``enabled = false`` still switch it off. Returns the policy and its warnings.
+        ``enabled = false`` still switch it off. Returns the policy and its warnings; the
+        default one (no arguments) is built once per Governance.
         """
+        if config_file is None and changes is None and not explicit:
+            policy, warnings = self._default_network_policy
+            return policy, list(warnings)
+        return self._build_network_policy(config_file, changes, explicit)
+
+    @cached_property
+    def _default_network_policy(self) -> tuple[NetworkPolicy, list[str]]:
+        # A proxied `codex sandbox` run asks twice (is it enabled? then: run with it).
+        return self._build_network_policy(None, None, False)
+
+    def _build_network_policy(
+        self, config_file: Path | None, changes: Mapping[str, Any] | None, explicit: bool
+    ) -> tuple[NetworkPolicy, list[str]]:
         from codex_admin.proxy import build_network_policy  # the proxy package: only when asked
 
         warnings: list[str] = []

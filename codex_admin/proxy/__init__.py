@@ -15,16 +15,17 @@ Public API::
     async with ProxyServer(policy, codex_home=home, decider=SessionDecider(ask)) as proxy:
         env = proxy.environment()
 
-Module map: ``hosts``, ``patterns`` (matching), ``policy`` (the decision order),
-``netconfig`` (config + requirements → policy), ``check`` (`codex network check`),
-``server`` (listeners) running the handlers ``http_handler``, ``mitm``, ``socks5`` and
-``udp_relay`` against the narrow ``context.ProxyContext``; ``dial``, ``exchange``,
-``responses``, ``streams``, ``tunnel`` and ``upstream`` move the bytes; ``ca`` and ``env``
-serve the children; ``decider`` remembers a session's approvals; ``workers`` serves one bound
-proxy from several processes (`codex proxy run --workers N`).
+Module map: ``hosts``, ``patterns`` (matching), ``netpolicy`` (the effective policy value),
+``policy`` (the decision order), ``netconfig`` (config + requirements → policy), ``check``
+(`codex network check`), ``server`` (listeners) running the handlers ``http_handler``,
+``mitm``, ``socks5`` and ``udp_relay`` against the narrow ``context.ProxyContext``; ``dial``,
+``exchange``, ``responses``, ``streams``, ``tunnel`` and ``upstream`` move the bytes; ``ca``
+and ``env`` serve the children; ``decider`` remembers a session's approvals; ``workers`` serves
+one bound proxy from several processes (`codex proxy run --workers N`).
 
 Names are resolved lazily (PEP 562): a policy check (`codex network check`, a sandbox plan)
-imports the policy modules only, not asyncio servers, TLS or cryptography.
+imports the policy modules only, not asyncio servers, TLS or cryptography; building a policy
+(every `--network proxy` sandbox run) imports neither the decision engine nor idna.
 """
 
 from __future__ import annotations
@@ -93,7 +94,7 @@ _EXPORTS: dict[str, str] = {
     "compile_pattern": "codex_admin.proxy.patterns",
     "Decider": "codex_admin.proxy.policy",
     "Decision": "codex_admin.proxy.policy",
-    "NetworkPolicy": "codex_admin.proxy.policy",
+    "NetworkPolicy": "codex_admin.proxy.netpolicy",
     "RequestShape": "codex_admin.proxy.policy",
     "decide": "codex_admin.proxy.policy",
     "dial_permitted": "codex_admin.proxy.policy",

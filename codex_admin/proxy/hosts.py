@@ -23,8 +23,6 @@ import ipaddress
 import re
 from functools import lru_cache
 
-import idna
-
 __all__ = [
     "HostError",
     "IPAddress",
@@ -66,6 +64,10 @@ def _to_ascii(text: str) -> str:
     """UTS-46 map and encode a Unicode host to A-labels; ASCII input is returned unchanged."""
     if text.isascii():
         return text
+    # Imported here to keep start-up cheap: idna (with its tables) costs about 3 ms, and
+    # building a policy of ASCII patterns (every `--network proxy` sandbox run) never needs it.
+    import idna
+
     try:
         return idna.encode(text, uts46=True, transitional=False).decode("ascii")
     except idna.IDNAError as err:

@@ -46,8 +46,8 @@ from typing import Any
 
 from codex_admin.errors import CodexError, Location
 from codex_admin.proxy.hosts import is_local_literal
+from codex_admin.proxy.netpolicy import NetworkPolicy
 from codex_admin.proxy.patterns import PatternError, PatternSet
-from codex_admin.proxy.policy import NetworkPolicy
 
 __all__ = ["build_network_policy"]
 

@@ -22,10 +22,10 @@ The one header that names a method legitimately, a CORS preflight's
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import unquote_plus
 
-from codex_admin.errors import CodexError
 from codex_admin.proxy.hosts import (
     HostError,
     ip_literal,
@@ -33,9 +33,14 @@ from codex_admin.proxy.hosts import (
     is_non_public,
     normalize_host,
 )
-from codex_admin.proxy.http1 import Head
-from codex_admin.proxy.patterns import PatternSet
+from codex_admin.proxy.netpolicy import NetworkPolicy
 from codex_admin.proxy.resolver import ResolveError, Resolver
+
+if TYPE_CHECKING:
+    # An annotation only (not a cycle): building a policy (a `--network proxy` sandbox run,
+    # `codex network check`) need not load the HTTP parser; the handlers that make a
+    # RequestShape have it already.
+    from codex_admin.proxy.http1 import Head
 
 __all__ = [
     "SAFE_METHODS",
@@ -71,76 +76,6 @@ Decider = Callable[[str, int, str], Awaitable[tuple[str, str]]]
 ``allow_once``/``deny_once``: allowed/denied like ``allow``/``deny``, but a session decider
 must not remember them (nobody judged the host: a guardian review that failed open, or one that
 failed closed -- timed out, unreachable -- and may succeed next time)."""
-
-
-@dataclass(frozen=True)
-class NetworkPolicy:
-    """The effective, validated network policy (what `build_network_policy` returns)."""
-
-    enabled: bool = False
-    mode: str = "full"
-    allowed: PatternSet = field(default_factory=PatternSet)
-    denied: PatternSet = field(default_factory=PatternSet)
-    allow_local_binding: bool = False
-    mitm: bool = False
-    http_port: int | None = None
-    socks_port: int | None = None
-    enable_socks5: bool = True
-    enable_socks5_udp: bool = False
-    allow_upstream_proxy: bool = False
-    dangerously_allow_non_loopback_proxy: bool = False
-    managed_allowed_domains_only: bool = False
-    warnings: tuple[str, ...] = ()
-    # Requirement floors that no user layer (config, -c, --config-file, network_rule, a CLI
-    # flag) can lift; see `build_network_policy`.
-    local_literals: PatternSet | None = None  # allow entries that may admit a local literal
-    non_loopback_forbidden: bool = False  # requirements: dangerously_allow_non_loopback_proxy
-    pinned_ports: tuple[str, ...] = ()  # "http_port" / "socks_port" set by requirements
-
-    @property
-    def inspects_https(self) -> bool:
-        """TLS is terminated when inspection is on (the default in limited mode)."""
-        return self.mitm
-
-    @property
-    def literal_allowed(self) -> PatternSet:
-        """The allow entries whose explicit literals (``127.0.0.1``, ``localhost``) may admit a
-        local/private target: every entry, or only managed ones when requirements set
-        ``allow_local_binding = false``."""
-        return self.allowed if self.local_literals is None else self.local_literals
-
-    def listener_port(self, kind: str, requested: int | None) -> int:
-        """The port of the standalone proxy's ``kind`` (``http``/``socks``) listener.
-
-        ``requested`` (a command-line choice) wins over the configured port, but never over a
-        port requirements pin: a conflicting request raises :class:`CodexError`.
-        """
-        key = f"{kind}_port"
-        configured = self.http_port if kind == "http" else self.socks_port
-        if key in self.pinned_ports and requested not in (None, configured):
-            raise CodexError(
-                f"requirements pin the {kind} listener to port {configured}; "
-                f"cannot listen on port {requested}",
-                hint=f"leave out the port (or use {configured}): "
-                f"experimental_network.{key} is set by your administrator",
-            )
-        return (configured or 0) if requested is None else requested
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "enabled": self.enabled,
-            "mode": self.mode,
-            "allowed_domains": self.allowed.texts(),
-            "denied_domains": self.denied.texts(),
-            "allow_local_binding": self.allow_local_binding,
-            "mitm": self.inspects_https,
-            "http_port": self.http_port,
-            "socks_port": self.socks_port,
-            "enable_socks5": self.enable_socks5,
-            "enable_socks5_udp": self.enable_socks5_udp,
-            "allow_upstream_proxy": self.allow_upstream_proxy,
-            "managed_allowed_domains_only": self.managed_allowed_domains_only,
-        }
 
 
 @dataclass(frozen=True)

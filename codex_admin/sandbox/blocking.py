@@ -188,30 +188,43 @@ def _network(factory: Callable[[], NetworkPolicy] | None) -> NetworkPolicy:
 def _attach(
     proc: subprocess.Popen[bytes], launch: Prepared, status: _Status, proxy: _LazyProxy | None
 ) -> None:
-    """While bubblewrap waits on ``--block-fd``: pin the protected symlinks, open the proxy's
-    listeners inside the namespace and hand them to the lazy proxy, then let the command
-    start. On failure the sandbox dies first."""
+    """While bubblewrap holds the command on ``--block-fd``: open the proxy's listeners in the
+    sandbox's namespace as soon as it exists and hand them to the lazy proxy, pin the protected
+    symlinks once the set-up is done, then let the command start. On failure the sandbox dies
+    first."""
     if launch.block is None:
         return
     try:
+        if proxy is not None:
+            # ctypes (for setns), imported while bubblewrap starts: overlapped with its work.
+            from codex_admin.sandbox.netns import listeners_in
         pid = status.child_pid
-        deadline = time.monotonic() + 10
-        while pid is not None and not launch.waiting(pid):
-            if launch.waiting(pid) is None or time.monotonic() > deadline:
-                pid = None  # bubblewrap died (reported as not started) or never got ready
-                break
-            time.sleep(0.0005)
-        if pid is not None:
-            launch.pin(pid)
-            if proxy is not None:
-                from codex_admin.sandbox.netns import listeners_in  # ctypes: proxy mode only
-
-                proxy.watch(listeners_in(pid, proxy.ports()))
+        if pid is not None and proxy is not None:
+            sockets = listeners_in(pid, proxy.ports())
+            if sockets is None:
+                pid = None  # bubblewrap died already: reported as not started
+            else:
+                proxy.watch(sockets)
+        if pid is not None and launch.plan.watched:
+            pid = _set_up(launch, pid)
+            if pid is not None:
+                launch.pin(pid)
     except BaseException:
         _killpg(proc.pid, signal.SIGKILL)
         proc.wait()
         raise
     launch.unblock()
+
+
+def _set_up(launch: Prepared, pid: int) -> int | None:
+    """Wait until bubblewrap (``pid``) is done setting up and blocked; None when it died (then
+    reported as not started) or never got there."""
+    deadline = time.monotonic() + 10
+    while not launch.waiting(pid):
+        if launch.waiting(pid) is None or time.monotonic() > deadline:
+            return None
+        time.sleep(0.0005)
+    return pid
 
 
 class _LazyProxy:

@@ -16,7 +16,16 @@ the host joins the namespace just long enough to create the sockets:
   socketpair (``SCM_RIGHTS``).
 
 A socket stays in the namespace it was created in, so the proxy then accepts connections that
-only processes inside that sandbox can make. Nothing is inherited by the command. ``ctypes``
+only processes inside that sandbox can make. Nothing is inherited by the command.
+
+The listeners are opened as soon as bubblewrap reports the sandbox's pid: bubblewrap creates
+every namespace in its first ``clone``, so the network namespace exists from then on, and
+opening the sockets overlaps with the rest of its set-up (mounts, seccomp) instead of waiting
+for all of it. Its loopback interface may not be up yet, so the sockets are bound with
+``IP_FREEBIND`` (ip(7): bind to an address that does not exist *yet*); they accept once
+bubblewrap has brought ``lo`` up, which it does before it starts the command. A namespace
+that turns out to be our own (the sandbox shares the host's network, or its pid was reused)
+is refused: the proxy must never listen on the host's loopback. ``ctypes``
 (for ``setns`` before Python 3.12) is imported only here, and this module only in ``proxy`` mode.
 """
 
@@ -51,6 +60,10 @@ def _setns(fd: int, nstype: int) -> None:
         raise OSError(code, os.strerror(code))
 
 
+# Linux's <linux/in.h> value; Python's socket module names it only from 3.12 on.
+_IP_FREEBIND = getattr(socket, "IP_FREEBIND", 15)
+
+
 def _bind(ports: Sequence[int]) -> list[socket.socket]:
     sockets = []
     try:
@@ -58,6 +71,7 @@ def _bind(ports: Sequence[int]) -> list[socket.socket]:
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             sockets.append(sock)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.setsockopt(socket.IPPROTO_IP, _IP_FREEBIND, 1)  # `lo` may not be up yet
             sock.bind(("127.0.0.1", port))
             sock.listen(1024)
     except OSError:
@@ -135,13 +149,27 @@ def _in_child(user: int, net: int, ports: Sequence[int]) -> list[socket.socket]:
     return [socket.socket(fileno=fd) for fd in fds]
 
 
-def listeners_in(pid: int, ports: Sequence[int]) -> list[socket.socket]:
-    """Listening TCP sockets on ``127.0.0.1:<port>`` inside the network namespace of ``pid``.
+def listeners_in(pid: int, ports: Sequence[int]) -> list[socket.socket] | None:
+    """Listening TCP sockets on ``127.0.0.1:<port>`` inside the network namespace of ``pid``,
+    or None when ``pid`` is already gone (bubblewrap failed before the command: the caller
+    reports it as not started).
 
-    Raises CodexError when the namespace cannot be joined (the command must then not run).
+    Raises CodexError when the namespace cannot be joined, or is this process's own (the
+    command must then not run).
     """
     try:
         net = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    except OSError as err:
+        raise _unreachable(err) from None
+    try:
+        if _same(net, "/proc/self/ns/net"):
+            raise CodexError(
+                f"refusing to open the proxy's listeners: process {pid} shares this process's "
+                "network namespace, not a sandbox's",
+                hint="network mode `proxy` needs bubblewrap's --unshare-net; report this as a bug",
+            )
         try:
             user = _owner(net)
             try:
@@ -150,15 +178,19 @@ def listeners_in(pid: int, ports: Sequence[int]) -> list[socket.socket]:
                 return _in_child(user, net, ports)
             finally:
                 os.close(user)
-        finally:
-            os.close(net)
-    except OSError as err:
-        raise CodexError(
-            f"cannot open the proxy's listeners inside the sandbox's network namespace: "
-            f"{err.strerror or err}",
-            hint="network mode `proxy` needs bubblewrap to run unprivileged (user namespaces) "
-            "or as root; a setuid bubblewrap cannot be joined",
-        ) from None
+        except OSError as err:
+            raise _unreachable(err) from None
+    finally:
+        os.close(net)
+
+
+def _unreachable(err: OSError) -> CodexError:
+    return CodexError(
+        f"cannot open the proxy's listeners inside the sandbox's network namespace: "
+        f"{err.strerror or err}",
+        hint="network mode `proxy` needs bubblewrap to run unprivileged (user namespaces) "
+        "or as root; a setuid bubblewrap cannot be joined",
+    )
 
 
 # ------------------------------------------------------------------------ pinning symlinks

@@ -293,25 +293,36 @@ async def _wait(
 
 
 async def _attach(launch: Prepared, status: _Status, servers: list[Listener]) -> None:
-    """While bubblewrap waits on ``--block-fd``: pin the protected symlinks, open the proxy's
-    listeners inside the sandbox's namespace and serve them, then let the command start."""
+    """While bubblewrap holds the command on ``--block-fd``: open the proxy's listeners in the
+    sandbox's namespace as soon as it exists and serve them, pin the protected symlinks once
+    the set-up is done, then let the command start."""
     if launch.block is None:
         return
     pid = await status.child_pid
-    deadline = time.monotonic() + 10
-    while pid is not None and not launch.waiting(pid):
-        if launch.waiting(pid) is None or time.monotonic() > deadline:
-            pid = None  # bubblewrap died (reported as not started) or never got ready
-            break
-        await asyncio.sleep(0.0005)
-    if pid is not None:
-        launch.pin(pid)
-        if launch.proxy is not None:
-            from codex_admin.sandbox.netns import listeners_in  # ctypes: only in proxy mode
+    if pid is not None and launch.proxy is not None:
+        from codex_admin.sandbox.netns import listeners_in  # ctypes: only in proxy mode
 
-            sockets = listeners_in(pid, launch.proxy.ports())
-            for sock, protocol in zip(sockets, ("http", "socks"), strict=False):
-                servers.append(await launch.proxy.serve(sock, protocol))
+        sockets = listeners_in(pid, launch.proxy.ports())
+        if sockets is None:
+            pid = None  # bubblewrap died already: reported as not started
+        else:
+            served = 0
+            try:
+                for sock, protocol in zip(sockets, ("http", "socks"), strict=False):
+                    servers.append(await launch.proxy.serve(sock, protocol))
+                    served += 1
+            finally:
+                for sock in sockets[served:]:
+                    sock.close()  # serving failed: the caller kills the sandbox
+    if pid is not None and launch.plan.watched:
+        deadline = time.monotonic() + 10
+        while not launch.waiting(pid):
+            if launch.waiting(pid) is None or time.monotonic() > deadline:
+                pid = None  # bubblewrap died (reported as not started) or never got ready
+                break
+            await asyncio.sleep(0.0005)
+        if pid is not None:
+            launch.pin(pid)
     launch.unblock()
 
 

@@ -414,3 +414,22 @@ def test_a_deciders_allow_once_is_an_allow_and_an_unknown_answer_a_deny() -> Non
     assert yes.allowed and yes.source == "decider"
     no, _ = check({}, "example.com", answers=answers, decider=odd)
     assert not no.allowed
+
+
+def test_the_effective_policy_cannot_be_changed_after_it_is_built() -> None:
+    """The proxy, the sandbox and `network check` share one policy value (a NamedTuple since
+    issue 11): nothing holding it may loosen it in place."""
+    policy = build_network_policy(
+        {"enabled": True, "domains": {"example.com": "allow"}}, {"allow_local_binding": False}
+    )
+    for name, value in (("allow_local_binding", True), ("allowed", None), ("mode", "full")):
+        with pytest.raises(AttributeError):
+            setattr(policy, name, value)
+    with pytest.raises(AttributeError):
+        object.__setattr__(policy, "enabled", False)
+    with pytest.raises(TypeError):
+        policy[0] = False  # type: ignore[index]
+    assert policy.enabled and policy.allowed.texts() == ["example.com"]
+    assert policy == build_network_policy(
+        {"enabled": True, "domains": {"example.com": "allow"}}, {"allow_local_binding": False}
+    )

@@ -25,9 +25,15 @@ PACKAGE = Path(proxy_package.__file__).parent
 LAZY_IMPORTS = {
     ("server", "codex_admin.proxy.ca"),  # cryptography only with inspection on
     ("resolver", "asyncio"),  # a policy build must not import asyncio
+    ("hosts", "idna"),  # only for a non-ASCII host; a policy of ASCII patterns never needs it
 }
-# TYPE_CHECKING imports allowed: the lazy package exports, and the lazily imported CA type.
-TYPE_ONLY = {("__init__", "*"), ("server", "codex_admin.proxy.ca")}
+# TYPE_CHECKING imports allowed: the lazy package exports, the lazily imported CA type, and
+# the HTTP head type the engine's RequestShape annotates (a policy build needs no parser).
+TYPE_ONLY = {
+    ("__init__", "*"),
+    ("server", "codex_admin.proxy.ca"),
+    ("policy", "codex_admin.proxy.http1"),
+}
 
 
 def _modules() -> dict[str, ast.Module]:
@@ -90,6 +96,13 @@ def test_handlers_never_import_the_server() -> None:
     ("code", "absent"),
     [
         ("from codex_admin.proxy import build_network_policy", ["ssl", "asyncio", "cryptography"]),
+        # Every `--network proxy` sandbox run builds a policy before its command starts: the
+        # value and its patterns only, not the decision engine, the HTTP parser or idna.
+        (
+            "from codex_admin.proxy import build_network_policy\n"
+            "build_network_policy({'enabled': True, 'domains': {'**.example.com': 'allow'}}, None)",
+            ["idna", "codex_admin.proxy.http1", "codex_admin.proxy.policy", "socket", "ctypes"],
+        ),
         ("from codex_admin.proxy import check_request", ["ssl", "cryptography"]),
         ("from codex_admin.proxy import ProxyServer", ["cryptography"]),
     ],
