@@ -217,3 +217,35 @@ def test_a_header_that_would_split_the_request_never_reaches_the_wire() -> None:
             assert server.peers == []
 
     asyncio.run(main())
+
+
+@pytest.mark.parametrize("later", [True, False], ids=["while-idle", "with-the-response"])
+def test_bytes_the_server_sent_unasked_are_never_read_as_the_next_answer(later: bool) -> None:
+    """A server (or a gateway) that answers an idle keep-alive connection with a 408 before it
+    hangs up, or sends a stray response after the one asked for: the next request must get its
+    own answer on a fresh connection, not that message (httpcore checks an idle connection is
+    not readable before reusing it)."""
+    stray = b"HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\n\r\n"
+
+    async def handler(i: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+        if i == 0 and later:
+            writer.write(ok())
+            await writer.drain()
+            await asyncio.sleep(0.05)
+            writer.write(stray)
+        elif i == 0:
+            writer.write(ok() + stray)
+        else:
+            writer.write(ok(b"fresh"))
+        await writer.drain()
+        return True
+
+    async def main() -> None:
+        async with Server(handler) as server, client() as http:
+            assert (await http.get(server.url)).text == "hello"
+            await asyncio.sleep(0.2)  # the stray bytes arrive while the connection is idle
+            second = await http.get(server.url)
+            assert (second.status_code, second.text) == (200, "fresh")
+            assert len(set(server.peers)) == 2
+
+    asyncio.run(main())
