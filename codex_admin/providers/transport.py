@@ -10,14 +10,14 @@ machine httpcore itself uses, so what goes on the wire, the framing checks and t
 texts are h11's.
 
 It keeps httpcore's observable behaviour: the timeouts of the request's ``timeout`` extension
-(``connect``, ``read``, ``write``); httpx's exception classes and messages (``ConnectError`` with
-the ``OSError``/``ssl`` error as its cause, ``ReadError``, ``RemoteProtocolError`` "Server
-disconnected without sending a response.", h11's ``LocalProtocolError`` for a header value that
-cannot be sent); keep-alive: a connection whose response was read to the end is reused for the
-next request to its origin, unless it has been idle for :data:`KEEPALIVE_EXPIRY` seconds, the
-server has closed it, or the server sent anything not asked for (a 408 on an idle connection, a
-stray response: it must never be read as the answer to the next request); a response closed
-early closes its connection. Only direct
+(``connect``, ``read``, ``write``); happy eyeballs across a name's addresses; httpx's exception
+classes and messages (``ConnectError`` with the ``OSError``/``ssl`` error as its cause,
+``ReadError``, ``RemoteProtocolError`` "Server disconnected without sending a response.", h11's
+``LocalProtocolError`` for a header value that cannot be sent); keep-alive: a connection whose
+response was read to the end is reused for the next request to its origin, unless it has been
+idle for :data:`KEEPALIVE_EXPIRY` seconds, the server has closed it, or the server sent anything
+not asked for (a 408 on an idle connection, a stray response: it must never be read as the
+answer to the next request); a response closed early closes its connection. Only direct
 connections: a client that honours proxy variables uses httpx's own transport
 (:func:`codex_admin.providers.http.build_http_client`).
 """
@@ -40,6 +40,10 @@ __all__ = ["KEEPALIVE_EXPIRY", "DirectTransport"]
 KEEPALIVE_EXPIRY = 5.0  # httpx's default Limits(keepalive_expiry=5.0)
 READ_NUM_BYTES = 64 * 1024  # as httpcore
 MAX_INCOMPLETE_EVENT_SIZE = 100 * 1024  # as httpcore: a header block larger than this fails
+# Happy eyeballs, as httpcore (anyio's connect_tcp): the next address of a name is tried this
+# long after the previous one, so an address that drops SYNs (a broken IPv6 route) does not
+# use up the whole connect timeout while the next one would answer.
+HAPPY_EYEBALLS_DELAY = 0.25
 
 _Origin = tuple[str, str, int]
 
@@ -260,7 +264,9 @@ class DirectTransport(httpx.AsyncBaseTransport):
         protocol = asyncio.StreamReaderProtocol(reader)
         try:
             async with asyncio.timeout(_timeout(request, "connect")):
-                transport, _ = await loop.create_connection(lambda: protocol, host, port, **tls)
+                transport, _ = await loop.create_connection(
+                    lambda: protocol, host, port, happy_eyeballs_delay=HAPPY_EYEBALLS_DELAY, **tls
+                )
         except TimeoutError as err:
             raise httpx.ConnectTimeout(str(err)) from err
         except OSError as err:  # ssl.SSLError included: a certificate that does not verify
