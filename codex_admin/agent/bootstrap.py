@@ -110,7 +110,12 @@ async def open_session(
 ) -> AsyncIterator[Session]:
     """A running session for ``governance``'s directory (closed, with its proxy, on exit)."""
     from codex_admin.auth import auth_settings
-    from codex_admin.providers import ModelClient, resolve_credentials, resolve_provider
+    from codex_admin.providers import (
+        ModelClient,
+        resolve_credentials,
+        resolve_provider,
+        respects_system_proxy,
+    )
 
     options = options or SessionOptions()
     config = governance.config.config
@@ -186,6 +191,7 @@ async def open_session(
             provider,
             credentials,
             environ=environ,
+            respect_system_proxy=respects_system_proxy(resolved),
             originator=options.originator,
             observer=observe.model_observer(),
         ) as client:

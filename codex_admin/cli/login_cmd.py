@@ -158,11 +158,10 @@ async def _chatgpt_login(
     settings: AuthSettings, resolved: dict[str, Any], device: bool, port: int | None
 ) -> Any:
     from codex_admin.auth import login_with_chatgpt, login_with_device_code
-    from codex_admin.providers import build_http_client
+    from codex_admin.providers import build_http_client, respects_system_proxy
 
-    features = resolved.get("features") or {}
     async with build_http_client(
-        settings.issuer, respect_system_proxy=bool(features.get("respect_system_proxy"))
+        settings.issuer, respect_system_proxy=respects_system_proxy(resolved)
     ) as http:
         if device:
             auth = await login_with_device_code(settings, http, on_code=_print_device_code)

@@ -107,6 +107,7 @@ class ModelTier:
         *,
         http: httpx.AsyncClient | None = None,
         environ: Mapping[str, str] | None = None,
+        respect_system_proxy: bool = False,
         originator: str = "codex_exec",
         sleep: Callable[[float], Any] = asyncio.sleep,
     ) -> None:
@@ -114,7 +115,12 @@ class ModelTier:
         self.settings = settings
         self.model = settings.model
         self._client = ModelClient(
-            single, credentials, http=http, environ=environ, originator=originator
+            single,
+            credentials,
+            http=http,
+            environ=environ,
+            respect_system_proxy=respect_system_proxy,
+            originator=originator,
         )
         self._sleep = sleep
 

@@ -29,7 +29,7 @@ from codex_admin.guardian.reviewer import Guardian, ModelTierFactory
 from codex_admin.guardian.rules import builtin_rules
 from codex_admin.guardian.settings import GuardianSettings, guardian_settings
 from codex_admin.guardian.verdict import Verdict
-from codex_admin.providers import resolve_credentials, resolve_provider
+from codex_admin.providers import resolve_credentials, resolve_provider, respects_system_proxy
 
 __all__ = [
     "ReviewRun",
@@ -53,7 +53,13 @@ def model_tier_factory(
             result.config, codex_home=result.codex_home, requirements=result.requirements
         )
         credentials = resolve_credentials(provider, auth, exec_mode=True)
-        return ModelTier(provider, credentials, settings, originator=originator)
+        return ModelTier(
+            provider,
+            credentials,
+            settings,
+            respect_system_proxy=respects_system_proxy(result.resolved),
+            originator=originator,
+        )
 
     return build
 

@@ -14,7 +14,8 @@ Public API (everything else in this package is private)::
 * requests and events -- :class:`ModelRequest`, :func:`output_schema_format`, the events of
   :mod:`.events` (:data:`ResponseEvent` is their union) and :class:`TokenUsage`;
 * the client -- :class:`ModelClient`, :func:`backoff_delay`, :func:`build_http_client` (also
-  used for sign-in: custom CA, proxy policy), :func:`check_oss_server`;
+  used for sign-in: custom CA, proxy policy) and :func:`respects_system_proxy` (its switch),
+  :func:`check_oss_server`;
 * telemetry seam -- :class:`ModelObserver` (``ModelClient(..., observer=...)``) and the
   :class:`ApiAttempt` / :class:`SseObservation` reports it receives;
 * errors -- :class:`ModelProviderError` and its subclasses, :class:`ErrorKind`;
@@ -68,7 +69,7 @@ if TYPE_CHECKING:
         Retrying,
         TokenUsage,
     )
-    from codex_admin.providers.http import build_http_client
+    from codex_admin.providers.http import build_http_client, respects_system_proxy
     from codex_admin.providers.info import (
         CommandAuth,
         ProviderInfo,
@@ -116,6 +117,7 @@ _EXPORTS: dict[str, str] = {
     "Retrying": "codex_admin.providers.events",
     "TokenUsage": "codex_admin.providers.events",
     "build_http_client": "codex_admin.providers.http",
+    "respects_system_proxy": "codex_admin.providers.http",
     "CommandAuth": "codex_admin.providers.info",
     "ProviderInfo": "codex_admin.providers.info",
     "WireApi": "codex_admin.providers.info",
@@ -180,6 +182,7 @@ __all__ = [
     "output_schema_format",
     "resolve_credentials",
     "resolve_provider",
+    "respects_system_proxy",
 ]
 
 

@@ -27,13 +27,14 @@ import re
 import ssl
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from codex_admin.providers.errors import ProviderConfigError
 from codex_admin.providers.httpx_lib import httpx
 from codex_admin.providers.transport import DirectTransport
 
-__all__ = ["build_http_client", "load_custom_ca", "ssl_context_for"]
+__all__ = ["build_http_client", "load_custom_ca", "respects_system_proxy", "ssl_context_for"]
 
 _MAX_CA_FILE = 8 * 1024 * 1024
 _PEM_BLOCK = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----\s*(.*?)\s*-----END \1-----", re.DOTALL)
@@ -115,6 +116,15 @@ def ssl_context_for(url: str, environ: Mapping[str, str] | None = None) -> ssl.S
                 f"the CA certificates in {path} cannot be loaded: {err.reason or err}"
             ) from None
     return ctx
+
+
+def respects_system_proxy(resolved: Mapping[str, Any]) -> bool:
+    """Whether the effective config (``ConfigResult.resolved``) turns on
+    ``features.respect_system_proxy``: the one reading of the switch, for every client built
+    for model traffic or sign-in (the agent, the guardian's reviewer, ``codex login``). Project
+    layers cannot set it (the loader strips it), so a repository cannot redirect the traffic."""
+    features = resolved.get("features")
+    return isinstance(features, Mapping) and features.get("respect_system_proxy") is True
 
 
 def build_http_client(

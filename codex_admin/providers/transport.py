@@ -4,17 +4,20 @@ httpx's own transport goes through httpcore, which on asyncio runs everything --
 locks, events -- through anyio. Importing httpcore and anyio is about a third of `codex exec`'s
 start-up to the first model request (issue 14: within 8x a bare `python -c pass`;
 benchmarks/agent_bench.py), for one connection at a time to one origin. This transport does
-the same work with the standard library: ``asyncio.open_connection`` (TLS with the caller's
-verifying context, SNI, ALPN ``http/1.1``) and h11 -- the HTTP/1.1 state machine httpcore
-itself uses, so what goes on the wire, the framing checks and their error texts are h11's.
+the same work with the standard library: asyncio streams (``open_connection``'s recipe; TLS
+with the caller's verifying context, SNI, ALPN ``http/1.1``) and h11 -- the HTTP/1.1 state
+machine httpcore itself uses, so what goes on the wire, the framing checks and their error
+texts are h11's.
 
 It keeps httpcore's observable behaviour: the timeouts of the request's ``timeout`` extension
-(``connect``, ``read``, ``write``); httpx's exception classes and messages (``ConnectError`` with
-the ``OSError``/``ssl`` error as its cause, ``ReadError``, ``RemoteProtocolError`` "Server
-disconnected without sending a response.", h11's ``LocalProtocolError`` for a header value that
-cannot be sent); keep-alive: a connection whose response was read to the end is reused for the
-next request to its origin, unless it has been idle for :data:`KEEPALIVE_EXPIRY` seconds or
-the server has closed it; a response closed early closes its connection. Only direct
+(``connect``, ``read``, ``write``); happy eyeballs across a name's addresses; httpx's exception
+classes and messages (``ConnectError`` with the ``OSError``/``ssl`` error as its cause,
+``ReadError``, ``RemoteProtocolError`` "Server disconnected without sending a response.", h11's
+``LocalProtocolError`` for a header value that cannot be sent); keep-alive: a connection whose
+response was read to the end is reused for the next request to its origin, unless it has been
+idle for :data:`KEEPALIVE_EXPIRY` seconds, the server has closed it, or the server sent anything
+not asked for (a 408 on an idle connection, a stray response: it must never be read as the
+answer to the next request); a response closed early closes its connection. Only direct
 connections: a client that honours proxy variables uses httpx's own transport
 (:func:`codex_admin.providers.http.build_http_client`).
 """
@@ -25,8 +28,8 @@ import asyncio
 import contextlib
 import ssl
 import time
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Iterable
+from typing import Any, SupportsIndex
 
 import h11
 
@@ -37,6 +40,10 @@ __all__ = ["KEEPALIVE_EXPIRY", "DirectTransport"]
 KEEPALIVE_EXPIRY = 5.0  # httpx's default Limits(keepalive_expiry=5.0)
 READ_NUM_BYTES = 64 * 1024  # as httpcore
 MAX_INCOMPLETE_EVENT_SIZE = 100 * 1024  # as httpcore: a header block larger than this fails
+# Happy eyeballs, as httpcore (anyio's connect_tcp): the next address of a name is tried this
+# long after the previous one, so an address that drops SYNs (a broken IPv6 route) does not
+# use up the whole connect timeout while the next one would answer.
+HAPPY_EYEBALLS_DELAY = 0.25
 
 _Origin = tuple[str, str, int]
 
@@ -46,29 +53,45 @@ def _timeout(request: httpx.Request, name: str) -> float | None:
     return value if isinstance(value, int | float) else None
 
 
+class _Reader(asyncio.StreamReader):
+    """A stream reader that counts the bytes it received, so a connection can tell that
+    something arrived while it was idle (httpcore asks whether the idle socket is readable;
+    asyncio has already moved such bytes into the reader, which has no public way to say so)."""
+
+    received = 0
+
+    def feed_data(self, data: Iterable[SupportsIndex]) -> None:
+        chunk = bytes(data)  # the protocol passes bytes: the same object, no copy
+        self.received += len(chunk)
+        super().feed_data(chunk)
+
+
 class _Connection:
     """One HTTP/1.1 connection: an h11 state machine over an asyncio stream pair."""
 
-    def __init__(
-        self, origin: _Origin, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
+    def __init__(self, origin: _Origin, reader: _Reader, writer: asyncio.StreamWriter) -> None:
         self.origin = origin
         self._reader = reader
         self._writer = writer
         self._h11 = h11.Connection(
             our_role=h11.CLIENT, max_incomplete_event_size=MAX_INCOMPLETE_EVENT_SIZE
         )
+        self._consumed = 0  # bytes read from the reader into h11
         self.idle_since: float | None = None
         self.closed = False
 
     def expired(self) -> bool:
-        """Idle too long, or closed by the server (EOF seen) -- not worth a request."""
+        """Idle too long, closed by the server (EOF seen), or holding bytes no request asked
+        for (received after the last response, or after its end in the same read) -- not
+        worth a request: they would be parsed as its response."""
         idle = time.monotonic() - self.idle_since if self.idle_since is not None else 0.0
         return (
             self.closed
             or idle > KEEPALIVE_EXPIRY
             or self._reader.at_eof()
             or self._writer.is_closing()
+            or self._reader.received != self._consumed
+            or bool(self._h11.trailing_data[0])
         )
 
     async def _write(self, data: bytes | None, timeout: float | None) -> None:
@@ -128,6 +151,7 @@ class _Connection:
                 raise httpx.ReadTimeout(str(err)) from err
             except OSError as err:
                 raise httpx.ReadError(str(err)) from err
+            self._consumed += len(data)
             if data == b"" and self._h11.their_state == h11.SEND_RESPONSE:
                 raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
             try:
@@ -235,14 +259,19 @@ class DirectTransport(httpx.AsyncBaseTransport):
         tls: dict[str, Any] = {}
         if scheme == "https":
             tls = {"ssl": self._ssl, "server_hostname": host}
+        loop = asyncio.get_running_loop()
+        reader = _Reader()  # asyncio.open_connection, with the counting reader
+        protocol = asyncio.StreamReaderProtocol(reader)
         try:
             async with asyncio.timeout(_timeout(request, "connect")):
-                reader, writer = await asyncio.open_connection(host, port, **tls)
+                transport, _ = await loop.create_connection(
+                    lambda: protocol, host, port, happy_eyeballs_delay=HAPPY_EYEBALLS_DELAY, **tls
+                )
         except TimeoutError as err:
             raise httpx.ConnectTimeout(str(err)) from err
         except OSError as err:  # ssl.SSLError included: a certificate that does not verify
             raise httpx.ConnectError(str(err)) from err
-        return _Connection(origin, reader, writer)
+        return _Connection(origin, reader, asyncio.StreamWriter(transport, protocol, reader, loop))
 
     def release(self, connection: _Connection) -> None:
         self._active.discard(connection)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from tests.agent.conftest import API_KEY, Workspace
 from tests.support import (
+    MockResponsesServer,
     assistant_turn,
     custom_tool_call_turn,
     failed_turn,
@@ -296,3 +297,23 @@ def test_missing_api_key_names_the_variable(workspace: Workspace) -> None:
     assert run.returncode == 1 and "MOCK_API_KEY" in run.stderr
     assert "Traceback" not in run.stderr
     assert os.environ.get("MOCK_API_KEY") is None
+
+
+def test_respect_system_proxy_sends_model_traffic_through_the_proxy(workspace: Workspace) -> None:
+    """``features.respect_system_proxy = true`` (user config): the turn's model request goes
+    through ``HTTP_PROXY``, as sign-in's does; without it the variable is ignored. The "proxy"
+    here is a second mock server: what reaches it answers the turn."""
+    env = {"HTTP_PROXY": "", "http_proxy": "", "NO_PROXY": "", "no_proxy": ""}
+    with MockResponsesServer() as proxy:
+        env["HTTP_PROXY"] = env["http_proxy"] = proxy.origin
+        proxy.enqueue(assistant_turn("via the proxy"))
+        workspace.server.enqueue(assistant_turn("direct"))
+        run = workspace.exec(["--json", "hi"], env=env)
+        assert run.returncode == 0, run.stderr
+        assert run.items("agent_message")[0]["text"] == "direct" and proxy.requests == []
+        workspace.config(features={"respect_system_proxy": True})
+        run = workspace.exec(["--json", "hi"], env=env)
+        assert run.returncode == 0, run.stderr
+        assert run.items("agent_message")[0]["text"] == "via the proxy"
+        assert len(workspace.server.model_requests) == 1  # the first run's only
+        assert not proxy.errors, proxy.errors

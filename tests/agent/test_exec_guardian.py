@@ -14,7 +14,13 @@ import pytest
 
 from codex_admin.sandbox import bwrap_status
 from tests.agent.conftest import Workspace
-from tests.support import assistant_turn, function_call_turn, server_error, stall
+from tests.support import (
+    MockResponsesServer,
+    assistant_turn,
+    function_call_turn,
+    server_error,
+    stall,
+)
 
 AUTO = ["-a", "on-request", "-c", 'approvals_reviewer="auto_review"']
 
@@ -309,3 +315,29 @@ def test_only_requirements_can_make_a_failed_review_pass(
     warnings = _warnings(run)
     assert not any("WITHOUT review" in w for w in warnings)
     assert any("allow_guardian_fail_open" in w and "requirements field" in w for w in warnings)
+
+
+def test_the_reviewer_goes_through_the_system_proxy_with_the_agent(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    """``features.respect_system_proxy = true``: the guardian's review request takes the same
+    way as the agent's (``HTTP_PROXY``), not straight to the provider. The "proxy" is a second
+    mock server that answers both."""
+    target = tmp_path / "outside" / "marker"
+    target.parent.mkdir()
+    workspace.config(features={"respect_system_proxy": True})
+    with MockResponsesServer() as proxy:
+        proxy.enqueue(
+            escalated(target),
+            verdict(outcome="allow", risk_level="low", rationale="the user asked for it"),
+            assistant_turn("done"),
+        )
+        env = {"HTTP_PROXY": proxy.origin, "http_proxy": proxy.origin}
+        env |= {"NO_PROXY": "", "no_proxy": ""}
+        run = workspace.exec([*AUTO, "--json", "-s", "workspace-write", "deploy"], env=env)
+        assert run.returncode == 0, run.stderr
+        assert target.read_text() == "deployed\n"
+        reviews = [r for r in proxy.requests if r.header("x-openai-subagent") == "guardian"]
+        assert len(reviews) == 1 and len(proxy.model_requests) == 3
+        assert workspace.server.requests == []
+        assert not proxy.errors, proxy.errors

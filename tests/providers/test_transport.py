@@ -7,7 +7,9 @@ Each test runs a small asyncio server in the test's own loop that records which 
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -217,3 +219,81 @@ def test_a_header_that_would_split_the_request_never_reaches_the_wire() -> None:
             assert server.peers == []
 
     asyncio.run(main())
+
+
+@pytest.mark.parametrize("later", [True, False], ids=["while-idle", "with-the-response"])
+def test_bytes_the_server_sent_unasked_are_never_read_as_the_next_answer(later: bool) -> None:
+    """A server (or a gateway) that answers an idle keep-alive connection with a 408 before it
+    hangs up, or sends a stray response after the one asked for: the next request must get its
+    own answer on a fresh connection, not that message (httpcore checks an idle connection is
+    not readable before reusing it)."""
+    stray = b"HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\n\r\n"
+
+    async def handler(i: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+        if i == 0 and later:
+            writer.write(ok())
+            await writer.drain()
+            await asyncio.sleep(0.05)
+            writer.write(stray)
+        elif i == 0:
+            writer.write(ok() + stray)
+        else:
+            writer.write(ok(b"fresh"))
+        await writer.drain()
+        return True
+
+    async def main() -> None:
+        async with Server(handler) as server, client() as http:
+            assert (await http.get(server.url)).text == "hello"
+            await asyncio.sleep(0.2)  # the stray bytes arrive while the connection is idle
+            second = await http.get(server.url)
+            assert (second.status_code, second.text) == (200, "fresh")
+            assert len(set(server.peers)) == 2
+
+    asyncio.run(main())
+
+
+class _TwoAddressLoop(asyncio.SelectorEventLoop):
+    """``dual.test`` resolves to two addresses, as a dual-stack name does (there is no DNS here
+    to serve one): ``FIRST`` then ``SECOND``. Everything else resolves as usual."""
+
+    FIRST: tuple[str, int] = ("127.0.0.1", 0)
+    SECOND: tuple[str, int] = ("127.0.0.1", 0)
+
+    async def getaddrinfo(self, host: Any, port: Any, **kwargs: Any) -> Any:
+        if host == "dual.test":
+            return [
+                (socket.AF_INET, socket.SOCK_STREAM, 6, "", a) for a in (self.FIRST, self.SECOND)
+            ]
+        return await super().getaddrinfo(host, port, **kwargs)
+
+
+def test_an_address_that_drops_connections_does_not_hide_the_next_one() -> None:
+    """Happy eyeballs, as httpcore (anyio's connect_tcp, 0.25 s): a name whose first address
+    silently drops SYNs -- a broken IPv6 route is the usual case -- must not spend the whole
+    connect timeout there; the next address is tried 0.25 s later and answers."""
+    black_hole = socket.socket()
+    black_hole.bind(("127.0.0.1", 0))
+    black_hole.listen(0)
+    filler = socket.create_connection(black_hole.getsockname(), timeout=1)  # the queue is full
+    probe = socket.socket()
+    probe.settimeout(0.2)
+    with pytest.raises(TimeoutError):  # the kernel now drops SYNs to it: a black hole
+        probe.connect(black_hole.getsockname())
+
+    async def main() -> float:
+        async with Server(answer) as server:
+            assert server.server is not None
+            _TwoAddressLoop.FIRST = black_hole.getsockname()
+            _TwoAddressLoop.SECOND = server.server.sockets[0].getsockname()
+            async with client(timeout=httpx.Timeout(5)) as http:
+                started = time.monotonic()
+                assert (await http.get("http://dual.test:1/v1/x")).text == "hello"
+                return time.monotonic() - started
+
+    try:
+        with asyncio.Runner(loop_factory=_TwoAddressLoop) as runner:
+            assert runner.run(main()) < 2.5
+    finally:
+        for sock in (probe, filler, black_hole):
+            sock.close()
