@@ -323,9 +323,8 @@ class ModelClient:
             headers = await self._headers(request)
             number, started = next(attempts), self._clock()
             try:
-                response = await self._http.send(
-                    self._http.build_request("POST", self.endpoint, json=body, headers=headers),
-                    stream=True,
+                response = await self._send(
+                    self._http.build_request("POST", self.endpoint, json=body, headers=headers)
                 )
             except httpx.UnsupportedProtocol as err:
                 raise ProviderConfigError(
@@ -386,6 +385,18 @@ class ModelClient:
                 await self._sleep(retry.delay)
                 continue
             raise self._http_error(response, text)
+
+    async def _send(self, request: httpx.Request) -> httpx.Response:
+        """Send and wait for the response head, at most ``stream_idle_timeout`` (the client has
+        no read timeout of its own: the stream's idle timeout bounds every wait for the model,
+        and a server that takes the request but never answers is such a wait). Timing out is a
+        transport failure, retried like one."""
+        idle = self.provider.stream_idle_timeout
+        try:
+            async with asyncio.timeout(idle):
+                return await self._http.send(request, stream=True)
+        except TimeoutError:
+            raise httpx.ReadTimeout(f"no response within {idle:g} s", request=request) from None
 
     def _backoff(self, attempt: int) -> float:
         return backoff_delay(attempt, self._rand)

@@ -270,6 +270,23 @@ def test_idle_stall_times_out_and_is_retried() -> None:
     assert 0.3 <= elapsed < 3
 
 
+def test_a_server_that_never_answers_is_bounded_by_the_idle_timeout_and_retried() -> None:
+    """The request is taken but no response head comes: the wait is bounded by
+    stream_idle_timeout_ms (the client has no read timeout of its own), then retried."""
+    with MockResponsesServer() as server:
+        server.enqueue(SSETurn([created()], head_delay=5), assistant_turn("answered"))
+        start = time.monotonic()
+        run = stream(server.provider_config(stream_idle_timeout_ms=300))
+        elapsed = time.monotonic() - start
+        server.enqueue(SSETurn([created()], head_delay=5))
+        silent = stream(server.provider_config(stream_idle_timeout_ms=300, request_max_retries=0))
+    assert run.error is None and 0.3 <= elapsed < 3
+    (retry,) = run.of(Retrying)
+    assert retry.kind == "transport" and "no response within 0.3 s" in retry.reason
+    assert isinstance(silent.error, TransportError)
+    assert "no response within 0.3 s" in silent.error.message
+
+
 def test_backoff_schedule_with_jitter_bounds() -> None:
     assert backoff_delay(1, lambda: 0.5) == pytest.approx(0.2)
     assert backoff_delay(3, lambda: 0.0) == pytest.approx(0.8 * 0.9)

@@ -26,7 +26,8 @@ Turns:
   spreads the JSON over several ``data:`` lines; ``framing`` is ``chunked`` or ``close``;
   ``after`` is ``"end"`` (a clean end), ``"close"`` (drop the connection mid-body) or ``"stall"``
   (stop sending for ``stall_seconds``, None = until the server stops); ``delay`` pauses between
-  writes.
+  writes; ``head_delay`` takes the request, sends nothing for that long, then drops the line
+  (a server that never answers).
 * :class:`ErrorTurn` -- any status with a body (JSON dict, text or bytes) and headers.
 
 Builders: Responses events (:func:`created`, :func:`output_item_added`,
@@ -119,6 +120,7 @@ class SSETurn:
     after: str = "end"  # end | close | stall
     stall_seconds: float | None = None
     delay: float = 0.0
+    head_delay: float = 0.0
 
 
 @dataclass
@@ -233,6 +235,9 @@ class MockModelServer(ThreadedHttpServer):
         await w.send(turn.status, {"content-type": ctype, **turn.headers}, data)
 
     async def _sse(self, turn: SSETurn, w: ResponseWriter) -> None:
+        if turn.head_delay:
+            await w.stall(turn.head_delay)
+            return
         await w.start(
             turn.status, {"content-type": turn.content_type, **turn.headers}, framing=turn.framing
         )
