@@ -148,22 +148,26 @@ def run(
             allow_non_loopback=dangerously_allow_non_loopback,
         )
         if workers == 1:
-            run_on_event_loop(lambda: _serve(server, policy, json_out=json_out))
+            run_on_event_loop(lambda: _serve(server, policy, json_out=json_out, workers=1))
             return
         blocked = serve_in_workers(
-            server, workers, on_ready=lambda: _announce(server, policy, json_out=json_out)
+            server,
+            workers,
+            on_ready=lambda: _announce(server, policy, json_out=json_out, workers=workers),
         )
         sys.stderr.write(f"codex proxy: stopped ({blocked} blocked)\n")
 
 
-async def _serve(server: ProxyServer, policy: NetworkPolicy, *, json_out: bool) -> None:
+async def _serve(
+    server: ProxyServer, policy: NetworkPolicy, *, json_out: bool, workers: int
+) -> None:
     await server.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     try:
-        _announce(server, policy, json_out=json_out)
+        _announce(server, policy, json_out=json_out, workers=workers)
         await stop.wait()
     finally:
         await server.stop()
@@ -172,7 +176,7 @@ async def _serve(server: ProxyServer, policy: NetworkPolicy, *, json_out: bool) 
         sys.stderr.write(f"codex proxy: stopped ({server.audit.blocked_total} blocked)\n")
 
 
-def _announce(server: ProxyServer, policy: NetworkPolicy, *, json_out: bool) -> None:
+def _announce(server: ProxyServer, policy: NetworkPolicy, *, json_out: bool, workers: int) -> None:
     """Print the start-up warnings, then the listener/environment object (or shell lines)."""
     print_warnings(server.warnings)
     env = server.environment()
@@ -190,6 +194,7 @@ def _announce(server: ProxyServer, policy: NetworkPolicy, *, json_out: bool) -> 
                 "ca_certificate": str(server.ca_cert_path) if server.ca_cert_path else None,
                 "ca_bundle": str(server.ca_bundle_path) if server.ca_bundle_path else None,
                 "upstream_proxy": server.upstream.describe(),
+                "workers": workers,
                 "env": env,
             },
             pretty=False,
@@ -198,7 +203,8 @@ def _announce(server: ProxyServer, policy: NetworkPolicy, *, json_out: bool) -> 
         out = sys.stdout.write
         out(f"# codex proxy: http {server.http_url}")
         out(f", socks {server.socks_url}" if server.socks_url else "")
-        out(f", mode {policy.mode}, inspection {'on' if server.mitm else 'off'}\n")
+        out(f", mode {policy.mode}, inspection {'on' if server.mitm else 'off'}")
+        out(f", {workers} workers\n" if workers > 1 else "\n")
         if server.ca_bundle_path:
             out(f"# session CA bundle: {server.ca_bundle_path}\n")
         for kind, route in server.upstream.describe().items():
