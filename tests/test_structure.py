@@ -215,6 +215,7 @@ def test_exec_reaches_the_model_without_the_runtime_a_text_answer_does_not_need(
         "codex_admin.auth.keyring_backend",
         "codex_admin.auth.manager",
         "codex_admin.auth.model",
+        "codex_admin.providers.observer",  # telemetry reports: only with [otel] on
     }
     assert {"h11", "codex_admin.sandbox.shared", "codex_admin.hooks.discovery"} <= at_request
     assert not (never | stream_side) & at_request, sorted((never | stream_side) & at_request)
