@@ -147,7 +147,8 @@ def test_exec_reaches_the_model_without_the_runtime_a_text_answer_does_not_need(
     """What `codex exec` has loaded when its first model request goes out (the transport is
     about to write it): not httpcore or anyio (the direct transport), not the stream's event
     types and parsers (they load as the response arrives), and -- for a session without hooks,
-    patches or commands -- never the hook engine, the patch engine or the sandbox runner."""
+    patches or commands -- never the hook engine, the patch engine or the sandbox runner; and,
+    for a provider without OpenAI auth, never the login stores (file, keyring) or token model."""
     import tomlkit
 
     from tests.support import MockResponsesServer, assistant_turn
@@ -210,6 +211,11 @@ def test_exec_reaches_the_model_without_the_runtime_a_text_answer_does_not_need(
         "codex_admin.sandbox.bwrap",
         "codex_admin.guardian",
         "codex_admin.proxy",
+        "codex_admin.auth.store",
+        "codex_admin.auth.keyring_backend",
+        "codex_admin.auth.manager",
+        "codex_admin.auth.model",
+        "codex_admin.providers.observer",  # telemetry reports: only with [otel] on
     }
     assert {"h11", "codex_admin.sandbox.shared", "codex_admin.hooks.discovery"} <= at_request
     assert not (never | stream_side) & at_request, sorted((never | stream_side) & at_request)

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 from codex_admin.lazy_exports import lazy_exports
 
 if TYPE_CHECKING:
+    from codex_admin.auth.home import CredentialStoreMode, auth_home
     from codex_admin.auth.keyring_backend import KeyringUnavailable
     from codex_admin.auth.manager import (
         ChatGptSession,
@@ -50,8 +51,6 @@ if TYPE_CHECKING:
         AUTH_FILE,
         KEYRING_SERVICE,
         CredentialStore,
-        CredentialStoreMode,
-        auth_home,
         keyring_account,
         open_store,
     )
@@ -84,8 +83,8 @@ _EXPORTS: dict[str, str] = {
     "AUTH_FILE": "codex_admin.auth.store",
     "KEYRING_SERVICE": "codex_admin.auth.store",
     "CredentialStore": "codex_admin.auth.store",
-    "CredentialStoreMode": "codex_admin.auth.store",
-    "auth_home": "codex_admin.auth.store",
+    "CredentialStoreMode": "codex_admin.auth.home",
+    "auth_home": "codex_admin.auth.home",
     "keyring_account": "codex_admin.auth.store",
     "open_store": "codex_admin.auth.store",
 }

@@ -16,12 +16,15 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from codex_admin.auth.store import CredentialStore, CredentialStoreMode, auth_home, open_store
+from codex_admin.auth.home import CredentialStoreMode, auth_home
 from codex_admin.config import EffectiveRequirements
 from codex_admin.errors import CodexError
+
+if TYPE_CHECKING:
+    from codex_admin.auth.store import CredentialStore
 
 __all__ = [
     "CLIENT_ID",
@@ -53,6 +56,10 @@ class AuthSettings:
     environ: Mapping[str, str] | None = None
 
     def store(self) -> CredentialStore:
+        # Imported here: the stores (tempfile, hashlib, keyring) are needed only when a login is
+        # read or written, not to decide that an API key from the environment is used.
+        from codex_admin.auth.store import open_store
+
         return open_store(self.store_mode, self.home, self.environ)
 
     @property

@@ -26,10 +26,10 @@ import stat
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
 
+from codex_admin.auth.home import CredentialStoreMode, auth_home
 from codex_admin.auth.keyring_backend import KeyringUnavailable, backend_name, open_backend
 from codex_admin.auth.model import AuthDotJson
 from codex_admin.errors import CodexError
@@ -53,13 +53,6 @@ KEYRING_SERVICE = "Codex Auth"
 _MAX_AUTH_BYTES = 1024 * 1024
 
 
-class CredentialStoreMode(StrEnum):
-    FILE = "file"
-    KEYRING = "keyring"
-    AUTO = "auto"
-    EPHEMERAL = "ephemeral"
-
-
 class CredentialStore(Protocol):
     """Load, save and delete the one stored login of an auth home."""
 
@@ -72,13 +65,6 @@ class CredentialStore(Protocol):
     def delete(self) -> bool: ...
 
     def describe(self) -> str: ...
-
-
-def auth_home(codex_home: Path, environ: Mapping[str, str] | None = None) -> Path:
-    """``CODEX_AUTH_HOME`` when set and non-empty, else ``codex_home`` (absolute)."""
-    env = os.environ if environ is None else environ
-    raw = env.get("CODEX_AUTH_HOME", "").strip()
-    return (Path(raw).expanduser() if raw else codex_home).absolute()
 
 
 def keyring_account(home: Path) -> str:

@@ -52,7 +52,6 @@ from codex_admin.providers.errors import (
 from codex_admin.providers.http import build_http_client
 from codex_admin.providers.httpx_lib import httpx
 from codex_admin.providers.info import ProviderInfo, WireApi
-from codex_admin.providers.observer import ApiAttempt, ModelObserver, SseObservation
 from codex_admin.providers.request import ModelRequest
 
 if TYPE_CHECKING:
@@ -61,6 +60,7 @@ if TYPE_CHECKING:
     # model works: not before the first request goes out (start-up, issue 14).
     from codex_admin.providers.chat_wire import ChatParser
     from codex_admin.providers.events import RateLimitSnapshot, ResponseEvent, Retrying
+    from codex_admin.providers.observer import ModelObserver
     from codex_admin.providers.responses_wire import ResponsesParser
     from codex_admin.providers.sse import SSEEvent
 
@@ -291,6 +291,9 @@ class ModelClient:
         observer = self._observer
         if observer is None:
             return
+        # Imported here, like the stream's side: a report is built only once an attempt is over.
+        from codex_admin.providers.observer import ApiAttempt
+
         auth = next((name for name in headers if name.lower() in _AUTH_HEADERS), None)
         request_id = None
         if response is not None:
@@ -554,9 +557,13 @@ class _SseTracker:
     """Reports each server-sent event to the observer: kind, time since the previous one,
     usage on completion, and the failure that ended the stream (once)."""
 
-    __slots__ = ("_clock", "_failed", "_last", "_observer")
+    __slots__ = ("_clock", "_failed", "_last", "_observer", "_report")
 
     def __init__(self, observer: ModelObserver, clock: Callable[[], float]) -> None:
+        # Imported here, like the stream's side: a tracker exists once a response has arrived.
+        from codex_admin.providers.observer import SseObservation
+
+        self._report = SseObservation
         self._observer = observer
         self._clock = clock
         self._last = clock()
@@ -573,7 +580,7 @@ class _SseTracker:
         except ModelProviderError as err:
             self._failed = True
             kind = parser.last_kind or "unknown"
-            self._observer.on_sse(SseObservation(kind, self._elapsed_ms(), err.message))
+            self._observer.on_sse(self._report(kind, self._elapsed_ms(), err.message))
             raise
         self.report(parser.last_kind or "unknown", events)
         return events
@@ -582,10 +589,10 @@ class _SseTracker:
         from codex_admin.providers.events import Completed  # loaded: events were parsed
 
         usage = next((e.usage for e in events if isinstance(e, Completed)), None)
-        self._observer.on_sse(SseObservation(kind, self._elapsed_ms(), None, usage))
+        self._observer.on_sse(self._report(kind, self._elapsed_ms(), None, usage))
 
     def failed(self, err: ModelProviderError) -> None:
         """The stream failed outside an event (idle timeout, closed early, transport)."""
         if not self._failed:
             self._failed = True
-            self._observer.on_sse(SseObservation("unknown", self._elapsed_ms(), err.message))
+            self._observer.on_sse(self._report("unknown", self._elapsed_ms(), err.message))

@@ -22,17 +22,14 @@ import shutil
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from codex_admin.auth import (
-    AuthMode,
-    AuthSettings,
-    ChatGptSession,
-    enforce_login_restrictions,
-)
 from codex_admin.providers.errors import AuthenticationFailed, ProviderConfigError, redact
 from codex_admin.providers.httpx_lib import httpx
 from codex_admin.providers.info import CommandAuth, ProviderInfo
+
+if TYPE_CHECKING:
+    from codex_admin.auth import AuthSettings, ChatGptSession
 
 __all__ = [
     "ChatGptCredentials",
@@ -260,6 +257,10 @@ def resolve_credentials(
         return StaticCredentials(provider.experimental_bearer_token, "experimental_bearer_token")
     if not provider.requires_openai_auth:
         return NoCredentials()
+    # Imported here: only OpenAI auth reads the stored login (its store, keyring and token
+    # model); a provider with its own key or none starts without them (start-up is measured).
+    from codex_admin.auth import AuthMode, ChatGptSession, enforce_login_restrictions
+
     for name in ("CODEX_API_KEY", "OPENAI_API_KEY"):
         if name == "CODEX_API_KEY" and not exec_mode:
             continue
