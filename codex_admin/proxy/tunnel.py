@@ -375,11 +375,12 @@ async def tunnel_socket(
     """
     reader, writer = client
     transport = cast(asyncio.Transport, writer.transport)
+    loop = asyncio.get_running_loop()
     streamed: _Streamed | None = None
     taken: socket.socket | None = None
     try:
         leftover = _buffered(reader)
-        streamed = _Streamed(transport, upstream, idle_timeout)
+        streamed = _Streamed(loop, transport, upstream, idle_timeout)
         streamed.start(client_prefix + upstream_leftover, leftover, eof=reader.at_eof())
         await streamed.tunnel.done
     finally:
@@ -388,9 +389,18 @@ async def tunnel_socket(
             taken = streamed.taken
         if taken is None:  # over (or failed, or cancelled) before it turned into bulk
             transport.close()
-            upstream.close()
+            _close_registered(loop, upstream)
     if taken is not None:
         await relay(taken, upstream, idle_timeout=idle_timeout, splice_after=0)
+
+
+def _close_registered(loop: asyncio.AbstractEventLoop, sock: socket.socket) -> None:
+    """Close ``sock`` after dropping any reader still registered for it (the one
+    :func:`~codex_admin.proxy.dial.connect_socket` parks): a registration outliving its
+    descriptor would be inherited by the next socket given the same number."""
+    with contextlib.suppress(OSError, ValueError, RuntimeError):
+        loop.remove_reader(sock.fileno())
+    sock.close()
 
 
 class _Streamed(asyncio.Protocol):
@@ -407,9 +417,13 @@ class _Streamed(asyncio.Protocol):
     """
 
     def __init__(
-        self, transport: asyncio.Transport, upstream: socket.socket, idle_timeout: float | None
+        self,
+        loop: asyncio.AbstractEventLoop,
+        transport: asyncio.Transport,
+        upstream: socket.socket,
+        idle_timeout: float | None,
     ) -> None:
-        self.loop = asyncio.get_running_loop()
+        self.loop = loop
         self.tunnel = _Tunnel(self.loop, idle_timeout)
         self.transport = transport
         self.upstream = upstream
