@@ -81,7 +81,7 @@ def test_tunnel_socket_is_byte_exact_with_half_close_short_and_bulk(
         dups.append(fd)
         return real_dup(fd)
 
-    monkeypatch.setattr(tunnel.os, "dup", counting_dup)
+    monkeypatch.setattr(os, "dup", counting_dup)  # the module tunnel calls
     upload = os.urandom(size)
 
     async def main() -> None:
