@@ -1,14 +1,17 @@
 """Opaque tunnels (CONNECT, SOCKS5 TCP) that move bytes in the kernel with ``splice(2)``.
 
 An admitted tunnel needs no inspection, so copying every byte through Python is pure overhead:
-on a busy 2-core laptop it halves bulk throughput. Here both sockets are taken away from their
-asyncio transports and each direction becomes ``socket → pipe → socket`` via non-blocking
+on a busy 2-core laptop it halves bulk throughput. :func:`relay` takes both sockets away from
+their asyncio transports and each direction becomes ``socket → pipe → socket`` via non-blocking
 ``os.splice``, driven by the event loop's readiness callbacks: one or two system calls per
 readiness event, no user-space copy. Where ``splice`` is missing (macOS) or refuses a socket
-type, the direction falls back to ``recv``/``send`` in the same loop. A direction starts with
-``recv``/``send`` and takes a pipe only once :data:`SPLICE_AFTER` bytes went through it: most
-tunnels are short (one TLS request), and a 1 MiB pipe per direction would cost them more
-than it saves.
+type, the direction falls back to ``recv``/``send`` in the same loop.
+
+Most tunnels are short (one TLS request), and for them every set-up system call counts (issue
+11: tunnels/s against tinyproxy). So :func:`tunnel_socket` starts with the client still on its
+transport and the upstream on plain ``recv``/``send`` (:class:`_Streamed`), and hands over to
+:func:`relay`, which then splices at once, only after :data:`SPLICE_AFTER` bytes: a short tunnel
+never pays for a ``dup``, a second loop registration or a 1 MiB pipe per direction.
 
 Half-close is honoured (EOF in one direction becomes ``shutdown(SHUT_WR)`` on the other), the
 tunnel ends when both directions have finished, either side errors, or (optionally) nothing
