@@ -89,17 +89,19 @@ async def connect_socket(address: str, port: int, timeout: float) -> socket.sock
             try:
                 if not await writable:
                     raise TimeoutError(f"no answer within {timeout:g} s")
+                error = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                if error:
+                    raise OSError(error, os.strerror(error)) from None
                 # Park a reader before dropping the writer: the tunnel registers its own
                 # reader on this descriptor next, without an await in between, and with
                 # uvloop an unbroken registration keeps its poll handle (a new one costs
                 # five epoll_ctl calls and an ioctl). The parked callback only unregisters.
-                loop.add_reader(sock.fileno(), loop.remove_reader, sock.fileno())
+                # (uvloop refuses a handle an error already closed: then there is none.)
+                with contextlib.suppress(RuntimeError):
+                    loop.add_reader(sock.fileno(), loop.remove_reader, sock.fileno())
             finally:
                 timer.cancel()
                 loop.remove_writer(sock.fileno())
-            error = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-            if error:
-                raise OSError(error, os.strerror(error)) from None
     except BaseException:
         with contextlib.suppress(OSError, ValueError, RuntimeError):
             asyncio.get_running_loop().remove_reader(sock.fileno())

@@ -18,6 +18,7 @@ import pytest
 
 from codex_admin.proxy import tunnel
 from codex_admin.proxy.dial import connect_socket
+from codex_admin.proxy.eventloop import choose_event_loop
 from tests.proxy.helpers import run
 
 Scenario = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
@@ -199,3 +200,37 @@ def test_a_tunnel_whose_client_already_left_drops_the_parked_reader() -> None:
         origin.close()
 
     run(main())
+
+
+@pytest.mark.parametrize("loop_name", ["asyncio", "uvloop"])
+def test_a_refused_connect_then_a_good_one_on_each_event_loop(loop_name: str) -> None:
+    """A refused handshake is an OSError (uvloop closes the poll handle of a failed connect:
+    the reader parked for the tunnel must not be tried on it), and the next dial, likely
+    given the same descriptor number, still relays."""
+    if loop_name == "uvloop":
+        pytest.importorskip("uvloop")
+    _, factory = choose_event_loop({"CODEX_PROXY_EVENT_LOOP": loop_name})
+
+    async def main() -> None:
+        with socket.socket() as probe:  # a port nobody listens on
+            probe.bind(("127.0.0.1", 0))
+            closed = probe.getsockname()[1]
+        for _ in range(3):
+            with pytest.raises(OSError):
+                await connect_socket("127.0.0.1", closed, 5.0)
+        origin, port, got = await _origin(b"", 5)
+        tunnels: list[asyncio.Task[None]] = []
+        proxy, proxy_port = await _proxy(port, tunnels)
+        reader, writer = await asyncio.open_connection("127.0.0.1", proxy_port)
+        writer.write(b"GO\nping")
+        writer.write_eof()
+        answer = await asyncio.wait_for(reader.read(), 5)
+        assert answer == b"OK\n" + hashlib.sha256(b"ping").hexdigest().encode() + b"xxxxx"
+        assert await got == b"ping"
+        await asyncio.wait_for(asyncio.gather(*tunnels), 5)
+        writer.close()
+        proxy.close()
+        origin.close()
+
+    with asyncio.Runner(loop_factory=factory) as runner:
+        runner.run(main())
