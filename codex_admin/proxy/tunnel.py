@@ -392,6 +392,11 @@ async def tunnel_socket(
             taken = streamed.taken
         if taken is None:  # over (or failed, or cancelled) before it turned into bulk
             transport.close()
+            if transport.get_write_buffer_size() and idle_timeout is not None:
+                # close() waits for the client to take what is buffered (at most one read):
+                # a client that never reads would hold its descriptor for ever, where the
+                # relay's raw close frees it at once. Give it one idle timeout, then reset.
+                loop.call_later(idle_timeout, transport.abort)
             _close_registered(loop, upstream)
     if taken is not None:
         await relay(taken, upstream, idle_timeout=idle_timeout, splice_after=0)
@@ -560,6 +565,7 @@ class _Streamed(asyncio.Protocol):
         self._read_upstream(False)
 
     def resume_writing(self) -> None:
+        self.tunnel.last_active = self.loop.time()  # the client took what was buffered
         if not self.over:
             self._read_upstream(True)
             self._maybe_take()

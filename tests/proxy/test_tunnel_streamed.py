@@ -42,7 +42,9 @@ async def _origin(
     return server, server.sockets[0].getsockname()[1], got
 
 
-async def _proxy(port: int, tunnels: list[asyncio.Task[None]]) -> tuple[asyncio.Server, int]:
+async def _proxy(
+    port: int, tunnels: list[asyncio.Task[None]], idle_timeout: float | None = None
+) -> tuple[asyncio.Server, int]:
     """A listener whose every connection becomes tunnel_socket to 127.0.0.1:``port``."""
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -51,7 +53,9 @@ async def _proxy(port: int, tunnels: list[asyncio.Task[None]]) -> tuple[asyncio.
         tunnels.append(task)
         await reader.readuntil(b"\n")  # a one-line "request"; the rest is pipelined
         upstream = await connect_socket("127.0.0.1", port, 5.0)
-        await tunnel.tunnel_socket((reader, writer), upstream, client_prefix=b"OK\n")
+        await tunnel.tunnel_socket(
+            (reader, writer), upstream, client_prefix=b"OK\n", idle_timeout=idle_timeout
+        )
 
     server = await asyncio.start_server(handle, "127.0.0.1", 0)
     return server, server.sockets[0].getsockname()[1]
@@ -234,3 +238,31 @@ def test_a_refused_connect_then_a_good_one_on_each_event_loop(loop_name: str) ->
 
     with asyncio.Runner(loop_factory=factory) as runner:
         runner.run(main())
+
+
+def test_a_client_that_never_reads_loses_its_descriptor_after_the_idle_timeout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Closing a transport waits for its buffer to drain; the tunnel bounds that wait, so a
+    client that stops reading cannot pin a proxy descriptor once its tunnel has ended."""
+    monkeypatch.setattr(tunnel, "SPLICE_AFTER", 1 << 40)  # stay on the transport throughout
+
+    async def main() -> None:
+        before = _sockets_and_pipes()
+        origin, port, _ = await _origin(b"z" * (32 << 20), 0)  # more than any socket buffers
+        tunnels: list[asyncio.Task[None]] = []
+        proxy, proxy_port = await _proxy(port, tunnels, idle_timeout=0.3)
+        client = socket.socket()
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before the handshake
+        client.connect(("127.0.0.1", proxy_port))
+        client.sendall(b"GO\n")  # and then never read
+        while not tunnels:
+            await asyncio.sleep(0.01)
+        await asyncio.wait_for(asyncio.gather(*tunnels), 5)  # the idle timer ended it
+        proxy.close()
+        origin.close()
+        await asyncio.sleep(1.0)  # one more idle timeout for the buffered answer
+        assert _sockets_and_pipes() - before == {f"socket:[{os.fstat(client.fileno()).st_ino}]"}
+        client.close()
+
+    run(main())
