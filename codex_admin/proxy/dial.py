@@ -14,6 +14,7 @@ store costs tens of milliseconds, and most proxies (and every sandbox start-up) 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import ssl
@@ -39,6 +40,7 @@ Dialled = TypeVar("Dialled")
 # Upstream reads buffer up to this much before pausing the socket (throughput for tunnels);
 # response heads are still capped at MAX_HEAD_BYTES by the parser.
 UPSTREAM_BUFFER = 1 << 20
+_NONBLOCK: int = getattr(socket, "SOCK_NONBLOCK", 0)
 
 
 class DialError(Exception):
@@ -65,11 +67,17 @@ async def connect_socket(address: str, port: int, timeout: float) -> socket.sock
     ``getaddrinfo`` on its thread pool (a thread hand-off per tunnel); a non-blocking
     ``connect`` plus one writability wait, bounded by one timer, is all a checked address
     needs. Raises OSError (TimeoutError when the handshake takes too long).
+
+    The socket may come back with a reader registered on the running loop (see below): its
+    new owner replaces that registration or calls ``loop.remove_reader`` before closing it
+    (:func:`~codex_admin.proxy.tunnel.tunnel_socket` does).
     """
     family = socket.AF_INET6 if ":" in address else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # Non-blocking from socket(2) itself where the flag exists (Linux): no extra ioctl.
+    sock = socket.socket(family, socket.SOCK_STREAM | _NONBLOCK)
     try:
-        sock.setblocking(False)
+        if not _NONBLOCK:
+            sock.setblocking(False)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
             sock.connect((address, port))
@@ -81,13 +89,22 @@ async def connect_socket(address: str, port: int, timeout: float) -> socket.sock
             try:
                 if not await writable:
                     raise TimeoutError(f"no answer within {timeout:g} s")
+                error = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                if error:
+                    raise OSError(error, os.strerror(error)) from None
+                # Park a reader before dropping the writer: the tunnel registers its own
+                # reader on this descriptor next, without an await in between, and with
+                # uvloop an unbroken registration keeps its poll handle (a new one costs
+                # five epoll_ctl calls and an ioctl). The parked callback only unregisters.
+                # (uvloop refuses a handle an error already closed: then there is none.)
+                with contextlib.suppress(RuntimeError):
+                    loop.add_reader(sock.fileno(), loop.remove_reader, sock.fileno())
             finally:
                 timer.cancel()
                 loop.remove_writer(sock.fileno())
-            error = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-            if error:
-                raise OSError(error, os.strerror(error)) from None
     except BaseException:
+        with contextlib.suppress(OSError, ValueError, RuntimeError):
+            asyncio.get_running_loop().remove_reader(sock.fileno())
         sock.close()
         raise
     return sock

@@ -1,14 +1,17 @@
 """Opaque tunnels (CONNECT, SOCKS5 TCP) that move bytes in the kernel with ``splice(2)``.
 
 An admitted tunnel needs no inspection, so copying every byte through Python is pure overhead:
-on a busy 2-core laptop it halves bulk throughput. Here both sockets are taken away from their
-asyncio transports and each direction becomes ``socket → pipe → socket`` via non-blocking
+on a busy 2-core laptop it halves bulk throughput. :func:`relay` takes both sockets away from
+their asyncio transports and each direction becomes ``socket → pipe → socket`` via non-blocking
 ``os.splice``, driven by the event loop's readiness callbacks: one or two system calls per
 readiness event, no user-space copy. Where ``splice`` is missing (macOS) or refuses a socket
-type, the direction falls back to ``recv``/``send`` in the same loop. A direction starts with
-``recv``/``send`` and takes a pipe only once :data:`SPLICE_AFTER` bytes went through it: most
-tunnels are short (one TLS request), and a 1 MiB pipe per direction would cost them more
-than it saves.
+type, the direction falls back to ``recv``/``send`` in the same loop.
+
+Most tunnels are short (one TLS request), and for them every set-up system call counts (issue
+11: tunnels/s against tinyproxy). So :func:`tunnel_socket` starts with the client still on its
+transport and the upstream on plain ``recv``/``send`` (:class:`_Streamed`), and hands over to
+:func:`relay`, which then splices at once, only after :data:`SPLICE_AFTER` bytes: a short tunnel
+never pays for a ``dup``, a second loop registration or a 1 MiB pipe per direction.
 
 Half-close is honoured (EOF in one direction becomes ``shutdown(SHUT_WR)`` on the other), the
 tunnel ends when both directions have finished, either side errors, or (optionally) nothing
@@ -116,7 +119,14 @@ class _Tunnel:
 class _Direction:
     """One way of a tunnel: readable ``src`` → (pipe) → writable ``dst``."""
 
-    def __init__(self, tunnel: _Tunnel, src: socket.socket, dst: socket.socket, prefix: bytes):
+    def __init__(
+        self,
+        tunnel: _Tunnel,
+        src: socket.socket,
+        dst: socket.socket,
+        prefix: bytes,
+        splice_after: int,
+    ):
         self.tunnel = tunnel
         self.loop = tunnel.loop
         self.src = src
@@ -130,6 +140,7 @@ class _Direction:
         self.pipe: tuple[int, int] | None = None
         self.can_splice = _SPLICE
         self.copied = 0  # bytes moved through user space so far
+        self.splice_after = splice_after
 
     def _open_pipe(self) -> None:
         """Switch this direction to splice (called with nothing buffered in user space)."""
@@ -216,7 +227,7 @@ class _Direction:
         if (
             self.pipe is None
             and self.can_splice
-            and self.copied >= SPLICE_AFTER
+            and self.copied >= self.splice_after
             and not self.pending
         ):
             self._open_pipe()
@@ -298,6 +309,7 @@ async def relay(
     a_leftover: bytes = b"",
     b_leftover: bytes = b"",
     idle_timeout: float | None = None,
+    splice_after: int | None = None,
 ) -> None:
     """Copy both ways between connected non-blocking sockets until both have finished.
 
@@ -309,9 +321,10 @@ async def relay(
     state: _Tunnel | None = None
     try:
         state = _Tunnel(asyncio.get_running_loop(), idle_timeout)
-        forward = _Direction(state, a, b, a_leftover)
+        after = SPLICE_AFTER if splice_after is None else splice_after
+        forward = _Direction(state, a, b, a_leftover, after)
         directions.append(forward)
-        backward = _Direction(state, b, a, b_leftover)
+        backward = _Direction(state, b, a, b_leftover, after)
         directions.append(backward)
         forward.start()
         backward.start()
@@ -354,20 +367,252 @@ async def tunnel_socket(
     """Run an opaque tunnel between a client stream pair and a connected upstream socket.
 
     ``client_prefix`` (the proxy's "tunnel established" answer) reaches the client first, then
-    ``upstream_leftover`` (bytes already read from the upstream), then the upstream's stream:
-    written by the tunnel itself, the answer costs no trip through the asyncio transport. The
-    upstream socket belongs to the tunnel from here on: it is closed when the tunnel ends,
+    ``upstream_leftover`` (bytes already read from the upstream), then the upstream's stream.
+    The upstream socket belongs to the tunnel from here on: it is closed when the tunnel ends,
     whatever happens.
+
+    The client stays on its asyncio transport while the tunnel is short (:class:`_Streamed`):
+    taking its socket away costs a ``dup``, a second registration with the event loop and a
+    few ``getsockname``/``ioctl`` calls, more than a one-request TLS tunnel moves. Once
+    :data:`SPLICE_AFTER` bytes went through, the socket is taken over for :func:`relay`.
     """
+    reader, writer = client
+    transport = cast(asyncio.Transport, writer.transport)
+    loop = asyncio.get_running_loop()
+    streamed: _Streamed | None = None
+    taken: socket.socket | None = None
     try:
-        client_sock, client_leftover = await detach(*client)
-    except BaseException:
-        upstream.close()
-        raise
-    await relay(
-        client_sock,
-        upstream,
-        a_leftover=client_leftover,
-        b_leftover=client_prefix + upstream_leftover,
-        idle_timeout=idle_timeout,
-    )
+        leftover = _buffered(reader)
+        streamed = _Streamed(loop, transport, upstream, idle_timeout)
+        streamed.start(client_prefix + upstream_leftover, leftover, eof=reader.at_eof())
+        await streamed.tunnel.done
+    finally:
+        if streamed is not None:
+            streamed.close()
+            taken = streamed.taken
+        if taken is None:  # over (or failed, or cancelled) before it turned into bulk
+            transport.close()
+            if transport.get_write_buffer_size() and idle_timeout is not None:
+                # close() waits for the client to take what is buffered (at most one read):
+                # a client that never reads would hold its descriptor for ever, where the
+                # relay's raw close frees it at once. Give it one idle timeout, then reset.
+                loop.call_later(idle_timeout, transport.abort)
+            _close_registered(loop, upstream)
+    if taken is not None:
+        await relay(taken, upstream, idle_timeout=idle_timeout, splice_after=0)
+
+
+def _close_registered(loop: asyncio.AbstractEventLoop, sock: socket.socket) -> None:
+    """Close ``sock`` after dropping any reader still registered for it (the one
+    :func:`~codex_admin.proxy.dial.connect_socket` parks): a registration outliving its
+    descriptor would be inherited by the next socket given the same number."""
+    with contextlib.suppress(OSError, ValueError, RuntimeError):
+        loop.remove_reader(sock.fileno())
+    sock.close()
+
+
+class _Streamed(asyncio.Protocol):
+    """The first bytes of a tunnel: the client through its transport, the upstream raw.
+
+    Client → upstream: ``data_received`` sends at once; a partial send pauses the transport
+    until the upstream is writable again. Upstream → client: a reader callback ``recv``s into
+    ``transport.write``; the transport's write buffer limits are zero, so it pauses the
+    upstream reader whenever anything is left unsent and resumes it once all went out (the
+    tunnel buffers at most one read per direction, as :func:`relay` does). EOF either way
+    becomes a half-close (``shutdown(SHUT_WR)`` / ``write_eof``); a reset on either side ends
+    the tunnel. When :data:`SPLICE_AFTER` bytes have moved and nothing is buffered, the client
+    socket is taken (``taken``) and the tunnel's future completes for :func:`relay` to go on.
+    """
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        transport: asyncio.Transport,
+        upstream: socket.socket,
+        idle_timeout: float | None,
+    ) -> None:
+        self.loop = loop
+        self.tunnel = _Tunnel(self.loop, idle_timeout)
+        self.transport = transport
+        self.upstream = upstream
+        self.up_fd = upstream.fileno()
+        self.to_upstream = bytearray()  # client bytes the upstream has not taken yet
+        self.client_eof = False  # the client sent EOF (forwarded once to_upstream is empty)
+        self.upstream_eof = False
+        self.reading = False  # upstream reader registered
+        self.writing = False  # upstream writer registered
+        self.client_paused = False  # transport reading paused (upstream send buffer full)
+        self.moved = 0
+        self.can_take = True
+        self.taken: socket.socket | None = None
+        self.over = False
+
+    def start(self, to_client: bytes, to_upstream: bytes, *, eof: bool) -> None:
+        transport = self.transport
+        transport.set_protocol(self)
+        transport.set_write_buffer_limits(high=0)
+        if transport.is_closing():  # the client is already gone
+            self.tunnel.end()
+            return
+        if to_client:
+            transport.write(to_client)  # a fresh socket's send buffer takes it at once
+        if to_upstream:
+            self.data_received(to_upstream)
+        if eof:
+            self.eof_received()
+        elif not transport.is_reading():
+            transport.resume_reading()  # the StreamReader may have paused it
+        if not self.over and transport.get_write_buffer_size() == 0:
+            self._read_upstream(True)
+
+    # -- registrations with the loop ---------------------------------------------------------
+    def _read_upstream(self, on: bool) -> None:
+        if on and not self.reading and not self.upstream_eof:
+            self.loop.add_reader(self.up_fd, self._upstream_readable)
+            self.reading = True
+        elif not on and self.reading:
+            self.loop.remove_reader(self.up_fd)
+            self.reading = False
+
+    def _write_upstream(self, on: bool) -> None:
+        if on and not self.writing:
+            self.loop.add_writer(self.up_fd, self._upstream_writable)
+            self.writing = True
+        elif not on and self.writing:
+            self.loop.remove_writer(self.up_fd)
+            self.writing = False
+
+    # -- client → upstream -------------------------------------------------------------------
+    def data_received(self, data: bytes) -> None:
+        if self.over:
+            return
+        self.tunnel.last_active = self.loop.time()
+        self.moved += len(data)
+        if self.to_upstream:
+            self.to_upstream += data
+            return
+        try:
+            sent = self.upstream.send(data)
+        except BlockingIOError:
+            sent = 0
+        except OSError:
+            self._end()
+            return
+        if sent < len(data):
+            self.to_upstream += data[sent:]
+            self.transport.pause_reading()
+            self.client_paused = True
+            self._write_upstream(True)
+        else:
+            self._maybe_take()
+
+    def eof_received(self) -> bool:
+        self.client_eof = True
+        if not self.to_upstream:
+            self._client_done()
+        return True  # keep the transport open: the upstream may still answer
+
+    def _client_done(self) -> None:
+        if not self.tunnel.finished:  # else both ways are done: close() sends the FIN
+            with contextlib.suppress(OSError):
+                self.upstream.shutdown(socket.SHUT_WR)
+        self._finished()
+
+    def _upstream_writable(self) -> None:
+        self.tunnel.last_active = self.loop.time()
+        try:
+            sent = self.upstream.send(self.to_upstream)
+        except BlockingIOError:
+            return
+        except OSError:
+            self._end()
+            return
+        del self.to_upstream[:sent]
+        if self.to_upstream:
+            return
+        self._write_upstream(False)
+        if self.client_eof:
+            self._client_done()
+        else:
+            self.client_paused = False
+            self.transport.resume_reading()
+            self._maybe_take()
+
+    # -- upstream → client -------------------------------------------------------------------
+    def _upstream_readable(self) -> None:
+        self.tunnel.last_active = self.loop.time()
+        try:
+            data = self.upstream.recv(_COPY)
+        except BlockingIOError:
+            return
+        except OSError:
+            self._end()
+            return
+        if not data:
+            self._read_upstream(False)
+            self.upstream_eof = True
+            if not self.tunnel.finished:  # else both ways are done: close() sends the FIN
+                with contextlib.suppress(OSError, RuntimeError):
+                    self.transport.write_eof()
+            self._finished()
+            return
+        self.moved += len(data)
+        self.transport.write(data)  # pauses writing (and so this reader) if not all went out
+        if not self.over and self.reading:
+            self._maybe_take()
+
+    def pause_writing(self) -> None:
+        self._read_upstream(False)
+
+    def resume_writing(self) -> None:
+        self.tunnel.last_active = self.loop.time()  # the client took what was buffered
+        if not self.over:
+            self._read_upstream(True)
+            self._maybe_take()
+
+    # -- ending ------------------------------------------------------------------------------
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._end()  # the client went away (or reset): nothing more can reach it
+
+    def _finished(self) -> None:
+        self.tunnel.direction_finished()
+        if self.tunnel.done.done():
+            self._stop()
+
+    def _end(self) -> None:
+        self._stop()
+        self.tunnel.end()
+
+    def _stop(self) -> None:
+        self.over = True
+        self._read_upstream(False)
+        self._write_upstream(False)
+
+    def _maybe_take(self) -> None:
+        """Hand the client socket to :func:`relay` once this tunnel turned out to be bulk."""
+        if (
+            self.moved < SPLICE_AFTER
+            or not self.can_take
+            or self.over
+            or self.to_upstream
+            or self.client_eof
+            or self.upstream_eof
+            or self.tunnel.finished
+            or self.transport.get_write_buffer_size()
+        ):
+            return
+        raw = self.transport.get_extra_info("socket")
+        try:
+            fd = os.dup(raw.fileno())
+        except OSError:  # out of descriptors: stay on the transport, which still works
+            self.can_take = False
+            return
+        self.transport.pause_reading()
+        self.taken = socket.socket(raw.family, raw.type, raw.proto, fileno=fd)
+        self.taken.setblocking(False)
+        self._end()
+        self.transport.close()  # no shutdown: the connection lives on in the duplicate
+
+    def close(self) -> None:
+        self.tunnel.cancel_timer()
+        self._stop()
