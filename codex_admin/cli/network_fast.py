@@ -65,24 +65,13 @@ def evaluate_check(
 
     Raises RequestSyntaxError (a usage error) for a malformed request, CodexError for a bad
     policy (the fast path has checked the request already)."""
-    # Imported here: asyncio and the proxy's checker are this command's cost, nobody else's.
-    import asyncio
-
-    from codex_admin.proxy import StaticResolver, SystemResolver, check_request
+    from codex_admin.proxy import check_request_now
 
     policy, warnings = governance.network_policy(config_file=config_file, explicit=True)
     if url is None:
         method = "CONNECT" if connect is not None else "none"
-    result = asyncio.run(
-        check_request(
-            policy,
-            resolver=StaticResolver(answers, fallback=SystemResolver()),
-            url=url,
-            method=method,
-            connect=connect,
-            socks5=socks5,
-            udp=udp,
-        )
+    result = check_request_now(
+        policy, answers, url=url, method=method, connect=connect, socks5=socks5, udp=udp
     )
     return result, [*governance.warnings, *warnings]
 

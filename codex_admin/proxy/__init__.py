@@ -41,6 +41,7 @@ if TYPE_CHECKING:
         CheckResult,
         RequestSyntaxError,
         check_request,
+        check_request_now,
         parse_resolve_option,
         validate_request,
     )
@@ -61,6 +62,7 @@ if TYPE_CHECKING:
         udp_association_decision,
     )
     from codex_admin.proxy.resolver import (
+        BlockingResolver,
         ResolveError,
         Resolver,
         StaticResolver,
@@ -76,6 +78,7 @@ _EXPORTS: dict[str, str] = {
     "SessionCA": "codex_admin.proxy.ca",
     "CheckResult": "codex_admin.proxy.check",
     "check_request": "codex_admin.proxy.check",
+    "check_request_now": "codex_admin.proxy.check",
     "parse_resolve_option": "codex_admin.proxy.check",
     "RequestSyntaxError": "codex_admin.proxy.check",
     "validate_request": "codex_admin.proxy.check",
@@ -102,6 +105,7 @@ _EXPORTS: dict[str, str] = {
     "ResolveError": "codex_admin.proxy.resolver",
     "Resolver": "codex_admin.proxy.resolver",
     "StaticResolver": "codex_admin.proxy.resolver",
+    "BlockingResolver": "codex_admin.proxy.resolver",
     "SystemResolver": "codex_admin.proxy.resolver",
     "ProxyServer": "codex_admin.proxy.server",
     "MAX_WORKERS": "codex_admin.proxy.workers",
@@ -114,6 +118,7 @@ __all__ = [
     "AuditEvent",
     "AuditObserver",
     "BlockedRequest",
+    "BlockingResolver",
     "CheckResult",
     "Decider",
     "Decision",
@@ -133,6 +138,7 @@ __all__ = [
     "SystemResolver",
     "build_network_policy",
     "check_request",
+    "check_request_now",
     "choose_event_loop",
     "compile_pattern",
     "decide",

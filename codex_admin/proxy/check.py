@@ -11,18 +11,20 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from codex_admin.errors import CodexError
 from codex_admin.proxy.hosts import HostError, normalize_host
 from codex_admin.proxy.http1 import ProtocolError, parse_authority, parse_request_target
 from codex_admin.proxy.policy import Decision, NetworkPolicy, decide
-from codex_admin.proxy.resolver import Resolver
+from codex_admin.proxy.resolver import BlockingResolver, Resolver, StaticResolver
 
 __all__ = [
     "CheckResult",
     "RequestSyntaxError",
     "check_request",
+    "check_request_now",
     "parse_resolve_option",
     "validate_request",
 ]
@@ -186,3 +188,36 @@ def parse_resolve_option(values: list[str]) -> dict[str, list[str]]:
                 ) from None
         answers.setdefault(name, []).extend(addresses)
     return answers
+
+
+def check_request_now(
+    policy: NetworkPolicy,
+    answers: Mapping[str, Sequence[str]],
+    *,
+    url: str | None = None,
+    method: str = "GET",
+    connect: str | None = None,
+    socks5: str | None = None,
+    udp: bool = False,
+) -> CheckResult:
+    """:func:`check_request` without an event loop: ``answers`` first, then the platform
+    resolver (:class:`BlockingResolver`). The policy's coroutines only ever wait on the
+    resolver, and neither resolver suspends, so they run to completion in one step -- a
+    one-shot check skips asyncio's import, most of its start-up. A coroutine that did suspend
+    (a decider that waits) is a programming error, reported as such."""
+    step = check_request(
+        policy,
+        resolver=StaticResolver(answers, fallback=BlockingResolver()),
+        url=url,
+        method=method,
+        connect=connect,
+        socks5=socks5,
+        udp=udp,
+    )
+    try:
+        step.send(None)
+    except StopIteration as done:
+        result: CheckResult = done.value
+        return result
+    step.close()
+    raise RuntimeError("check_request suspended: it needs an event loop (a waiting decider?)")

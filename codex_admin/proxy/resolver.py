@@ -8,10 +8,11 @@ reported as :class:`ResolveError`, which the local guard treats as a block (fail
 from __future__ import annotations
 
 import socket
+import threading
 from collections.abc import Mapping, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
-__all__ = ["ResolveError", "Resolver", "StaticResolver", "SystemResolver"]
+__all__ = ["BlockingResolver", "ResolveError", "Resolver", "StaticResolver", "SystemResolver"]
 
 DEFAULT_TIMEOUT = 2.0
 
@@ -47,16 +48,40 @@ class SystemResolver:
         except TimeoutError:
             raise ResolveError(f"no answer within {self.timeout:g} s") from None
         except (OSError, UnicodeError) as err:
-            reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
-            raise ResolveError(reason or "resolver failure") from None
-        addresses: list[str] = []
-        for _family, _type, _proto, _canon, sockaddr in infos:
-            addr = str(sockaddr[0])
-            if addr not in addresses:
-                addresses.append(addr)
-        if not addresses:
-            raise ResolveError("no addresses")
-        return addresses
+            raise ResolveError(_reason(err)) from None
+        return _addresses(infos)
+
+
+class BlockingResolver:
+    """The platform resolver without an event loop: ``getaddrinfo`` in a daemon thread, waited
+    for at most ``timeout``.
+
+    Its ``resolve`` never suspends, so a one-shot check (`codex network check`) can run the
+    policy's coroutines to completion without importing asyncio, which is most of that
+    command's start-up (see :func:`codex_admin.proxy.check.check_request_now`). A lookup that
+    outlives the timeout is abandoned to its thread, which ends with the process.
+    """
+
+    def __init__(self, timeout: float = DEFAULT_TIMEOUT) -> None:
+        self.timeout = timeout
+
+    async def resolve(self, host: str) -> list[str]:
+        answer: list[list[Any] | OSError | UnicodeError] = []
+
+        def lookup() -> None:
+            try:
+                answer.append(socket.getaddrinfo(host, None, type=socket.SOCK_STREAM))
+            except (OSError, UnicodeError) as err:
+                answer.append(err)
+
+        worker = threading.Thread(target=lookup, name="codex-resolve", daemon=True)
+        worker.start()
+        worker.join(self.timeout)
+        if not answer:
+            raise ResolveError(f"no answer within {self.timeout:g} s")
+        if isinstance(answer[0], OSError | UnicodeError):
+            raise ResolveError(_reason(answer[0]))
+        return _addresses(answer[0])
 
 
 class StaticResolver:
@@ -82,3 +107,20 @@ class StaticResolver:
         if self.fallback is not None:
             return await self.fallback.resolve(host)
         raise ResolveError("no answer configured")
+
+
+def _reason(err: OSError | UnicodeError) -> str:
+    reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
+    return reason or "resolver failure"
+
+
+def _addresses(infos: Sequence[Any]) -> list[str]:
+    """The distinct addresses of a ``getaddrinfo`` answer."""
+    addresses: list[str] = []
+    for _family, _type, _proto, _canon, sockaddr in infos:
+        addr = str(sockaddr[0])
+        if addr not in addresses:
+            addresses.append(addr)
+    if not addresses:
+        raise ResolveError("no addresses")
+    return addresses

@@ -451,7 +451,7 @@ def test_network_check_fast_path_answers_as_the_typer_command(
     assert "Traceback" not in fast.stderr
 
 
-def test_network_check_runs_without_typer(cli_env: dict[str, str]) -> None:
+def test_network_check_runs_without_typer_or_asyncio(cli_env: dict[str, str]) -> None:
     probe = (
         "import json, sys\nfrom codex_admin.cli.main import main\n"
         "try:\n    main(['network', 'check', '--json', '--connect', 'a.example:443'])\n"
@@ -462,4 +462,4 @@ def test_network_check_runs_without_typer(cli_env: dict[str, str]) -> None:
         [sys.executable, "-c", probe], env=cli_env, capture_output=True, text=True, timeout=60
     )
     loaded = set(json.loads(done.stderr.splitlines()[-1]))
-    assert not {"typer", "click"} & loaded
+    assert not {"typer", "click", "asyncio"} & loaded
