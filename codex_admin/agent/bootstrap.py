@@ -109,6 +109,8 @@ async def open_session(
     governance: Governance, options: SessionOptions | None = None
 ) -> AsyncIterator[Session]:
     """A running session for ``governance``'s directory (closed, with its proxy, on exit)."""
+    # Imported here to keep start-up cheap: the model client (httpx) and the credential code
+    # load when a session opens, not when a front-end imports the agent package.
     from codex_admin.auth import auth_settings
     from codex_admin.providers import (
         ModelClient,
