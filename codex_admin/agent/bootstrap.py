@@ -35,7 +35,7 @@ from codex_admin.instructions import DEFAULT_PROJECT_DOC_MAX_BYTES, load_instruc
 from codex_admin.telemetry import Redactor
 from codex_admin.vocabulary import ApprovalPolicy, ApprovalsReviewer
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # annotations only: these load at run time only when a session uses them
     from codex_admin.agent.guardian_reviewer import GuardianEvents
     from codex_admin.guardian import Guardian
     from codex_admin.providers import Credentials, ProviderInfo

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from codex_admin.cli import context
-from codex_admin.cli.fast_args import finish_fast, parse_options
+from codex_admin.cli.fast_args import finish_command, parse_options
 from codex_admin.cli.output import print_json, print_warnings, toml_value
 from codex_admin.vocabulary import ApprovalPolicy, SandboxMode
 
@@ -151,4 +151,4 @@ def try_show(args: Sequence[str]) -> bool:
         render_show(load_governed_config(request), json_out)
         return 0
 
-    finish_fast(show, json_out)
+    finish_command(show, json_out)

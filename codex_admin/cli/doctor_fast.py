@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from codex_admin.cli import context
-from codex_admin.cli.fast_args import finish_fast, parse_options
+from codex_admin.cli.fast_args import finish_command, parse_options
 from codex_admin.cli.output import print_json
 
 if TYPE_CHECKING:
@@ -69,4 +69,4 @@ def try_doctor(args: Sequence[str]) -> bool:
         profile=parsed.get("profile"),
     )
     json_out = bool(parsed.get("json"))
-    finish_fast(lambda: render_doctor(run_doctor(request), json_out), json_out)
+    finish_command(lambda: render_doctor(run_doctor(request), json_out), json_out)

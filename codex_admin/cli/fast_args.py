@@ -1,5 +1,5 @@
-"""The option parser and the error ending shared by the typer-free fast paths (`config show`,
-`doctor`).
+"""The option parser of the typer-free fast paths (`config show`, `doctor`, `network check`),
+and the one error ending every command shares, fast path or typer (:func:`finish_command`).
 
 It accepts exactly what click accepts for a table of options -- ``--opt VALUE``,
 ``--opt=VALUE``, ``-o VALUE``, ``-oVALUE`` and flags -- and nothing else: an unknown option, a
@@ -17,7 +17,7 @@ from typing import Any, NoReturn
 from codex_admin.cli.output import print_json
 from codex_admin.errors import CodexError
 
-__all__ = ["finish_fast", "parse_options"]
+__all__ = ["finish_command", "parse_options"]
 
 
 def parse_options(
@@ -63,8 +63,9 @@ def parse_options(
     return found
 
 
-def finish_fast(action: Callable[[], int], json_out: bool) -> NoReturn:
-    """Run a fast path's library call and renderer, then exit as every command does: its code;
+def finish_command(action: Callable[[], int], json_out: bool) -> NoReturn:
+    """Run a command (a fast path's library call and renderer, or a typer app), then exit as
+    every command does: its code;
     1 with ``error: ...`` (and the JSON error object under ``--json``) for a CodexError; 130
     on Ctrl-C; quietly when the reader of stdout went away (``codex doctor | head``)."""
     try:

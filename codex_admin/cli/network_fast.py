@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from codex_admin.cli import context
-from codex_admin.cli.fast_args import finish_fast, parse_options
+from codex_admin.cli.fast_args import finish_command, parse_options
 from codex_admin.cli.output import print_json, print_warnings
 from codex_admin.errors import CodexError
 
@@ -133,4 +133,4 @@ def try_check(args: Sequence[str]) -> bool:
         print_warnings(warnings)
         return render_check(result, json_out)
 
-    finish_fast(run, json_out)
+    finish_command(run, json_out)

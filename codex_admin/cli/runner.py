@@ -8,33 +8,19 @@
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Sequence
 
 import typer
 
-from codex_admin.cli.json_errors import wants_json, write_error_json
-from codex_admin.errors import CodexError
+from codex_admin.cli.fast_args import finish_command
+from codex_admin.cli.json_errors import wants_json
 
 
 def run_typer_app(app: typer.Typer, args: Sequence[str], prog_name: str) -> None:
     command = typer.main.get_command(app)
-    try:
+
+    def run() -> int:
         command.main(args=list(args), prog_name=prog_name, standalone_mode=True)
-    except CodexError as err:
-        if wants_json(args):
-            try:
-                write_error_json(err)
-            except typer.Exit as done:
-                sys.exit(done.exit_code)
-        sys.stdout.flush()
-        sys.stderr.write(f"error: {err}\n")
-        sys.exit(1)
-    except KeyboardInterrupt:
-        sys.exit(130)
-    except BrokenPipeError:
-        # Downstream closed the pipe (`codex ... | head`): stop quietly.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        sys.exit(1)
+        return 0  # click exits on its own; this is for a command that returns
+
+    finish_command(run, wants_json(args))
