@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import os
 import socket
 import ssl
@@ -70,7 +71,7 @@ async def connect_socket(address: str, port: int, timeout: float) -> socket.sock
 
     The socket may come back with a reader registered on the running loop (see below): its
     new owner replaces that registration or calls ``loop.remove_reader`` before closing it
-    (:func:`~codex_admin.proxy.tunnel.tunnel_socket` does).
+    (:func:`~codex_admin.proxy.tunnel.tunnel_transport` does).
     """
     family = socket.AF_INET6 if ":" in address else socket.AF_INET
     # Non-blocking from socket(2) itself where the flag exists (Linux): no extra ioctl.
@@ -82,6 +83,15 @@ async def connect_socket(address: str, port: int, timeout: float) -> socket.sock
         try:
             sock.connect((address, port))
         except BlockingIOError:  # EINPROGRESS: the handshake is under way
+            # ... or already over: on loopback (a sandbox's local services, a chained proxy
+            # on this machine) the kernel completes it inside connect(). One more connect()
+            # says so (0 once connected, EALREADY while under way), which spares a loop
+            # registration, a future, a timer and a loop turn per tunnel.
+            error = sock.connect_ex((address, port))
+            if error in (0, errno.EISCONN):
+                return sock
+            if error not in (errno.EALREADY, errno.EINPROGRESS):
+                raise OSError(error, os.strerror(error)) from None
             loop = asyncio.get_running_loop()
             writable: asyncio.Future[bool] = loop.create_future()
             loop.add_writer(sock.fileno(), _resolve, writable, True)

@@ -27,12 +27,13 @@ from codex_admin.proxy.http1 import (
     serialize_head,
 )
 from codex_admin.proxy.policy import Decision
-from codex_admin.proxy.responses import send_decision, send_simple
+from codex_admin.proxy.responses import decision_answer, send_simple, simple_answer
 from codex_admin.proxy.streams import Deadline, copy_body, read_head
 
 __all__ = [
     "StaleUpstream",
     "client_name",
+    "dial_failure_answer",
     "dial_or_answer",
     "exchange",
     "host_value",
@@ -47,9 +48,9 @@ class StaleUpstream(Exception):
     """A reused upstream connection failed before any response byte (``stale_ok`` only)."""
 
 
-def client_name(writer: asyncio.StreamWriter) -> str:
+def client_name(connection: asyncio.StreamWriter | asyncio.BaseTransport) -> str:
     """The peer's address for audit events (``unix`` over the Unix-socket listener)."""
-    peer = writer.get_extra_info("peername")
+    peer = connection.get_extra_info("peername")
     if isinstance(peer, tuple) and peer:
         return str(peer[0])
     return "unix" if peer == "" else "unknown"
@@ -78,19 +79,30 @@ async def dial_or_answer(
     client: str,
     dial: Awaitable[Dialled],
 ) -> Dialled | None:
-    """Await ``dial``; on failure answer the client (403 for a vetoed address, else 502)."""
+    """Await ``dial``; on failure answer the client (:func:`dial_failure_answer`)."""
     try:
         return await dial
     except DialError as err:
-        if err.refused:
-            refused = refusal(decision)
-            ctx.record(refused, protocol=protocol, method=method, client=client)
-            await send_decision(
-                writer, refused, protocol=protocol, method=method, json_body=protocol == "http"
-            )
-        else:
-            await send_simple(writer, 502, b"upstream failure\n")
+        writer.write(dial_failure_answer(ctx, err, decision, protocol, method, client))
+        await writer.drain()
         return None
+
+
+def dial_failure_answer(
+    ctx: ProxyContext,
+    err: DialError,
+    decision: Decision,
+    protocol: str,
+    method: str,
+    client: str,
+) -> bytes:
+    """The answer to a failed dial: a vetoed address is a (recorded) block, 403; anything
+    else is an upstream failure, 502."""
+    if not err.refused:
+        return simple_answer(502, b"upstream failure\n")
+    refused = refusal(decision)
+    ctx.record(refused, protocol=protocol, method=method, client=client)
+    return decision_answer(refused, protocol=protocol, method=method, json_body=protocol == "http")
 
 
 async def exchange(

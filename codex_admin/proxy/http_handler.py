@@ -9,7 +9,9 @@ policy → MITM required → tunnel (:mod:`.tunnel`) or inspect (:mod:`.mitm`).
 from __future__ import annotations
 
 import asyncio
+from typing import cast
 
+from codex_admin.proxy.connect import ESTABLISHED, serve_connect
 from codex_admin.proxy.context import ProxyContext
 from codex_admin.proxy.exchange import (
     StaleUpstream,
@@ -32,23 +34,31 @@ from codex_admin.proxy.mitm import run_inspected
 from codex_admin.proxy.policy import SAFE_METHODS, RequestShape
 from codex_admin.proxy.responses import send_decision, send_simple
 from codex_admin.proxy.streams import Deadline, read_head
-from codex_admin.proxy.tunnel import tunnel_socket
+from codex_admin.proxy.tunnel import take_buffered
 
 __all__ = ["handle_http"]
 
-_ESTABLISHED = b"HTTP/1.1 200 Connection established\r\n\r\n"
-
 
 async def handle_http(
-    ctx: ProxyContext, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ctx: ProxyContext,
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    *,
+    first_head_timeout: float | None = None,
 ) -> None:
-    """Serve one client connection: keep-alive plain requests, or one CONNECT."""
+    """Serve one client connection: keep-alive plain requests, or one CONNECT.
+
+    ``first_head_timeout``: what is left of the header timeout for the first head (the
+    intake, :mod:`.intake`, has already waited for its first bytes).
+    """
     client = client_name(writer)
     deadline = Deadline()
+    timeout = ctx.header_timeout if first_head_timeout is None else first_head_timeout
     try:
         while True:
             try:
-                raw = await read_head(reader, ctx.header_timeout, deadline)
+                raw = await read_head(reader, timeout, deadline)
+                timeout = ctx.header_timeout
                 if raw is None:
                     return
                 head = parse_head(raw, request=True)
@@ -157,6 +167,14 @@ async def _connect(
     client: str,
 ) -> None:
     authority = parse_authority(head.start[1], None)
+    if not (ctx.mitm and authority.port == 443):
+        transport = cast(asyncio.Transport, writer.transport)
+        transport.pause_reading()  # what the reader holds now is all that reached us
+        leftover = take_buffered(reader)
+        await serve_connect(
+            ctx, transport, authority, client, leftover=leftover, eof=reader.at_eof()
+        )
+        return
     decision = await ctx.check(
         protocol="https_connect",
         host=authority.host,
@@ -169,21 +187,6 @@ async def _connect(
             writer, decision, protocol="https_connect", method="CONNECT", json_body=False
         )
         return
-    if ctx.mitm and authority.port == 443:
-        writer.write(_ESTABLISHED)
-        await writer.drain()
-        await run_inspected(ctx, reader, writer, decision, client)
-        return
-    dialled = await dial_or_answer(
-        ctx, writer, decision, "https_connect", "CONNECT", client, ctx.dial_tunnel(decision)
-    )
-    if dialled is None:
-        return
-    upstream, leftover = dialled
-    await tunnel_socket(
-        (reader, writer),
-        upstream,
-        client_prefix=_ESTABLISHED,
-        upstream_leftover=leftover,
-        idle_timeout=ctx.tunnel_idle_timeout,
-    )
+    writer.write(ESTABLISHED)
+    await writer.drain()
+    await run_inspected(ctx, reader, writer, decision, client)

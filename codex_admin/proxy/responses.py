@@ -15,7 +15,7 @@ import json
 from codex_admin.proxy.http1 import serialize_head
 from codex_admin.proxy.policy import Decision
 
-__all__ = ["send_decision", "send_simple"]
+__all__ = ["decision_answer", "send_decision", "send_simple", "simple_answer"]
 
 _REASONS = {
     400: "Bad Request",
@@ -28,6 +28,35 @@ _REASONS = {
 }
 
 
+def simple_answer(
+    status: int,
+    body: bytes,
+    *,
+    content_type: str = "text/plain; charset=utf-8",
+    proxy_error: str | None = None,
+) -> bytes:
+    """A whole answer (head and body) that announces that the connection will close."""
+    headers = [("Content-Type", content_type), ("Content-Length", str(len(body)))]
+    if proxy_error:
+        headers.append(("x-proxy-error", proxy_error))
+    headers.append(("Connection", "close"))
+    start = ("HTTP/1.1", str(status), _REASONS.get(status, "Error"))
+    return serialize_head(start, headers) + body
+
+
+def decision_answer(decision: Decision, *, protocol: str, method: str, json_body: bool) -> bytes:
+    """The answer to a refused request: Codex's JSON body for plain HTTP blocks, else one
+    line of text."""
+    status = decision.status or 403
+    if json_body and status == 403:
+        body = _blocked_json(decision, protocol, method)
+        return simple_answer(
+            403, body, content_type="application/json", proxy_error=decision.x_proxy_error
+        )
+    text = f"{decision.message} ({decision.host}: {decision.reason})\n".encode()
+    return simple_answer(status, text, proxy_error=decision.x_proxy_error)
+
+
 async def send_simple(
     writer: asyncio.StreamWriter,
     status: int,
@@ -36,29 +65,17 @@ async def send_simple(
     content_type: str = "text/plain; charset=utf-8",
     proxy_error: str | None = None,
 ) -> None:
-    """Answer and announce that the connection will close."""
-    headers = [("Content-Type", content_type), ("Content-Length", str(len(body)))]
-    if proxy_error:
-        headers.append(("x-proxy-error", proxy_error))
-    headers.append(("Connection", "close"))
-    start = ("HTTP/1.1", str(status), _REASONS.get(status, "Error"))
-    writer.write(serialize_head(start, headers) + body)
+    """Send :func:`simple_answer` and wait until the transport took it."""
+    writer.write(simple_answer(status, body, content_type=content_type, proxy_error=proxy_error))
     await writer.drain()
 
 
 async def send_decision(
     writer: asyncio.StreamWriter, decision: Decision, *, protocol: str, method: str, json_body: bool
 ) -> None:
-    """Answer a refused request: Codex's JSON body for plain HTTP blocks, else one line."""
-    status = decision.status or 403
-    if json_body and status == 403:
-        body = _blocked_json(decision, protocol, method)
-        await send_simple(
-            writer, 403, body, content_type="application/json", proxy_error=decision.x_proxy_error
-        )
-        return
-    text = f"{decision.message} ({decision.host}: {decision.reason})\n".encode()
-    await send_simple(writer, status, text, proxy_error=decision.x_proxy_error)
+    """Send :func:`decision_answer` and wait until the transport took it."""
+    writer.write(decision_answer(decision, protocol=protocol, method=method, json_body=json_body))
+    await writer.drain()
 
 
 def _blocked_json(decision: Decision, protocol: str, method: str) -> bytes:

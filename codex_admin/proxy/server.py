@@ -30,18 +30,21 @@ import os
 import socket
 import ssl
 import stat
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
 from codex_admin.errors import CodexError, Location
 from codex_admin.proxy.audit import AuditLog, AuditObserver, BlockedRequest
+from codex_admin.proxy.connect import serve_connect
 from codex_admin.proxy.context import ProxyContext, SniCheck
 from codex_admin.proxy.dial import Dialer, Streams
 from codex_admin.proxy.env import proxy_environment
-from codex_admin.proxy.http1 import MAX_HEAD_BYTES
+from codex_admin.proxy.exchange import client_name
+from codex_admin.proxy.http1 import MAX_HEAD_BYTES, Authority
 from codex_admin.proxy.http_handler import handle_http
+from codex_admin.proxy.intake import HttpIntake
 from codex_admin.proxy.policy import Decider, Decision, NetworkPolicy, RequestShape, decide
 from codex_admin.proxy.pool import UpstreamPool
 from codex_admin.proxy.resolver import Resolver, SystemResolver
@@ -56,8 +59,11 @@ if TYPE_CHECKING:
 __all__ = ["ProxyServer"]
 
 
-Handler = Callable[[ProxyContext, asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+Handler = Callable[
+    [ProxyContext, asyncio.StreamReader, asyncio.StreamWriter], Coroutine[object, object, None]
+]
 ClientCallback = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+Listener = str  # "http" (through the intake, :mod:`.intake`) or "socks" (asyncio streams)
 
 
 def _is_loopback(host: str) -> bool:
@@ -142,9 +148,12 @@ class ProxyServer:
         self._socks_bind = socks_bind if policy.enable_socks5 else None
         self._unix_dir = unix_socket_dir
         self._servers: list[asyncio.Server] = []
-        self._listening: list[tuple[socket.socket, Handler]] = []  # bound by bind()
+        self._listening: list[tuple[socket.socket, Listener]] = []  # bound by bind()
         self._bound_pid: int | None = None  # the process that bound them (see bind)
         self._tasks: set[asyncio.Task[object]] = set()
+        self._intakes: set[HttpIntake] = set()  # HTTP connections still sending their head
+        self._stopping = False
+        self._loop: asyncio.AbstractEventLoop | None = None  # the serving loop (see _serve)
         self.ca: SessionCA | None = None
         self.http_address: tuple[str, int] = ("", 0)
         self.socks_address: tuple[str, int] | None = None
@@ -173,16 +182,16 @@ class ProxyServer:
                 self.ca = SessionCA()
                 self.ca_cert_path, self.ca_bundle_path = self.ca.write_artifacts(self.codex_home)
             sock = _tcp_listener(self._http_bind)
-            self._listening.append((sock, handle_http))
+            self._listening.append((sock, "http"))
             self.http_address = sock.getsockname()[:2]
             if self._socks_bind is not None:
                 sock = _tcp_listener(self._socks_bind)
-                self._listening.append((sock, handle_socks))
+                self._listening.append((sock, "socks"))
                 self.socks_address = sock.getsockname()[:2]
             if self._unix_dir is not None:
-                self.http_unix_path = self._unix_listener("http.sock", handle_http)
+                self.http_unix_path = self._unix_listener("http.sock", "http")
                 if self._socks_bind is not None:
-                    self.socks_unix_path = self._unix_listener("socks.sock", handle_socks)
+                    self.socks_unix_path = self._unix_listener("socks.sock", "socks")
         except OSError as err:
             self.release()
             self._bound_pid = None
@@ -202,22 +211,28 @@ class ProxyServer:
     async def start(self) -> None:
         self.bind()
         try:
-            for sock, handler in self._listening:
-                server = (
-                    await asyncio.start_unix_server(
-                        self._wrap(handler), sock=sock, limit=MAX_HEAD_BYTES, backlog=1024
-                    )
-                    if sock.family == socket.AF_UNIX
-                    else await asyncio.start_server(
-                        self._wrap(handler), sock=sock, limit=MAX_HEAD_BYTES, backlog=1024
-                    )
-                )
-                self._servers.append(server)
+            for sock, listener in self._listening:
+                self._servers.append(await self._serve(sock, listener))
         except OSError as err:
             await self.stop()
             raise CodexError(f"cannot start the proxy listener: {err.strerror or err}") from None
 
-    def _unix_listener(self, name: str, handler: Handler) -> Path:
+    async def _serve(self, sock: socket.socket, listener: Listener) -> asyncio.Server:
+        """Accept on a bound listening socket: HTTP through the intake, SOCKS5 with streams."""
+        loop = self._loop = asyncio.get_running_loop()
+        unix = sock.family == socket.AF_UNIX
+        if listener == "http":
+            if unix:
+                return await loop.create_unix_server(self._new_intake, sock=sock, backlog=1024)
+            return await loop.create_server(self._new_intake, sock=sock, backlog=1024)
+        callback = self._wrap(handle_socks)
+        if unix:
+            return await asyncio.start_unix_server(
+                callback, sock=sock, limit=MAX_HEAD_BYTES, backlog=1024
+            )
+        return await asyncio.start_server(callback, sock=sock, limit=MAX_HEAD_BYTES, backlog=1024)
+
+    def _unix_listener(self, name: str, listener: Listener) -> Path:
         assert self._unix_dir is not None
         try:
             info = os.lstat(self._unix_dir)
@@ -257,12 +272,15 @@ class ProxyServer:
         except OSError:
             sock.close()
             raise
-        self._listening.append((sock, handler))
+        self._listening.append((sock, listener))
         return path
 
     async def stop(self) -> None:
+        self._stopping = True
         for server in self._servers:
             server.close()
+        for intake in list(self._intakes):
+            intake.abort()
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
@@ -310,36 +328,84 @@ class ProxyServer:
         them over, so no socket of ours is ever reachable from the sandbox's filesystem. Close
         the returned server when that sandbox ends; :meth:`stop` closes it too.
         """
-        handler = {"http": handle_http, "socks": handle_socks}[protocol]
-        server = await asyncio.start_server(
-            self._wrap(handler), sock=sock, limit=MAX_HEAD_BYTES, backlog=1024
-        )
+        if protocol not in ("http", "socks"):
+            raise ValueError(f"no such listener protocol: {protocol!r}")
+        server = await self._serve(sock, protocol)
         self._servers.append(server)
         return server
 
+    # -- connections -------------------------------------------------------------------
+    def _new_intake(self) -> asyncio.Protocol:
+        """A new HTTP-listener connection's first protocol (or a refusal when at the limit)."""
+        if self._stopping or len(self._tasks) + len(self._intakes) >= self.max_connections:
+            return _Refused()
+        assert self._loop is not None
+        intake = HttpIntake(
+            self._loop,
+            header_timeout=self.header_timeout,
+            inspects_443=self.mitm,
+            on_connect=self._intake_connect,
+            on_streams=self._intake_streams,
+            on_done=self._intakes.discard,
+        )
+        self._intakes.add(intake)
+        return intake
+
+    def _intake_connect(
+        self, transport: asyncio.Transport, authority: Authority, leftover: bytes
+    ) -> None:
+        work = serve_connect(self, transport, authority, client_name(transport), leftover=leftover)
+        assert self._loop is not None
+        self._loop.create_task(self._run(work, transport.close))
+
+    def _intake_streams(
+        self, transport: asyncio.Transport, buffered: bytes, eof: bool, head_timeout: float
+    ) -> None:
+        """Give an intake's connection asyncio streams and the stream handler, as if
+        ``asyncio.start_server`` had accepted it and its reader had read ``buffered``."""
+
+        async def handle(
+            ctx: ProxyContext, r: asyncio.StreamReader, w: asyncio.StreamWriter
+        ) -> None:
+            await handle_http(ctx, r, w, first_head_timeout=head_timeout)
+
+        reader = asyncio.StreamReader(limit=MAX_HEAD_BYTES)
+        protocol = asyncio.StreamReaderProtocol(reader, self._wrap(handle))
+        transport.set_protocol(protocol)
+        protocol.connection_made(transport)
+        if buffered:
+            protocol.data_received(buffered)
+        if eof:
+            protocol.eof_received()
+
     def _wrap(self, handler: Handler) -> ClientCallback:
-        async def run(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            task = asyncio.current_task()
-            if task is None or len(self._tasks) >= self.max_connections:
-                writer.close()
-                return
-            self._tasks.add(task)
-            try:
-                await handler(self, reader, writer)
-            except (OSError, TimeoutError, asyncio.IncompleteReadError, ssl.SSLError):
-                pass
-            except asyncio.CancelledError:
-                # stop() (or loop shutdown) ended this connection. It is a top-level task that
-                # nobody awaits for its cancellation, and asyncio's stream callback would log
-                # a traceback for every cancelled one: end it normally instead.
-                pass
-            finally:
-                self._tasks.discard(task)
-                # The transport flushes what is buffered and closes by itself; waiting for
-                # that (wait_closed) would cost every connection another loop turn and timer.
-                writer.close()
+        def run(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> Awaitable[None]:
+            return self._run(handler(self, reader, writer), writer.close)
 
         return run
+
+    async def _run(self, work: Coroutine[object, object, None], close: Callable[[], None]) -> None:
+        """Serve one connection as a tracked task; ``close`` it however ``work`` ends."""
+        task = asyncio.current_task(self._loop)
+        if task is None or self._stopping or len(self._tasks) >= self.max_connections:
+            work.close()
+            close()
+            return
+        self._tasks.add(task)
+        try:
+            await work
+        except (OSError, TimeoutError, asyncio.IncompleteReadError, ssl.SSLError):
+            pass
+        except asyncio.CancelledError:
+            # stop() (or loop shutdown) ended this connection. It is a top-level task that
+            # nobody awaits for its cancellation, and asyncio's stream callback would log
+            # a traceback for every cancelled one: end it normally instead.
+            pass
+        finally:
+            self._tasks.discard(task)
+            # The transport flushes what is buffered and closes by itself; waiting for
+            # that (wait_closed) would cost every connection another loop turn and timer.
+            close()
 
     # -- views -------------------------------------------------------------------------
     @property
@@ -363,7 +429,8 @@ class ProxyServer:
 
     @property
     def active_connections(self) -> int:
-        return len(self._tasks)
+        """Connections being served, including those still sending their first head."""
+        return len(self._tasks) + len(self._intakes)
 
     @property
     def http_url(self) -> str:
@@ -428,6 +495,13 @@ class ProxyServer:
         if self.ca is None:
             raise RuntimeError("inspection requested on a proxy without a session CA")
         return self.ca.server_context(host, sni_check)
+
+
+class _Refused(asyncio.Protocol):
+    """A connection over ``max_connections`` (or arriving while the proxy stops): closed."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        transport.close()
 
 
 def _tcp_listener(bind: tuple[str, int]) -> socket.socket:

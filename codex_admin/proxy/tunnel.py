@@ -8,7 +8,7 @@ readiness event, no user-space copy. Where ``splice`` is missing (macOS) or refu
 type, the direction falls back to ``recv``/``send`` in the same loop.
 
 Most tunnels are short (one TLS request), and for them every set-up system call counts (issue
-11: tunnels/s against tinyproxy). So :func:`tunnel_socket` starts with the client still on its
+11: tunnels/s against tinyproxy). So :func:`tunnel_transport` starts with the client still on its
 transport and the upstream on plain ``recv``/``send`` (:class:`_Streamed`), and hands over to
 :func:`relay`, which then splices at once, only after :data:`SPLICE_AFTER` bytes: a short tunnel
 never pays for a ``dup``, a second loop registration or a 1 MiB pipe per direction.
@@ -28,7 +28,14 @@ import os
 import socket
 from typing import cast
 
-__all__ = ["SPLICE_AFTER", "detach", "relay", "tunnel_socket", "tunnel_streams"]
+__all__ = [
+    "SPLICE_AFTER",
+    "detach",
+    "relay",
+    "take_buffered",
+    "tunnel_socket",
+    "tunnel_transport",
+]
 
 PIPE_SIZE = 1 << 20
 SPLICE_AFTER = 256 * 1024
@@ -58,13 +65,14 @@ async def detach(
     # Family, type and protocol given: socket() would otherwise ask the kernel for each.
     duplicate = socket.socket(raw.family, raw.type, raw.proto, fileno=os.dup(raw.fileno()))
     duplicate.setblocking(False)
-    leftover = _buffered(reader)
+    leftover = take_buffered(reader)
     transport.close()
     return duplicate, leftover
 
 
-def _buffered(reader: asyncio.StreamReader) -> bytes:
-    """Bytes a paused StreamReader holds; asyncio has no public peek, so read its buffer."""
+def take_buffered(reader: asyncio.StreamReader) -> bytes:
+    """Take the bytes a paused StreamReader holds (asyncio has no public peek, so this
+    empties its buffer)."""
     buffer = getattr(reader, "_buffer", None)
     if not isinstance(buffer, bytearray):  # a future asyncio: fail the tunnel, never drop bytes
         raise OSError("cannot take over the stream's buffered bytes")
@@ -339,23 +347,6 @@ async def relay(
                 sock.close()
 
 
-async def tunnel_streams(
-    client: tuple[asyncio.StreamReader, asyncio.StreamWriter],
-    upstream: tuple[asyncio.StreamReader, asyncio.StreamWriter],
-    *,
-    idle_timeout: float | None = None,
-) -> None:
-    """Run an opaque tunnel between two plain (non-TLS) stream pairs until both ends finish."""
-    try:
-        upstream_sock, upstream_leftover = await detach(*upstream)
-    except BaseException:
-        upstream[1].close()
-        raise
-    await tunnel_socket(
-        client, upstream_sock, upstream_leftover=upstream_leftover, idle_timeout=idle_timeout
-    )
-
-
 async def tunnel_socket(
     client: tuple[asyncio.StreamReader, asyncio.StreamWriter],
     upstream: socket.socket,
@@ -364,27 +355,59 @@ async def tunnel_socket(
     upstream_leftover: bytes = b"",
     idle_timeout: float | None = None,
 ) -> None:
-    """Run an opaque tunnel between a client stream pair and a connected upstream socket.
+    """:func:`tunnel_transport` for a client that has asyncio streams (SOCKS5, CONNECT after
+    plain requests): what its StreamReader already holds goes upstream first."""
+    reader, writer = client
+    transport = cast(asyncio.Transport, writer.transport)
+    try:
+        leftover = take_buffered(reader)
+    except OSError:
+        transport.close()
+        _close_registered(asyncio.get_running_loop(), upstream)
+        raise
+    await tunnel_transport(
+        transport,
+        upstream,
+        client_prefix=client_prefix,
+        upstream_leftover=upstream_leftover,
+        client_leftover=leftover,
+        client_eof=reader.at_eof(),
+        idle_timeout=idle_timeout,
+    )
+
+
+async def tunnel_transport(
+    transport: asyncio.Transport,
+    upstream: socket.socket,
+    *,
+    client_prefix: bytes = b"",
+    upstream_leftover: bytes = b"",
+    client_leftover: bytes = b"",
+    client_eof: bool = False,
+    idle_timeout: float | None = None,
+) -> None:
+    """Run an opaque tunnel between a client's asyncio transport and a connected upstream
+    socket, until both ends finish.
 
     ``client_prefix`` (the proxy's "tunnel established" answer) reaches the client first, then
     ``upstream_leftover`` (bytes already read from the upstream), then the upstream's stream.
-    The upstream socket belongs to the tunnel from here on: it is closed when the tunnel ends,
-    whatever happens.
+    ``client_leftover`` are bytes already read from the client (a TLS ClientHello pipelined
+    after ``CONNECT``), sent upstream first; ``client_eof``: the client has already half-closed.
+    The transport must not have delivered anything past ``client_leftover`` to its protocol
+    (pause its reading before any await). The upstream socket belongs to the tunnel from here
+    on: it is closed when the tunnel ends, whatever happens; so is the transport.
 
     The client stays on its asyncio transport while the tunnel is short (:class:`_Streamed`):
     taking its socket away costs a ``dup``, a second registration with the event loop and a
     few ``getsockname``/``ioctl`` calls, more than a one-request TLS tunnel moves. Once
     :data:`SPLICE_AFTER` bytes went through, the socket is taken over for :func:`relay`.
     """
-    reader, writer = client
-    transport = cast(asyncio.Transport, writer.transport)
     loop = asyncio.get_running_loop()
     streamed: _Streamed | None = None
     taken: socket.socket | None = None
     try:
-        leftover = _buffered(reader)
         streamed = _Streamed(loop, transport, upstream, idle_timeout)
-        streamed.start(client_prefix + upstream_leftover, leftover, eof=reader.at_eof())
+        streamed.start(client_prefix + upstream_leftover, client_leftover, eof=client_eof)
         await streamed.tunnel.done
     finally:
         if streamed is not None:

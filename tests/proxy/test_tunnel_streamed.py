@@ -266,3 +266,51 @@ def test_a_client_that_never_reads_loses_its_descriptor_after_the_idle_timeout(
         client.close()
 
     run(main())
+
+
+@pytest.mark.parametrize("loop_name", ["asyncio", "uvloop"])
+def test_a_handshake_still_under_way_is_waited_for_and_bounded(loop_name: str) -> None:
+    """Most loopback dials are connected when connect() returns; one that is not (here the
+    listener's accept queue is full, so the kernel drops the SYN until a retransmission a
+    second later) is waited for on the loop, and a wait longer than the timeout fails."""
+    if loop_name == "uvloop":
+        pytest.importorskip("uvloop")
+    _, factory = choose_event_loop({"CODEX_PROXY_EVENT_LOOP": loop_name})
+
+    async def main() -> None:
+        with socket.socket() as listener:
+            listener.bind(("127.0.0.1", 0))
+            listener.listen(0)
+            port = listener.getsockname()[1]
+            queued = []
+            for _ in range(3):  # fill the accept queue
+                filler = socket.socket(socket.AF_INET, socket.SOCK_STREAM | socket.SOCK_NONBLOCK)
+                filler.connect_ex(("127.0.0.1", port))
+                queued.append(filler)
+            await asyncio.sleep(0.05)
+            with pytest.raises(TimeoutError):
+                await connect_socket("127.0.0.1", port, 0.3)
+            dial = asyncio.ensure_future(connect_socket("127.0.0.1", port, 5.0))
+            await asyncio.sleep(0.2)
+            assert not dial.done()  # still in the SYN retransmission wait
+            listener.setblocking(False)
+            loop = asyncio.get_running_loop()
+
+            async def drain() -> None:  # accept everything, retransmitted SYNs included
+                while True:
+                    accepted, _ = await loop.sock_accept(listener)
+                    accepted.close()
+
+            draining = asyncio.ensure_future(drain())
+            sock = await asyncio.wait_for(dial, 8)
+            draining.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await draining
+            assert sock.getpeername()[1] == port
+            loop.remove_reader(sock.fileno())  # the reader connect_socket parks for its owner
+            sock.close()
+            for filler in queued:
+                filler.close()
+
+    with asyncio.Runner(loop_factory=factory) as runner:
+        runner.run(main())

@@ -1,0 +1,68 @@
+"""One opaque ``CONNECT``, answered on the client's transport: check, dial, tunnel.
+
+Both ways a CONNECT reaches the proxy end here: straight from the HTTP listener's intake
+(:mod:`.intake`, the usual case, where the client never gets asyncio streams) and from the
+stream handler (:mod:`.http_handler`, a CONNECT after plain requests on one connection). The
+inspected kind (port 443 with the session CA) needs streams and stays in the stream handler.
+Ordering follows spec §7: host policy (403) → dial (403 for a vetoed address, else 502) →
+``200 Connection established`` and the tunnel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from codex_admin.proxy.context import ProxyContext
+from codex_admin.proxy.dial import DialError
+from codex_admin.proxy.exchange import dial_failure_answer
+from codex_admin.proxy.http1 import Authority
+from codex_admin.proxy.responses import decision_answer
+from codex_admin.proxy.tunnel import tunnel_transport
+
+__all__ = ["ESTABLISHED", "serve_connect"]
+
+ESTABLISHED = b"HTTP/1.1 200 Connection established\r\n\r\n"
+
+
+async def serve_connect(
+    ctx: ProxyContext,
+    transport: asyncio.Transport,
+    authority: Authority,
+    client: str,
+    *,
+    leftover: bytes = b"",
+    eof: bool = False,
+) -> None:
+    """Answer one opaque CONNECT to ``authority`` and run its tunnel until it ends.
+
+    ``leftover`` are client bytes read past the request head (a pipelined TLS ClientHello);
+    ``eof``: the client already half-closed. The transport's reading must be paused (nothing
+    past ``leftover`` delivered) until the tunnel starts. A refusal is written to the
+    transport; closing it is the caller's (the tunnel closes it itself).
+    """
+    decision = await ctx.check(
+        protocol="https_connect",
+        host=authority.host,
+        port=authority.port,
+        method="CONNECT",
+        client=client,
+    )
+    if not decision.allowed:
+        transport.write(
+            decision_answer(decision, protocol="https_connect", method="CONNECT", json_body=False)
+        )
+        return
+    try:
+        upstream, upstream_leftover = await ctx.dial_tunnel(decision)
+    except DialError as err:
+        transport.write(dial_failure_answer(ctx, err, decision, "https_connect", "CONNECT", client))
+        return
+    await tunnel_transport(
+        transport,
+        upstream,
+        client_prefix=ESTABLISHED,
+        upstream_leftover=upstream_leftover,
+        client_leftover=leftover,
+        client_eof=eof,
+        idle_timeout=ctx.tunnel_idle_timeout,
+    )

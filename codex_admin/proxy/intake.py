@@ -1,0 +1,160 @@
+"""The HTTP listener's first read: the request head, on the bare transport.
+
+With asyncio's stream server every connection got a StreamReader, a StreamReaderProtocol, a
+StreamWriter and a task before its first byte was read: measured, about 60 µs of the ~270 µs
+of proxy CPU a one-request CONNECT tunnel cost (issue 11: tunnels/s against tinyproxy), for
+a connection whose bytes never go through a StreamReader again. :class:`HttpIntake` is each
+connection's first protocol instead. It buffers the request head, bounded in size
+(:data:`~.http1.MAX_HEAD_BYTES`) and in time (the header timeout), and then:
+
+- an opaque ``CONNECT`` (its head parsed by the same strict parser, its target not one the
+  proxy inspects) goes to ``on_connect`` with the bytes read past the head, the transport's
+  reading paused, so the tunnel starts on the transport without streams ever being built;
+- anything else (plain HTTP, an inspected CONNECT, a head that is malformed, too large or cut
+  short by EOF) goes to ``on_streams`` with every byte read so far, the EOF if one came, and
+  the time left of the header timeout: the stream handler then reads them as if it had read
+  them itself, so its answers (400, 431, ...) are unchanged.
+
+A connection leaves the intake exactly once (``handed_over``); until then :meth:`abort`
+(the proxy stopping) closes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import cast
+
+from codex_admin.proxy.http1 import (
+    MAX_HEAD_BYTES,
+    Authority,
+    ProtocolError,
+    parse_authority,
+    parse_head,
+)
+
+__all__ = ["HttpIntake", "OnConnect", "OnStreams"]
+
+OnConnect = Callable[[asyncio.Transport, Authority, bytes], None]
+"""``(transport, authority, leftover)``: serve an opaque CONNECT (reading is paused)."""
+OnStreams = Callable[[asyncio.Transport, bytes, bool, float], None]
+"""``(transport, buffered, eof, head_timeout_left)``: serve the connection with streams."""
+
+_CONNECT = b"CONNECT "
+_END = b"\r\n\r\n"
+
+
+class HttpIntake(asyncio.Protocol):
+    """Read one request head, then hand the connection on (see the module docstring)."""
+
+    __slots__ = (
+        "_buffer",
+        "_inspects_443",
+        "_loop",
+        "_on_connect",
+        "_on_done",
+        "_on_streams",
+        "_timeout",
+        "_timer",
+        "_transport",
+        "handed_over",
+    )
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        *,
+        header_timeout: float,
+        inspects_443: bool,
+        on_connect: OnConnect,
+        on_streams: OnStreams,
+        on_done: Callable[[HttpIntake], None],
+    ) -> None:
+        self._loop = loop  # asyncio.get_running_loop() costs a getpid() call on Python 3.11
+        self._timeout = header_timeout
+        self._inspects_443 = inspects_443
+        self._on_connect = on_connect
+        self._on_streams = on_streams
+        self._on_done = on_done  # the connection left the intake (handed on, or lost)
+        self._buffer: bytes | bytearray = b""
+        self._transport: asyncio.Transport | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self.handed_over = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = cast(asyncio.Transport, transport)
+        self._timer = self._loop.call_at(self._loop.time() + self._timeout, self.abort)
+
+    def data_received(self, data: bytes) -> None:
+        if self.handed_over:
+            return
+        if self._buffer:
+            # A head in many pieces grows one bytearray: re-joining bytes per piece would
+            # copy quadratically (a client trickling 64 KiB a byte at a time: gigabytes).
+            if isinstance(self._buffer, bytes):
+                self._buffer = bytearray(self._buffer)
+            self._buffer += data
+        else:
+            self._buffer = data
+        buffer = self._buffer
+        if not buffer.startswith(_CONNECT):
+            if not _CONNECT.startswith(buffer):  # not a CONNECT: streams from the first byte
+                self._to_streams(eof=False)
+            return
+        end = buffer.find(_END, max(0, len(buffer) - len(data) - 3))
+        if end < 0:
+            if len(buffer) > MAX_HEAD_BYTES:
+                self._to_streams(eof=False)  # the stream handler answers 431
+            return
+        end += len(_END)
+        authority = self._opaque_target(bytes(buffer[:end])) if end <= MAX_HEAD_BYTES else None
+        if authority is None:
+            self._to_streams(eof=False)
+            return
+        transport = self._leave()
+        transport.pause_reading()
+        self._on_connect(transport, authority, bytes(buffer[end:]))
+
+    def eof_received(self) -> bool:
+        if not self.handed_over:
+            self._to_streams(eof=True)
+        return True  # the stream handler may still answer (a head cut short: 400)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.handed_over:
+            self._leave()
+
+    def abort(self) -> None:
+        """Close a connection still in the intake (header timeout, or the proxy stopping)."""
+        if not self.handed_over:
+            self._leave().close()
+
+    def _opaque_target(self, raw: bytes) -> Authority | None:
+        """The CONNECT target when the head is well-formed and its tunnel is opaque."""
+        try:
+            head = parse_head(raw, request=True)
+            if head.start[0] != "CONNECT":
+                return None
+            authority = parse_authority(head.start[1], None)
+        except ProtocolError:
+            return None
+        if self._inspects_443 and authority.port == 443:
+            return None
+        return authority
+
+    def _to_streams(self, *, eof: bool) -> None:
+        timer = self._timer
+        left = timer.when() - self._loop.time() if timer is not None else self._timeout
+        buffered = bytes(self._buffer)
+        transport = self._leave()
+        self._on_streams(transport, buffered, eof, max(left, 0.0))
+
+    def _leave(self) -> asyncio.Transport:
+        assert self._transport is not None
+        self.handed_over = True
+        self._buffer = b""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._on_done(self)
+        return self._transport

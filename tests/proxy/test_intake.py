@@ -1,0 +1,161 @@
+"""The HTTP listener's intake: a CONNECT answered without streams, everything else unchanged.
+
+Real proxy, real loopback sockets. The intake reads the first head itself (issue 11: the
+per-connection stream set-up was a fifth of a tunnel's CPU), so these pin what must not move
+with it: a head in any chunking, bytes pipelined after it, the same strict parser and answers
+as the stream handler, one header timeout for the whole first head (never a fresh one after
+the first bytes), and the connection limit counting connections still sending their head.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+from codex_admin.proxy.audit import AuditEvent
+from tests.proxy.helpers import make_proxy, raw_exchange, run, start_upstream
+
+
+async def _echo_server() -> tuple[asyncio.Server, int]:
+    """Echoes every byte back until EOF, then half-closes."""
+
+    async def echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(echo, "127.0.0.1", 0)
+    return server, server.sockets[0].getsockname()[1]
+
+
+def _status(reply: bytes) -> int:
+    return int(reply.split(b" ", 2)[1]) if reply.startswith(b"HTTP/1.1 ") else 0
+
+
+def test_a_connect_head_in_single_bytes_with_pipelined_data_is_tunnelled(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        echo, port = await _echo_server()
+        events: list[AuditEvent] = []
+        proxy, _ = make_proxy(
+            tmp_path, {"domains": {"127.0.0.1": "allow"}}, audit_observer=events.append
+        )
+        async with proxy:
+            reader, writer = await asyncio.open_connection(*proxy.http_address)
+            head = f"CONNECT 127.0.0.1:{port} HTTP/1.1\r\nHost: x\r\n\r\n".encode()
+            for byte in head[:-1]:
+                writer.write(bytes([byte]))
+                await writer.drain()
+                await asyncio.sleep(0.001)
+            writer.write(head[-1:] + b"pipelined hello")  # the rest arrives with the end
+            assert await reader.readuntil(b"\r\n\r\n") == (
+                b"HTTP/1.1 200 Connection established\r\n\r\n"
+            )
+            writer.write(b" and more")
+            writer.write_eof()
+            assert await asyncio.wait_for(reader.read(), 5) == b"pipelined hello and more"
+            writer.close()
+            assert [(e.protocol, e.decision) for e in events] == [("https_connect", "allow")]
+        echo.close()
+
+    run(scenario())
+
+
+def test_a_connect_after_a_plain_request_is_tunnelled_by_the_stream_handler(
+    tmp_path: Path,
+) -> None:
+    async def scenario() -> None:
+        echo, port = await _echo_server()
+        up = await start_upstream()
+        events: list[AuditEvent] = []
+        proxy, _ = make_proxy(
+            tmp_path, {"domains": {"127.0.0.1": "allow"}}, audit_observer=events.append
+        )
+        async with proxy:
+            reader, writer = await asyncio.open_connection(*proxy.http_address)
+            writer.write(
+                f"GET http://127.0.0.1:{up.port}/a HTTP/1.1\r\nHost: 127.0.0.1:{up.port}\r\n\r\n".encode()
+            )
+            head = await reader.readuntil(b"\r\n\r\n")
+            assert _status(head) == 200
+            length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+            await reader.readexactly(length)
+            # The same connection, now with streams: its CONNECT takes the stream handler's path.
+            writer.write(f"CONNECT 127.0.0.1:{port} HTTP/1.1\r\n\r\nearly".encode())
+            assert _status(await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)) == 200
+            writer.write(b" bytes")
+            writer.write_eof()
+            assert await asyncio.wait_for(reader.read(), 5) == b"early bytes"
+            writer.close()
+            assert [e.protocol for e in events] == ["http", "https_connect"]
+        echo.close()
+        up.close()
+
+    run(scenario())
+
+
+def test_bad_connect_heads_get_the_stream_handlers_answers(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        events: list[AuditEvent] = []
+        proxy, _ = make_proxy(tmp_path, {"domains": {"*": "allow"}}, audit_observer=events.append)
+        async with proxy:
+            address = proxy.http_address
+            no_port = b"CONNECT example.com HTTP/1.1\r\n\r\n"
+            assert _status(await raw_exchange(address, no_port)) == 400
+            big = b"CONNECT example.com:443 HTTP/1.1\r\nX-Big: " + b"a" * 70000 + b"\r\n\r\n"
+            assert _status(await raw_exchange(address, big)) == 431
+            endless = b"CONNECT example.com:443 HTTP/1.1\r\nX-Big: " + b"a" * 70000
+            assert _status(await raw_exchange(address, endless)) == 431
+            reader, writer = await asyncio.open_connection(*address)
+            writer.write(b"CONNECT example.com:443 HTTP/1.1\r\nHost: x\r\n")
+            writer.write_eof()  # cut short inside the head
+            assert _status(await asyncio.wait_for(reader.read(), 5)) == 400
+            writer.close()
+            assert events == []  # none of them reached the policy
+
+    run(scenario())
+
+
+def test_the_header_timeout_covers_the_whole_first_head(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        proxy, _ = make_proxy(tmp_path, {"domains": {"*": "allow"}}, header_timeout=1.0)
+        async with proxy:
+            started = time.monotonic()
+            trickle = await asyncio.open_connection(*proxy.http_address)
+            late = await asyncio.open_connection(*proxy.http_address)
+            trickle[1].write(b"CONNECT example.com:443 HTTP/1.1\r\n")
+            await asyncio.sleep(0.8)
+            late[1].write(b"GET http://example.com/ HTTP/1.1\r\n")  # streams take over now
+            for reader, _ in (trickle, late):
+                assert await asyncio.wait_for(reader.read(), 5) == b""
+                # A fresh timeout after the first bytes would have closed it at 1.8 s.
+                assert time.monotonic() - started < 1.6
+            for _, writer in (trickle, late):
+                writer.close()
+            assert proxy.active_connections == 0
+
+    run(scenario())
+
+
+def test_connections_still_sending_their_head_count_against_the_limit(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        echo, port = await _echo_server()
+        proxy, _ = make_proxy(tmp_path, {"domains": {"127.0.0.1": "allow"}}, max_connections=2)
+        async with proxy:
+            idle = [await asyncio.open_connection(*proxy.http_address) for _ in range(2)]
+            await asyncio.sleep(0.05)
+            assert proxy.active_connections == 2
+            refused = await asyncio.open_connection(*proxy.http_address)
+            assert await asyncio.wait_for(refused[0].read(), 5) == b""
+            refused[1].close()
+            # The admitted ones are still served.
+            reader, writer = idle[0]
+            writer.write(f"CONNECT 127.0.0.1:{port} HTTP/1.1\r\n\r\nping".encode())
+            assert _status(await reader.readuntil(b"\r\n\r\n")) == 200
+            assert await reader.readexactly(4) == b"ping"
+            for _, w in idle:
+                w.close()
+        echo.close()
+
+    run(scenario())
