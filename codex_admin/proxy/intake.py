@@ -15,8 +15,8 @@ connection's first protocol instead. It buffers the request head, bounded in siz
   the time left of the header timeout: the stream handler then reads them as if it had read
   them itself, so its answers (400, 431, ...) are unchanged.
 
-A connection leaves the intake exactly once (``handed_over``); until then :meth:`abort`
-(the proxy stopping) closes it.
+A connection leaves the intake exactly once; until then :meth:`HttpIntake.abort` (its header
+timeout, through :class:`IntakeQueue`, or the proxy stopping) closes it.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from codex_admin.proxy.http1 import (
     parse_head,
 )
 
-__all__ = ["HttpIntake", "OnConnect", "OnStreams"]
+__all__ = ["HttpIntake", "IntakeQueue", "OnConnect", "OnStreams"]
 
 OnConnect = Callable[[asyncio.Transport, Authority, bytes], None]
 """``(transport, authority, leftover)``: serve an opaque CONNECT (reading is paused)."""
@@ -44,49 +44,82 @@ _CONNECT = b"CONNECT "
 _END = b"\r\n\r\n"
 
 
+class IntakeQueue:
+    """The connections still sending their first head, oldest first, under one timer.
+
+    Every intake has the same header timeout, so accept order is deadline order: one timer,
+    set for the oldest, aborts whatever is due and re-arms for the next one. A connection
+    costs no timer of its own (a ``call_at`` and a ``cancel`` per one-request client were
+    measurable).
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, header_timeout: float) -> None:
+        self._loop = loop
+        self.header_timeout = header_timeout
+        self._due: dict[HttpIntake, float] = {}  # insertion order is deadline order
+        self._timer: asyncio.TimerHandle | None = None
+
+    def __len__(self) -> int:
+        return len(self._due)
+
+    def add(self, intake: HttpIntake) -> None:
+        due = self._loop.time() + self.header_timeout
+        self._due[intake] = due
+        if self._timer is None:
+            self._timer = self._loop.call_at(due, self._expire)
+
+    def remove(self, intake: HttpIntake) -> float:
+        """Forget ``intake``; the seconds its header timeout had left."""
+        due = self._due.pop(intake, None)
+        return 0.0 if due is None else max(due - self._loop.time(), 0.0)
+
+    def abort_all(self) -> None:
+        """Close every connection still in the intake (the proxy stops)."""
+        for intake in list(self._due):
+            intake.abort()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _expire(self) -> None:
+        self._timer = None
+        now = self._loop.time()
+        expired = []
+        for intake, due in self._due.items():
+            if due > now:
+                self._timer = self._loop.call_at(due, self._expire)
+                break
+            expired.append(intake)
+        for intake in expired:
+            intake.abort()
+
+
 class HttpIntake(asyncio.Protocol):
     """Read one request head, then hand the connection on (see the module docstring)."""
 
-    __slots__ = (
-        "_buffer",
-        "_inspects_443",
-        "_loop",
-        "_on_connect",
-        "_on_done",
-        "_on_streams",
-        "_timeout",
-        "_timer",
-        "_transport",
-        "handed_over",
-    )
+    __slots__ = ("_buffer", "_inspects_443", "_on_connect", "_on_streams", "_queue", "_transport")
 
     def __init__(
         self,
-        loop: asyncio.AbstractEventLoop,
+        queue: IntakeQueue,
         *,
-        header_timeout: float,
         inspects_443: bool,
         on_connect: OnConnect,
         on_streams: OnStreams,
-        on_done: Callable[[HttpIntake], None],
     ) -> None:
-        self._loop = loop  # asyncio.get_running_loop() costs a getpid() call on Python 3.11
-        self._timeout = header_timeout
+        self._queue = queue
         self._inspects_443 = inspects_443
         self._on_connect = on_connect
         self._on_streams = on_streams
-        self._on_done = on_done  # the connection left the intake (handed on, or lost)
         self._buffer: bytes | bytearray = b""
         self._transport: asyncio.Transport | None = None
-        self._timer: asyncio.TimerHandle | None = None
-        self.handed_over = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.Transport, transport)
-        self._timer = self._loop.call_at(self._loop.time() + self._timeout, self.abort)
+        self._queue.add(self)
 
     def data_received(self, data: bytes) -> None:
-        if self.handed_over:
+        if self._transport is None:  # already handed on
             return
         if self._buffer:
             # A head in many pieces grows one bytearray: re-joining bytes per piece would
@@ -111,23 +144,23 @@ class HttpIntake(asyncio.Protocol):
         if authority is None:
             self._to_streams(eof=False)
             return
-        transport = self._leave()
+        transport, _ = self._leave()
         transport.pause_reading()
         self._on_connect(transport, authority, bytes(buffer[end:]))
 
     def eof_received(self) -> bool:
-        if not self.handed_over:
+        if self._transport is not None:
             self._to_streams(eof=True)
         return True  # the stream handler may still answer (a head cut short: 400)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if not self.handed_over:
+        if self._transport is not None:
             self._leave()
 
     def abort(self) -> None:
         """Close a connection still in the intake (header timeout, or the proxy stopping)."""
-        if not self.handed_over:
-            self._leave().close()
+        if self._transport is not None:
+            self._leave()[0].close()
 
     def _opaque_target(self, raw: bytes) -> Authority | None:
         """The CONNECT target when the head is well-formed and its tunnel is opaque."""
@@ -143,18 +176,14 @@ class HttpIntake(asyncio.Protocol):
         return authority
 
     def _to_streams(self, *, eof: bool) -> None:
-        timer = self._timer
-        left = timer.when() - self._loop.time() if timer is not None else self._timeout
         buffered = bytes(self._buffer)
-        transport = self._leave()
-        self._on_streams(transport, buffered, eof, max(left, 0.0))
+        transport, left = self._leave()
+        self._on_streams(transport, buffered, eof, left)
 
-    def _leave(self) -> asyncio.Transport:
-        assert self._transport is not None
-        self.handed_over = True
+    def _leave(self) -> tuple[asyncio.Transport, float]:
+        """Leave the intake (exactly once): the transport, and the header time left."""
+        transport = self._transport
+        assert transport is not None
+        self._transport = None
         self._buffer = b""
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        self._on_done(self)
-        return self._transport
+        return transport, self._queue.remove(self)

@@ -44,7 +44,7 @@ from codex_admin.proxy.env import proxy_environment
 from codex_admin.proxy.exchange import client_name
 from codex_admin.proxy.http1 import MAX_HEAD_BYTES, Authority
 from codex_admin.proxy.http_handler import handle_http
-from codex_admin.proxy.intake import HttpIntake
+from codex_admin.proxy.intake import HttpIntake, IntakeQueue
 from codex_admin.proxy.policy import Decider, Decision, NetworkPolicy, RequestShape, decide
 from codex_admin.proxy.pool import UpstreamPool
 from codex_admin.proxy.resolver import Resolver, SystemResolver
@@ -151,7 +151,7 @@ class ProxyServer:
         self._listening: list[tuple[socket.socket, Listener]] = []  # bound by bind()
         self._bound_pid: int | None = None  # the process that bound them (see bind)
         self._tasks: set[asyncio.Task[object]] = set()
-        self._intakes: set[HttpIntake] = set()  # HTTP connections still sending their head
+        self._intakes: IntakeQueue | None = None  # HTTP connections still sending their head
         self._stopping = False
         self._loop: asyncio.AbstractEventLoop | None = None  # the serving loop (see _serve)
         self.ca: SessionCA | None = None
@@ -220,6 +220,8 @@ class ProxyServer:
     async def _serve(self, sock: socket.socket, listener: Listener) -> asyncio.Server:
         """Accept on a bound listening socket: HTTP through the intake, SOCKS5 with streams."""
         loop = self._loop = asyncio.get_running_loop()
+        if self._intakes is None:
+            self._intakes = IntakeQueue(loop, self.header_timeout)
         unix = sock.family == socket.AF_UNIX
         if listener == "http":
             if unix:
@@ -279,8 +281,8 @@ class ProxyServer:
         self._stopping = True
         for server in self._servers:
             server.close()
-        for intake in list(self._intakes):
-            intake.abort()
+        if self._intakes is not None:
+            self._intakes.abort_all()
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
@@ -337,19 +339,16 @@ class ProxyServer:
     # -- connections -------------------------------------------------------------------
     def _new_intake(self) -> asyncio.Protocol:
         """A new HTTP-listener connection's first protocol (or a refusal when at the limit)."""
-        if self._stopping or len(self._tasks) + len(self._intakes) >= self.max_connections:
+        intakes = self._intakes
+        assert intakes is not None
+        if self._stopping or len(self._tasks) + len(intakes) >= self.max_connections:
             return _Refused()
-        assert self._loop is not None
-        intake = HttpIntake(
-            self._loop,
-            header_timeout=self.header_timeout,
+        return HttpIntake(
+            intakes,
             inspects_443=self.mitm,
             on_connect=self._intake_connect,
             on_streams=self._intake_streams,
-            on_done=self._intakes.discard,
         )
-        self._intakes.add(intake)
-        return intake
 
     def _intake_connect(
         self, transport: asyncio.Transport, authority: Authority, leftover: bytes
@@ -430,7 +429,7 @@ class ProxyServer:
     @property
     def active_connections(self) -> int:
         """Connections being served, including those still sending their first head."""
-        return len(self._tasks) + len(self._intakes)
+        return len(self._tasks) + (len(self._intakes) if self._intakes is not None else 0)
 
     @property
     def http_url(self) -> str:

@@ -159,3 +159,25 @@ def test_connections_still_sending_their_head_count_against_the_limit(tmp_path: 
         echo.close()
 
     run(scenario())
+
+
+def test_each_silent_connection_is_closed_at_its_own_deadline(tmp_path: Path) -> None:
+    """One timer serves every intake: it must re-arm for the next-oldest connection."""
+
+    async def scenario() -> None:
+        proxy, _ = make_proxy(tmp_path, {"domains": {"*": "allow"}}, header_timeout=1.0)
+        async with proxy:
+            started = time.monotonic()
+            first = await asyncio.open_connection(*proxy.http_address)
+            await asyncio.sleep(0.5)
+            second = await asyncio.open_connection(*proxy.http_address)
+            assert await asyncio.wait_for(first[0].read(), 5) == b""
+            first_closed = time.monotonic() - started
+            assert await asyncio.wait_for(second[0].read(), 5) == b""
+            second_closed = time.monotonic() - started
+            assert 0.9 < first_closed < 1.4
+            assert 1.4 < second_closed < 1.9
+            for _, writer in (first, second):
+                writer.close()
+
+    run(scenario())
