@@ -17,7 +17,10 @@ runs whose order rotates between targets, after a warm-up run per target:
    per connection (tinyproxy closes client connections after each answer), then keep-alive
    (ours, mitmproxy, direct): requests/s and p99 latency;
 2. CONNECT: per request a new connection, ``CONNECT``, one GET inside the tunnel, close —
-   tunnels set up per second (policy, dial, tunnel start-up are on this path);
+   tunnels set up per second (policy, dial, tunnel start-up are on this path). Beside the
+   proxies runs a "floor": a 50-line CONNECT relay on the same loop with no policy, audit,
+   timeouts or limits, the most a Python proxy could do here (the load generator, the origin
+   and the proxy share the CPUs, so no proxy's tunnels/s is its capacity alone);
 3. tunnelled keep-alive: one long ``CONNECT`` tunnel per client, GETs inside: requests/s;
 4. bulk CONNECT: one ``--bulk-mib`` download through a tunnel vs direct (MiB/s, alternating);
 5. inspected HTTPS (ours with the session CA vs mitmproxy), unless ``--no-tls``.
@@ -89,6 +92,64 @@ async def main():
     print(a.sockets[0].getsockname()[1], b.sockets[0].getsockname()[1], flush=True)
     await asyncio.Event().wait()
 asyncio.run(main())
+"""
+
+
+# A reference, not a proxy: the least a CONNECT relay can do in Python on this loop. No policy,
+# no audit, no timeouts, no limits, no error answers: parse the target, connect, say 200, copy.
+# Its tunnels/s is the ceiling any Python proxy of ours could reach on this machine.
+FLOOR = r"""
+import asyncio, socket, sys
+try:
+    import uvloop
+    loop = uvloop.new_event_loop()
+except ImportError:
+    loop = asyncio.new_event_loop()
+EST = b"HTTP/1.1 200 Connection established\r\n\r\n"
+class Relay(asyncio.Protocol):
+    up = None
+    def connection_made(self, t):
+        self.t = t; self.buf = b""
+    def data_received(self, data):
+        if self.up is not None:
+            try: self.up.send(data)
+            except OSError: self.t.close()
+            return
+        self.buf += data
+        end = self.buf.find(b"\r\n\r\n")
+        if end < 0: return
+        host, port = self.buf.split(b" ", 2)[1].rsplit(b":", 1)
+        self.up = socket.socket(socket.AF_INET, socket.SOCK_STREAM | socket.SOCK_NONBLOCK)
+        self.up.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.up.connect_ex((host.decode(), int(port)))
+        self.rest = self.buf[end + 4:]
+        loop.add_writer(self.up.fileno(), self.connected)
+    def connected(self):
+        loop.remove_writer(self.up.fileno())
+        self.t.write(EST)
+        if self.rest: self.up.send(self.rest)
+        loop.add_reader(self.up.fileno(), self.readable)
+    def readable(self):
+        try: data = self.up.recv(262144)
+        except BlockingIOError: return
+        except OSError: data = b""
+        if data: self.t.write(data)
+        else:
+            loop.remove_reader(self.up.fileno()); self.t.close()
+    def eof_received(self):
+        if self.up is not None:
+            try: self.up.shutdown(socket.SHUT_WR)
+            except OSError: pass
+        return True
+    def connection_lost(self, exc):
+        if self.up is not None:
+            loop.remove_reader(self.up.fileno()); loop.remove_writer(self.up.fileno())
+            self.up.close()
+async def main():
+    server = await loop.create_server(Relay, "127.0.0.1", 0, backlog=1024)
+    print(server.sockets[0].getsockname()[1], flush=True)
+    await asyncio.Event().wait()
+loop.run_until_complete(main())
 """
 
 
@@ -608,9 +669,15 @@ async def main() -> None:
             return await connect_load(http_target, t.address, seconds=s, clients=clients)
 
         if "connect" in sections:
+            floor = spawn([sys.executable, "-c", FLOOR], stdout=subprocess.PIPE)
+            floor_port = int(floor.stdout.readline())  # type: ignore[union-attr]
+            floor_target = Target("floor (no policy)", ("127.0.0.1", floor_port), pid=floor.pid)
             report(
-                "CONNECT: new tunnel + one GET per request",
-                await median_rounds(tunnels, connects, seconds=seconds, rounds=rounds),
+                "CONNECT: new tunnel + one GET per request (floor: the least a Python relay "
+                "does, the ceiling for ours)",
+                await median_rounds(
+                    [*tunnels, floor_target], connects, seconds=seconds, rounds=rounds
+                ),
                 "tunnels/s",
             )
 
