@@ -8,8 +8,9 @@ checked addresses of an allowed decision, and get the TLS server context for an 
 target; it cannot touch listeners, tasks or the CA key.
 
 Module map of the package, leaves first: ``hosts`` → ``patterns`` → ``resolver`` → ``policy``
-→ ``audit`` → ``http1`` → ``streams`` → ``upstream`` → ``dial`` → ``context`` →
-``responses`` → ``exchange`` → ``mitm`` → ``http_handler`` / ``udp_relay`` → ``socks5`` →
+→ ``audit`` → ``http1`` → ``streams`` → ``upstream`` → ``tunnel`` → ``dial`` → ``context`` →
+``responses`` → ``exchange`` → ``connect`` → ``mitm`` → ``http_handler`` / ``udp_relay`` →
+``socks5`` → ``server``; ``intake`` (the HTTP listener's first read, on ``http1`` only) feeds
 ``server``; ``pool`` (idle upstream connections) sits beside ``dial``; ``ca``, ``env``,
 ``netconfig``, ``check``, ``decider`` and ``eventloop`` hang off the side.
 """

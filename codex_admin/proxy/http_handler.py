@@ -1,9 +1,13 @@
-"""HTTP/1.1 listener: absolute-form forwarding and CONNECT tunnels.
+"""HTTP/1.1 listener with streams: absolute-form forwarding and CONNECT tunnels.
 
 Ordering follows spec §5 and §7: parse strictly (400/431) → Host agreement (400) → enabled
 (503) → host policy (403) → limited-mode method and upload guard (403) → forward. CONNECT:
 authority with an explicit port (400) → enabled → mode guard (limited: port 443 only) → host
-policy → MITM required → tunnel (:mod:`.tunnel`) or inspect (:mod:`.mitm`).
+policy → MITM required → tunnel (:mod:`.connect`) or inspect (:mod:`.mitm`).
+
+A connection reaches this handler from the listener's intake (:mod:`.intake`), which has
+already answered the usual opaque CONNECT itself; here come plain HTTP, inspected CONNECTs,
+heads the strict parser refuses, and CONNECTs after plain requests on one connection.
 """
 
 from __future__ import annotations
