@@ -17,7 +17,9 @@ classes and messages (``ConnectError`` with the ``OSError``/``ssl`` error as its
 response was read to the end is reused for the next request to its origin, unless it has been
 idle for :data:`KEEPALIVE_EXPIRY` seconds, the server has closed it, or the server sent anything
 not asked for (a 408 on an idle connection, a stray response: it must never be read as the
-answer to the next request); a response closed early closes its connection. Only direct
+answer to the next request); at most :data:`MAX_IDLE` connections wait idle (a burst of
+parallel requests would otherwise leave one open socket each); a response closed early closes
+its connection. Only direct
 connections: a client that honours proxy variables uses httpx's own transport
 (:func:`codex_admin.providers.http.build_http_client`).
 """
@@ -35,9 +37,10 @@ import h11
 
 from codex_admin.providers.httpx_lib import httpx
 
-__all__ = ["KEEPALIVE_EXPIRY", "DirectTransport"]
+__all__ = ["KEEPALIVE_EXPIRY", "MAX_IDLE", "DirectTransport"]
 
 KEEPALIVE_EXPIRY = 5.0  # httpx's default Limits(keepalive_expiry=5.0)
+MAX_IDLE = 20  # httpx's default Limits(max_keepalive_connections=20); the oldest goes first
 READ_NUM_BYTES = 64 * 1024  # as httpcore
 MAX_INCOMPLETE_EVENT_SIZE = 100 * 1024  # as httpcore: a header block larger than this fails
 # Happy eyeballs, as httpcore (anyio's connect_tcp): the next address of a name is tried this
@@ -277,6 +280,8 @@ class DirectTransport(httpx.AsyncBaseTransport):
         self._active.discard(connection)
         if connection.finish():
             self._idle.append(connection)
+            while len(self._idle) > MAX_IDLE:  # a burst of parallel requests leaves many
+                self._idle.pop(0).close()
 
     async def aclose(self) -> None:
         for connection in (*self._idle, *self._active):

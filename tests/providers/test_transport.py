@@ -31,6 +31,7 @@ class Server:
         self.handler = handler
         self.tls = tls
         self.peers: list[int] = []  # the client port of each request, in order
+        self.closed: list[int] = []  # the client port of each connection the client ended
         self.server: asyncio.Server | None = None
 
     async def __aenter__(self) -> Server:
@@ -53,6 +54,7 @@ class Server:
                 try:
                     head = await reader.readuntil(b"\r\n\r\n")
                 except (asyncio.IncompleteReadError, ConnectionError):
+                    self.closed.append(writer.get_extra_info("peername")[1])
                     return
                 length = next(
                     (
@@ -297,3 +299,33 @@ def test_an_address_that_drops_connections_does_not_hide_the_next_one() -> None:
     finally:
         for sock in (probe, filler, black_hole):
             sock.close()
+
+
+def test_no_more_than_max_idle_connections_wait_and_the_oldest_go_first(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(transport_module, "MAX_IDLE", 2)
+    release = asyncio.Event()
+
+    async def slow(i: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+        if i < 4:
+            await release.wait()  # hold the first four so they run in parallel
+        writer.write(ok())
+        await writer.drain()
+        return True
+
+    async def main() -> None:
+        async with Server(slow) as server, client() as http:
+            burst = [asyncio.ensure_future(http.get(server.url)) for _ in range(4)]
+            while len(server.peers) < 4:
+                await asyncio.sleep(0.01)
+            release.set()
+            for request in burst:
+                assert (await request).text == "hello"
+            await asyncio.sleep(0.05)
+            assert len(server.closed) == 2  # two of the four were closed, not kept
+            kept = set(server.peers) - set(server.closed)
+            await http.get(server.url)
+            assert server.peers[4] in kept  # the next request reuses one that was kept
+
+    asyncio.run(main())
