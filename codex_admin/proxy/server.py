@@ -400,6 +400,15 @@ class ProxyServer:
             # nobody awaits for its cancellation, and asyncio's stream callback would log
             # a traceback for every cancelled one: end it normally instead.
             pass
+        except Exception as exc:  # noqa: BLE001 - reported, not swallowed
+            # A bug, or a policy hook (decider, resolver) that raised. Nobody awaits this
+            # task (the intake's CONNECT task is not asyncio's stream callback, which would
+            # report it), so say so now: left in the task it would surface only when the
+            # collector found it, or never.
+            assert self._loop is not None
+            self._loop.call_exception_handler(
+                {"message": "unhandled exception serving a proxy connection", "exception": exc}
+            )
         finally:
             self._tasks.discard(task)
             # The transport flushes what is buffered and closes by itself; waiting for

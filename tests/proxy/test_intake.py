@@ -181,3 +181,34 @@ def test_each_silent_connection_is_closed_at_its_own_deadline(tmp_path: Path) ->
                 writer.close()
 
     run(scenario())
+
+
+def test_a_failing_decider_is_reported_on_every_path(tmp_path: Path) -> None:
+    """A hook that raises closes the connection and reaches the loop's exception handler,
+    whether the request went through the intake (CONNECT) or the stream handler (GET): in a
+    task nobody awaits, the error would otherwise surface only when the collector ran."""
+
+    async def scenario() -> None:
+        async def broken(host: str, port: int, protocol: str) -> tuple[str, str]:
+            raise RuntimeError("decider service is down")
+
+        errors: list[dict[str, object]] = []
+        asyncio.get_running_loop().set_exception_handler(lambda _, context: errors.append(context))
+        proxy, _ = make_proxy(
+            tmp_path,
+            {"domains": {"example.com": "allow"}},
+            answers={"unlisted.test": ["93.184.216.34"]},
+            decider=broken,
+        )
+        async with proxy:
+            for request in (
+                b"CONNECT unlisted.test:80 HTTP/1.1\r\n\r\n",
+                b"GET http://unlisted.test/ HTTP/1.1\r\nHost: unlisted.test\r\n\r\n",
+            ):
+                assert await raw_exchange(proxy.http_address, request) == b""
+                await asyncio.sleep(0.05)
+                assert [str(e.get("exception")) for e in errors] == ["decider service is down"]
+                errors.clear()
+            assert proxy.active_connections == 0
+
+    run(scenario())
