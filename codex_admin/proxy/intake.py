@@ -15,8 +15,12 @@ connection's first protocol instead. It buffers the request head, bounded in siz
   the time left of the header timeout: the stream handler then reads them as if it had read
   them itself, so its answers (400, 431, ...) are unchanged.
 
-A connection leaves the intake exactly once; until then :meth:`HttpIntake.abort` (its header
-timeout, through :class:`IntakeQueue`, or the proxy stopping) closes it.
+A connection is admitted (or closed at once) in ``connection_made``, by :class:`IntakeQueue`
+asking the server whether it has room: not in the protocol factory, since asyncio may call
+the factory for a whole burst of accepted connections before any of them is connected, and
+a count taken there would miss every one of them. It then leaves the intake exactly once;
+until then :meth:`HttpIntake.abort` (its header timeout, through :class:`IntakeQueue`, or the
+proxy stopping) closes it.
 """
 
 from __future__ import annotations
@@ -53,20 +57,31 @@ class IntakeQueue:
     measurable).
     """
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, header_timeout: float) -> None:
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        header_timeout: float,
+        admit: Callable[[], bool],
+    ) -> None:
         self._loop = loop
         self.header_timeout = header_timeout
+        self._admit = admit  # whether the server may take one more connection now
         self._due: dict[HttpIntake, float] = {}  # insertion order is deadline order
         self._timer: asyncio.TimerHandle | None = None
 
     def __len__(self) -> int:
         return len(self._due)
 
-    def add(self, intake: HttpIntake) -> None:
+    def add(self, intake: HttpIntake) -> bool:
+        """Admit ``intake`` and start its header timeout; False when the server refuses it
+        (at its connection limit, or stopping)."""
+        if not self._admit():
+            return False
         due = self._loop.time() + self.header_timeout
         self._due[intake] = due
         if self._timer is None:
             self._timer = self._loop.call_at(due, self._expire)
+        return True
 
     def remove(self, intake: HttpIntake) -> float:
         """Forget ``intake``; the seconds its header timeout had left."""
@@ -115,8 +130,10 @@ class HttpIntake(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if not self._queue.add(self):
+            transport.close()  # over the connection limit, or the proxy is stopping
+            return
         self._transport = cast(asyncio.Transport, transport)
-        self._queue.add(self)
 
     def data_received(self, data: bytes) -> None:
         if self._transport is None:  # already handed on

@@ -5,6 +5,13 @@ ports by default, plus optional Unix sockets so a sandbox whose network namespac
 out can still reach the proxy. Every connection runs in a tracked task; :meth:`stop` closes the
 listeners, cancels those tasks and waits for them, so nothing is left behind.
 
+**Connection limit** (``max_connections``): a connection is admitted once, in its protocol's
+``connection_made`` (HTTP: :class:`~codex_admin.proxy.intake.HttpIntake`; SOCKS5: its stream
+callback), against a count of every connection admitted and not yet finished: those still in
+the HTTP intake plus every task serving one. A task is counted (and :meth:`stop` can cancel
+it) from the moment it is created, not from its first step, so a connection handed on from
+the intake is counted all the way through. Over the limit, or while stopping, it is closed.
+
 :class:`ProxyServer` is the :class:`~codex_admin.proxy.context.ProxyContext` its protocol
 handlers see: policy decisions (audited), dialling (:mod:`.dial`) and the session CA's TLS
 contexts. Nothing TLS-related is built unless a TLS path is used: the session CA (and the
@@ -30,7 +37,7 @@ import os
 import socket
 import ssl
 import stat
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
@@ -38,7 +45,7 @@ from typing import TYPE_CHECKING
 from codex_admin.errors import CodexError, Location
 from codex_admin.proxy.audit import AuditLog, AuditObserver, BlockedRequest
 from codex_admin.proxy.connect import serve_connect
-from codex_admin.proxy.context import ProxyContext, SniCheck
+from codex_admin.proxy.context import SniCheck
 from codex_admin.proxy.dial import Dialer, Streams
 from codex_admin.proxy.env import proxy_environment
 from codex_admin.proxy.exchange import client_name
@@ -59,10 +66,7 @@ if TYPE_CHECKING:
 __all__ = ["ProxyServer"]
 
 
-Handler = Callable[
-    [ProxyContext, asyncio.StreamReader, asyncio.StreamWriter], Coroutine[object, object, None]
-]
-ClientCallback = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+Work = Coroutine[object, object, None]  # one connection's handler, as a task runs it
 Listener = str  # "http" (through the intake, :mod:`.intake`) or "socks" (asyncio streams)
 
 
@@ -150,7 +154,9 @@ class ProxyServer:
         self._servers: list[asyncio.Server] = []
         self._listening: list[tuple[socket.socket, Listener]] = []  # bound by bind()
         self._bound_pid: int | None = None  # the process that bound them (see bind)
-        self._tasks: set[asyncio.Task[object]] = set()
+        # Each connection's handler, from the moment its task is created: the task, and what
+        # closes the connection (stop() does that for a task cancelled before its first step).
+        self._tasks: dict[Work, tuple[asyncio.Task[None], Callable[[], None]]] = {}
         self._intakes: IntakeQueue | None = None  # HTTP connections still sending their head
         self._stopping = False
         self._loop: asyncio.AbstractEventLoop | None = None  # the serving loop (see _serve)
@@ -221,18 +227,11 @@ class ProxyServer:
         """Accept on a bound listening socket: HTTP through the intake, SOCKS5 with streams."""
         loop = self._loop = asyncio.get_running_loop()
         if self._intakes is None:
-            self._intakes = IntakeQueue(loop, self.header_timeout)
-        unix = sock.family == socket.AF_UNIX
-        if listener == "http":
-            if unix:
-                return await loop.create_unix_server(self._new_intake, sock=sock, backlog=1024)
-            return await loop.create_server(self._new_intake, sock=sock, backlog=1024)
-        callback = self._wrap(handle_socks)
-        if unix:
-            return await asyncio.start_unix_server(
-                callback, sock=sock, limit=MAX_HEAD_BYTES, backlog=1024
-            )
-        return await asyncio.start_server(callback, sock=sock, limit=MAX_HEAD_BYTES, backlog=1024)
+            self._intakes = IntakeQueue(loop, self.header_timeout, self._admit)
+        factory = self._new_intake if listener == "http" else self._new_socks
+        if sock.family == socket.AF_UNIX:
+            return await loop.create_unix_server(factory, sock=sock, backlog=1024)
+        return await loop.create_server(factory, sock=sock, backlog=1024)
 
     def _unix_listener(self, name: str, listener: Listener) -> Path:
         assert self._unix_dir is not None
@@ -283,11 +282,17 @@ class ProxyServer:
             server.close()
         if self._intakes is not None:
             self._intakes.abort_all()
-        tasks = list(self._tasks)
+        tasks = [task for task, _ in self._tasks.values()]
         for task in tasks:
             task.cancel()
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
+        # A task cancelled before its first step never ran its handler, nor the finally that
+        # closes its connection: close both here.
+        for work, (_, close) in self._tasks.items():
+            work.close()
+            close()
+        self._tasks.clear()
         for server in self._servers:
             with contextlib.suppress(OSError):
                 await server.wait_closed()
@@ -337,25 +342,37 @@ class ProxyServer:
         return server
 
     # -- connections -------------------------------------------------------------------
+    def _admit(self) -> bool:
+        """Whether one more connection may be served now (see the module docstring)."""
+        return not self._stopping and self.active_connections < self.max_connections
+
     def _new_intake(self) -> asyncio.Protocol:
-        """A new HTTP-listener connection's first protocol (or a refusal when at the limit)."""
-        intakes = self._intakes
-        assert intakes is not None
-        if self._stopping or len(self._tasks) + len(intakes) >= self.max_connections:
-            return _Refused()
+        """A new HTTP-listener connection's first protocol (it asks :meth:`_admit` once
+        connected)."""
+        assert self._intakes is not None
         return HttpIntake(
-            intakes,
+            self._intakes,
             inspects_443=self.mitm,
             on_connect=self._intake_connect,
             on_streams=self._intake_streams,
         )
 
+    def _new_socks(self) -> asyncio.Protocol:
+        """A new SOCKS5 connection's protocol: asyncio streams, admitted once connected."""
+
+        def connected(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            if not self._admit():
+                writer.close()
+                return
+            self._spawn(handle_socks(self, reader, writer), writer.close)
+
+        return asyncio.StreamReaderProtocol(asyncio.StreamReader(limit=MAX_HEAD_BYTES), connected)
+
     def _intake_connect(
         self, transport: asyncio.Transport, authority: Authority, leftover: bytes
     ) -> None:
         work = serve_connect(self, transport, authority, client_name(transport), leftover=leftover)
-        assert self._loop is not None
-        self._loop.create_task(self._run(work, transport.close))
+        self._spawn(work, transport.close)
 
     def _intake_streams(
         self, transport: asyncio.Transport, buffered: bytes, eof: bool, head_timeout: float
@@ -363,13 +380,12 @@ class ProxyServer:
         """Give an intake's connection asyncio streams and the stream handler, as if
         ``asyncio.start_server`` had accepted it and its reader had read ``buffered``."""
 
-        async def handle(
-            ctx: ProxyContext, r: asyncio.StreamReader, w: asyncio.StreamWriter
-        ) -> None:
-            await handle_http(ctx, r, w, first_head_timeout=head_timeout)
+        def connected(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            work = handle_http(self, reader, writer, first_head_timeout=head_timeout)
+            self._spawn(work, writer.close)  # admitted already, by the intake
 
         reader = asyncio.StreamReader(limit=MAX_HEAD_BYTES)
-        protocol = asyncio.StreamReaderProtocol(reader, self._wrap(handle))
+        protocol = asyncio.StreamReaderProtocol(reader, connected)
         transport.set_protocol(protocol)
         protocol.connection_made(transport)
         if buffered:
@@ -377,31 +393,33 @@ class ProxyServer:
         if eof:
             protocol.eof_received()
 
-    def _wrap(self, handler: Handler) -> ClientCallback:
-        def run(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> Awaitable[None]:
-            return self._run(handler(self, reader, writer), writer.close)
+    def _spawn(self, work: Work, close: Callable[[], None]) -> None:
+        """Serve one admitted connection in a task, counted from this moment on."""
+        assert self._loop is not None
+        task = self._loop.create_task(self._serve_one(work, close))
+        self._tasks[work] = (task, close)
 
-        return run
-
-    async def _run(self, work: Coroutine[object, object, None], close: Callable[[], None]) -> None:
-        """Serve one connection as a tracked task; ``close`` it however ``work`` ends."""
-        task = asyncio.current_task(self._loop)
-        if task is None or self._stopping or len(self._tasks) >= self.max_connections:
-            work.close()
-            close()
-            return
-        self._tasks.add(task)
+    async def _serve_one(self, work: Work, close: Callable[[], None]) -> None:
+        """Run ``work``; ``close`` the connection however it ends."""
         try:
             await work
         except (OSError, TimeoutError, asyncio.IncompleteReadError, ssl.SSLError):
             pass
         except asyncio.CancelledError:
             # stop() (or loop shutdown) ended this connection. It is a top-level task that
-            # nobody awaits for its cancellation, and asyncio's stream callback would log
-            # a traceback for every cancelled one: end it normally instead.
+            # nobody awaits for its cancellation: end it normally instead.
             pass
+        except Exception as exc:  # noqa: BLE001 - reported, not swallowed
+            # A bug, or a policy hook (decider, resolver) that raised. Nobody awaits this
+            # task (it is not asyncio's stream callback, which would report it), so say so
+            # now: left in the task it would surface only when the collector found it, or
+            # never.
+            assert self._loop is not None
+            self._loop.call_exception_handler(
+                {"message": "unhandled exception serving a proxy connection", "exception": exc}
+            )
         finally:
-            self._tasks.discard(task)
+            self._tasks.pop(work, None)
             # The transport flushes what is buffered and closes by itself; waiting for
             # that (wait_closed) would cost every connection another loop turn and timer.
             close()
@@ -494,13 +512,6 @@ class ProxyServer:
         if self.ca is None:
             raise RuntimeError("inspection requested on a proxy without a session CA")
         return self.ca.server_context(host, sni_check)
-
-
-class _Refused(asyncio.Protocol):
-    """A connection over ``max_connections`` (or arriving while the proxy stops): closed."""
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        transport.close()
 
 
 def _tcp_listener(bind: tuple[str, int]) -> socket.socket:
