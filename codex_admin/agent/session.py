@@ -36,12 +36,8 @@ from codex_admin.agent.compaction import (
 )
 from codex_admin.agent.context import compact_prompt, user_message
 from codex_admin.agent.events import (
-    AgentMessageItem,
     ErrorEvent,
-    ErrorItem,
     Event,
-    ItemCompleted,
-    ReasoningItem,
     ThreadStarted,
     TurnCompleted,
     TurnFailed,
@@ -211,11 +207,15 @@ class Session:
     def warn(self, message: str) -> None:
         """A session-level warning (before any turn), as an ``error`` item; warnings given
         before the session starts follow ``thread.started``."""
-        item = ErrorItem(self.services.next_item_id(), message=message)
+        # Here, not at the top: the items load with the first one, which a session without
+        # warnings makes only once the model has answered (start-up).
+        from codex_admin.agent.items import ErrorItem
+
+        event = ErrorItem(self.services.next_item_id(), message=message).completed(None)
         if self._started:
-            self._emit(ItemCompleted(None, item.to_json()))
+            self._emit(event)
         else:
-            self._early.append(ItemCompleted(None, item.to_json()))
+            self._early.append(event)
 
     def _emit(self, event: Event) -> None:
         if self.rollout is not None:
@@ -356,6 +356,10 @@ class Session:
 
     def _show(self, ctx: TurnContext, item: dict[str, Any]) -> str | None:
         """Emit the user-visible item for a model output item; the agent message's text."""
+        # Here, not at the top: the items load with the first response (start-up); from the
+        # second output item on this is a lookup.
+        from codex_admin.agent.items import AgentMessageItem, ReasoningItem
+
         kind = item.get("type")
         if kind == "message" and item.get("role") == "assistant":
             text = message_text(item)
