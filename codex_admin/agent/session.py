@@ -48,7 +48,6 @@ from codex_admin.agent.lifecycle import HookStop
 from codex_admin.agent.model import ModelStreamer, collect_response
 from codex_admin.agent.observability import TurnObservation
 from codex_admin.agent.response_items import message_text, reasoning_text
-from codex_admin.agent.rollout import RolloutWriter
 from codex_admin.agent.submissions import Interrupt, Shutdown, Submission, UserInput
 from codex_admin.agent.tools.base import ToolRegistry
 from codex_admin.agent.turn_context import SessionServices, TurnContext
@@ -56,7 +55,8 @@ from codex_admin.errors import CodexError
 from codex_admin.hooks import HookBlockedError
 from codex_admin.providers import ContextWindowExceeded, ModelRequest
 
-if TYPE_CHECKING:  # an annotation only: the event types load with the stream (start-up)
+if TYPE_CHECKING:  # annotations only: these load with their first use (start-up)
+    from codex_admin.agent.rollout import RolloutWriter
     from codex_admin.providers import Retrying
 
 __all__ = ["Session", "SessionConfig", "new_thread_id", "random_uuid"]
