@@ -10,7 +10,8 @@ Module map:
   environment);
 * :mod:`.tools` -- the tool registry and the shell, apply_patch and plan tools;
 * :mod:`.execution` -- one governed command: rules → approval → sandbox → result;
-* :mod:`.approvals` -- approval requests and the :class:`Reviewer` protocol;
+* :mod:`.approvals` -- approval requests (what a reviewer is asked);
+* :mod:`.reviewers` -- the :class:`Reviewer` protocol, its answers and the refusing reviewer;
 * :mod:`.output` -- head+tail truncation of command output for the model;
 * :mod:`.rollout` -- JSONL session records (0600, redacted) and resuming;
 * :mod:`.compaction` -- auto-compaction of a long history;
@@ -32,14 +33,9 @@ from codex_admin.lazy_exports import lazy_exports
 if TYPE_CHECKING:
     from codex_admin.agent.approvals import (
         ApprovalRequest,
-        DecisionSource,
         NetworkApproval,
         PatchApproval,
-        RefusingReviewer,
-        Review,
         ReviewContext,
-        ReviewDecision,
-        Reviewer,
         ShellApproval,
     )
     from codex_admin.agent.events import (
@@ -66,6 +62,13 @@ if TYPE_CHECKING:
         TodoEntry,
         TodoListItem,
     )
+    from codex_admin.agent.reviewers import (
+        DecisionSource,
+        RefusingReviewer,
+        Review,
+        ReviewDecision,
+        Reviewer,
+    )
     from codex_admin.agent.submissions import (
         ApprovalAnswer,
         ApprovalRequested,
@@ -77,14 +80,14 @@ if TYPE_CHECKING:
 
 _EXPORTS: dict[str, str] = {
     "ApprovalRequest": "codex_admin.agent.approvals",
-    "DecisionSource": "codex_admin.agent.approvals",
+    "DecisionSource": "codex_admin.agent.reviewers",
     "NetworkApproval": "codex_admin.agent.approvals",
     "PatchApproval": "codex_admin.agent.approvals",
-    "RefusingReviewer": "codex_admin.agent.approvals",
-    "Review": "codex_admin.agent.approvals",
+    "RefusingReviewer": "codex_admin.agent.reviewers",
+    "Review": "codex_admin.agent.reviewers",
     "ReviewContext": "codex_admin.agent.approvals",
-    "ReviewDecision": "codex_admin.agent.approvals",
-    "Reviewer": "codex_admin.agent.approvals",
+    "ReviewDecision": "codex_admin.agent.reviewers",
+    "Reviewer": "codex_admin.agent.reviewers",
     "ShellApproval": "codex_admin.agent.approvals",
     "ErrorEvent": "codex_admin.agent.events",
     "Event": "codex_admin.agent.events",

@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from codex_admin import __version__
-from codex_admin.agent.approvals import RefusingReviewer, Reviewer
 from codex_admin.agent.context import SessionContext, base_instructions, context_messages
 from codex_admin.agent.lifecycle import SessionHooks
 from codex_admin.agent.observability import SessionObservability
+from codex_admin.agent.reviewers import RefusingReviewer, Reviewer
 from codex_admin.agent.session import Session, SessionConfig, new_thread_id
 from codex_admin.agent.tools import PlanTool, ShellTool, ToolRegistry
 from codex_admin.agent.tools.patch_tool import PatchTool

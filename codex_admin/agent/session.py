@@ -26,7 +26,6 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from codex_admin.agent.approvals import TurnAborted
 from codex_admin.agent.calls import ToolCall, ToolResult
 from codex_admin.agent.compaction import (
     REPEATED_COMPACTION_WARNING,
@@ -48,6 +47,7 @@ from codex_admin.agent.lifecycle import HookStop
 from codex_admin.agent.model import ModelStreamer, collect_response
 from codex_admin.agent.observability import TurnObservation
 from codex_admin.agent.response_items import message_text, reasoning_text
+from codex_admin.agent.reviewers import TurnAborted
 from codex_admin.agent.submissions import Interrupt, Shutdown, Submission, UserInput
 from codex_admin.agent.tools.base import ToolRegistry
 from codex_admin.agent.turn_context import SessionServices, TurnContext

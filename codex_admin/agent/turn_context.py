@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from codex_admin.agent.approvals import Reviewer
 from codex_admin.agent.events import Event
 from codex_admin.agent.lifecycle import SessionHooks
 from codex_admin.agent.observability import SessionObservability, TurnObservation
+from codex_admin.agent.reviewers import Reviewer
 from codex_admin.vocabulary import ApprovalPolicy, SandboxMode
 
 if TYPE_CHECKING:
