@@ -146,9 +146,11 @@ def test_the_model_client_imports_no_cli_library_and_no_oauth() -> None:
 def test_exec_reaches_the_model_without_the_runtime_a_text_answer_does_not_need(env: Env) -> None:
     """What `codex exec` has loaded when its first model request goes out (the transport is
     about to write it): not httpcore or anyio (the direct transport), not the stream's event
-    types and parsers (they load as the response arrives), and -- for a session without hooks,
-    patches or commands -- never the hook engine, the patch engine or the sandbox runner; and,
-    for a provider without OpenAI auth, never the login stores (file, keyring) or token model."""
+    types and parsers, nor the agent's items (they load as the response arrives), and -- for a
+    session without hooks, patches or commands -- never the hook engine, the patch engine,
+    governed execution or the sandbox runner; for an ephemeral session never the rollout
+    writer or its redactor; and, for a provider without OpenAI auth, never the login stores
+    (file, keyring) or token model."""
     import tomlkit
 
     from tests.support import MockResponsesServer, assistant_turn
@@ -189,6 +191,7 @@ def test_exec_reaches_the_model_without_the_runtime_a_text_answer_does_not_need(
         "codex_admin.providers.events",
         "codex_admin.providers.responses_wire",
         "codex_admin.providers.sse",
+        "codex_admin.agent.items",  # the items and item.* events: with the first one
     }
     never = {
         "httpcore",
@@ -205,6 +208,12 @@ def test_exec_reaches_the_model_without_the_runtime_a_text_answer_does_not_need(
         "codex_admin.apply_patch.parser",
         "codex_admin.apply_patch.invocation",
         "codex_admin.agent.tools.patch",
+        "codex_admin.agent.tools.shell",  # governed execution: with the first shell call
+        "codex_admin.agent.execution",
+        "codex_admin.agent.output",
+        "codex_admin.agent.approvals",  # the requests: with the first review
+        "codex_admin.agent.rollout",  # an ephemeral session records nothing
+        "codex_admin.telemetry.redaction",
         "codex_admin.sandbox.guard",
         "codex_admin.sandbox.launch",
         "codex_admin.sandbox.runner",
