@@ -143,14 +143,9 @@ def test_the_model_client_imports_no_cli_library_and_no_oauth() -> None:
     assert (done.returncode, done.stdout) == (plain.returncode, plain.stdout)
 
 
-def test_exec_reaches_the_model_without_the_runtime_a_text_answer_does_not_need(env: Env) -> None:
-    """What `codex exec` has loaded when its first model request goes out (the transport is
-    about to write it): not httpcore or anyio (the direct transport), not the stream's event
-    types and parsers, nor the agent's items (they load as the response arrives), and -- for a
-    session without hooks, patches or commands -- never the hook engine, the patch engine,
-    governed execution or the sandbox runner; for an ephemeral session never the rollout
-    writer or its redactor; and, for a provider without OpenAI auth, never the login stores
-    (file, keyring) or token model."""
+def _exec_modules(env: Env) -> tuple[set[str], set[str]]:
+    """The modules `codex exec --json --ephemeral` has loaded when its first model request goes
+    out (the transport is about to write it), and at exit, answered with text."""
     import tomlkit
 
     from tests.support import MockResponsesServer, assistant_turn
@@ -187,6 +182,18 @@ def test_exec_reaches_the_model_without_the_runtime_a_text_answer_does_not_need(
         )
         assert len(server.model_requests) == 1
     at_request, at_exit = (set(m) for m in json.loads(out.stdout.splitlines()[-1]))
+    return at_request, at_exit
+
+
+def test_exec_reaches_the_model_without_the_runtime_a_text_answer_does_not_need(env: Env) -> None:
+    """What `codex exec` has loaded when its first model request goes out (the transport is
+    about to write it): not httpcore or anyio (the direct transport), not the stream's event
+    types and parsers, nor the agent's items (they load as the response arrives), and -- for a
+    session without hooks, patches or commands -- never the hook engine, the patch engine,
+    governed execution or the sandbox runner; for an ephemeral session never the rollout
+    writer or its redactor; and, for a provider without OpenAI auth, never the login stores
+    (file, keyring) or token model."""
+    at_request, at_exit = _exec_modules(env)
     stream_side = {
         "codex_admin.providers.events",
         "codex_admin.providers.responses_wire",
@@ -204,6 +211,7 @@ def test_exec_reaches_the_model_without_the_runtime_a_text_answer_does_not_need(
         "codex_admin.hooks.engine",
         "codex_admin.hooks.outcomes",
         "codex_admin.hooks.runner",
+        *_HOOK_DISCOVERY,  # no hook source: nothing to discover
         "codex_admin.apply_patch.model",
         "codex_admin.apply_patch.parser",
         "codex_admin.apply_patch.invocation",
@@ -226,7 +234,29 @@ def test_exec_reaches_the_model_without_the_runtime_a_text_answer_does_not_need(
         "codex_admin.auth.model",
         "codex_admin.providers.observer",  # telemetry reports: only with [otel] on
     }
-    assert {"h11", "codex_admin.sandbox.shared", "codex_admin.hooks.discovery"} <= at_request
+    assert {"h11", "codex_admin.sandbox.shared", "codex_admin.hooks.sources"} <= at_request
     assert not (never | stream_side) & at_request, sorted((never | stream_side) & at_request)
     assert stream_side <= at_exit
     assert not (never - {"codex_admin.providers.chat_wire"}) & at_exit
+
+
+_HOOK_DISCOVERY = {
+    "codex_admin.hooks.discovery",
+    "codex_admin.hooks.files",
+    "codex_admin.hooks.matcher",
+    "codex_admin.hooks.model",
+    "codex_admin.hooks.trust",
+}
+
+
+def test_exec_discovers_hooks_before_its_first_request_when_a_hook_source_exists(
+    env: Env,
+) -> None:
+    """The other side of skipping discovery: with a hooks file (here an untrusted user hook),
+    discovery has run by the time the first model request goes out."""
+    env.write(
+        env.home / "hooks.json",
+        json.dumps({"hooks": {"Stop": [{"hooks": [{"type": "command", "command": "true"}]}]}}),
+    )
+    at_request, _ = _exec_modules(env)
+    assert not _HOOK_DISCOVERY - at_request, sorted(_HOOK_DISCOVERY - at_request)

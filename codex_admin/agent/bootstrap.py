@@ -346,6 +346,13 @@ def _session_hooks(
 ) -> SessionHooks:
     """The hooks in force for this directory, every problem reported (never skipped silently),
     running with the session's secret-stripped environment."""
+    from codex_admin.hooks import has_hook_sources
+
+    is_user = governance.reviewer is ApprovalsReviewer.USER
+    if not has_hook_sources(governance.config):
+        # No hook, problem or warning to find: discovery (the hooks grammar, models and trust
+        # store) is not even imported (start-up).
+        return SessionHooks(None, session.warn, reviewer_is_user=is_user, observe=observe)
     from codex_admin.hooks import discover_hooks
 
     hooks = discover_hooks(governance.config)
@@ -370,7 +377,6 @@ def _session_hooks(
             transcript_path=session.rollout.path if session.rollout is not None else None,
         )
         engine = HookEngine(hooks, info, env=env)
-    is_user = governance.reviewer is ApprovalsReviewer.USER
     return SessionHooks(engine, session.warn, reviewer_is_user=is_user, observe=observe)
 
 
