@@ -207,6 +207,7 @@ def test_exec_reaches_the_model_without_the_runtime_a_text_answer_does_not_need(
         "importlib.resources",
         "uuid",
         "difflib",
+        "getpass",  # the macOS MDM path only
         "codex_admin.providers.chat_wire",
         "codex_admin.hooks.engine",
         "codex_admin.hooks.outcomes",
