@@ -20,8 +20,8 @@ Module map:
 * :mod:`.bootstrap` -- :func:`open_session`, the one entry point a front-end calls.
 
 Nothing in this package prints. Names are resolved lazily (PEP 562): a front-end importing
-:func:`~.bootstrap.open_session` does not create the item, approval and submission classes
-it has no use for before the first model request (start-up).
+:func:`~.bootstrap.open_session` does not create the item and approval-request classes, which
+nothing needs before the first model request (start-up).
 """
 
 from __future__ import annotations
