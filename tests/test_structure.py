@@ -9,6 +9,8 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import Env
 
 ROOT = Path(__file__).resolve().parent.parent / "codex_admin"
@@ -92,6 +94,20 @@ def test_no_public_name_is_also_a_submodule_name() -> None:
                     f"{folder.relative_to(ROOT.parent)}: {n}" for n in exported & submodules
                 ]
     assert not clashes, f"public names that are also submodules: {sorted(clashes)}"
+
+
+@pytest.mark.parametrize(
+    "package", ["codex_admin.agent", "codex_admin.agent.tools", "codex_admin.hooks"]
+)
+def test_every_lazy_public_name_resolves(package: str) -> None:
+    """The lazy ``__init__`` tables list exactly the public names, each a real attribute of a
+    real module (a name moved to another module must move in the table too)."""
+    import importlib
+
+    module = importlib.import_module(package)
+    missing = [name for name in module.__all__ if not hasattr(module, name)]
+    assert not missing, missing
+    assert set(module._EXPORTS) == set(module.__all__)
 
 
 # ------------------------------------------------------------------------ cheap import paths
