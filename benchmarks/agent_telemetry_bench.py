@@ -134,8 +134,8 @@ def bench_session(root: Path) -> None:
 
 
 def bench_disabled_path() -> None:
-    from codex_admin.agent.approvals import DecisionSource, ReviewDecision
     from codex_admin.agent.observability import SessionObservability
+    from codex_admin.agent.reviewers import DecisionSource, ReviewDecision
 
     observe = SessionObservability.off()
     n = 200_000

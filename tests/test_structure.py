@@ -9,6 +9,8 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import Env
 
 ROOT = Path(__file__).resolve().parent.parent / "codex_admin"
@@ -94,6 +96,20 @@ def test_no_public_name_is_also_a_submodule_name() -> None:
     assert not clashes, f"public names that are also submodules: {sorted(clashes)}"
 
 
+@pytest.mark.parametrize(
+    "package", ["codex_admin.agent", "codex_admin.agent.tools", "codex_admin.hooks"]
+)
+def test_every_lazy_public_name_resolves(package: str) -> None:
+    """The lazy ``__init__`` tables list exactly the public names, each a real attribute of a
+    real module (a name moved to another module must move in the table too)."""
+    import importlib
+
+    module = importlib.import_module(package)
+    missing = [name for name in module.__all__ if not hasattr(module, name)]
+    assert not missing, missing
+    assert set(module._EXPORTS) == set(module.__all__)
+
+
 # ------------------------------------------------------------------------ cheap import paths
 # Start-up is measured by benchmarks/; these pin only which modules a path loads (deterministic).
 
@@ -143,12 +159,9 @@ def test_the_model_client_imports_no_cli_library_and_no_oauth() -> None:
     assert (done.returncode, done.stdout) == (plain.returncode, plain.stdout)
 
 
-def test_exec_reaches_the_model_without_the_runtime_a_text_answer_does_not_need(env: Env) -> None:
-    """What `codex exec` has loaded when its first model request goes out (the transport is
-    about to write it): not httpcore or anyio (the direct transport), not the stream's event
-    types and parsers (they load as the response arrives), and -- for a session without hooks,
-    patches or commands -- never the hook engine, the patch engine or the sandbox runner; and,
-    for a provider without OpenAI auth, never the login stores (file, keyring) or token model."""
+def _exec_modules(env: Env) -> tuple[set[str], set[str]]:
+    """The modules `codex exec --json --ephemeral` has loaded when its first model request goes
+    out (the transport is about to write it), and at exit, answered with text."""
     import tomlkit
 
     from tests.support import MockResponsesServer, assistant_turn
@@ -185,10 +198,23 @@ def test_exec_reaches_the_model_without_the_runtime_a_text_answer_does_not_need(
         )
         assert len(server.model_requests) == 1
     at_request, at_exit = (set(m) for m in json.loads(out.stdout.splitlines()[-1]))
+    return at_request, at_exit
+
+
+def test_exec_reaches_the_model_without_the_runtime_a_text_answer_does_not_need(env: Env) -> None:
+    """What `codex exec` has loaded when its first model request goes out (the transport is
+    about to write it): not httpcore or anyio (the direct transport), not the stream's event
+    types and parsers, nor the agent's items (they load as the response arrives), and -- for a
+    session without hooks, patches or commands -- never the hook engine, the patch engine,
+    governed execution or the sandbox runner; for an ephemeral session never the rollout
+    writer or its redactor; and, for a provider without OpenAI auth, never the login stores
+    (file, keyring) or token model."""
+    at_request, at_exit = _exec_modules(env)
     stream_side = {
         "codex_admin.providers.events",
         "codex_admin.providers.responses_wire",
         "codex_admin.providers.sse",
+        "codex_admin.agent.items",  # the items and item.* events: with the first one
     }
     never = {
         "httpcore",
@@ -197,14 +223,22 @@ def test_exec_reaches_the_model_without_the_runtime_a_text_answer_does_not_need(
         "importlib.resources",
         "uuid",
         "difflib",
+        "getpass",  # the macOS MDM path only
         "codex_admin.providers.chat_wire",
         "codex_admin.hooks.engine",
         "codex_admin.hooks.outcomes",
         "codex_admin.hooks.runner",
+        *_HOOK_DISCOVERY,  # no hook source: nothing to discover
         "codex_admin.apply_patch.model",
         "codex_admin.apply_patch.parser",
         "codex_admin.apply_patch.invocation",
         "codex_admin.agent.tools.patch",
+        "codex_admin.agent.tools.shell",  # governed execution: with the first shell call
+        "codex_admin.agent.execution",
+        "codex_admin.agent.output",
+        "codex_admin.agent.approvals",  # the requests: with the first review
+        "codex_admin.agent.rollout",  # an ephemeral session records nothing
+        "codex_admin.telemetry.redaction",
         "codex_admin.sandbox.guard",
         "codex_admin.sandbox.launch",
         "codex_admin.sandbox.runner",
@@ -217,7 +251,29 @@ def test_exec_reaches_the_model_without_the_runtime_a_text_answer_does_not_need(
         "codex_admin.auth.model",
         "codex_admin.providers.observer",  # telemetry reports: only with [otel] on
     }
-    assert {"h11", "codex_admin.sandbox.shared", "codex_admin.hooks.discovery"} <= at_request
+    assert {"h11", "codex_admin.sandbox.shared", "codex_admin.hooks.sources"} <= at_request
     assert not (never | stream_side) & at_request, sorted((never | stream_side) & at_request)
     assert stream_side <= at_exit
     assert not (never - {"codex_admin.providers.chat_wire"}) & at_exit
+
+
+_HOOK_DISCOVERY = {
+    "codex_admin.hooks.discovery",
+    "codex_admin.hooks.files",
+    "codex_admin.hooks.matcher",
+    "codex_admin.hooks.model",
+    "codex_admin.hooks.trust",
+}
+
+
+def test_exec_discovers_hooks_before_its_first_request_when_a_hook_source_exists(
+    env: Env,
+) -> None:
+    """The other side of skipping discovery: with a hooks file (here an untrusted user hook),
+    discovery has run by the time the first model request goes out."""
+    env.write(
+        env.home / "hooks.json",
+        json.dumps({"hooks": {"Stop": [{"hooks": [{"type": "command", "command": "true"}]}]}}),
+    )
+    at_request, _ = _exec_modules(env)
+    assert not _HOOK_DISCOVERY - at_request, sorted(_HOOK_DISCOVERY - at_request)

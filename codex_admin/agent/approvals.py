@@ -1,64 +1,33 @@
-"""Approval requests and the reviewers that answer them (spec runtime §7.1).
+"""Approval requests: what a reviewer is asked (spec runtime §7.1), and what it may look at.
 
 A tool call reaches a reviewer only at an approval boundary the policy defines: an execpolicy
 ``prompt`` rule, a command asking to run outside the sandbox (``require_escalated``), a retry
 without the sandbox after a denial (``on-failure``), a patch writing outside the writable roots,
-or a network host outside the allow list. The reviewer replaces the human at that boundary and
-never widens anything on its own: it answers one concrete request.
+or a network host outside the allow list. Each boundary asks with one concrete request
+(:data:`ApprovalRequest`) and a :class:`ReviewContext`; who answers, and how, is
+:mod:`.reviewers`.
 
-Reviewers: :class:`RefusingReviewer` (headless `codex exec` with the ``user`` reviewer: nobody
-can answer, so every request is refused with Codex's message), the guardian auto-reviewer
-(``approvals_reviewer = "auto_review"``), and -- for interactive front-ends -- a reviewer that
-asks the human through the session's event/submission channels.
+Apart from the reviewers because only a request needs these classes: they load with the first
+command, patch or network review, not with the session (start-up; pinned in
+tests/test_structure.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from codex_admin.vocabulary import SandboxPermissions
 
 __all__ = [
     "ApprovalRequest",
-    "DecisionSource",
     "NetworkApproval",
     "PatchApproval",
-    "RefusingReviewer",
-    "Review",
     "ReviewContext",
-    "ReviewDecision",
-    "Reviewer",
     "ShellApproval",
-    "TurnAborted",
 ]
-
-
-class TurnAborted(Exception):
-    """A reviewer stopped the whole turn (the guardian's circuit breaker); ``str()`` says why."""
-
-
-class ReviewDecision(StrEnum):
-    APPROVED = "approved"
-    APPROVED_FOR_SESSION = "approved_for_session"
-    DENIED = "denied"
-    TIMED_OUT = "timed_out"
-    ABORT = "abort"
-
-    @property
-    def approved(self) -> bool:
-        return self in (ReviewDecision.APPROVED, ReviewDecision.APPROVED_FOR_SESSION)
-
-
-class DecisionSource(StrEnum):
-    """Who decided (the `source` of `codex.tool_decision`)."""
-
-    CONFIG = "config"
-    USER = "user"
-    AUTOMATED_REVIEWER = "automated_reviewer"
 
 
 @dataclass(frozen=True)
@@ -133,17 +102,6 @@ ApprovalRequest = ShellApproval | PatchApproval | NetworkApproval
 
 
 @dataclass(frozen=True)
-class Review:
-    """A reviewer's answer. ``message`` is what the model is told when it is not approved."""
-
-    decision: ReviewDecision
-    source: DecisionSource
-    message: str | None = None
-    rationale: str | None = None
-    details: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
 class ReviewContext:
     """What a reviewer may look at: the thread, the turn, and the transcript so far."""
 
@@ -151,21 +109,3 @@ class ReviewContext:
     turn_id: str
     transcript: Sequence[dict[str, Any]] = ()
     sandbox_mode: str = "read-only"
-
-
-class Reviewer(Protocol):
-    async def review(self, request: ApprovalRequest, context: ReviewContext) -> Review: ...
-
-
-_REFUSED = {
-    "shell": "exec command rejected by user",
-    "apply_patch": "patch rejected by user",
-    "network_access": "network access rejected by user",
-}
-
-
-class RefusingReviewer:
-    """No one can answer (headless run, ``user`` reviewer): refuse with Codex's message."""
-
-    async def review(self, request: ApprovalRequest, context: ReviewContext) -> Review:
-        return Review(ReviewDecision.DENIED, DecisionSource.USER, message=_REFUSED[request.kind])

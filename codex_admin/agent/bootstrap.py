@@ -20,11 +20,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from codex_admin import __version__
-from codex_admin.agent.approvals import RefusingReviewer, Reviewer
 from codex_admin.agent.context import SessionContext, base_instructions, context_messages
 from codex_admin.agent.lifecycle import SessionHooks
 from codex_admin.agent.observability import SessionObservability
-from codex_admin.agent.rollout import RolloutState, RolloutWriter
+from codex_admin.agent.reviewers import RefusingReviewer, Reviewer
 from codex_admin.agent.session import Session, SessionConfig, new_thread_id
 from codex_admin.agent.tools import PlanTool, ShellTool, ToolRegistry
 from codex_admin.agent.tools.patch_tool import PatchTool
@@ -32,11 +31,11 @@ from codex_admin.agent.turn_context import SessionServices
 from codex_admin.errors import CodexError
 from codex_admin.governance import Governance
 from codex_admin.instructions import DEFAULT_PROJECT_DOC_MAX_BYTES, load_instructions
-from codex_admin.telemetry import Redactor
 from codex_admin.vocabulary import ApprovalPolicy, ApprovalsReviewer
 
 if TYPE_CHECKING:  # annotations only: these load at run time only when a session uses them
     from codex_admin.agent.guardian_reviewer import GuardianEvents
+    from codex_admin.agent.rollout import RolloutState
     from codex_admin.guardian import Guardian
     from codex_admin.providers import Credentials, ProviderInfo
 
@@ -64,6 +63,10 @@ def _redactor(options: SessionOptions, secrets: list[str]) -> Callable[[str], st
     """Known secret shapes plus the session's own credentials never reach the rollout."""
     if options.redact is not None:
         return options.redact
+    # Deferred: an ephemeral session records nothing, so it never compiles the secret shapes
+    # (start-up).
+    from codex_admin.telemetry import Redactor
+
     return Redactor(secrets)
 
 
@@ -140,7 +143,6 @@ async def open_session(
         provider, settings, exec_mode=options.exec_mode, environ=environ
     )
     thread_id = options.resume.thread_id if options.resume else new_thread_id()
-    redact = _redactor(options, list(credentials.secrets()))
     child_environ = _without_credentials(environ, provider, credentials.secrets())
     policy = governance.sandbox_policy()
     docs = load_instructions(
@@ -179,6 +181,10 @@ async def open_session(
     )
     rollout = None
     if not options.ephemeral:
+        # Deferred: an ephemeral session never loads the rollout writer (start-up).
+        from codex_admin.agent.rollout import RolloutWriter
+
+        redact = _redactor(options, list(credentials.secrets()))
         if options.resume is not None:
             rollout = RolloutWriter.reopen(options.resume.path, redact=redact)
         else:
@@ -340,6 +346,13 @@ def _session_hooks(
 ) -> SessionHooks:
     """The hooks in force for this directory, every problem reported (never skipped silently),
     running with the session's secret-stripped environment."""
+    from codex_admin.hooks import has_hook_sources
+
+    is_user = governance.reviewer is ApprovalsReviewer.USER
+    if not has_hook_sources(governance.config):
+        # No hook, problem or warning to find: discovery (the hooks grammar, models and trust
+        # store) is not even imported (start-up).
+        return SessionHooks(None, session.warn, reviewer_is_user=is_user, observe=observe)
     from codex_admin.hooks import discover_hooks
 
     hooks = discover_hooks(governance.config)
@@ -364,7 +377,6 @@ def _session_hooks(
             transcript_path=session.rollout.path if session.rollout is not None else None,
         )
         engine = HookEngine(hooks, info, env=env)
-    is_user = governance.reviewer is ApprovalsReviewer.USER
     return SessionHooks(engine, session.warn, reviewer_is_user=is_user, observe=observe)
 
 

@@ -10,161 +10,26 @@ these and send submissions; nothing in the core prints. The JSON shapes are exac
 * non-fatal warnings (requirement fallbacks, untrusted hooks, retries) are ``error`` items, so
   CI logs show them.
 
-Items are mutable while in progress (the core updates ``aggregated_output``, ``status``, …) and
-frozen into JSON by :meth:`Item.to_json` whenever an event is emitted.
+This module holds the thread and turn events (and a turn's :class:`Usage`); the items a turn
+produces and their ``item.*`` events are in :mod:`.items`, which loads with the first response,
+tool call or warning rather than at start-up (issue 14: `codex exec`'s cold start to its first
+model request; pinned in tests/test_structure.py).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
 __all__ = [
-    "AgentMessageItem",
-    "CommandExecutionItem",
     "ErrorEvent",
-    "ErrorItem",
     "Event",
-    "FileChange",
-    "FileChangeItem",
-    "Item",
-    "ItemCompleted",
-    "ItemStarted",
-    "ItemStatus",
-    "ItemUpdated",
-    "ReasoningItem",
     "ThreadStarted",
-    "TodoEntry",
-    "TodoListItem",
     "TurnCompleted",
     "TurnFailed",
     "TurnStarted",
     "Usage",
 ]
-
-
-class ItemStatus(StrEnum):
-    IN_PROGRESS = "in_progress"
-    COMPLETED = "completed"
-    FAILED = "failed"
-    DECLINED = "declined"
-
-
-@dataclass
-class Item:
-    """Base of the things a turn produces; ``id`` is ``item_<n>``, unique in the thread."""
-
-    id: str
-
-    type: str = field(init=False, default="")
-
-    def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "type": self.type, **self._fields()}
-
-    def _fields(self) -> dict[str, Any]:
-        return {}
-
-
-@dataclass
-class AgentMessageItem(Item):
-    """Text the model wrote for the user (``agent_message``)."""
-
-    text: str = ""
-    type: str = field(init=False, default="agent_message")
-
-    def _fields(self) -> dict[str, Any]:
-        return {"text": self.text}
-
-
-@dataclass
-class ReasoningItem(Item):
-    """The model's reasoning summary or text, as shown (``reasoning``)."""
-
-    text: str = ""
-    type: str = field(init=False, default="reasoning")
-
-    def _fields(self) -> dict[str, Any]:
-        return {"text": self.text}
-
-
-@dataclass
-class CommandExecutionItem(Item):
-    """A shell command: its text, output so far, exit code and status."""
-
-    command: str = ""
-    aggregated_output: str = ""
-    exit_code: int | None = None
-    status: ItemStatus = ItemStatus.IN_PROGRESS
-    type: str = field(init=False, default="command_execution")
-
-    def _fields(self) -> dict[str, Any]:
-        return {
-            "command": self.command,
-            "aggregated_output": self.aggregated_output,
-            "exit_code": self.exit_code,
-            "status": self.status.value,
-        }
-
-
-@dataclass(frozen=True)
-class FileChange:
-    """One file a patch adds, deletes or updates, with its diff when known."""
-
-    path: str
-    kind: str  # add | delete | update
-    diff: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"path": self.path, "kind": self.kind}
-        if self.diff is not None:
-            data["diff"] = self.diff
-        return data
-
-
-@dataclass
-class FileChangeItem(Item):
-    """An apply_patch call: the files it changes and whether it was applied."""
-
-    changes: list[FileChange] = field(default_factory=list)
-    status: ItemStatus = ItemStatus.IN_PROGRESS
-    type: str = field(init=False, default="file_change")
-
-    def _fields(self) -> dict[str, Any]:
-        return {"changes": [c.to_json() for c in self.changes], "status": self.status.value}
-
-
-@dataclass
-class TodoEntry:
-    """One step of the model's plan."""
-
-    text: str
-    completed: bool
-
-    def to_json(self) -> dict[str, Any]:
-        return {"text": self.text, "completed": self.completed}
-
-
-@dataclass
-class TodoListItem(Item):
-    """The model's plan (``update_plan``), as a checklist."""
-
-    items: list[TodoEntry] = field(default_factory=list)
-    type: str = field(init=False, default="todo_list")
-
-    def _fields(self) -> dict[str, Any]:
-        return {"items": [entry.to_json() for entry in self.items]}
-
-
-@dataclass
-class ErrorItem(Item):
-    """A non-fatal problem shown to the user (warnings, fallbacks, untrusted hooks)."""
-
-    message: str = ""
-    type: str = field(init=False, default="error")
-
-    def _fields(self) -> dict[str, Any]:
-        return {"message": self.message}
 
 
 @dataclass(frozen=True)
@@ -198,9 +63,6 @@ class Usage:
             "output_tokens": self.output_tokens,
             "reasoning_output_tokens": self.reasoning_output_tokens,
         }
-
-
-# ------------------------------------------------------------------------------------ events
 
 
 @dataclass(frozen=True)
@@ -273,34 +135,3 @@ class ErrorEvent(Event):
 
     def _fields(self) -> dict[str, Any]:
         return {"message": self.message}
-
-
-@dataclass(frozen=True)
-class _ItemEvent(Event):
-    """An item lifecycle event: ``item`` is the item's JSON at that moment."""
-
-    item: dict[str, Any] = field(default_factory=dict)
-
-    def _fields(self) -> dict[str, Any]:
-        return {"item": self.item}
-
-
-@dataclass(frozen=True)
-class ItemStarted(_ItemEvent):
-    """An item began (commands, patches, plans)."""
-
-    type: str = field(init=False, default="item.started")
-
-
-@dataclass(frozen=True)
-class ItemUpdated(_ItemEvent):
-    """An item in progress changed (a plan's steps)."""
-
-    type: str = field(init=False, default="item.updated")
-
-
-@dataclass(frozen=True)
-class ItemCompleted(_ItemEvent):
-    """An item reached its terminal status (exactly once per item)."""
-
-    type: str = field(init=False, default="item.completed")

@@ -30,11 +30,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from codex_admin.agent.approvals import DecisionSource, ReviewContext, ReviewDecision, ShellApproval
+from codex_admin.agent.approvals import ReviewContext, ShellApproval
 from codex_admin.agent.calls import ToolResult
-from codex_admin.agent.events import CommandExecutionItem, ItemStatus
+from codex_admin.agent.items import CommandExecutionItem, ItemStatus
 from codex_admin.agent.lifecycle import CURRENT_CALL
 from codex_admin.agent.output import format_exec_output, shell_output_json, shell_output_text
+from codex_admin.agent.reviewers import DecisionSource, ReviewDecision
 from codex_admin.errors import CodexError
 from codex_admin.vocabulary import ApprovalPolicy, SandboxMode, SandboxPermissions
 

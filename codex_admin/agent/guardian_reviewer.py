@@ -1,4 +1,4 @@
-"""The guardian auto-reviewer behind the agent's :class:`~codex_admin.agent.approvals.Reviewer`.
+"""The guardian auto-reviewer behind the agent's :class:`~codex_admin.agent.reviewers.Reviewer`.
 
 With ``approvals_reviewer = "auto_review"`` under ``on-request`` (or a granular policy), the
 guardian answers the approval requests a human would otherwise see. This module only
@@ -19,14 +19,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from codex_admin.agent.approvals import (
-    ApprovalRequest,
-    DecisionSource,
-    Review,
-    ReviewContext,
-    ReviewDecision,
-    TurnAborted,
-)
+from codex_admin.agent.approvals import ApprovalRequest, ReviewContext
+from codex_admin.agent.reviewers import DecisionSource, Review, ReviewDecision, TurnAborted
 from codex_admin.agent.transcript import transcript_entries
 from codex_admin.guardian import (
     EventSink,

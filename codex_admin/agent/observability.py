@@ -60,8 +60,8 @@ from contextvars import ContextVar, Token
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from codex_admin.agent.approvals import DecisionSource, ReviewDecision
 from codex_admin.agent.events import Usage
+from codex_admin.agent.reviewers import DecisionSource, ReviewDecision
 
 if TYPE_CHECKING:  # for readers and mypy; at run time only the live path loads them
     from codex_admin.execpolicy import ExecDecision, PrefixRuleMatch

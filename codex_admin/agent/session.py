@@ -26,7 +26,6 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from codex_admin.agent.approvals import TurnAborted
 from codex_admin.agent.calls import ToolCall, ToolResult
 from codex_admin.agent.compaction import (
     REPEATED_COMPACTION_WARNING,
@@ -36,12 +35,8 @@ from codex_admin.agent.compaction import (
 )
 from codex_admin.agent.context import compact_prompt, user_message
 from codex_admin.agent.events import (
-    AgentMessageItem,
     ErrorEvent,
-    ErrorItem,
     Event,
-    ItemCompleted,
-    ReasoningItem,
     ThreadStarted,
     TurnCompleted,
     TurnFailed,
@@ -52,7 +47,7 @@ from codex_admin.agent.lifecycle import HookStop
 from codex_admin.agent.model import ModelStreamer, collect_response
 from codex_admin.agent.observability import TurnObservation
 from codex_admin.agent.response_items import message_text, reasoning_text
-from codex_admin.agent.rollout import RolloutWriter
+from codex_admin.agent.reviewers import TurnAborted
 from codex_admin.agent.submissions import Interrupt, Shutdown, Submission, UserInput
 from codex_admin.agent.tools.base import ToolRegistry
 from codex_admin.agent.turn_context import SessionServices, TurnContext
@@ -60,7 +55,8 @@ from codex_admin.errors import CodexError
 from codex_admin.hooks import HookBlockedError
 from codex_admin.providers import ContextWindowExceeded, ModelRequest
 
-if TYPE_CHECKING:  # an annotation only: the event types load with the stream (start-up)
+if TYPE_CHECKING:  # annotations only: these load with their first use (start-up)
+    from codex_admin.agent.rollout import RolloutWriter
     from codex_admin.providers import Retrying
 
 __all__ = ["Session", "SessionConfig", "new_thread_id", "random_uuid"]
@@ -211,11 +207,15 @@ class Session:
     def warn(self, message: str) -> None:
         """A session-level warning (before any turn), as an ``error`` item; warnings given
         before the session starts follow ``thread.started``."""
-        item = ErrorItem(self.services.next_item_id(), message=message)
+        # Here, not at the top: the items load with the first one, which a session without
+        # warnings makes only once the model has answered (start-up).
+        from codex_admin.agent.items import ErrorItem
+
+        event = ErrorItem(self.services.next_item_id(), message=message).completed(None)
         if self._started:
-            self._emit(ItemCompleted(None, item.to_json()))
+            self._emit(event)
         else:
-            self._early.append(ItemCompleted(None, item.to_json()))
+            self._early.append(event)
 
     def _emit(self, event: Event) -> None:
         if self.rollout is not None:
@@ -356,6 +356,10 @@ class Session:
 
     def _show(self, ctx: TurnContext, item: dict[str, Any]) -> str | None:
         """Emit the user-visible item for a model output item; the agent message's text."""
+        # Here, not at the top: the items load with the first response (start-up); from the
+        # second output item on this is a lookup.
+        from codex_admin.agent.items import AgentMessageItem, ReasoningItem
+
         kind = item.get("type")
         if kind == "message" and item.get("role") == "assistant":
             text = message_text(item)

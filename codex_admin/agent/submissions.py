@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from codex_admin.agent.approvals import ReviewDecision
 from codex_admin.agent.events import Event
+from codex_admin.agent.reviewers import ReviewDecision
 
 __all__ = [
     "ApprovalAnswer",

@@ -16,25 +16,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from codex_admin.agent.approvals import Reviewer
-from codex_admin.agent.events import (
-    CommandExecutionItem,
-    ErrorItem,
-    Event,
-    FileChangeItem,
-    Item,
-    ItemCompleted,
-    ItemStarted,
-    ItemStatus,
-    ItemUpdated,
-    TodoEntry,
-    TodoListItem,
-)
+from codex_admin.agent.events import Event
 from codex_admin.agent.lifecycle import SessionHooks
 from codex_admin.agent.observability import SessionObservability, TurnObservation
+from codex_admin.agent.reviewers import Reviewer
 from codex_admin.vocabulary import ApprovalPolicy, SandboxMode
 
 if TYPE_CHECKING:
+    # The items load with the first one a turn makes (start-up, see .items): annotations here.
+    from codex_admin.agent.items import Item, TodoEntry, TodoListItem
     from codex_admin.governance import Governance
     from codex_admin.sandbox import SandboxSession
 
@@ -108,10 +98,10 @@ class TurnContext:
 
     def start(self, item: Item) -> None:
         self._open[item.id] = item
-        self.services.emit(ItemStarted(self.turn_id, item.to_json()))
+        self.services.emit(item.started(self.turn_id))
 
     def update(self, item: Item) -> None:
-        self.services.emit(ItemUpdated(self.turn_id, item.to_json()))
+        self.services.emit(item.updated(self.turn_id))
 
     def complete(self, item: Item) -> None:
         """Emit the one terminal event of ``item`` (a second call is ignored)."""
@@ -119,13 +109,21 @@ class TurnContext:
             return
         self._open.pop(item.id, None)
         self._closed.add(item.id)
-        self.services.emit(ItemCompleted(self.turn_id, item.to_json()))
+        self.services.emit(item.completed(self.turn_id))
 
     def warn(self, message: str) -> None:
         """A non-fatal problem, as an ``error`` item (CI logs show it)."""
+        # Here, not at the top: the items load with the first one (start-up); a warning is
+        # often that first one (a retry before the response).
+        from codex_admin.agent.items import ErrorItem
+
         self.complete(ErrorItem(self.new_id(), message=message))
 
     def update_plan(self, entries: list[TodoEntry]) -> None:
+        # Here, not at the top: the items load with the first one (start-up); the plan tool
+        # has loaded them for its entries, so this is a lookup.
+        from codex_admin.agent.items import TodoListItem
+
         if self._plan is None:
             self._plan = TodoListItem(self.new_id(), items=entries)
             self.start(self._plan)
@@ -137,10 +135,6 @@ class TurnContext:
         """Close every item still open: commands and patches abandoned mid-run are ``failed``
         (never ``completed``); the plan completes with its last state."""
         for item in list(self._open.values()):
-            if (
-                isinstance(item, CommandExecutionItem | FileChangeItem)
-                and item.status is ItemStatus.IN_PROGRESS
-            ):
-                item.status = ItemStatus.FAILED
+            item.abandon()
             self.complete(item)
         self._plan = None

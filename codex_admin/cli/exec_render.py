@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from codex_admin.agent import Event, ItemCompleted, ItemStarted, ItemUpdated, TurnCompleted
+from codex_admin.agent import Event, TurnCompleted
 
 __all__ = ["HumanRenderer", "JsonRenderer", "printable"]
 
@@ -116,12 +116,14 @@ class HumanRenderer:
         self._line(printable(prompt))
 
     def event(self, event: Event) -> None:
-        if isinstance(event, ItemStarted):
-            self._started(event.item)
-        elif isinstance(event, ItemUpdated):
-            self._updated(event.item)
-        elif isinstance(event, ItemCompleted):
-            self._completed(event.item)
+        # Item events by their wire type, like errors below: the item classes load with the
+        # first item, not with the renderer (start-up).
+        if event.type == "item.started":
+            self._started(event.to_json()["item"])
+        elif event.type == "item.updated":
+            self._updated(event.to_json()["item"])
+        elif event.type == "item.completed":
+            self._completed(event.to_json()["item"])
         elif isinstance(event, TurnCompleted):
             self.final_message = event.last_agent_message
             self._line(self._c(_MAGENTA, "tokens used"))

@@ -215,7 +215,6 @@ def run_exec_cli(args: ExecArgs) -> int:
     """One exec invocation: prompt, governance, session, rendering; returns the exit code."""
     from codex_admin.agent.bootstrap import SessionOptions, json_schema_file
     from codex_admin.agent.exec import Renderer, decide_exec_approval, git_guard, run_exec
-    from codex_admin.agent.rollout import find_rollout
     from codex_admin.cli.exec_prompt import read_prompt
     from codex_admin.cli.exec_render import HumanRenderer, JsonRenderer, printable
     from codex_admin.governance import load_governance
@@ -242,6 +241,9 @@ def run_exec_cli(args: ExecArgs) -> int:
         git_guard(governance.cwd, governance.config.project_trust, NOT_TRUSTED)
     state = None
     if args.resume is not None:
+        # Only `exec resume` reads rollouts (start-up: the others never load that code).
+        from codex_admin.agent.rollout import find_rollout
+
         session_id, all_dirs = args.resume
         state = find_rollout(
             governance.codex_home, session_id, cwd=None if all_dirs else governance.cwd

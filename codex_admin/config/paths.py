@@ -14,7 +14,6 @@ policy on a managed machine.
 
 from __future__ import annotations
 
-import getpass
 import os
 import sys
 from pathlib import Path
@@ -64,6 +63,10 @@ def default_system_dir() -> Path:
 def _real_mdm_plists() -> list[Path]:
     if sys.platform != "darwin":
         return []
+    # Deferred: getpass (and termios behind it) only where the answer is needed, on macOS; every
+    # other start-up, `codex exec` included, skips it.
+    import getpass  # pragma: no cover - macOS only
+
     base = Path("/Library/Managed Preferences")  # pragma: no cover - macOS only
     return [base / getpass.getuser() / "com.openai.codex.plist", base / "com.openai.codex.plist"]
 

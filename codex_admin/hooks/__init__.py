@@ -6,6 +6,7 @@ Module map::
     blocked.py    HookBlockedError (alone: the turn loop catches it without the engine)
     files.py      safe reads (no symlink escape, regular files, size cap); the hooks grammar
     trust.py      the trust hash and `[hooks.state]` in $CODEX_HOME/config.toml (tomlkit, atomic)
+    sources.py    whether any hook source exists (requirements, a layer table, a hooks.json)
     discovery.py  requirements + every active config layer -> HookSet (with problems)
     runner.py     `$SHELL -lc`, JSON stdin, process group, timeout, capped output
     results.py    exit code + stdout -> status, entries, effect (per event)
@@ -57,7 +58,9 @@ it is never interpolated into a command line. ``trust_hooks(codex_home, hooks)``
 (`codex hooks trust`); ``run_sample_event`` is `codex hooks test`.
 
 Names are resolved lazily (PEP 562): ``codex doctor`` and ``codex hooks list`` call
-:func:`discover_hooks` without importing the engine (asyncio), its outcomes or the runner.
+:func:`discover_hooks` without importing the engine (asyncio), its outcomes or the runner, and
+a session asks :func:`has_hook_sources` first, so without any hook source it does not import
+discovery either.
 """
 
 from typing import TYPE_CHECKING
@@ -66,7 +69,7 @@ from codex_admin.lazy_exports import lazy_exports
 
 if TYPE_CHECKING:
     from codex_admin.hooks.blocked import HookBlockedError
-    from codex_admin.hooks.discovery import HOOKS_FILE, discover_hooks
+    from codex_admin.hooks.discovery import discover_hooks
     from codex_admin.hooks.engine import (
         SHELL_TOOL_NAMES,
         HookEngine,
@@ -98,11 +101,13 @@ if TYPE_CHECKING:
     from codex_admin.hooks.results import EntryKind, HookEntry, HookRun, RunStatus
     from codex_admin.hooks.runner import DEFAULT_MAX_OUTPUT
     from codex_admin.hooks.sample import SampleReport, run_sample_event
+    from codex_admin.hooks.sources import HOOKS_FILE, has_hook_sources
     from codex_admin.hooks.trust import trust_hooks
     from codex_admin.vocabulary import HookEventName
 
 _EXPORTS: dict[str, str] = {
-    "HOOKS_FILE": "codex_admin.hooks.discovery",
+    "HOOKS_FILE": "codex_admin.hooks.sources",
+    "has_hook_sources": "codex_admin.hooks.sources",
     "discover_hooks": "codex_admin.hooks.discovery",
     "SHELL_TOOL_NAMES": "codex_admin.hooks.engine",
     "HookEngine": "codex_admin.hooks.engine",
@@ -175,6 +180,7 @@ __all__ = [
     "TrustStatus",
     "UserPromptOutcome",
     "discover_hooks",
+    "has_hook_sources",
     "permission_mode",
     "run_sample_event",
     "trust_hooks",

@@ -57,6 +57,7 @@ from codex_admin.hooks.model import (
     SourceKind,
     TrustStatus,
 )
+from codex_admin.hooks.sources import HOOKS_FILE, path_exists
 from codex_admin.hooks.trust import (
     HookState,
     hook_hash,
@@ -65,11 +66,9 @@ from codex_admin.hooks.trust import (
     trust_status,
 )
 
-__all__ = ["HOOKS_FILE", "discover_hooks"]
+__all__ = ["discover_hooks"]
 
 _Loader = Callable[[], tuple[list[ParsedHandler], list[str]]]
-
-HOOKS_FILE = "hooks.json"
 
 _LAYER_KINDS = {
     "system": SourceKind.SYSTEM,
@@ -122,7 +121,7 @@ def discover_hooks(config: ConfigResult) -> HookSet:
             continue
         if not layer.enabled:
             folder = _folder(config, layer, kind)
-            if kind is SourceKind.PROJECT and folder and _exists(folder / HOOKS_FILE):
+            if kind is SourceKind.PROJECT and folder and path_exists(folder / HOOKS_FILE):
                 builder.problems.append(
                     HookProblem(
                         ProblemKind.UNTRUSTED_PROJECT,
@@ -365,12 +364,4 @@ def _has_hooks(layer: Layer, folder: Path | None) -> bool:
     table = layer.table.get("hooks")
     if isinstance(table, dict) and any(key != "state" for key in table):
         return True
-    return folder is not None and _exists(folder / HOOKS_FILE)
-
-
-def _exists(path: Path) -> bool:
-    try:
-        path.lstat()
-    except OSError:
-        return False
-    return True
+    return folder is not None and path_exists(folder / HOOKS_FILE)

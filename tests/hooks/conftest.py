@@ -20,7 +20,14 @@ import pytest
 
 from codex_admin.config import ConfigResult, LoadOptions, load_config, trust_project
 from codex_admin.errors import CodexError
-from codex_admin.hooks import HookEngine, HookSet, SessionInfo, discover_hooks, trust_hooks
+from codex_admin.hooks import (
+    HookEngine,
+    HookSet,
+    SessionInfo,
+    discover_hooks,
+    has_hook_sources,
+    trust_hooks,
+)
 from tests.conftest import Env
 
 T = TypeVar("T")
@@ -86,7 +93,18 @@ class Hooks:
         return result
 
     def discover(self, cwd: Path | None = None, **kw: Any) -> HookSet:
-        return discover_hooks(self.load(cwd, **kw))
+        """Discovery, checking what a session relies on to skip it: whenever discovery finds a
+        hook, a problem or a warning, or fails, :func:`has_hook_sources` says there is a
+        source (every discovery test checks this)."""
+        config = self.load(cwd, **kw)
+        try:
+            hooks = discover_hooks(config)
+        except CodexError:
+            assert has_hook_sources(config), "discovery failed on a source not seen"
+            raise
+        if hooks.hooks or hooks.problems or hooks.warnings:
+            assert has_hook_sources(config), "discovery found what has_hook_sources missed"
+        return hooks
 
     def trusted(self, cwd: Path | None = None, **kw: Any) -> HookSet:
         """Trust everything in force here, then discover again."""

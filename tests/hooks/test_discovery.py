@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import pytest
 
 from codex_admin.config import LoadOptions, trust_project
 from codex_admin.errors import CodexError
-from codex_admin.hooks import ProblemKind, SourceKind, TrustStatus
+from codex_admin.hooks import ProblemKind, SourceKind, TrustStatus, has_hook_sources
 from tests.hooks.conftest import Hooks, group
 
 REQ_HOOK = """
@@ -361,3 +362,50 @@ def test_hooks_requirement_model_lists_every_event() -> None:
 def test_discovery_of_empty_home(hk: Hooks, tmp_path: Path) -> None:
     hooks = hk.discover()
     assert hooks.hooks == () and hooks.problems == () and hooks.enabled
+    # ... which is the one case a session skips discovery in (has_hook_sources).
+    assert not has_hook_sources(hk.load())
+
+
+def test_a_config_without_hooks_has_no_hook_source(hk: Hooks) -> None:
+    hk.env.user('model = "gpt-test"\n[features]\nhooks = true\n')
+    hk.env.sys_config('approval_policy = "never"\n')
+    hk.env.requirements('allowed_sandbox_modes = ["read-only"]\n')
+    project = hk.env.project()
+    hk.env.write(project / ".codex" / "config.toml", 'model = "gpt-test"\n')
+    assert not has_hook_sources(hk.load(project))
+
+
+_SOURCES = {
+    "user hooks.json": lambda hk, p: hk.hooks_json(hk.env.home, {"Stop": [group("echo u")]}),
+    "system hooks.json": lambda hk, p: hk.hooks_json(hk.env.system, {"Stop": [group("echo s")]}),
+    "project hooks.json": lambda hk, p: hk.hooks_json(p / ".codex", {"Stop": [group("echo p")]}),
+    "user [hooks]": lambda hk, p: hk.env.user(toml_hook("Stop", "echo u")),
+    "managed_config [hooks]": lambda hk, p: hk.env.managed(toml_hook("Stop", "echo m")),
+    "requirements [hooks]": lambda hk, p: hk.env.requirements(REQ_HOOK.format(name="r")),
+    "hooks.state alone": lambda hk, p: hk.env.user("[hooks.state]\n"),
+    "empty hooks.json": lambda hk, p: hk.env.write(hk.env.home / "hooks.json", ""),
+    "hooks.json folder": lambda hk, p: (hk.env.home / "hooks.json").mkdir(),
+    "dangling hooks.json link": lambda hk, p: (hk.env.home / "hooks.json").symlink_to(
+        hk.env.home / "missing"
+    ),
+}
+
+
+@pytest.mark.parametrize("source", sorted(_SOURCES))
+def test_every_kind_of_hook_source_is_seen(hk: Hooks, source: str) -> None:
+    project = hk.env.project()
+    _SOURCES[source](hk, project)
+    assert has_hook_sources(hk.load(project))
+    with contextlib.suppress(CodexError):  # a broken file is a problem or an error: still seen
+        hk.discover(project)
+
+
+def test_an_untrusted_projects_hooks_file_is_a_source(hk: Hooks) -> None:
+    project = hk.env.project(trusted=None)
+    hk.hooks_json(project / ".codex", {"Stop": [group("echo p")]})
+    assert has_hook_sources(hk.load(project))
+
+
+def test_session_flag_hooks_are_a_source(hk: Hooks) -> None:
+    overrides = ['hooks.Stop=[{hooks=[{type="command",command="echo f"}]}]']
+    assert has_hook_sources(hk.load(overrides=overrides))

@@ -21,10 +21,11 @@ import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from codex_admin.agent.approvals import PatchApproval, ReviewContext, ReviewDecision
+from codex_admin.agent.approvals import PatchApproval, ReviewContext
 from codex_admin.agent.calls import ToolResult
-from codex_admin.agent.events import FileChange, FileChangeItem, ItemStatus
+from codex_admin.agent.items import FileChange, FileChangeItem, ItemStatus
 from codex_admin.agent.lifecycle import CURRENT_CALL
+from codex_admin.agent.reviewers import ReviewDecision
 from codex_admin.apply_patch import (
     LocalFileSystem,
     PatchError,

@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from codex_admin.agent.calls import ToolArgumentError, ToolCall, ToolResult, parse_arguments
-from codex_admin.agent.events import TodoEntry
 
 if TYPE_CHECKING:
+    from codex_admin.agent.items import TodoEntry
     from codex_admin.agent.turn_context import TurnContext
 
 __all__ = ["PlanTool"]
@@ -54,6 +54,10 @@ _SPEC: dict[str, Any] = {
 
 
 def parse_plan(arguments: dict[str, Any]) -> list[TodoEntry]:
+    # Here, not at the top: the tool is registered at start-up, and its entries are items,
+    # which load with the first plan (start-up).
+    from codex_admin.agent.items import TodoEntry
+
     plan = arguments.get("plan")
     if not isinstance(plan, list):
         raise ToolArgumentError("failed to parse function arguments: `plan` must be an array")

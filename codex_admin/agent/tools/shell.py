@@ -1,9 +1,10 @@
-"""The `shell` tool (argv `command`, spec runtime §4) and the hosted `local_shell` call.
+"""A `shell` call (argv `command`, spec runtime §4) or a hosted `local_shell` call, handled.
 
-Arguments are validated here and the command goes through
-:func:`~codex_admin.agent.execution.run_governed_command`. A shell call whose script is an
-``apply_patch <<'EOF' … EOF`` heredoc is intercepted and applied as a patch (with a warning to
-use the tool), so a patch can never bypass the patch path's own checks by running as a command.
+The tool's definition is in :mod:`.shell_tool`. Arguments are validated here and the command
+goes through :func:`~codex_admin.agent.execution.run_governed_command`. A shell call whose
+script is an ``apply_patch <<'EOF' … EOF`` heredoc is intercepted and applied as a patch (with a
+warning to use the tool), so a patch can never bypass the patch path's own checks by running as
+a command.
 """
 
 from __future__ import annotations
@@ -20,62 +21,13 @@ from codex_admin.vocabulary import SandboxPermissions
 if TYPE_CHECKING:
     from codex_admin.agent.turn_context import TurnContext
 
-__all__ = ["ShellTool", "parse_shell_call"]
+__all__ = ["HeredocFinder", "PatchRunner", "parse_shell_call", "run_shell_call"]
 
 # (patch text, workdir) -> result: how an intercepted heredoc reaches the patch tool.
 PatchRunner = Callable[["TurnContext", str, Path], Awaitable[ToolResult]]
 HeredocFinder = Callable[[list[str]], "tuple[str, str | None] | None"]
 
 MAX_TIMEOUT_MS = 24 * 60 * 60 * 1000
-
-_SPEC: dict[str, Any] = {
-    "type": "function",
-    "name": "shell",
-    "description": "Runs a shell command and returns its output.",
-    "strict": False,
-    "parameters": {
-        "type": "object",
-        "properties": {
-            "command": {
-                "type": "array",
-                "items": {"type": "string"},
-                "description": "The command to execute",
-            },
-            "workdir": {
-                "type": "string",
-                "description": "The working directory to execute the command in",
-            },
-            "timeout_ms": {
-                "type": "number",
-                "description": "The timeout for the command in milliseconds",
-            },
-            "sandbox_permissions": {
-                "type": "string",
-                "description": (
-                    'Sandbox permissions for the command. Set to "require_escalated" to request '
-                    'running without sandbox restrictions; defaults to "use_default".'
-                ),
-            },
-            "justification": {
-                "type": "string",
-                "description": (
-                    'Only set if sandbox_permissions is "require_escalated". One sentence '
-                    "explaining why the command needs to run outside the sandbox."
-                ),
-            },
-            "prefix_rule": {
-                "type": "array",
-                "items": {"type": "string"},
-                "description": (
-                    'Only with sandbox_permissions "require_escalated": a command prefix the '
-                    'user could approve for future runs, e.g. ["npm", "test"].'
-                ),
-            },
-        },
-        "required": ["command"],
-        "additionalProperties": False,
-    },
-}
 
 
 def _strings(value: Any, name: str) -> tuple[str, ...]:
@@ -130,30 +82,21 @@ def parse_shell_call(call: ToolCall, cwd: Path) -> CommandRequest:
     )
 
 
-class ShellTool:
-    """``shell``; intercepted heredoc patches go to ``run_patch``."""
-
-    name = "shell"
-    parallel = True
-
-    def __init__(self, find_heredoc: HeredocFinder, run_patch: PatchRunner) -> None:
-        self._find_heredoc = find_heredoc
-        self._run_patch = run_patch
-
-    def spec(self) -> dict[str, Any]:
-        return _SPEC
-
-    async def handle(self, call: ToolCall, ctx: TurnContext) -> ToolResult:
-        try:
-            request = parse_shell_call(call, ctx.cwd)
-            # A bare patch as the command is an error addressed to the model (Codex's
-            # "patch detected without explicit call to apply_patch"), not to the user.
-            heredoc = self._find_heredoc(list(request.argv))
-        except (ToolArgumentError, PatchError) as err:
-            return ToolResult(str(err), success=False)
-        if heredoc is not None:
-            patch, subdir = heredoc
-            ctx.warn("apply_patch was requested via shell; use the apply_patch tool instead")
-            workdir = (request.workdir / subdir).resolve() if subdir else request.workdir
-            return await self._run_patch(ctx, patch, workdir)
-        return await run_governed_command(ctx, request)
+async def run_shell_call(
+    call: ToolCall, ctx: TurnContext, find_heredoc: HeredocFinder, run_patch: PatchRunner
+) -> ToolResult:
+    """Run ``call``: a governed command, or -- for an ``apply_patch`` heredoc -- the patch,
+    through ``run_patch``."""
+    try:
+        request = parse_shell_call(call, ctx.cwd)
+        # A bare patch as the command is an error addressed to the model (Codex's
+        # "patch detected without explicit call to apply_patch"), not to the user.
+        heredoc = find_heredoc(list(request.argv))
+    except (ToolArgumentError, PatchError) as err:
+        return ToolResult(str(err), success=False)
+    if heredoc is not None:
+        patch, subdir = heredoc
+        ctx.warn("apply_patch was requested via shell; use the apply_patch tool instead")
+        workdir = (request.workdir / subdir).resolve() if subdir else request.workdir
+        return await run_patch(ctx, patch, workdir)
+    return await run_governed_command(ctx, request)
