@@ -16,12 +16,29 @@ from codex_admin.proxy.context import ProxyContext
 from codex_admin.proxy.dial import DialError
 from codex_admin.proxy.exchange import dial_failure_answer
 from codex_admin.proxy.http1 import Authority
+from codex_admin.proxy.policy import Decision
 from codex_admin.proxy.responses import decision_answer
 from codex_admin.proxy.tunnel import tunnel_transport
 
-__all__ = ["ESTABLISHED", "serve_connect"]
+__all__ = ["ESTABLISHED", "check_connect", "refusal_answer", "serve_connect"]
 
 ESTABLISHED = b"HTTP/1.1 200 Connection established\r\n\r\n"
+
+
+async def check_connect(ctx: ProxyContext, authority: Authority, client: str) -> Decision:
+    """The policy's (audited) decision on a CONNECT to ``authority``, inspected or not."""
+    return await ctx.check(
+        protocol="https_connect",
+        host=authority.host,
+        port=authority.port,
+        method="CONNECT",
+        client=client,
+    )
+
+
+def refusal_answer(decision: Decision) -> bytes:
+    """The answer to a refused CONNECT: 403 (or the decision's status) with one line."""
+    return decision_answer(decision, protocol="https_connect", method="CONNECT", json_body=False)
 
 
 async def serve_connect(
@@ -40,17 +57,9 @@ async def serve_connect(
     past ``leftover`` delivered) until the tunnel starts. A refusal is written to the
     transport; closing it is the caller's (the tunnel closes it itself).
     """
-    decision = await ctx.check(
-        protocol="https_connect",
-        host=authority.host,
-        port=authority.port,
-        method="CONNECT",
-        client=client,
-    )
+    decision = await check_connect(ctx, authority, client)
     if not decision.allowed:
-        transport.write(
-            decision_answer(decision, protocol="https_connect", method="CONNECT", json_body=False)
-        )
+        transport.write(refusal_answer(decision))
         return
     try:
         upstream, upstream_leftover = await ctx.dial_tunnel(decision)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 from typing import cast
 
-from codex_admin.proxy.connect import ESTABLISHED, serve_connect
+from codex_admin.proxy.connect import ESTABLISHED, check_connect, refusal_answer, serve_connect
 from codex_admin.proxy.context import ProxyContext
 from codex_admin.proxy.exchange import (
     StaleUpstream,
@@ -179,17 +179,10 @@ async def _connect(
             ctx, transport, authority, client, leftover=leftover, eof=reader.at_eof()
         )
         return
-    decision = await ctx.check(
-        protocol="https_connect",
-        host=authority.host,
-        port=authority.port,
-        method="CONNECT",
-        client=client,
-    )
+    decision = await check_connect(ctx, authority, client)
     if not decision.allowed:
-        await send_decision(
-            writer, decision, protocol="https_connect", method="CONNECT", json_body=False
-        )
+        writer.write(refusal_answer(decision))
+        await writer.drain()
         return
     writer.write(ESTABLISHED)
     await writer.drain()
