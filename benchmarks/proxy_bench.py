@@ -15,12 +15,13 @@ runs whose order rotates between targets, after a warm-up run per target:
 
 1. plain HTTP: ``--clients`` clients sending absolute-form GETs (1 KiB answers), one request
    per connection (tinyproxy closes client connections after each answer), then keep-alive
-   (ours, mitmproxy, direct): requests/s and p99 latency;
+   (ours, mitmproxy, direct): requests/s and p99 latency. Beside the proxies runs a "floor": a
+   forwarder on the same loop with no policy, parsing, limits or timeouts (see 2);
 2. CONNECT: per request a new connection, ``CONNECT``, one GET inside the tunnel, close —
    tunnels set up per second (policy, dial, tunnel start-up are on this path). Beside the
    proxies runs a "floor": a 50-line CONNECT relay on the same loop with no policy, audit,
    timeouts or limits, the most a Python proxy could do here (the load generator, the origin
-   and the proxy share the CPUs, so no proxy's tunnels/s is its capacity alone);
+   and the proxy share the CPUs, so no proxy's rate is its capacity alone);
 3. tunnelled keep-alive: one long ``CONNECT`` tunnel per client, GETs inside: requests/s;
 4. bulk CONNECT: one ``--bulk-mib`` download through a tunnel vs direct (MiB/s, alternating);
 5. inspected HTTPS (ours with the session CA vs mitmproxy), unless ``--no-tls``.
@@ -95,10 +96,12 @@ asyncio.run(main())
 """
 
 
-# A reference, not a proxy: the least a CONNECT relay can do in Python on this loop. No policy,
-# no audit, no timeouts, no limits, no error answers: parse the target, connect, say 200, copy.
-# Its tunnels/s is the ceiling any Python proxy of ours could reach on this machine.
-FLOOR = r"""
+# References, not proxies: the least a Python forwarder does on this loop, to show the ceiling
+# a Python proxy has on this machine. No policy, no audit, no timeouts, no limits, no error
+# answers, no checking of what either side sends.
+#
+# CONNECT: parse the target, connect, say 200, copy both ways.
+CONNECT_FLOOR = r"""
 import asyncio, socket, sys
 try:
     import uvloop
@@ -147,6 +150,63 @@ class Relay(asyncio.Protocol):
             self.up.close()
 async def main():
     server = await loop.create_server(Relay, "127.0.0.1", 0, backlog=1024)
+    print(server.sockets[0].getsockname()[1], flush=True)
+    await asyncio.Event().wait()
+loop.run_until_complete(main())
+"""
+
+# Plain HTTP: a bodiless absolute-form GET is rewritten to origin form and sent on a pooled
+# upstream connection; the Content-Length answer goes back as it came.
+PLAIN_FLOOR = r"""
+import asyncio
+try:
+    import uvloop
+    loop = uvloop.new_event_loop()
+except ImportError:
+    loop = asyncio.new_event_loop()
+pool = {}
+class Upstream(asyncio.Protocol):
+    def __init__(self, key):
+        self.key = key; self.client = None; self.buf = b""
+    def connection_made(self, t):
+        self.t = t
+    def data_received(self, data):
+        self.buf += data
+        end = self.buf.find(b"\r\n\r\n")
+        if end < 0: return
+        head = self.buf[:end].lower()
+        at = head.find(b"content-length:") + 15
+        total = end + 4 + int(head[at:].split(b"\r\n", 1)[0])
+        if len(self.buf) < total: return
+        answer, self.buf = self.buf[:total], self.buf[total:]
+        client, self.client = self.client, None
+        pool.setdefault(self.key, []).append(self)
+        client.t.write(answer)
+    def connection_lost(self, exc):
+        if self in pool.get(self.key, ()): pool[self.key].remove(self)
+class Client(asyncio.Protocol):
+    def connection_made(self, t):
+        self.t = t; self.buf = b""
+    def data_received(self, data):
+        self.buf += data
+        end = self.buf.find(b"\r\n\r\n")
+        if end < 0: return
+        head, self.buf = self.buf[:end], self.buf[end + 4:]
+        line, _, rest = head.partition(b"\r\n")
+        method, target, _ = line.split(b" ")
+        authority, _, path = target[7:].partition(b"/")
+        host, _, port = authority.partition(b":")
+        request = method + b" /" + path + b" HTTP/1.1\r\n" + rest + b"\r\n\r\n"
+        key = (host.decode(), int(port or 80))
+        if pool.get(key):
+            upstream = pool[key].pop(); upstream.client = self; upstream.t.write(request)
+        else:
+            loop.create_task(self.dial(key, request))
+    async def dial(self, key, request):
+        t, upstream = await loop.create_connection(lambda: Upstream(key), *key)
+        upstream.client = self; t.write(request)
+async def main():
+    server = await loop.create_server(Client, "127.0.0.1", 0, backlog=1024)
     print(server.sockets[0].getsockname()[1], flush=True)
     await asyncio.Event().wait()
 loop.run_until_complete(main())
@@ -644,11 +704,19 @@ async def main() -> None:
                 http_target, t.address, seconds=s, clients=clients, keep_alive=False
             )
 
+        def floor(code: str) -> Target:
+            proc = spawn([sys.executable, "-c", code], stdout=subprocess.PIPE)
+            port = int(proc.stdout.readline())  # type: ignore[union-attr]
+            return Target("floor (no policy)", ("127.0.0.1", port), pid=proc.pid)
+
         sections = set(args.only.split(","))
         if "plain" in sections:
             report(
-                "plain HTTP, one GET per client connection (tinyproxy has no client keep-alive)",
-                await median_rounds(targets, plain, seconds=seconds, rounds=rounds),
+                "plain HTTP, one GET per client connection (tinyproxy has no client keep-alive;"
+                " floor: the least a Python forwarder does)",
+                await median_rounds(
+                    [*targets, floor(PLAIN_FLOOR)], plain, seconds=seconds, rounds=rounds
+                ),
                 "req/s",
             )
         keepers = [t for t in targets if t.name != "tinyproxy"]
@@ -669,14 +737,11 @@ async def main() -> None:
             return await connect_load(http_target, t.address, seconds=s, clients=clients)
 
         if "connect" in sections:
-            floor = spawn([sys.executable, "-c", FLOOR], stdout=subprocess.PIPE)
-            floor_port = int(floor.stdout.readline())  # type: ignore[union-attr]
-            floor_target = Target("floor (no policy)", ("127.0.0.1", floor_port), pid=floor.pid)
             report(
                 "CONNECT: new tunnel + one GET per request (floor: the least a Python relay "
                 "does, the ceiling for ours)",
                 await median_rounds(
-                    [*tunnels, floor_target], connects, seconds=seconds, rounds=rounds
+                    [*tunnels, floor(CONNECT_FLOOR)], connects, seconds=seconds, rounds=rounds
                 ),
                 "tunnels/s",
             )
