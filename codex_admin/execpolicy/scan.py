@@ -244,14 +244,71 @@ def _command(node: Any, problems: list[str], source: bytes) -> ScannedCommand | 
     return ScannedCommand(words, assignments, stdin, dynamic)
 
 
+def _errors_outside_heredoc_bodies(root: Any, source: bytes) -> bool:
+    """Whether the tree has an error that is not inside a heredoc body.
+
+    The grammar mis-parses some bodies (one whose first line starts with a backslash and has a
+    `>` in it becomes words and redirects of the heredoc). Bodies are read from the source
+    text, between the delimiter's line and the closing delimiter the tree found
+    (:func:`_heredoc_body`), never from those nodes; so an error inside one changes nothing
+    the scan reports. An error anywhere else still makes the script unparsed (opaque).
+    """
+    bodies = []
+    for node in _walk(root):
+        if node.type != "heredoc_redirect":
+            continue
+        start = next((c for c in node.children if c.type == "heredoc_start"), None)
+        end = next((c for c in node.children if c.type == "heredoc_end"), None)
+        if start is not None and end is not None:
+            newline = source.find(b"\n", start.end_byte)
+            if 0 <= newline < end.start_byte:
+                bodies.append((newline, end.start_byte))
+    return any(
+        node.type == "ERROR"
+        and not any(low <= node.start_byte and node.end_byte <= high for low, high in bodies)
+        for node in _walk(root)
+    )
+
+
+def _closing_last_heredoc(root: Any, script: str) -> Any | None:
+    """The tree of ``script`` as a shell runs it when its last heredoc never ends, or None.
+
+    A shell ends a heredoc that reaches the end of its input there (bash: "here-document
+    delimited by end-of-file"), so the body still runs; the grammar calls the script broken.
+    Appending the delimiter line gives the tree the shell runs. Only a tree that then parses
+    (up to errors inside heredoc bodies) is used: with more than one heredoc left open the
+    script stays unparsed (and opaque).
+    """
+    starts = [node for node in _walk(root) if node.type == "heredoc_start"]
+    if not starts:
+        return None
+    last = max(starts, key=lambda node: node.start_byte)
+    delimiter = re.sub(r"[\"'\\]", "", node_text(last))  # quoting only marks the body static
+    if not delimiter:
+        return None
+    ending = "" if script.endswith("\n") else "\n"
+    closed = parse_tree(f"{script}{ending}{delimiter}\n")
+    if closed is None or (
+        closed.has_error and _errors_outside_heredoc_bodies(closed, bytes(closed.text))
+    ):
+        return None
+    return closed
+
+
 def scan_script(script: str) -> ScriptScan:
     """The commands of ``script`` and the problems that make that list incomplete."""
     root = parse_tree(script)
+    if (
+        root is not None
+        and root.has_error
+        and _errors_outside_heredoc_bodies(root, bytes(root.text))
+    ):
+        root = _closing_last_heredoc(root, script) or root
     if root is None:
         return ScriptScan([], ["the script is too large, has a NUL byte or is not encodable"])
     source = bytes(root.text)
     problems: list[str] = []
-    if root.has_error:
+    if root.has_error and _errors_outside_heredoc_bodies(root, source):
         problems.append("the script does not parse as a shell script")
     if "\\\n" in script:
         problems.append("a backslash-newline joins lines in a way the parse does not follow")

@@ -128,3 +128,24 @@ def argv_form(draw: st.DrawFn) -> list[str]:
 @given(argv_form())
 def test_wrappers_in_argv_form_are_seen_through(argv: list[str]) -> None:
     assert evaluate_exec(POLICY, argv).requirement.kind == "forbidden", argv
+
+
+def test_a_heredoc_left_open_at_the_end_still_runs_and_is_seen() -> None:
+    """A shell ends a heredoc at the end of its input (bash warns, then runs the body), so an
+    unterminated one -- here the inner of two nested heredocs with one delimiter, which the
+    outer's first `EOF` line ends -- still runs `git push`. Found by the property above, as
+    was the grammar's mis-parsed body below."""
+    nested = "bash <<'EOF'\nbash <<'EOF'\n\\g\\i\\t push\nEOF\nEOF"
+    open_at_end = "bash <<'EOF'\ngit push"
+    # The grammar mis-parses a body line that starts with a backslash and has a `>`; the body
+    # is read from the source text, so that error must not make the script opaque.
+    misparsed = "bash <<'EOF'\n\\g\\i\\t push > /dev/null 2>&1\nEOF\necho done"
+    for script in (nested, open_at_end, misparsed):
+        result = evaluate_exec(POLICY, ["bash", "-lc", script])
+        assert result.requirement.kind == "forbidden", (script, result.notes)
+    # Two heredocs left open, or an error outside the body, stay opaque: never allowed, and
+    # refused under `never`.
+    for broken in ("cat <<A <<B\ngit push\n", "bash <<'EOF'\n\\a > b\nEOF\nls )"):
+        assert evaluate_exec(POLICY, ["bash", "-lc", broken]).requirement.kind != "allow"
+        never = evaluate_exec(POLICY, ["bash", "-lc", broken], approval=ApprovalPolicy.NEVER)
+        assert never.requirement.kind == "forbidden", broken
