@@ -83,11 +83,10 @@ def _documents(kind: str) -> st.SearchStrategy[dict[str, Any]]:
     root = schema_for(kind)
     props = root["properties"]
     names = sorted(props)
-    # Built here, not inside flatmap: nothing may run outside Hypothesis's control while it
-    # draws (building them there touched the global `random`, which Hypothesis warns about).
-    values = {k: _values(kind, props[k], 1) for k in names}
     return st.lists(st.sampled_from([*names, "typo_key"]), max_size=4, unique=True).flatmap(
-        lambda keys: st.fixed_dictionaries({k: values.get(k, JUNK) for k in keys})
+        lambda keys: st.fixed_dictionaries(
+            {k: _values(kind, props[k], 1) if k in props else JUNK for k in keys}
+        )
     )
 
 
