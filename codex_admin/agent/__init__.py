@@ -31,6 +31,8 @@ from typing import TYPE_CHECKING
 from codex_admin.lazy_exports import lazy_exports
 
 if TYPE_CHECKING:
+    # Names for readers and mypy only: at run time each resolves through _EXPORTS on first
+    # use (lazy_exports), so importing the package loads none of these modules (start-up).
     from codex_admin.agent.approvals import (
         ApprovalRequest,
         NetworkApproval,
