@@ -241,6 +241,8 @@ async def _run(
     finally:
         running.remove(request.argv)
     output = (result.stdout or b"").decode("utf-8", "replace")
+    for warning in result.warnings:
+        output += f"\n[codex sandbox] warning: {warning}"
     for repair in result.repairs:
         output += f"\n[codex sandbox] {repair.message()}"
     return result, output

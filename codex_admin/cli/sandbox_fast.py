@@ -99,6 +99,8 @@ def run_linux(args: LinuxArgs) -> int:
     result = governance.run_sandboxed(
         policy, args.command, timeout=args.timeout, capture=args.json_out
     )
+    for warning in result.warnings:
+        sys.stderr.write(f"codex sandbox: warning: {warning}\n")
     for repaired in result.repairs:
         sys.stderr.write(f"codex sandbox: {repaired.message()}\n")
     if args.json_out:

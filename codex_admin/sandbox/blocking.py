@@ -37,6 +37,7 @@ from codex_admin.sandbox.bwrap import explain_launch_failure, find_usable_bwrap
 from codex_admin.sandbox.guard import TreeIndex
 from codex_admin.sandbox.launch import (
     LAUNCH_ATTEMPTS,
+    SET_UP_TIMEOUT,
     TIMEOUT_EXIT_CODE,
     NotRunnable,
     Prepared,
@@ -169,6 +170,7 @@ def run_blocking(
             repairs = launch.repairs(index)
         if result.timed_out or status.parser.started or result.exit_code == 0:
             result.repairs = repairs
+            result.warnings = launch.warnings()
             result.duration = time.monotonic() - started
             return result
         if attempt == LAUNCH_ATTEMPTS or not launch.stale():
@@ -206,25 +208,16 @@ def _attach(
             else:
                 proxy.watch(sockets)
         if pid is not None and launch.plan.watched:
-            pid = _set_up(launch, pid)
-            if pid is not None:
+            deadline = time.monotonic() + SET_UP_TIMEOUT
+            while (done := launch.set_up_done(pid, deadline)) is False:
+                time.sleep(0.0005)
+            if done:
                 launch.pin(pid)
     except BaseException:
         _killpg(proc.pid, signal.SIGKILL)
         proc.wait()
         raise
     launch.unblock()
-
-
-def _set_up(launch: Prepared, pid: int) -> int | None:
-    """Wait until bubblewrap (``pid``) is done setting up and blocked; None when it died (then
-    reported as not started) or never got there."""
-    deadline = time.monotonic() + 10
-    while not launch.waiting(pid):
-        if launch.waiting(pid) is None or time.monotonic() > deadline:
-            return None
-        time.sleep(0.0005)
-    return pid
 
 
 class _LazyProxy:

@@ -26,6 +26,7 @@ import json
 import os
 import socket
 import stat
+import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,6 +63,8 @@ TIMEOUT_EXIT_CODE = 124
 NOT_FOUND_EXIT_CODE = 127
 NOT_EXECUTABLE_EXIT_CODE = 126
 LAUNCH_ATTEMPTS = 3
+PIN_ATTEMPTS = 3
+SET_UP_TIMEOUT = 10.0  # seconds bubblewrap may take to reach --block-fd before pins are skipped
 _READ_SYSCALL = {"x86_64": "0", "aarch64": "63"}.get(os.uname().machine, "")
 
 
@@ -100,7 +103,8 @@ class RunResult:
     """How the command ended. ``exit_code`` is shell-style: ``128 + N`` after signal N.
 
     ``argv`` is what was run, with environment values replaced by ``<value>``; ``repairs`` is
-    what the post-run check did to protected names (see :mod:`.guard`).
+    what the post-run check did to protected names (see :mod:`.guard`); ``warnings`` says
+    what protection could not be set up (the post-run check still covers it).
     """
 
     exit_code: int
@@ -111,6 +115,7 @@ class RunResult:
     stderr: bytes | None = None
     argv: list[str] = field(default_factory=list)
     repairs: list[Repair] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         """`codex sandbox --json`'s result document (captured output decoded as UTF-8)."""
@@ -122,6 +127,7 @@ class RunResult:
             "stdout": (self.stdout or b"").decode("utf-8", "replace"),
             "stderr": (self.stderr or b"").decode("utf-8", "replace"),
             "repairs": [r.to_json() for r in self.repairs],
+            "warnings": list(self.warnings),
         }
 
 
@@ -400,12 +406,51 @@ class Prepared:
             and int(fields[1], 16) == self.block_fd
         )
 
-    def pin(self, pid: int) -> None:
-        """Pin the plan's protected symlinks in the waiting sandbox (see :mod:`.netns`)."""
-        if self.plan.watched:
-            from codex_admin.sandbox.netns import pin_symlinks  # ctypes: only when needed
+    def set_up_done(self, pid: int, deadline: float) -> bool | None:
+        """Poll bubblewrap once: True when it is done setting up (pin now), False to poll
+        again, None to go on without pins (the reason is kept for the result's warnings)."""
+        state = self.waiting(pid)
+        if state:
+            return True
+        if state is None:  # gone (then reported as not started), or not readable
+            self.not_pinned("bubblewrap's state could not be read")
+            return None
+        if time.monotonic() > deadline:
+            self.not_pinned(f"bubblewrap did not finish its set-up within {SET_UP_TIMEOUT:g} s")
+            return None
+        return False
 
-            self.pin_note = pin_symlinks(pid, [link.path for link in self.plan.watched])
+    def pin(self, pid: int) -> None:
+        """Pin the plan's protected symlinks in the waiting sandbox (see :mod:`.netns`), then
+        check in its mount table that every pin took, and pin again the ones that did not:
+        a pin that silently missed would leave the link replaceable for the whole run."""
+        links = [link.path for link in self.plan.watched]
+        if not links:
+            return
+        from codex_admin.sandbox.netns import pin_symlinks, unpinned  # ctypes: only when needed
+
+        for _ in range(PIN_ATTEMPTS):
+            self.pin_note = pin_symlinks(pid, links)
+            if self.pin_note is not None:
+                return  # the kernel refused (no open_tree, say): it will not change its mind
+            links = unpinned(pid, links)
+            if not links:
+                return
+            self.pin_note = "not mount points after pinning: " + ", ".join(map(str, links))
+
+    def not_pinned(self, why: str) -> None:
+        """The protected symlinks were not pinned (``why``); the post-run check restores them."""
+        if self.plan.watched:
+            self.pin_note = why
+
+    def warnings(self) -> list[str]:
+        """What the result should say about protection that could not be set up."""
+        if self.pin_note is None:
+            return []
+        return [
+            f"protected symlinks were not pinned ({self.pin_note}); the sandbox restores them "
+            "after the run instead"
+        ]
 
     def unblock(self) -> None:
         """Let a waiting (proxy-mode) command start."""

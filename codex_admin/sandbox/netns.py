@@ -35,6 +35,7 @@ import contextlib
 import ctypes
 import fcntl
 import os
+import re
 import socket
 import threading
 from collections.abc import Sequence
@@ -42,7 +43,7 @@ from pathlib import Path
 
 from codex_admin.errors import CodexError
 
-__all__ = ["listeners_in", "pin_symlinks"]
+__all__ = ["listeners_in", "pin_symlinks", "unpinned"]
 
 _CLONE_NEWNS = 0x00020000
 _CLONE_NEWUSER = 0x10000000
@@ -272,3 +273,24 @@ def pin_symlinks(pid: int, links: Sequence[Path]) -> str | None:
     if os.waitstatus_to_exitcode(status) == 0:
         return None
     return message.decode("utf-8", "replace") or "the child pinning them failed"
+
+
+_MOUNTINFO_ESCAPE = re.compile(rb"\\([0-7]{3})")
+
+
+def unpinned(pid: int, links: Sequence[Path]) -> list[Path]:
+    """The ``links`` that are not mount points in the mount table of ``pid`` (its
+    ``mountinfo``, whose mount points are relative to its root: bubblewrap binds each path
+    at its own place, so they read as the host paths). A pin reported as done but missing
+    here did not take (it went into a tree the sandbox no longer uses). A table we may not
+    read proves nothing either way: the pins are trusted then."""
+    try:
+        table = Path(f"/proc/{pid}/mountinfo").read_bytes()
+    except OSError:
+        return []
+    points = set()
+    for line in table.splitlines():
+        fields = line.split(b" ", 5)
+        if len(fields) > 4:
+            points.add(_MOUNTINFO_ESCAPE.sub(lambda m: bytes([int(m[1], 8)]), fields[4]))
+    return [link for link in links if os.fsencode(link) not in points]

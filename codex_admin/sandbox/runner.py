@@ -38,6 +38,7 @@ from codex_admin.sandbox.bwrap import explain_launch_failure, find_usable_bwrap
 from codex_admin.sandbox.guard import TreeIndex
 from codex_admin.sandbox.launch import (
     LAUNCH_ATTEMPTS,
+    SET_UP_TIMEOUT,
     TIMEOUT_EXIT_CODE,
     Listener,
     NotRunnable,
@@ -174,6 +175,7 @@ async def run_sandboxed(
             repairs = launch.repairs(index)
         if result is not None:
             result.repairs = repairs
+            result.warnings = launch.warnings()
             result.duration = time.monotonic() - started
             return result
         attempt += 1
@@ -315,13 +317,10 @@ async def _attach(launch: Prepared, status: _Status, servers: list[Listener]) ->
                 for sock in sockets[served:]:
                     sock.close()  # serving failed: the caller kills the sandbox
     if pid is not None and launch.plan.watched:
-        deadline = time.monotonic() + 10
-        while not launch.waiting(pid):
-            if launch.waiting(pid) is None or time.monotonic() > deadline:
-                pid = None  # bubblewrap died (reported as not started) or never got ready
-                break
+        deadline = time.monotonic() + SET_UP_TIMEOUT
+        while (done := launch.set_up_done(pid, deadline)) is False:
             await asyncio.sleep(0.0005)
-        if pid is not None:
+        if done:
             launch.pin(pid)
     launch.unblock()
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from codex_admin.sandbox import RunResult, SandboxMode, SandboxSession, TreeIndex
+from codex_admin.sandbox import RunResult, SandboxMode, SandboxSession, TreeIndex, netns
 from codex_admin.sandbox import guard as guard_module
 
 from .conftest import policy, sh
@@ -207,7 +207,71 @@ def test_a_symlink_on_the_way_to_codex_home_cannot_be_swapped(ws: Path, tmp_path
     )
     r = sh(pol, script)
     assert (root / "link").is_symlink() and (home / "config.toml").read_text() == "ok = 1\n"
-    assert r.repairs == [] and b"busy" in (r.stderr or b"")
+    assert r.warnings == [] and r.repairs == [] and b"busy" in (r.stderr or b""), r
+
+
+def _swap_scenario(tmp_path: Path, name: str = "link") -> tuple[Path, Path, str]:
+    """A CODEX_HOME reached through the symlink ``name``, and a script that swaps the link
+    for a directory holding a hostile config."""
+    root = tmp_path / "w"
+    (root / "real" / "home").mkdir(parents=True)
+    (root / "real" / "home" / "config.toml").write_text("ok = 1\n")
+    link = root / name
+    link.symlink_to(root / "real")
+    script = (
+        f"rm '{link}' && mkdir -p '{link}/home' && "
+        f"echo 'sandbox_mode=\"danger-full-access\"' > '{link}/home/config.toml'"
+    )
+    return root, link, script
+
+
+def test_a_pin_that_did_not_take_is_seen_in_the_mount_table_and_made_again(
+    ws: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pin reported as done but absent from the sandbox's mount table (it went into a tree
+    the sandbox no longer uses) must not leave the link replaceable for the run."""
+    root, link, script = _swap_scenario(tmp_path)
+    real_pin = netns.pin_symlinks
+    calls: list[int] = []
+
+    def first_one_lost(pid: int, links: list[Path]) -> str | None:
+        calls.append(pid)
+        return None if len(calls) == 1 else real_pin(pid, links)
+
+    monkeypatch.setattr(netns, "pin_symlinks", first_one_lost)
+    home = link / "home"
+    r = sh(policy(ws, writable_roots=(root,), protected_paths=(home, home / "config.toml")), script)
+    assert len(calls) == 2
+    assert link.is_symlink() and (home / "config.toml").read_text() == "ok = 1\n"
+    assert r.warnings == [] and r.repairs == [] and b"busy" in (r.stderr or b""), r
+
+
+def test_a_link_whose_name_needs_escaping_in_the_mount_table_is_pinned(
+    ws: Path, tmp_path: Path
+) -> None:
+    """mountinfo escapes spaces, tabs and backslashes: the check must read them back."""
+    root, link, script = _swap_scenario(tmp_path, "my link\\x")
+    home = link / "home"
+    r = sh(policy(ws, writable_roots=(root,), protected_paths=(home, home / "config.toml")), script)
+    assert link.is_symlink() and (home / "config.toml").read_text() == "ok = 1\n"
+    assert r.warnings == [] and r.repairs == [] and b"busy" in (r.stderr or b""), r
+
+
+def test_pins_the_kernel_refuses_are_reported_and_restored_after_the_run(
+    ws: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, link, script = _swap_scenario(tmp_path)
+    monkeypatch.setattr(netns, "pin_symlinks", lambda pid, links: "open_tree: not supported")
+    home = link / "home"
+    r = sh(policy(ws, writable_roots=(root,), protected_paths=(home, home / "config.toml")), script)
+    assert link.is_symlink() and (home / "config.toml").read_text() == "ok = 1\n"
+    assert [repair.action for repair in r.repairs] == ["quarantined", "restored"]
+    assert len(r.warnings) == 1 and "open_tree: not supported" in r.warnings[0]
+    assert r.to_json()["warnings"] == r.warnings
+
+
+def test_the_mount_table_check_reads_real_mount_points(tmp_path: Path) -> None:
+    assert netns.unpinned(os.getpid(), [Path("/"), tmp_path]) == [tmp_path]
 
 
 def test_a_loaded_config_file_symlinked_into_the_workspace_is_read_only(
@@ -300,7 +364,7 @@ def test_shared_scratch_space_keeps_codex_home_safe_and_moves_nothing(
     assert (shared / "mine" / ".codex").is_dir()  # left in place
     assert not (home / "config.toml").exists()
     assert (home / "link").is_symlink()  # on the way to a protected path: pinned
-    assert r.repairs == []
+    assert r.warnings == [] and r.repairs == [], r
     assert not (shared / ".git").exists()  # directly in the root: blocked as everywhere
 
 
