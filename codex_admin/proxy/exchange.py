@@ -160,14 +160,8 @@ async def exchange(
             prefix=request_head,
             deadline=deadline,
         )
-        while True:
-            raw = await read_head(up_reader, ctx.body_timeout, deadline)
-            if raw is None:
-                raise ProtocolError(_UPSTREAM_CLOSED, 502)
-            response = parse_head(raw, request=False)
-            status = int(response.start[1])
-            if status >= 200 or status == 101:
-                break
+        response = await _final_response_head(up_reader, ctx.body_timeout, deadline)
+        status = int(response.start[1])
     except ProtocolError as err:
         if err.status == 502 and stale_ok and err.message == _UPSTREAM_CLOSED:
             raise StaleUpstream from None
@@ -221,3 +215,27 @@ async def exchange(
         and status != 101
     )
     return (not client_close, upstream_ok)
+
+
+async def _final_response_head(
+    up_reader: asyncio.StreamReader, timeout: float, deadline: Deadline | None
+) -> Head:
+    """The upstream's final response head, interim (1xx) heads skipped.
+
+    Whatever is wrong with it is the upstream's failure, answered 502: the shared head
+    reader and parser speak for a client (a head cut short or a malformed field is a 400
+    there), and a client must never be told it sent a bad request when the upstream did.
+    """
+    while True:
+        try:
+            raw = await read_head(up_reader, timeout, deadline)
+            if raw is None:
+                raise ProtocolError(_UPSTREAM_CLOSED, 502)
+            response = parse_head(raw, request=False)
+        except ProtocolError as err:
+            if err.status == 502:
+                raise
+            raise ProtocolError(f"upstream response: {err.message}", 502) from None
+        status = int(response.start[1])
+        if status >= 200 or status == 101:
+            return response
