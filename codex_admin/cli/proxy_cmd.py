@@ -161,7 +161,10 @@ def run(
 async def _serve(
     server: ProxyServer, policy: NetworkPolicy, *, json_out: bool, workers: int
 ) -> None:
+    from codex_admin.proxy import freeze_start_up_heap  # loaded already, by `run`
+
     await server.start()
+    freeze_start_up_heap()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -48,7 +48,11 @@ if TYPE_CHECKING:
     from codex_admin.proxy.decider import SessionDecider
     from codex_admin.proxy.dial import DialError
     from codex_admin.proxy.env import CA_VARIABLES, proxy_environment
-    from codex_admin.proxy.eventloop import choose_event_loop, run_on_event_loop
+    from codex_admin.proxy.eventloop import (
+        choose_event_loop,
+        freeze_start_up_heap,
+        run_on_event_loop,
+    )
     from codex_admin.proxy.hosts import HostError, is_non_public, normalize_host
     from codex_admin.proxy.netconfig import build_network_policy
     from codex_admin.proxy.patterns import PatternError, PatternSet, compile_pattern
@@ -87,6 +91,7 @@ _EXPORTS: dict[str, str] = {
     "CA_VARIABLES": "codex_admin.proxy.env",
     "proxy_environment": "codex_admin.proxy.env",
     "choose_event_loop": "codex_admin.proxy.eventloop",
+    "freeze_start_up_heap": "codex_admin.proxy.eventloop",
     "run_on_event_loop": "codex_admin.proxy.eventloop",
     "HostError": "codex_admin.proxy.hosts",
     "is_non_public": "codex_admin.proxy.hosts",
@@ -143,6 +148,7 @@ __all__ = [
     "compile_pattern",
     "decide",
     "dial_permitted",
+    "freeze_start_up_heap",
     "is_non_public",
     "normalize_host",
     "parse_resolve_option",

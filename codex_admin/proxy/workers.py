@@ -40,7 +40,7 @@ from collections.abc import Callable
 from types import FrameType
 
 from codex_admin.errors import CodexError
-from codex_admin.proxy.eventloop import run_on_event_loop
+from codex_admin.proxy.eventloop import freeze_start_up_heap, run_on_event_loop
 from codex_admin.proxy.server import ProxyServer
 
 __all__ = ["MAX_WORKERS", "serve_in_workers"]
@@ -164,6 +164,7 @@ async def _serve(server: ProxyServer, lifeline: int, mask: set[int | signal.Sign
     signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # a signal sent meanwhile arrives now
     try:
         await server.start()
+        freeze_start_up_heap()
         await stop.wait()
     finally:
         await server.stop()
