@@ -42,6 +42,7 @@ __all__ = [
 
 Dialled = TypeVar("Dialled")
 _UPSTREAM_CLOSED = "upstream closed the connection"
+MAX_INTERIM = 16  # 1xx heads before the final answer; real servers send one or two
 
 
 class StaleUpstream(Exception):
@@ -225,8 +226,10 @@ async def _final_response_head(
     Whatever is wrong with it is the upstream's failure, answered 502: the shared head
     reader and parser speak for a client (a head cut short or a malformed field is a 400
     there), and a client must never be told it sent a bad request when the upstream did.
+    More than :data:`MAX_INTERIM` interim heads is a failure too: each read has a timeout,
+    but an upstream streaming ``102 Processing`` forever would otherwise hold the client.
     """
-    while True:
+    for _ in range(MAX_INTERIM + 1):
         try:
             raw = await read_head(up_reader, timeout, deadline)
             if raw is None:
@@ -239,3 +242,4 @@ async def _final_response_head(
         status = int(response.start[1])
         if status >= 200 or status == 101:
             return response
+    raise ProtocolError(f"upstream sent more than {MAX_INTERIM} interim responses", 502)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from codex_admin.proxy.exchange import MAX_INTERIM
 from tests.proxy.helpers import UpstreamCA, curl, make_proxy, random_loopback, raw_exchange, run
 
 BROKEN = {
@@ -28,15 +29,24 @@ BROKEN = {
 
 
 async def _answering(
-    answer: bytes, host: str = "127.0.0.1", ssl_context: ssl.SSLContext | None = None
+    answer: bytes,
+    host: str = "127.0.0.1",
+    ssl_context: ssl.SSLContext | None = None,
+    *,
+    forever: bool = False,
 ) -> asyncio.Server:
-    """An origin that reads one request head, writes ``answer`` and closes."""
+    """An origin that reads one request head, writes ``answer`` (again and again until the
+    peer goes, with ``forever``) and closes."""
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             await reader.readuntil(b"\r\n\r\n")
-            writer.write(answer)
-            await writer.drain()
+            while True:
+                writer.write(answer)
+                await writer.drain()
+                if not forever:
+                    break
+                await asyncio.sleep(0.01)
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         writer.close()
@@ -46,8 +56,16 @@ async def _answering(
 
 @pytest.mark.parametrize("answer", list(BROKEN.values()), ids=list(BROKEN))
 def test_a_broken_plain_http_answer_is_a_502(tmp_path: Path, answer: bytes) -> None:
+    _expect_502(tmp_path, answer)
+
+
+def test_endless_interim_answers_are_a_502(tmp_path: Path) -> None:
+    _expect_502(tmp_path, b"HTTP/1.1 102 Processing\r\n\r\n", forever=True)
+
+
+def _expect_502(tmp_path: Path, answer: bytes, *, forever: bool = False) -> None:
     async def scenario() -> None:
-        origin = await _answering(answer)
+        origin = await _answering(answer, forever=forever)
         port = origin.sockets[0].getsockname()[1]
         proxy, _ = make_proxy(tmp_path, {"domains": {"127.0.0.1": "allow"}})
         async with proxy:
@@ -58,6 +76,26 @@ def test_a_broken_plain_http_answer_is_a_502(tmp_path: Path, answer: bytes) -> N
         origin.close()
         assert reply.startswith(b"HTTP/1.1 502 "), reply[:200]
         assert b"upstream failure" in reply
+
+    run(scenario())
+
+
+def test_interim_answers_up_to_the_bound_are_skipped(tmp_path: Path) -> None:
+    interim = b"HTTP/1.1 102 Processing\r\n\r\n" * MAX_INTERIM
+    answer = interim + b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+
+    async def scenario() -> None:
+        origin = await _answering(answer)
+        port = origin.sockets[0].getsockname()[1]
+        proxy, _ = make_proxy(tmp_path, {"domains": {"127.0.0.1": "allow"}})
+        async with proxy:
+            reply = await raw_exchange(
+                proxy.http_address,
+                f"GET http://127.0.0.1:{port}/ HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                "Connection: close\r\n\r\n".encode(),
+            )
+        origin.close()
+        assert reply.startswith(b"HTTP/1.1 200 OK\r\n") and reply.endswith(b"\r\n\r\nok"), reply
 
     run(scenario())
 
