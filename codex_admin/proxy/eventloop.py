@@ -78,8 +78,10 @@ def freeze_start_up_heap() -> None:
     objects, a 45 ms pause measured under load, and every request in flight waits for it (it
     lands in the p99). Frozen, a collection walks only what serving allocated (8,500 objects,
     at most 8 ms in the same benchmark, ``benchmarks/proxy_bench.py``). Only for a process that
-    serves until it exits: nothing frozen is ever collected, so an embedded proxy (an agent
-    session, a sandbox run, a test) must not call this.
+    serves until it exits (or calls ``gc.unfreeze()`` when it stops serving): nothing frozen is
+    collected, so an embedded proxy (an agent session, a sandbox run, a test) must not call
+    this. A supervisor calls it before forking workers, and each worker again once it
+    listens: the second collection walks only what the worker made.
     """
     gc.collect()
     gc.freeze()

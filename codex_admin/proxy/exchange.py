@@ -45,6 +45,11 @@ _UPSTREAM_CLOSED = "upstream closed the connection"
 MAX_INTERIM = 16  # 1xx heads before the final answer; real servers send one or two
 
 
+class _ClientBodyError(ProtocolError):
+    """The client's request body could not be read: the client's fault, told to the client
+    (the callers answer a :class:`ProtocolError` with its status)."""
+
+
 class StaleUpstream(Exception):
     """A reused upstream connection failed before any response byte (``stale_ok`` only)."""
 
@@ -152,24 +157,31 @@ async def exchange(
         writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
     try:
         request_head = serialize_head((method, path, "HTTP/1.1"), headers)
-        await copy_body(
-            reader,
-            up_writer,
-            framing,
-            timeout=ctx.body_timeout,
-            chunked_out=True,
-            prefix=request_head,
-            deadline=deadline,
-        )
+        try:
+            await copy_body(
+                reader,
+                up_writer,
+                framing,
+                timeout=ctx.body_timeout,
+                chunked_out=True,
+                prefix=request_head,
+                deadline=deadline,
+            )
+        except ProtocolError as err:
+            # Read from the client, so the client's fault whatever the shared reader says
+            # (it calls a body cut short a 502, which is right only for a response).
+            raise _ClientBodyError(err.message, 431 if err.status == 431 else 400) from None
+        except TimeoutError:
+            raise _ClientBodyError("request body timeout", 408) from None
         response = await _final_response_head(up_reader, ctx.body_timeout, deadline)
         status = int(response.start[1])
-    except ProtocolError as err:
-        if err.status == 502 and stale_ok and err.message == _UPSTREAM_CLOSED:
-            raise StaleUpstream from None
-        if err.status == 502 or err.status == 431:
-            await send_simple(writer, 502, b"upstream failure\n")
-            return (False, False)
+    except _ClientBodyError:
         raise
+    except ProtocolError as err:
+        if stale_ok and err.message == _UPSTREAM_CLOSED:
+            raise StaleUpstream from None
+        await send_simple(writer, 502, b"upstream failure\n")
+        return (False, False)
     except (OSError, ssl.SSLError):
         if stale_ok:
             raise StaleUpstream from None
@@ -178,10 +190,8 @@ async def exchange(
     except TimeoutError:
         await send_simple(writer, 502, b"upstream failure\n")
         return (False, False)
-    if method == "HEAD" or status in (204, 304) or status == 101:
+    if method == "HEAD" or status in (204, 304):
         resp_framing: tuple[str, int] = ("none", 0)
-        if status == 101:
-            client_close = True
     else:
         try:
             resp_framing = body_framing(response, request=False)
@@ -213,7 +223,6 @@ async def exchange(
         resp_framing[0] in ("length", "chunked", "none")
         and response.start[0] == "HTTP/1.1"
         and "close" not in response.connection_tokens()
-        and status != 101
     )
     return (not client_close, upstream_ok)
 
@@ -226,20 +235,30 @@ async def _final_response_head(
     Whatever is wrong with it is the upstream's failure, answered 502: the shared head
     reader and parser speak for a client (a head cut short or a malformed field is a 400
     there), and a client must never be told it sent a bad request when the upstream did.
-    More than :data:`MAX_INTERIM` interim heads is a failure too: each read has a timeout,
-    but an upstream streaming ``102 Processing`` forever would otherwise hold the client.
+    So are:
+
+    * more than :data:`MAX_INTERIM` interim heads (each read has a timeout, but an upstream
+      streaming ``102 Processing`` forever would otherwise hold the client);
+    * ``101 Switching Protocols``: ``Upgrade`` is hop-by-hop and never forwarded, so no
+      upstream was asked to switch;
+    * a close after an interim head. Only a close before any byte raises the message a
+      pooled connection's caller retries on (:class:`StaleUpstream`): once the upstream
+      has answered at all, it has seen the request, and sending it again would repeat it.
     """
-    for _ in range(MAX_INTERIM + 1):
+    for count in range(MAX_INTERIM + 1):
         try:
             raw = await read_head(up_reader, timeout, deadline)
             if raw is None:
-                raise ProtocolError(_UPSTREAM_CLOSED, 502)
+                closed = _UPSTREAM_CLOSED if count == 0 else "upstream closed after 1xx"
+                raise ProtocolError(closed, 502)
             response = parse_head(raw, request=False)
         except ProtocolError as err:
             if err.status == 502:
                 raise
             raise ProtocolError(f"upstream response: {err.message}", 502) from None
         status = int(response.start[1])
-        if status >= 200 or status == 101:
+        if status == 101:
+            raise ProtocolError("upstream switched protocols unasked", 502)
+        if status >= 200:
             return response
     raise ProtocolError(f"upstream sent more than {MAX_INTERIM} interim responses", 502)

@@ -21,6 +21,7 @@ _REASONS = {
     400: "Bad Request",
     403: "Forbidden",
     405: "Method Not Allowed",
+    408: "Request Timeout",
     417: "Expectation Failed",
     431: "Request Header Fields Too Large",
     502: "Bad Gateway",
