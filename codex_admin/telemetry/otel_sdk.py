@@ -23,6 +23,7 @@ reach stderr: the reason it logs for a failed export becomes the detail of that 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import socket
 import threading
@@ -316,6 +317,7 @@ class OtelSdkSink:
         self._instruments: dict[Metric, Any] = {}
         self._stopped = False
         self.outcomes: dict[Signal, _Outcome] = {}
+        self._inner_exporters: list[Any] = []
         _SdkLogCapture.install()
 
         base = {"service.name": originator, "service.version": version, "env": settings.environment}
@@ -373,11 +375,25 @@ class OtelSdkSink:
             return None
         outcome = _Outcome(signal, settings.endpoint, self._warnings)
         self.outcomes[signal] = outcome
+        self._inner_exporters.append(inner)
         if signal is Signal.LOGS:
             return _LogExporter(inner, outcome)
         if signal is Signal.TRACES:
             return _SpanExporter(inner, outcome)
         return _MetricExporter(inner, outcome)
+
+    def _abandon_exports(self) -> None:
+        """Stop the exporters' retries once a shutdown ran out of time.
+
+        The shutdown thread is left behind, still inside an export. Without this it goes on
+        retrying a dead receiver until every queued batch of every signal has used up its own
+        export timeout (measured: 46 s, in a process that may go on running). The SDK
+        exporters' own ``shutdown`` sets the event their backoff checks and closes their
+        transport, so the thread ends after the request in flight.
+        """
+        for inner in self._inner_exporters:
+            with contextlib.suppress(Exception):  # a shutdown must never raise to its caller
+                inner.shutdown()
 
     # -- Sink --------------------------------------------------------------------------------
 
@@ -473,6 +489,8 @@ class OtelSdkSink:
             return False
         thread.join(max(deadline - time.monotonic(), 0.0))
         if not done.is_set():
+            if stop:
+                self._abandon_exports()
             what = "shut down" if stop else "flush"
             self._warnings.add(
                 f"telemetry: {what} did not finish within {timeout:g}s (receiver slow or down);"

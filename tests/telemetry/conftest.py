@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,20 @@ def otel_table(rx: OtlpReceiver, protocol: str, **extra: Any) -> dict[str, Any]:
         "metrics_exporter": exporter_for(rx, protocol, "metrics"),
         **extra,
     }
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _exporter_threads_end_with_their_file() -> Iterator[None]:
+    """Wait (bounded) for the SDK threads a file's sessions left exporting to a stalled
+    receiver: a shutdown that ran out of time leaves them to finish their request in flight.
+    Still running, they would draw from the global ``random`` (retry jitter) inside the next
+    file's tests, which Hypothesis reports as a strategy using ``random``."""
+    yield
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and any(
+        t.name.startswith(("Otel", "codex-otel")) for t in threading.enumerate()
+    ):
+        time.sleep(0.05)
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -103,6 +104,33 @@ def test_in_process_shutdown_is_bounded_and_idempotent(protocol: str, tmp_path: 
         assert not report.flushed
         assert telemetry.shutdown().flushed  # second call: nothing left to do, immediate
         telemetry.tool_decision(tool_name="shell", call_id="c", decision="denied", source="user")
+
+
+def test_a_shutdown_that_ran_out_of_time_leaves_no_exporter_retrying(
+    protocol: str, tmp_path: Path
+) -> None:
+    """Past the bound the export is abandoned, not left retrying a dead receiver for as long
+    as every queued batch's own timeout allows (46 s before) in a process that goes on."""
+    before = set(threading.enumerate())
+    with OtlpReceiver(mode="stall") as rx:
+        environ = {"OTEL_EXPORTER_OTLP_TIMEOUT": "4"}  # seconds, per export
+        telemetry = start_telemetry(otel_table(rx, protocol), codex_home=tmp_path, environ=environ)
+        for n in range(50):
+            telemetry.tool_decision(
+                tool_name="shell", call_id=f"c{n}", decision="denied", source="user"
+            )
+            with telemetry.turn(f"t{n}"):
+                pass
+        rx.wait_for(lambda r: r.stalled > 0)
+        assert not telemetry.shutdown(timeout=0.3).flushed
+    ours = ("Otel", "codex-otel")  # not the receiver's own request threads
+    left = [t for t in threading.enumerate() if t not in before and t.name.startswith(ours)]
+    # Abandoned, an exporter ends with the request in flight: within its 4 s timeout. Left
+    # retrying, the HTTP exporters were measured still alive after 6-7 s.
+    deadline = time.monotonic() + 5.5
+    while any(t.is_alive() for t in left) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [t.name for t in left if t.is_alive()]
 
 
 def test_a_rejecting_receiver_is_a_warning_not_an_error(protocol: str, tmp_path: Path) -> None:
