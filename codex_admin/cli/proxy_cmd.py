@@ -161,7 +161,8 @@ def run(
 async def _serve(
     server: ProxyServer, policy: NetworkPolicy, *, json_out: bool, workers: int
 ) -> None:
-    from codex_admin.proxy import freeze_start_up_heap  # loaded already, by `run`
+    # Loaded already, by `run`; importing the proxy at module level would slow every command.
+    from codex_admin.proxy import freeze_start_up_heap
 
     await server.start()
     freeze_start_up_heap()

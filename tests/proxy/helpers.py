@@ -182,6 +182,18 @@ def make_proxy(
     return ProxyServer(policy, codex_home=home, resolver=resolver, **kwargs), resolver
 
 
+def make_inspecting_proxy(home: Path, ca: UpstreamCA, host: str, address: str) -> ProxyServer:
+    """A limited-mode proxy that inspects HTTPS to ``host`` (resolved to the loopback
+    ``address``) and trusts the upstream certificates ``ca`` signs."""
+    proxy, _ = make_proxy(
+        home,
+        {"mode": "limited", "allow_local_binding": True, "domains": {host: "allow"}},
+        answers={host: [address]},
+        upstream_ssl_context=ca.client_context(),
+    )
+    return proxy
+
+
 async def curl(*args: str, timeout: float = 20) -> tuple[int, str, str]:
     proc = await asyncio.create_subprocess_exec(
         "curl",

@@ -17,6 +17,7 @@ from codex_admin.proxy import RequestShape, build_network_policy
 from codex_admin.proxy.http1 import body_framing, parse_head
 from tests.proxy.helpers import (
     UpstreamCA,
+    make_inspecting_proxy,
     make_proxy,
     random_loopback,
     raw_exchange,
@@ -165,16 +166,7 @@ def test_limited_inspected_https_refuses_uploads(tmp_path: Path, via: str) -> No
         up = await start_upstream(
             addr, 443, ssl_context=ca.server_context(tmp_path, "api.example.com")
         )
-        proxy, _ = make_proxy(
-            tmp_path,
-            {
-                "mode": "limited",
-                "allow_local_binding": True,
-                "domains": {"api.example.com": "allow"},
-            },
-            answers={"api.example.com": [addr]},
-            upstream_ssl_context=ca.client_context(),
-        )
+        proxy = make_inspecting_proxy(tmp_path, ca, "api.example.com", addr)
         async with proxy:
             assert proxy.ca_bundle_path is not None
             trust = ssl.create_default_context(cafile=str(proxy.ca_bundle_path))

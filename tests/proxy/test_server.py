@@ -16,6 +16,7 @@ from codex_admin.proxy import SessionCA
 from tests.proxy.helpers import (
     UpstreamCA,
     curl,
+    make_inspecting_proxy,
     make_proxy,
     random_loopback,
     raw_exchange,
@@ -125,16 +126,7 @@ def test_limited_mode_inspects_https_and_verifies_against_session_bundle(
         up = await start_upstream(
             addr, 443, ssl_context=ca.server_context(tmp_path, "api.example.com")
         )
-        proxy, _ = make_proxy(
-            tmp_path,
-            {
-                "mode": "limited",
-                "allow_local_binding": True,
-                "domains": {"api.example.com": "allow"},
-            },
-            answers={"api.example.com": [addr]},
-            upstream_ssl_context=ca.client_context(),
-        )
+        proxy = make_inspecting_proxy(tmp_path, ca, "api.example.com", addr)
         async with proxy:
             bundle = proxy.ca_bundle_path
             assert bundle is not None and bundle.parent == tmp_path / "proxy"

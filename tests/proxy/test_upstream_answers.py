@@ -17,7 +17,14 @@ from pathlib import Path
 import pytest
 
 from codex_admin.proxy.exchange import MAX_INTERIM
-from tests.proxy.helpers import UpstreamCA, curl, make_proxy, random_loopback, run
+from tests.proxy.helpers import (
+    UpstreamCA,
+    curl,
+    make_inspecting_proxy,
+    make_proxy,
+    random_loopback,
+    run,
+)
 
 INTERIM = b"HTTP/1.1 102 Processing\r\n\r\n"
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
@@ -191,16 +198,7 @@ def test_a_broken_answer_inside_inspected_https_is_a_502(tmp_path: Path) -> None
         addr = random_loopback()
         origin = Origin([BROKEN["eof inside the head"]])
         await origin.start(addr, ca.server_context(tmp_path, "api.example.com"))
-        proxy, _ = make_proxy(
-            tmp_path,
-            {
-                "mode": "limited",
-                "allow_local_binding": True,
-                "domains": {"api.example.com": "allow"},
-            },
-            answers={"api.example.com": [addr]},
-            upstream_ssl_context=ca.client_context(),
-        )
+        proxy = make_inspecting_proxy(tmp_path, ca, "api.example.com", addr)
         async with proxy:
             assert proxy.ca_bundle_path is not None
             bundle = str(proxy.ca_bundle_path)
