@@ -35,6 +35,8 @@ from typing import TYPE_CHECKING
 from codex_admin.lazy_exports import lazy_exports
 
 if TYPE_CHECKING:
+    # Names for readers and mypy only: at run time each resolves through _EXPORTS on first
+    # use, so `import codex_admin.proxy` stays cheap (no cycle is being avoided here).
     from codex_admin.proxy.audit import AuditEvent, AuditObserver, BlockedRequest
     from codex_admin.proxy.ca import SessionCA
     from codex_admin.proxy.check import (
